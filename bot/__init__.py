@@ -1,0 +1,1 @@
+"""reportbot: a Slack bot that runs reports."""

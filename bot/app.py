@@ -1,0 +1,67 @@
+"""The Bolt app: one listener for the slash command, whatever the transport.
+
+HTTP (`bot.http`) and Socket Mode (`bot.socket_mode`) are thin adapters around this app, as in
+Bolt's own layout; the listener does not know which one delivered the command.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from slack_bolt import Ack, App
+
+from bot.commands import CommandHandler
+from bot.metrics import ACK_SECONDS
+from bot.publish import Publisher
+from tasks.jobs import JobRecords
+from tasks.reports import Registry, load_reports
+from tasks.settings import Settings
+from tasks.slack_client import make_client
+from tasks.store import make_store
+
+log = logging.getLogger(__name__)
+
+LISTENER_THREADS = 32
+
+
+def make_handler(settings: Settings, registry: Registry | None = None) -> CommandHandler:
+    """The command handler with its real collaborators: reports, the broker, the store."""
+    return CommandHandler(
+        settings=settings,
+        registry=registry or load_reports(settings.report_modules),
+        publisher=Publisher(settings),
+        records=JobRecords(make_store(settings.redis_url), settings.job_retention_days),
+    )
+
+
+def build_app(settings: Settings, handler: CommandHandler | None = None) -> App:
+    """A Bolt app for `settings`: Bolt verifies signatures and timestamps on HTTP requests."""
+    settings.require("slack_bot_token")
+    if not settings.socket_mode:
+        settings.require("slack_signing_secret")
+    handler = handler or make_handler(settings)
+    app = App(
+        client=make_client(settings),
+        signing_secret=settings.slack_signing_secret or None,
+        # Ack work runs on this pool; blocking listeners must never starve it (Bolt's default is 5).
+        listener_executor=ThreadPoolExecutor(max_workers=LISTENER_THREADS, thread_name_prefix="bolt"),
+        logger=logging.getLogger("slack_bolt"),
+    )
+
+    @app.command(settings.slack_command)
+    def on_command(ack: Ack, command: dict[str, Any]) -> None:
+        started = time.perf_counter()
+        reply = handler.handle(command)
+        ack(text=reply.text)
+        ACK_SECONDS.observe(time.perf_counter() - started)
+        for later in reply.after:
+            try:
+                later()
+            except Exception:
+                log.exception("after-ack step failed")
+
+    app.handler = handler  # type: ignore[attr-defined]  # for the interactivity listeners
+    return app

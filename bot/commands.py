@@ -1,0 +1,127 @@
+"""What each parsed command does. Knows nothing of HTTP, Socket Mode or the sandbox.
+
+`CommandHandler.handle` takes the slash command payload Slack sends (the same dict over every
+transport) and returns a `Reply`: the ephemeral text to ack with, and optionally work that
+must wait until after the ack (writing the job record), so the ack path stays a parse, a
+validation and one broker publish.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from bot import grammar, replies
+from bot.job_views import history_text, status_text
+from bot.metrics import COMMANDS, DISPATCH_FAILURES
+from bot.publish import Publisher, QueueUnavailable
+from tasks.errors import UserError
+from tasks.jobs import Job, JobRecords, new_job_id
+from tasks.logs import job_id_var
+from tasks.reports import Registry
+from tasks.settings import Settings
+from tasks.store import StoreUnavailable
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Reply:
+    """An ephemeral answer, plus what to do once Slack has it."""
+
+    text: str
+    after: list[Callable[[], None]] = field(default_factory=list)
+    outcome: str = "ok"
+
+
+class CommandHandler:
+    """Turns a slash command into a reply and, for a report, one published job."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        registry: Registry,
+        publisher: Publisher,
+        records: JobRecords,
+    ) -> None:
+        self.settings = settings
+        self.registry = registry
+        self.publisher = publisher
+        self.records = records
+        self.command = settings.slack_command
+        self._handlers: dict[type, Callable[[Any, Mapping[str, Any]], Reply]] = {
+            grammar.Help: self._help,
+            grammar.ListReports: self._list,
+            grammar.RunReport: self._run,
+            grammar.Status: self._status,
+            grammar.History: self._history,
+        }
+
+    def register(self, kind: type, handler: Callable[[Any, Mapping[str, Any]], Reply]) -> None:
+        """Add the handler of a command kind (jobs and schedules plug in their own)."""
+        self._handlers[kind] = handler
+
+    def handle(self, payload: Mapping[str, Any]) -> Reply:
+        """Answer one slash command; never raises, so Slack never sees a 500."""
+        kind = "unknown"
+        try:
+            parsed = grammar.parse(str(payload.get("text") or ""), command=self.command)
+            kind = type(parsed).__name__
+            handler = self._handlers.get(type(parsed))
+            if handler is None:
+                raise UserError(f"`{self.command} {kind.lower()}` is not available in this installation.")
+            reply = handler(parsed, payload)
+        except UserError as exc:
+            reply = Reply(exc.message, outcome="refused")
+        except Exception:
+            log.exception("command failed: %r", payload.get("text"))
+            reply = Reply(replies.SORRY, outcome="error")
+        COMMANDS.labels(kind=kind, outcome=reply.outcome).inc()
+        return reply
+
+    def _help(self, cmd: grammar.Help, payload: Mapping[str, Any]) -> Reply:
+        if cmd.report:
+            return Reply(replies.report_help(self.registry.require(cmd.report, command=self.command), self.command))
+        return Reply(replies.help_text(self.registry, self.command, grammar.usage(self.command)))
+
+    def _list(self, cmd: grammar.ListReports, payload: Mapping[str, Any]) -> Reply:
+        return Reply(replies.list_text(self.registry, self.command))
+
+    def _run(self, cmd: grammar.RunReport, payload: Mapping[str, Any]) -> Reply:
+        report = self.registry.require(cmd.report, command=self.command)
+        report.convert_args(cmd.args)  # validate now; the worker converts again from the text
+        job = Job(
+            id=new_job_id(),
+            report=report.name,
+            args=dict(cmd.args),
+            channel=str(payload.get("channel_id", "")),
+            user=str(payload.get("user_id", "")),
+            team=str(payload.get("team_id", "")),
+            response_url=str(payload.get("response_url", "")),
+            requested_at=time.time(),
+        )
+        token = job_id_var.set(job.id)
+        try:
+            self.publisher.publish(job, report.time_limit or self.settings.report_time_limit)
+        except QueueUnavailable:
+            DISPATCH_FAILURES.inc()
+            return Reply(replies.not_queued_text(report.name), outcome="not_queued")
+        finally:
+            job_id_var.reset(token)
+        log.info("queued job %s: %s", job.id, job.report)
+        return Reply(replies.queued_text(job), after=[lambda: self._record_queued(job)], outcome="queued")
+
+    def _record_queued(self, job: Job) -> None:
+        try:
+            self.records.created(job)
+        except StoreUnavailable:
+            log.warning("store unavailable: job %s runs, but has no record for `status`", job.id)
+
+    def _status(self, cmd: grammar.Status, payload: Mapping[str, Any]) -> Reply:
+        return Reply(status_text(self.records, cmd.job_id, self.command))
+
+    def _history(self, cmd: grammar.History, payload: Mapping[str, Any]) -> Reply:
+        return Reply(history_text(self.records, str(payload.get("channel_id", "")), self.command))

@@ -1,0 +1,53 @@
+"""The ack path's one side effect: publish a job to RabbitMQ, confirmed, within a bounded time.
+
+A separate, fail-fast Celery app (see `tasks.celery.producer_config`): a refused connection
+fails in milliseconds, a stale pooled connection is retried once, and the broker's confirm is
+awaited at most `CONFIRM_TIMEOUT`, so the person who typed the command hears back well within
+Slack's three seconds either way.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from celery import Celery
+
+from tasks.celery import QUEUE, RUN_REPORT, make_app
+from tasks.jobs import Job
+from tasks.settings import Settings
+
+log = logging.getLogger(__name__)
+
+PUBLISH_TIMEOUT = 0.5
+CONFIRM_TIMEOUT = 1.0
+HARD_LIMIT_GRACE = 15
+
+
+class QueueUnavailable(Exception):
+    """The broker did not take the job; nothing was queued."""
+
+
+class Publisher:
+    """Publishes jobs on the bot's fail-fast Celery app."""
+
+    def __init__(self, settings: Settings, app: Celery | None = None) -> None:
+        self.app = app or make_app(settings, producer=True)
+
+    def publish(self, job: Job, time_limit: float) -> None:
+        """Queue `job` with its time limit; raise QueueUnavailable unless the broker confirmed it."""
+        try:
+            self.app.send_task(
+                RUN_REPORT,
+                args=[job.to_message()],
+                task_id=job.id,
+                queue=QUEUE,
+                soft_time_limit=time_limit,
+                time_limit=time_limit + HARD_LIMIT_GRACE,
+                retry=True,
+                timeout=PUBLISH_TIMEOUT,
+                confirm_timeout=CONFIRM_TIMEOUT,
+                ignore_result=True,
+            )
+        except Exception as exc:  # kombu/amqp raise many kinds; all mean "not queued"
+            log.warning("publish of job %s failed: %s: %s", job.id, type(exc).__name__, exc)
+            raise QueueUnavailable(str(exc)) from exc

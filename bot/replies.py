@@ -1,0 +1,69 @@
+"""What the bot says back at once (ephemeral): help, the report list, acks and refusals.
+
+Only the immediate answers to a command live here; messages about a job's run are rendered in
+`tasks.rendering`, the one place for those.
+"""
+
+from __future__ import annotations
+
+from tasks.jobs import Job
+from tasks.mrkdwn import escape_mrkdwn
+from tasks.rendering import describe_request
+from tasks.reports import Registry, Report
+
+
+def report_line(report: Report, command: str) -> str:
+    """One report for help and list: its name, one-line help and arguments."""
+    line = f"• `{command} {escape_mrkdwn(report.usage())}`"
+    if report.help:
+        line += f": {escape_mrkdwn(report.help)}"
+    return line
+
+
+def help_text(registry: Registry, command: str, grammar_usage: str) -> str:
+    """Usage, then every report with its arguments and help."""
+    lines = [f"*How to use `{command}`*", grammar_usage, "", "*Reports*"]
+    lines += [report_line(r, command) for r in registry.all()] or ["_No reports are installed._"]
+    return "\n".join(lines)
+
+
+def report_help(report: Report, command: str) -> str:
+    """One report in detail: each argument with its type and default."""
+    lines = [f"*{escape_mrkdwn(report.name)}*: {escape_mrkdwn(report.help or 'no description')}"]
+    lines.append(f"Usage: `{command} {escape_mrkdwn(report.usage())}`")
+    args = report.describe_args()
+    if args:
+        lines.append("Arguments:")
+        lines += [f"• {escape_mrkdwn(a)}" for a in args]
+    else:
+        lines.append("It takes no arguments.")
+    return "\n".join(lines)
+
+
+def list_text(registry: Registry, command: str) -> str:
+    reports = registry.all()
+    if not reports:
+        return "No reports are installed."
+    return f"*Reports* ({len(reports)}):\n" + "\n".join(report_line(r, command) for r in reports)
+
+
+def queued_text(job: Job) -> str:
+    """The ack: what was queued, with which arguments, and the job id in backticks."""
+    return (
+        f":inbox_tray: Queued {describe_request(job)} as job `{job.id}`. "
+        "The result will appear in this channel, in a thread under its status message."
+    )
+
+
+def not_queued_text(report: str) -> str:
+    return (
+        f":warning: Nothing was queued: the job queue is not answering right now, so "
+        f"`{escape_mrkdwn(report)}` did not start. Please try again in a minute; if it keeps "
+        "happening, tell whoever runs reportbot that the broker (RabbitMQ) is down."
+    )
+
+
+SORRY = (
+    ":warning: Sorry, something went wrong on my side and nothing was queued. "
+    "Please try again; if it keeps happening, tell whoever runs reportbot."
+)

@@ -1,0 +1,80 @@
+"""The Celery app: one configuration for the workers, and a variant for the bot's publishes.
+
+Laid out as Celery's own example (`proj/celery.py`), so `celery -A tasks worker` works as the
+Celery documentation says. Each setting below carries its reason; the facts behind them are in
+the project's notes on Celery and RabbitMQ.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from celery import Celery
+
+from tasks.settings import Settings
+
+QUEUE = "reports"
+RUN_REPORT = "reportbot.run_report"
+
+# RabbitMQ closes a channel whose delivery stays unacked longer than consumer_timeout (30 min by
+# default). With acks_late a task holds its delivery while it runs, so every time limit we allow
+# must stay well below it.
+RABBITMQ_CONSUMER_TIMEOUT = 30 * 60
+MAX_TIME_LIMIT = 20 * 60
+
+
+def celery_config(settings: Settings) -> dict[str, Any]:
+    """Worker-side configuration: never lose an accepted job, never run it twice in parallel."""
+    return {
+        "broker_url": settings.celery_broker_url,
+        "broker_connection_retry_on_startup": True,
+        # A publish is confirmed by the broker, so "queued" means queued, even under alarms.
+        "broker_transport_options": {"confirm_publish": True},
+        "task_serializer": "json",
+        "accept_content": ["json"],
+        "result_serializer": "json",
+        # Job state lives in our own records; Celery results would add a pub/sub per publish.
+        "task_ignore_result": True,
+        "task_default_queue": QUEUE,
+        "task_routes": {RUN_REPORT: {"queue": QUEUE}},
+        # Ack after the job has run, requeue if the worker process dies mid-job; posting is
+        # idempotent per job and step, so a redelivered job does not post twice.
+        "task_acks_late": True,
+        "task_reject_on_worker_lost": True,
+        "worker_prefetch_multiplier": 1,
+        "worker_cancel_long_running_tasks_on_connection_loss": True,
+        "task_soft_time_limit": min(settings.report_time_limit, MAX_TIME_LIMIT),
+        "task_time_limit": min(settings.report_time_limit, MAX_TIME_LIMIT) + 15,
+        "worker_max_tasks_per_child": 1000,
+        "worker_send_task_events": True,
+        "task_send_sent_event": True,
+        "timezone": "UTC",
+        "enable_utc": True,
+        "worker_hijack_root_logger": False,
+    }
+
+
+def producer_config(settings: Settings) -> dict[str, Any]:
+    """The bot publishes inside Slack's 3-second ack window, so every wait is short and bounded."""
+    config = celery_config(settings)
+    config.update(
+        {
+            "broker_connection_timeout": 0.5,
+            "broker_connection_max_retries": 1,
+            "broker_pool_acquire_timeout": 0.25,
+            "task_publish_retry_policy": {
+                "max_retries": 1,
+                "interval_start": 0,
+                "interval_step": 0.1,
+                "interval_max": 0.1,
+            },
+        }
+    )
+    return config
+
+
+def make_app(settings: Settings, *, producer: bool = False) -> Celery:
+    """A Celery app for `settings`; `producer=True` gives the bot's fail-fast variant."""
+    app = Celery("reportbot" if not producer else "reportbot-producer")
+    app.conf.update(producer_config(settings) if producer else celery_config(settings))
+    return app

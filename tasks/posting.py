@@ -1,0 +1,111 @@
+"""Slack posting for jobs: the status message, its thread, and word back to the requester.
+
+Each step a job posts is recorded in the store under the job id, so a job that is redelivered
+(its worker died) or retried picks up where it was: the status message is updated, never
+re-posted, and the result lands in its thread once.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+
+from tasks.jobs import Job
+from tasks.rendering import Rendered
+from tasks.slack_client import make_webhook
+from tasks.store import Store, StoreUnavailable
+
+log = logging.getLogger(__name__)
+
+STEP_TTL = 7 * 86400
+# Errors that no retry will fix: the bot cannot post in that channel until someone acts.
+CHANNEL_ERRORS = {
+    "not_in_channel": "I am not a member of this channel. Invite me with `/invite @reportbot` and run it again.",
+    "channel_not_found": "I cannot see this channel (private, or removed). Invite me with `/invite @reportbot` and run it again.",
+    "is_archived": "This channel is archived, so I cannot post the result here. Run it again in an open channel.",
+}
+
+
+class ChannelUnavailable(Exception):
+    """The channel refuses the bot; the requester was told how to fix it."""
+
+    def __init__(self, error: str) -> None:
+        super().__init__(error)
+        self.error = error
+
+
+class Poster:
+    """Posts a job's messages through one WebClient, once per job and step."""
+
+    def __init__(self, client: WebClient, store: Store) -> None:
+        self.client = client
+        self.store = store
+
+    def _step_key(self, job: Job, step: str) -> str:
+        return f"job:{job.id}:step:{step}"
+
+    def _done(self, job: Job, step: str) -> str | None:
+        try:
+            return self.store.get(self._step_key(job, step))
+        except StoreUnavailable:
+            log.warning("store unavailable: cannot check step %s of job %s; posting anyway", step, job.id)
+            return None
+
+    def _mark(self, job: Job, step: str, value: str) -> None:
+        try:
+            self.store.set(self._step_key(job, step), value, ttl=STEP_TTL)
+        except StoreUnavailable:
+            log.warning("store unavailable: step %s of job %s not recorded", step, job.id)
+
+    def _channel_error(self, job: Job, exc: SlackApiError) -> None:
+        error = str(exc.response.get("error", ""))
+        if error in CHANNEL_ERRORS:
+            self.tell_requester(job, f":warning: Job `{job.id}` could not post here. {CHANNEL_ERRORS[error]}")
+            raise ChannelUnavailable(error) from exc
+
+    def post_status(self, job: Job, message: Rendered) -> str:
+        """Post the status message, or return the one this job already posted."""
+        existing = self._done(job, "status")
+        if existing:
+            self.update_status(job, existing, message)
+            return existing
+        try:
+            response = self.client.chat_postMessage(
+                channel=job.channel, text=message.text, blocks=message.block_dicts()
+            )
+        except SlackApiError as exc:
+            self._channel_error(job, exc)
+            raise
+        ts = str(response["ts"])
+        self._mark(job, "status", ts)
+        return ts
+
+    def update_status(self, job: Job, ts: str, message: Rendered) -> None:
+        self.client.chat_update(channel=job.channel, ts=ts, text=message.text, blocks=message.block_dicts())
+
+    def post_in_thread(self, job: Job, ts: str, message: Rendered, step: str = "result") -> None:
+        """Reply in the status message's thread, once for this job and step."""
+        if self._done(job, step):
+            return
+        try:
+            self.client.chat_postMessage(
+                channel=job.channel, thread_ts=ts, text=message.text, blocks=message.block_dicts()
+            )
+        except SlackApiError as exc:
+            self._channel_error(job, exc)
+            raise
+        self._mark(job, step, "posted")
+
+    def tell_requester(self, job: Job, text: str) -> None:
+        """Say something only the requester sees: through response_url, else an ephemeral."""
+        try:
+            if job.response_url:
+                response = make_webhook(job.response_url).send(text=text, response_type="ephemeral")
+                if response.status_code == 200:
+                    return
+            if job.user:
+                self.client.chat_postEphemeral(channel=job.channel, user=job.user, text=text)
+        except (SlackApiError, OSError) as exc:
+            log.warning("could not tell the requester of job %s: %s", job.id, exc)

@@ -1,0 +1,147 @@
+"""The one place that turns jobs and report results into Slack messages.
+
+Everything a user sees about a job (status line, result, error) is built here as Block Kit
+(slack_sdk's models, so Slack's limits are checked before sending) plus a plain-text fallback.
+Pure functions: tests call them directly.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from slack_sdk.models.blocks import Block, ContextBlock, MarkdownTextObject, SectionBlock
+
+from tasks.jobs import Job
+from tasks.mrkdwn import escape_mrkdwn
+
+SECTION_LIMIT = 3000  # characters of one section's text
+MAX_BLOCKS = 50  # blocks in one message
+TEXT_LIMIT = 40_000  # characters of a message's text; Slack truncates beyond
+
+
+@dataclass
+class Rendered:
+    """A message ready for chat.postMessage: blocks, fallback text and files to attach."""
+
+    text: str
+    blocks: list[Block] = field(default_factory=list)
+    files: list[Any] = field(default_factory=list)
+
+    def block_dicts(self) -> list[dict[str, Any]]:
+        return [b.to_dict() for b in self.blocks]
+
+
+STATE_ICONS = {
+    "queued": ":inbox_tray:",
+    "running": ":hourglass_flowing_sand:",
+    "succeeded": ":white_check_mark:",
+    "failed": ":x:",
+    "cancelled": ":no_entry_sign:",
+}
+
+
+def describe_args(args: dict[str, str]) -> str:
+    """`key=value` pairs as typed, escaped, for status lines and acks."""
+    if not args:
+        return ""
+    parts = []
+    for key, value in args.items():
+        shown = f'"{value}"' if (" " in value or value == "") else value
+        parts.append(f"{key}={shown}")
+    return "`" + escape_mrkdwn(" ".join(parts)).replace("`", "'") + "`"
+
+
+def describe_request(job: Job) -> str:
+    """"*sales* `region=emea`": what was asked for, safe to show."""
+    args = describe_args(job.args)
+    name = f"*{escape_mrkdwn(job.report)}*"
+    return f"{name} {args}" if args else name
+
+
+def format_duration(seconds: float) -> str:
+    if seconds < 1:
+        return f"{seconds * 1000:.0f} ms"
+    if seconds < 120:
+        return f"{seconds:.1f} s"
+    return f"{seconds / 60:.1f} min"
+
+
+def status_message(
+    job: Job,
+    state: str,
+    *,
+    duration: float | None = None,
+    note: str = "",
+    schedule_label: str = "",
+) -> Rendered:
+    """The status message in the channel: who asked for what, and where the job stands."""
+    icon = STATE_ICONS.get(state, "")
+    who = f"<@{job.user}>" if job.user else "Someone"
+    origin = f" (schedule `{escape_mrkdwn(job.schedule_id)}`)" if job.schedule_id else ""
+    if schedule_label:
+        origin = f" ({schedule_label})"
+    if state == "running":
+        where = "running…"
+    elif state == "queued":
+        where = "queued"
+    elif duration is not None:
+        where = f"{state} {'in' if state == 'succeeded' else 'after'} {format_duration(duration)}"
+    else:
+        where = state
+    line = f"{icon} {who} ran {describe_request(job)}{origin}: {where}"
+    if note:
+        line += f"\n{note}"
+    context = f"job `{job.id}`"
+    blocks: list[Block] = [
+        SectionBlock(text=MarkdownTextObject(text=line[:SECTION_LIMIT])),
+        ContextBlock(elements=[MarkdownTextObject(text=context)]),
+    ]
+    text = f"{job.report}: {where} (job {job.id})"
+    return Rendered(text=text, blocks=blocks)
+
+
+def split_text(text: str, limit: int = SECTION_LIMIT) -> list[str]:
+    """Cut text into section-sized pieces, at line breaks where it can."""
+    pieces: list[str] = []
+    rest = text
+    while len(rest) > limit:
+        cut = rest.rfind("\n", 0, limit)
+        if cut <= 0:
+            cut = limit
+        pieces.append(rest[:cut])
+        rest = rest[cut:].lstrip("\n")
+    if rest or not pieces:
+        pieces.append(rest)
+    return pieces
+
+
+def text_result(text: str) -> Rendered:
+    """Mrkdwn text as sections, within Slack's block and length limits, never rejected."""
+    text = text if text.strip() else "_(the report returned nothing)_"
+    pieces = split_text(text)
+    if len(pieces) > MAX_BLOCKS:
+        shown = pieces[: MAX_BLOCKS - 1]
+        omitted = sum(len(p) for p in pieces[MAX_BLOCKS - 1 :])
+        shown.append(f"_… {omitted:,} more characters not shown._")
+        pieces = shown
+    blocks: list[Block] = [SectionBlock(text=MarkdownTextObject(text=p)) for p in pieces]
+    fallback = text if len(text) <= TEXT_LIMIT else text[: TEXT_LIMIT - 20] + "\n… (truncated)"
+    return Rendered(text=fallback, blocks=blocks)
+
+
+def render_result(result: Any) -> Rendered:
+    """A report's return value as a thread reply. Plain `str` is mrkdwn from the report author."""
+    if isinstance(result, Rendered):
+        return result
+    if result is None:
+        return text_result("")
+    if isinstance(result, str):
+        return text_result(result)
+    return text_result(escape_mrkdwn(str(result)))
+
+
+def error_result(message: str) -> Rendered:
+    """A short, clear error for the thread; the trace stays in the worker's log."""
+    text = f":warning: {message}"
+    return Rendered(text=text, blocks=[SectionBlock(text=MarkdownTextObject(text=text[:SECTION_LIMIT]))])

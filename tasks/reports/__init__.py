@@ -1,0 +1,31 @@
+"""The whole API a report author needs: the ``@report`` decorator and its companions.
+
+>>> from tasks.reports import report
+>>> @report("sales", help="Revenue by region")          # doctest: +SKIP
+... def sales(region: str = "all", days: int = 7) -> str:
+...     return f"*{region}*: 42 € over {days} days"
+
+Result types (tables, charts, files) are re-exported here too as they arrive.
+"""
+
+from tasks.reports._registry import (
+    RESERVED_NAMES,
+    ArgumentError,
+    Param,
+    Registry,
+    Report,
+    load_reports,
+    registry,
+    report,
+)
+
+__all__ = [
+    "RESERVED_NAMES",
+    "ArgumentError",
+    "Param",
+    "Registry",
+    "Report",
+    "load_reports",
+    "registry",
+    "report",
+]

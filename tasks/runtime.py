@@ -1,0 +1,46 @@
+"""What a worker process needs to run jobs, built once per process, lazily.
+
+Lazily, because Celery's prefork pool forks after import: a Redis connection or HTTP session
+made before the fork would be shared by every child.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+
+from slack_sdk import WebClient
+
+from tasks.jobs import JobRecords
+from tasks.posting import Poster
+from tasks.reports import Registry, load_reports
+from tasks.settings import Settings
+from tasks.store import Store, make_store
+
+
+class Runtime:
+    """The settings and the clients built from them: Slack, the store, the report registry."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+
+    @cached_property
+    def client(self) -> WebClient:
+        from tasks.slack_client import make_client
+
+        return make_client(self.settings)
+
+    @cached_property
+    def store(self) -> Store:
+        return make_store(self.settings.redis_url)
+
+    @cached_property
+    def records(self) -> JobRecords:
+        return JobRecords(self.store, self.settings.job_retention_days)
+
+    @cached_property
+    def poster(self) -> Poster:
+        return Poster(self.client, self.store)
+
+    @cached_property
+    def registry(self) -> Registry:
+        return load_reports(self.settings.report_modules)

@@ -1,0 +1,121 @@
+"""Settings: read from the environment once, into one immutable object.
+
+Every process (bot, worker, beat, sandbox) calls `load_settings()` at start and passes the
+result down. Nothing else in the code reads `os.environ`, so what a process runs with is
+visible in one place and tests can build a `Settings` directly.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+
+
+class SettingsError(Exception):
+    """A setting is missing or malformed; the message is one line naming it."""
+
+
+def _split(value: str) -> tuple[str, ...]:
+    return tuple(part.strip() for part in value.split(",") if part.strip())
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What a reportbot process is configured with (see `.env.example` for each one)."""
+
+    slack_bot_token: str = field(default="", repr=False)
+    slack_signing_secret: str = field(default="", repr=False)
+    slack_app_token: str = field(default="", repr=False)
+    slack_api_url: str = "https://slack.com/api/"
+    slack_command: str = "/run-report"
+    celery_broker_url: str = "amqp://guest:guest@localhost:5672//"
+    redis_url: str = "redis://localhost:6379/0"
+    port: int = 3000
+    report_modules: tuple[str, ...] = ()
+    reports_file: str = "reports.toml"
+    report_time_limit: float = 300.0
+    schedule_min_interval: int = 60
+    default_timezone: str = "UTC"
+    admin_users: tuple[str, ...] = ()
+    job_retention_days: int = 30
+    flower_port: int = 5555
+    flower_basic_auth: str = field(default="", repr=False)
+    log_level: str = "INFO"
+    log_format: str = "text"
+
+    @property
+    def socket_mode(self) -> bool:
+        """Socket Mode is chosen by the presence of an app-level token, as DESIGN.md says."""
+        return bool(self.slack_app_token)
+
+    def secrets(self) -> tuple[str, ...]:
+        """The values that must never reach a log line, a task or a Slack message."""
+        return tuple(
+            s
+            for s in (
+                self.slack_bot_token,
+                self.slack_signing_secret,
+                self.slack_app_token,
+                self.flower_basic_auth,
+            )
+            if s
+        )
+
+    def require(self, *names: str) -> Settings:
+        """Stop a process at start, with one line, when a setting it cannot work without is unset."""
+        for name in names:
+            if not getattr(self, name):
+                raise SettingsError(f"{name.upper()} is not set; see .env.example")
+        return self
+
+    def with_(self, **changes: object) -> Settings:
+        return replace(self, **changes)  # type: ignore[arg-type]
+
+
+_INT_FIELDS = {"port", "schedule_min_interval", "job_retention_days", "flower_port"}
+_FLOAT_FIELDS = {"report_time_limit"}
+_TUPLE_FIELDS = {"report_modules", "admin_users"}
+
+
+def read_dotenv(path: Path) -> dict[str, str]:
+    """The `.env` file's values; missing file means none. Parsed by python-dotenv."""
+    if not path.is_file():
+        return {}
+    from dotenv import dotenv_values
+
+    return {k: v for k, v in dotenv_values(path).items() if v is not None}
+
+
+def load_settings(
+    environ: Mapping[str, str] | None = None, dotenv: Path | None = Path(".env")
+) -> Settings:
+    """Build Settings from `.env` (if present) overlaid by the real environment, which wins."""
+    values: dict[str, str] = read_dotenv(dotenv) if dotenv is not None else {}
+    values.update(os.environ if environ is None else environ)
+    kwargs: dict[str, object] = {}
+    for f in fields(Settings):
+        raw = values.get(f.name.upper())
+        if raw is None or raw == "":
+            continue
+        if f.name in _INT_FIELDS:
+            try:
+                kwargs[f.name] = int(raw)
+            except ValueError:
+                raise SettingsError(f"{f.name.upper()} must be a whole number, got {raw!r}") from None
+        elif f.name in _FLOAT_FIELDS:
+            try:
+                kwargs[f.name] = float(raw)
+            except ValueError:
+                raise SettingsError(f"{f.name.upper()} must be a number, got {raw!r}") from None
+        elif f.name in _TUPLE_FIELDS:
+            kwargs[f.name] = _split(raw)
+        else:
+            kwargs[f.name] = raw
+    settings = Settings(**kwargs)  # type: ignore[arg-type]
+    if not settings.slack_api_url.endswith("/"):
+        settings = settings.with_(slack_api_url=settings.slack_api_url + "/")
+    if settings.log_format not in ("text", "json"):
+        raise SettingsError(f"LOG_FORMAT must be text or json, got {settings.log_format!r}")
+    return settings

@@ -1,0 +1,267 @@
+"""The one small store interface: job records, step markers, dedup claims, locks, schedules.
+
+Redis in production; an in-memory twin for the local sandbox and unit tests, with the same
+semantics (expiry, set-if-absent), so code above it never branches on which one it has.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+
+class StoreUnavailable(Exception):
+    """Redis did not answer; callers say what degrades instead of crashing."""
+
+
+class Store(ABC):
+    """Key/value with expiry, set-if-absent, capped lists and hashes: all reportbot needs."""
+
+    @abstractmethod
+    def get(self, key: str) -> str | None: ...
+
+    @abstractmethod
+    def set(self, key: str, value: str, ttl: float | None = None) -> None: ...
+
+    @abstractmethod
+    def claim(self, key: str, value: str, ttl: float) -> bool:
+        """Set `key` only if absent; True when this caller now holds it (SET NX EX)."""
+
+    @abstractmethod
+    def release(self, key: str, value: str) -> bool:
+        """Delete `key` only if it still holds `value` (so a lock is only freed by its holder)."""
+
+    @abstractmethod
+    def extend(self, key: str, value: str, ttl: float) -> bool:
+        """Reset `key`'s expiry if it still holds `value`."""
+
+    @abstractmethod
+    def delete(self, key: str) -> None: ...
+
+    @abstractmethod
+    def push_capped(self, key: str, value: str, limit: int) -> None:
+        """Prepend to a list and keep only its newest `limit` items."""
+
+    @abstractmethod
+    def items(self, key: str, count: int) -> list[str]: ...
+
+    @abstractmethod
+    def hset(self, key: str, field: str, value: str) -> None: ...
+
+    @abstractmethod
+    def hget(self, key: str, field: str) -> str | None: ...
+
+    @abstractmethod
+    def hdel(self, key: str, field: str) -> bool: ...
+
+    @abstractmethod
+    def hgetall(self, key: str) -> dict[str, str]: ...
+
+    @abstractmethod
+    def ping(self) -> bool: ...
+
+    @contextmanager
+    def lock(self, key: str, holder: str, ttl: float) -> Iterator[bool]:
+        """Hold `key` for the block if free; yields whether this caller got it."""
+        got = self.claim(key, holder, ttl)
+        try:
+            yield got
+        finally:
+            if got:
+                self.release(key, holder)
+
+
+_RELEASE = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end"
+_EXTEND = (
+    "if redis.call('get', KEYS[1]) == ARGV[1] then "
+    "return redis.call('pexpire', KEYS[1], ARGV[2]) else return 0 end"
+)
+
+
+class RedisStore(Store):
+    """The production store. Every call fails fast (1 s) and raises StoreUnavailable."""
+
+    def __init__(self, url: str, prefix: str = "reportbot:") -> None:
+        import redis
+
+        self._redis_errors: tuple[type[BaseException], ...] = (redis.RedisError, OSError)
+        self._r = redis.Redis.from_url(
+            url,
+            decode_responses=True,
+            socket_connect_timeout=1,
+            socket_timeout=2,
+            health_check_interval=15,
+            retry_on_timeout=False,
+        )
+        self.prefix = prefix
+
+    def _k(self, key: str) -> str:
+        return self.prefix + key
+
+    def _call(self, fn, *args, **kwargs):  # type: ignore[no-untyped-def]
+        try:
+            return fn(*args, **kwargs)
+        except self._redis_errors as exc:
+            raise StoreUnavailable(str(exc)) from exc
+
+    def get(self, key: str) -> str | None:
+        return self._call(self._r.get, self._k(key))
+
+    def set(self, key: str, value: str, ttl: float | None = None) -> None:
+        self._call(self._r.set, self._k(key), value, px=int(ttl * 1000) if ttl else None)
+
+    def claim(self, key: str, value: str, ttl: float) -> bool:
+        return bool(self._call(self._r.set, self._k(key), value, nx=True, px=int(ttl * 1000)))
+
+    def release(self, key: str, value: str) -> bool:
+        return bool(self._call(self._r.eval, _RELEASE, 1, self._k(key), value))
+
+    def extend(self, key: str, value: str, ttl: float) -> bool:
+        return bool(self._call(self._r.eval, _EXTEND, 1, self._k(key), value, int(ttl * 1000)))
+
+    def delete(self, key: str) -> None:
+        self._call(self._r.delete, self._k(key))
+
+    def push_capped(self, key: str, value: str, limit: int) -> None:
+        def push() -> None:
+            pipe = self._r.pipeline()
+            pipe.lpush(self._k(key), value)
+            pipe.ltrim(self._k(key), 0, limit - 1)
+            pipe.execute()
+
+        self._call(push)
+
+    def items(self, key: str, count: int) -> list[str]:
+        return list(self._call(self._r.lrange, self._k(key), 0, count - 1))
+
+    def hset(self, key: str, field: str, value: str) -> None:
+        self._call(self._r.hset, self._k(key), field, value)
+
+    def hget(self, key: str, field: str) -> str | None:
+        return self._call(self._r.hget, self._k(key), field)
+
+    def hdel(self, key: str, field: str) -> bool:
+        return bool(self._call(self._r.hdel, self._k(key), field))
+
+    def hgetall(self, key: str) -> dict[str, str]:
+        return dict(self._call(self._r.hgetall, self._k(key)))
+
+    def ping(self) -> bool:
+        try:
+            return bool(self._r.ping())
+        except self._redis_errors:
+            return False
+
+
+class MemoryStore(Store):
+    """The same semantics in one process, for the sandbox's all-in-one mode and unit tests."""
+
+    def __init__(self, clock=time.monotonic) -> None:  # type: ignore[no-untyped-def]
+        self._data: dict[str, tuple[object, float | None]] = {}
+        self._lock = threading.RLock()
+        self._clock = clock
+
+    def _live(self, key: str) -> object | None:
+        entry = self._data.get(key)
+        if entry is None:
+            return None
+        value, expires = entry
+        if expires is not None and expires <= self._clock():
+            del self._data[key]
+            return None
+        return value
+
+    def _expiry(self, ttl: float | None) -> float | None:
+        return self._clock() + ttl if ttl else None
+
+    def get(self, key: str) -> str | None:
+        with self._lock:
+            value = self._live(key)
+            return value if isinstance(value, str) else None
+
+    def set(self, key: str, value: str, ttl: float | None = None) -> None:
+        with self._lock:
+            self._data[key] = (value, self._expiry(ttl))
+
+    def claim(self, key: str, value: str, ttl: float) -> bool:
+        with self._lock:
+            if self._live(key) is not None:
+                return False
+            self._data[key] = (value, self._expiry(ttl))
+            return True
+
+    def release(self, key: str, value: str) -> bool:
+        with self._lock:
+            if self._live(key) == value:
+                del self._data[key]
+                return True
+            return False
+
+    def extend(self, key: str, value: str, ttl: float) -> bool:
+        with self._lock:
+            if self._live(key) == value:
+                self._data[key] = (value, self._expiry(ttl))
+                return True
+            return False
+
+    def delete(self, key: str) -> None:
+        with self._lock:
+            self._data.pop(key, None)
+
+    def push_capped(self, key: str, value: str, limit: int) -> None:
+        with self._lock:
+            current = self._live(key)
+            items = list(current) if isinstance(current, list) else []
+            self._data[key] = ([value, *items][:limit], None)
+
+    def items(self, key: str, count: int) -> list[str]:
+        with self._lock:
+            current = self._live(key)
+            return list(current)[:count] if isinstance(current, list) else []
+
+    def _hash(self, key: str) -> dict[str, str]:
+        current = self._live(key)
+        if not isinstance(current, dict):
+            current = {}
+            self._data[key] = (current, None)
+        return current
+
+    def hset(self, key: str, field: str, value: str) -> None:
+        with self._lock:
+            self._hash(key)[field] = value
+
+    def hget(self, key: str, field: str) -> str | None:
+        with self._lock:
+            return self._hash(key).get(field)
+
+    def hdel(self, key: str, field: str) -> bool:
+        with self._lock:
+            return self._hash(key).pop(field, None) is not None
+
+    def hgetall(self, key: str) -> dict[str, str]:
+        with self._lock:
+            return dict(self._hash(key))
+
+    def ping(self) -> bool:
+        return True
+
+
+def make_store(url: str) -> Store:
+    """`memory://` gives the in-process store; anything else is a Redis URL."""
+    if url.startswith("memory://"):
+        return _shared_memory_store()
+    return RedisStore(url)
+
+
+_MEMORY: MemoryStore | None = None
+
+
+def _shared_memory_store() -> MemoryStore:
+    # In the all-in-one mode the bot, worker and scheduler share one process and one store.
+    global _MEMORY
+    if _MEMORY is None:
+        _MEMORY = MemoryStore()
+    return _MEMORY

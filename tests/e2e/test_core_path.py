@@ -1,0 +1,124 @@
+"""The core path, as a person in a channel sees it, over HTTP and over Socket Mode.
+
+`/run-report …` → ephemeral ack with the job id → status message in the channel → result in
+its thread → status message updated in place. Real bot and worker processes, real RabbitMQ and
+Redis, the fake Slack at the HTTP boundary.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+
+import pytest
+
+JOB_ID = re.compile(r"job `([0-9a-f]{8})`")
+CHANNEL = "C0CORE"
+
+
+def ack_text(response) -> str:  # type: ignore[no-untyped-def]
+    assert response.ok, response
+    body = response.body
+    return body.get("text", "") if isinstance(body, dict) else str(body or "")
+
+
+def run_and_wait(slack, text: str, mode: str, channel: str = CHANNEL):  # type: ignore[no-untyped-def]
+    """Send a command; return (ack text, job id, final status message, thread replies)."""
+    response = slack.send_command("/run-report", text, channel=channel, mode=mode)
+    ack = ack_text(response)
+    match = JOB_ID.search(ack)
+    assert match, f"no job id in the ack: {ack!r}"
+    job_id = match.group(1)
+
+    def status_message():  # type: ignore[no-untyped-def]
+        found = [m for m in slack.messages(channel) if job_id in m.text or job_id in str(m.blocks)]
+        return found[0] if found else None
+
+    def finished():  # type: ignore[no-untyped-def]
+        message = status_message()
+        if message and any(w in str(message.blocks) for w in ("succeeded", "failed")):
+            return message
+        return None
+
+    final = slack.wait_for(finished, timeout=20, message=f"job {job_id} to finish")
+    replies = slack.wait_for(lambda: slack.thread(channel, final.ts), timeout=10)
+    return ack, job_id, final, replies
+
+
+@pytest.mark.parametrize("mode", ["http", "socket"])
+def test_ping_is_acked_at_once_then_answered_in_a_thread_under_an_updated_status(
+    slack, worker, http_bot, socket_bot, mode
+):  # type: ignore[no-untyped-def]
+    started = time.monotonic()
+    response = slack.send_command("/run-report", "ping", channel=CHANNEL, user="U0ALICE", mode=mode)
+    assert response.ok and time.monotonic() - started < 3.0
+    ack = ack_text(response)
+    assert "Queued *ping*" in ack
+    job_id = JOB_ID.search(ack).group(1)  # type: ignore[union-attr]
+
+    # The ack is private to the person who typed the command.
+    assert any(job_id in e.text for e in slack.ephemerals(user="U0ALICE", channel=CHANNEL))
+
+    # The status message appears in the channel: who asked, what, running or done.
+    status = slack.wait_for(lambda: [m for m in slack.messages(CHANNEL) if job_id in str(m.blocks)], timeout=15)[0]
+    assert "<@U0ALICE>" in str(status.blocks) and "*ping*" in str(status.blocks)
+    assert status.thread_ts in (None, "", status.ts)
+
+    replies = slack.wait_for(lambda: slack.thread(CHANNEL, status.ts), timeout=15)
+    assert "pong" in replies[0].text
+    assert re.search(r"waited [\d.]+ (ms|s) in the queue, ran for [\d.]+ (ms|s)", replies[0].text)
+    assert replies[0].blocks, "the result is Block Kit with a text fallback"
+
+    final = slack.wait_for(
+        lambda: next((m for m in slack.messages(CHANNEL) if m.ts == status.ts and "succeeded" in str(m.blocks)), None),
+        timeout=15,
+    )
+    # Updated in place, never re-posted: one status message for the job, with its first version kept as an edit.
+    assert len([m for m in slack.messages(CHANNEL) if job_id in str(m.blocks)]) == 1
+    assert final.edits, "the status message was updated with chat.update"
+    assert re.search(r"succeeded in [\d.]+ (ms|s)", str(final.blocks))
+    assert f"job `{job_id}`" in str(final.blocks)
+
+
+def test_quoted_arguments_reach_the_report_as_typed(slack, worker, http_bot):  # type: ignore[no-untyped-def]
+    ack, _, final, replies = run_and_wait(slack, 'echo text="two words" times=2', "http")
+    assert 'text="two words"' in ack and "times=2" in ack
+    assert replies[0].text == "two words two words"
+
+
+def test_arguments_are_converted_to_their_types_before_the_report_runs(slack, worker, http_bot):  # type: ignore[no-untyped-def]
+    _, _, _, replies = run_and_wait(slack, "typed day=2026-03-01 ratio=2.5 loud=yes kind=line", "http")
+    assert replies[0].text == "day=2026-03-01 ratio=2.5 loud=True kind=line"
+
+
+def test_a_report_that_raises_gets_a_short_error_in_the_thread_and_a_failed_status(slack, worker, http_bot):  # type: ignore[no-untyped-def]
+    _, job_id, final, replies = run_and_wait(slack, "boom", "http")
+    error = replies[0].text
+    assert "The report failed" in error and "the warehouse is on fire" in error
+    assert "Traceback" not in error and 'File "' not in error
+    assert re.search(r"failed after [\d.]+ (ms|s)", str(final.blocks))
+    # The trace went to the worker's log, with the job id.
+    assert "Traceback" in worker.log() and job_id in worker.log()
+
+
+def test_a_report_over_its_time_limit_is_stopped_and_says_so(slack, worker, http_bot):  # type: ignore[no-untyped-def]
+    _, _, final, replies = run_and_wait(slack, "sleepy seconds=30", "http")
+    assert "timed out after 2 seconds" in replies[0].text
+    assert "failed" in str(final.blocks)
+
+
+def test_user_text_in_arguments_cannot_ping_the_channel_or_spoof_a_link(slack, worker, http_bot):  # type: ignore[no-untyped-def]
+    from bot.sandbox.state import mentions  # type: ignore[attr-defined]
+
+    ack, _, final, replies = run_and_wait(slack, 'echo text="<!channel> <http://evil|bank>"', "http")
+    for text in (ack, str(final.blocks)):
+        assert "<!channel>" not in text and "<http://evil|bank>" not in text
+        assert "&lt;!channel&gt;" in text
+    assert not [m for m in mentions(ack) if m.startswith(("<!", "<http"))]
+
+
+def test_queue_report_shows_workers_online_and_queue_depth(slack, worker, http_bot):  # type: ignore[no-untyped-def]
+    _, _, _, replies = run_and_wait(slack, "queue", "http")
+    text = replies[0].text
+    assert "*Workers online*: " in text and "*Workers online*: 0" not in text
+    assert "Queue* `reports`" in text

@@ -1,0 +1,30 @@
+"""Reports the tests load through REPORT_MODULES, as a team would load its own."""
+
+from __future__ import annotations
+
+import time
+from datetime import date
+from typing import Literal
+
+from tasks.reports import report
+
+
+@report("echo", help="Say the text back")
+def echo(text: str = "hello", times: int = 1) -> str:
+    return " ".join([text] * times)
+
+
+@report("typed", help="Show how arguments were converted")
+def typed(day: date, ratio: float = 0.5, loud: bool = False, kind: Literal["bar", "line"] = "bar") -> str:
+    return f"day={day.isoformat()} ratio={ratio} loud={loud} kind={kind}"
+
+
+@report("boom", help="Always fails")
+def boom() -> str:
+    raise RuntimeError("the warehouse is on fire")
+
+
+@report("sleepy", help="Sleeps", time_limit=2)
+def sleepy(seconds: float = 10.0) -> str:
+    time.sleep(seconds)
+    return "woke up"
