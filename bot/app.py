@@ -33,7 +33,7 @@ def make_handler(settings: Settings, registry: Registry | None = None) -> Comman
         settings=settings,
         registry=registry or load_reports(settings.report_modules),
         publisher=Publisher(settings),
-        records=JobRecords(make_store(settings.redis_url), settings.job_retention_days),
+        records=JobRecords(make_store(settings.redis_url, settings.redis_prefix), settings.job_retention_days),
     )
 
 

@@ -31,7 +31,7 @@ class Runtime:
 
     @cached_property
     def store(self) -> Store:
-        return make_store(self.settings.redis_url)
+        return make_store(self.settings.redis_url, self.settings.redis_prefix)
 
     @cached_property
     def records(self) -> JobRecords:

@@ -32,6 +32,7 @@ class Settings:
     slack_command: str = "/run-report"
     celery_broker_url: str = "amqp://guest:guest@localhost:5672//"
     redis_url: str = "redis://localhost:6379/0"
+    redis_prefix: str = "reportbot:"
     port: int = 3000
     report_modules: tuple[str, ...] = ()
     reports_file: str = "reports.toml"

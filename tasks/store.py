@@ -249,11 +249,11 @@ class MemoryStore(Store):
         return True
 
 
-def make_store(url: str) -> Store:
+def make_store(url: str, prefix: str = "reportbot:") -> Store:
     """`memory://` gives the in-process store; anything else is a Redis URL."""
     if url.startswith("memory://"):
         return _shared_memory_store()
-    return RedisStore(url)
+    return RedisStore(url, prefix=prefix)
 
 
 _MEMORY: MemoryStore | None = None

@@ -21,8 +21,13 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-BROKER_URL = os.environ.get("TEST_BROKER_URL", "amqp://guest:guest@127.0.0.1:5672//")
+# Each test session gets its own RabbitMQ virtual host and Redis key prefix, so two runs on one
+# machine (or a developer's worker left running) never take each other's jobs.
+SESSION = f"reportbot-test-{os.getpid()}"
+BROKER_ROOT = os.environ.get("TEST_BROKER_URL", "amqp://guest:guest@127.0.0.1:5672")
+BROKER_URL = f"{BROKER_ROOT}/{SESSION}"
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+REDIS_PREFIX = f"{SESSION}:"
 SIGNING_SECRET = "test-signing-secret-0123456789"
 BOT_TOKEN = "xoxb-test-0000-secret-token"
 APP_TOKEN = "xapp-test-0000-secret-token"
@@ -86,6 +91,7 @@ def base_env(slack_api_url: str, **extra: str) -> dict[str, str]:
             "SLACK_API_URL": slack_api_url,
             "CELERY_BROKER_URL": BROKER_URL,
             "REDIS_URL": REDIS_URL,
+            "REDIS_PREFIX": REDIS_PREFIX,
             "REPORT_MODULES": TEST_REPORTS,
             "PYTHONUNBUFFERED": "1",
             "LOG_LEVEL": "INFO",
@@ -95,26 +101,42 @@ def base_env(slack_api_url: str, **extra: str) -> dict[str, str]:
     return env
 
 
+def rabbitmqctl(*args: str) -> None:
+    subprocess.run(["rabbitmqctl", "-q", *args], check=True, capture_output=True, timeout=60)
+
+
+def clear_redis_prefix() -> None:
+    import redis
+
+    r = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2)
+    keys = list(r.scan_iter(f"{REDIS_PREFIX}*", count=1000))
+    if keys:
+        r.delete(*keys)
+
+
 @pytest.fixture(scope="session")
-def services() -> None:
-    """The real RabbitMQ and Redis, answering and empty of earlier runs' leftovers."""
+def services() -> Iterator[None]:
+    """The real RabbitMQ (a virtual host of this session's) and Redis (a key prefix of its own)."""
     import redis
     from kombu import Connection
 
     try:
-        redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2).flushdb()
+        clear_redis_prefix()
     except redis.RedisError as exc:
         pytest.fail(f"Redis at {REDIS_URL} is not answering ({exc}); .ci/run starts it")
     try:
+        rabbitmqctl("add_vhost", SESSION)
+        rabbitmqctl("set_permissions", "-p", SESSION, "guest", ".*", ".*", ".*")
         with Connection(BROKER_URL, connect_timeout=3) as conn:
             conn.ensure_connection(max_retries=1)
-            channel = conn.default_channel
-            try:
-                channel.queue_purge("reports")
-            except Exception:
-                pass
     except Exception as exc:
         pytest.fail(f"RabbitMQ at {BROKER_URL} is not answering ({exc}); .ci/run starts it")
+    yield
+    try:
+        rabbitmqctl("delete_vhost", SESSION)
+        clear_redis_prefix()
+    except Exception:
+        pass
 
 
 @pytest.fixture(scope="session")
