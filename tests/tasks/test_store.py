@@ -1,0 +1,61 @@
+"""The Redis store and its in-memory twin behave alike: claims, expiry, locks, lists, hashes."""
+
+from __future__ import annotations
+
+import time
+import uuid
+
+import pytest
+
+from tasks.store import MemoryStore, RedisStore, Store, StoreUnavailable
+
+REDIS_URL = "redis://127.0.0.1:6379/15"
+
+
+@pytest.fixture(params=["memory", "redis"])
+def store(request) -> Store:  # type: ignore[no-untyped-def]
+    if request.param == "memory":
+        return MemoryStore()
+    return RedisStore(REDIS_URL, prefix=f"store-test-{uuid.uuid4().hex[:8]}:")
+
+
+def test_a_claim_is_held_by_one_caller_until_it_expires(store: Store) -> None:
+    assert store.claim("run:1", "a", ttl=0.3)
+    assert not store.claim("run:1", "b", ttl=0.3)
+    time.sleep(0.4)
+    assert store.claim("run:1", "b", ttl=0.3)
+
+
+def test_only_the_holder_releases_or_extends_a_lock(store: Store) -> None:
+    assert store.claim("lock", "me", ttl=5)
+    assert not store.release("lock", "you") and not store.extend("lock", "you", 5)
+    assert store.extend("lock", "me", 5) and store.release("lock", "me")
+    with store.lock("lock", "you", ttl=5) as got:
+        assert got and not store.claim("lock", "me", ttl=5)
+    assert store.claim("lock", "me", ttl=5)
+
+
+def test_capped_lists_keep_the_newest_first(store: Store) -> None:
+    for i in range(5):
+        store.push_capped("jobs", str(i), limit=3)
+    assert store.items("jobs", 10) == ["4", "3", "2"]
+
+
+def test_hashes_and_values(store: Store) -> None:
+    store.hset("h", "a", "1")
+    store.hset("h", "b", "2")
+    assert store.hget("h", "a") == "1" and store.hgetall("h") == {"a": "1", "b": "2"}
+    assert store.hdel("h", "a") and not store.hdel("h", "a")
+    store.set("k", "v", ttl=10)
+    assert store.get("k") == "v"
+    store.delete("k")
+    assert store.get("k") is None
+
+
+def test_an_unreachable_redis_raises_store_unavailable_quickly() -> None:
+    dead = RedisStore("redis://127.0.0.1:1/0")
+    started = time.monotonic()
+    with pytest.raises(StoreUnavailable):
+        dead.get("x")
+    assert time.monotonic() - started < 3
+    assert dead.ping() is False
