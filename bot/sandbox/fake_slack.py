@@ -138,7 +138,10 @@ class FakeSlack:
         self._sockets: dict[int, tuple[web.WebSocketResponse, SocketConnection]] = {}
         self._socket_history: list[SocketConnection] = []
         self._socket_ids = 0
-        self._pending_acks: dict[str, asyncio.Future[dict[str, Any]]] = {}
+        # envelope_id -> (future resolved with the ack frame, hook run on the loop as it arrives)
+        self._pending_acks: dict[
+            str, tuple[asyncio.Future[dict[str, Any]], Callable[[dict[str, Any]], None]]
+        ] = {}
         self._state_lock = threading.Lock()
 
     # ------------------------------------------------------------- lifecycle
@@ -173,6 +176,8 @@ class FakeSlack:
         asyncio.set_event_loop(self._loop)
         app = web.Application(client_max_size=64 * 1024 * 1024)
         app.router.add_post("/api/{method}", self._handle_api)
+        # slack_sdk GETs a few methods, e.g. usergroups.users.list
+        app.router.add_get("/api/{method}", self._handle_api)
         app.router.add_post("/response/{url_id}", self._handle_response_url)
         app.router.add_post("/upload/v1/{token}", self._handle_upload)
         app.router.add_get("/socket", self._handle_socket)
@@ -225,6 +230,10 @@ class FakeSlack:
     def set_user(self, user: str, *, name: str | None = None, tz: str = "America/New_York") -> None:
         """Configure a user (``users.info`` name and time zone)."""
         self.workspace.set_user(user, name=name, tz=tz)
+
+    def set_usergroup(self, usergroup: str, users: list[str]) -> None:
+        """Configure a user group (``S…``) and its members, for ``usergroups.users.list``."""
+        self.workspace.set_usergroup(usergroup, users)
 
     def fail(
         self,
@@ -357,6 +366,7 @@ class FakeSlack:
             "files.getUploadURLExternal": self._files_get_upload_url,
             "files.completeUploadExternal": self._files_complete_upload,
             "users.info": self._users_info,
+            "usergroups.users.list": self._usergroups_users_list,
             "apps.connections.open": self._apps_connections_open,
         }
 
@@ -430,6 +440,9 @@ class FakeSlack:
                 "profile": {"display_name": u.name, "real_name": u.name},
             }
         }
+
+    def _usergroups_users_list(self, p: dict[str, Any]) -> dict[str, Any]:
+        return {"users": self.workspace.usergroup_members(str(p.get("usergroup") or ""))}
 
     def _apps_connections_open(self, p: dict[str, Any]) -> dict[str, Any]:
         ticket = secrets.token_urlsafe(16)
@@ -546,9 +559,13 @@ class FakeSlack:
                     frame = json.loads(msg.data)
                 except ValueError:
                     continue
-                fut = self._pending_acks.pop(str(frame.get("envelope_id")), None)
-                if fut is not None and not fut.done():
-                    fut.set_result(frame)
+                pending = self._pending_acks.pop(str(frame.get("envelope_id")), None)
+                if pending is not None and not pending[0].done():
+                    try:
+                        pending[1](frame)  # record the ack *now*, before anything the bot sends next
+                    except Exception:
+                        logger.exception("recording a socket mode ack failed")
+                    pending[0].set_result(frame)
         finally:
             with self._state_lock:
                 self._sockets.pop(conn.id, None)
@@ -602,13 +619,20 @@ class FakeSlack:
 
         self._call(go(), timeout=5)
 
-    async def _send_envelope(self, envelope: dict[str, Any], timeout: float) -> dict[str, Any] | None:
-        """Send to one live connection at random (SLACK.md §3); await its ack frame."""
+    async def _send_envelope(
+        self, envelope: dict[str, Any], timeout: float, on_ack: Callable[[dict[str, Any]], None]
+    ) -> dict[str, Any] | None:
+        """Send to one live connection at random (SLACK.md §3); await its ack frame.
+
+        ``on_ack`` runs on the server loop the moment the ack arrives, so the
+        ack's message is stored before a ``respond()`` that quickly follows it.
+        Returns ``None`` with no live connection, ``{}`` on timeout.
+        """
         live = self._live_sockets()
         if not live:
             return None
         fut: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
-        self._pending_acks[envelope["envelope_id"]] = fut
+        self._pending_acks[envelope["envelope_id"]] = (fut, on_ack)
         try:
             await random.choice(live).send_json(envelope)
             return await asyncio.wait_for(fut, timeout)
@@ -663,9 +687,13 @@ class FakeSlack:
             "response_url": f"{self.base_url}response/{ru.id}",
             "trigger_id": _trigger_id(),
         }
-        resp = self._deliver(payload, "slash_commands", True, mode, timestamp, secret, headers, timeout)
-        self._record_ack(resp, command, text, ch.id, u.id, ru.id)
-        return resp
+
+        def record(resp: CommandResponse) -> None:
+            self._record_ack(resp, command, text, ch.id, u.id, ru.id)
+
+        return self._deliver(
+            payload, "slash_commands", True, mode, timestamp, secret, headers, timeout, record
+        )
 
     def send_interaction(
         self,
@@ -718,9 +746,46 @@ class FakeSlack:
         secret: str | None,
         headers: dict[str, str | None] | None,
         timeout: float,
+        record: Callable[[CommandResponse], None] | None = None,
         socket_payload: dict[str, Any] | None = None,
     ) -> CommandResponse:
+        """Send one request Slack -> bot and time the ack; ``record`` shows the result to the user."""
+        record = record or (lambda resp: None)
+        resp = self._deliver_once(
+            form,
+            envelope_type,
+            accepts_response_payload,
+            mode,
+            timestamp,
+            secret,
+            headers,
+            timeout,
+            record,
+            socket_payload,
+        )
+        if mode == "http" or resp.error:  # socket acks were already recorded as they arrived
+            record(resp)
+        return resp
+
+    def _deliver_once(
+        self,
+        form: dict[str, str],
+        envelope_type: str,
+        accepts_response_payload: bool,
+        mode: str,
+        timestamp: int | str | None,
+        secret: str | None,
+        headers: dict[str, str | None] | None,
+        timeout: float,
+        record: Callable[[CommandResponse], None],
+        socket_payload: dict[str, Any] | None,
+    ) -> CommandResponse:
         started = time.monotonic()
+
+        def socket_response(ack: dict[str, Any]) -> CommandResponse:
+            body = ack.get("payload")
+            return CommandResponse(200, body if body not in ({}, "") else None, time.monotonic() - started)
+
         if mode == "socket":
             envelope = {
                 "envelope_id": secrets.token_hex(16),
@@ -728,14 +793,16 @@ class FakeSlack:
                 "payload": socket_payload if socket_payload is not None else form,
                 "accepts_response_payload": accepts_response_payload,
             }
-            ack = self._call(self._send_envelope(envelope, timeout), timeout=timeout + 5)
+            ack = self._call(
+                self._send_envelope(envelope, timeout, lambda frame: record(socket_response(frame))),
+                timeout=timeout + 5,
+            )
             elapsed = time.monotonic() - started
             if ack is None:
                 return CommandResponse(0, None, elapsed, "dispatch_failed")
             if not ack:
                 return CommandResponse(0, None, elapsed, "operation_timeout")
-            body = ack.get("payload")
-            return CommandResponse(200, body if body not in ({}, "") else None, elapsed)
+            return socket_response(ack)
         if mode != "http":
             raise ValueError(f"mode must be 'http' or 'socket', not {mode!r}")
         if not self.bot_url:

@@ -334,6 +334,7 @@ class Workspace:
         with self._lock:
             self.channels: dict[str, Channel] = {}
             self.users: dict[str, User] = {}
+            self.usergroups: dict[str, list[str]] = {}
             self._messages: dict[str, list[Message]] = {}
             self._ephemerals: list[Ephemeral] = []
             self._files: dict[str, StoredFile] = {}
@@ -413,6 +414,17 @@ class Workspace:
             if user_id not in self.users:
                 self.set_user(user_id)
             return self.users[user_id]
+
+    def set_usergroup(self, usergroup: str, users: list[str]) -> None:
+        with self._lock:
+            self.usergroups[usergroup] = list(users)
+
+    def usergroup_members(self, usergroup: str) -> list[str]:
+        """usergroups.users.list: the group's user ids, else ``no_such_subteam``."""
+        with self._lock:
+            if usergroup not in self.usergroups:
+                raise ApiError("no_such_subteam")
+            return list(self.usergroups[usergroup])
 
     # ---------------------------------------------------------------- messages
 

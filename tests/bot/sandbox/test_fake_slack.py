@@ -445,7 +445,9 @@ def test_bolt_socket_mode_handler(slack: FakeSlack) -> None:
         resp = slack.send_command("/run-report", "daily", mode="socket")
         assert resp.body == {"text": "Running daily"}
         slack.wait_for(lambda: len(slack.ephemerals(user="U0ALICE")) == 2)
-        assert [e.source for e in slack.ephemerals()] == ["ack", "response_url"]
+        # Bolt sends the ack frame after ack() while the listener goes on to respond():
+        # the two race, in real Slack too, so only the set is deterministic.
+        assert sorted(e.source for e in slack.ephemerals()) == ["ack", "response_url"]
     finally:
         handler.close()
 
