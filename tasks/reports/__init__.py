@@ -18,8 +18,12 @@ from tasks.reports._registry import (
     registry,
     report,
 )
+from tasks.reports.results import Chart, File, Table
 
 __all__ = [
+    "Chart",
+    "File",
+    "Table",
     "RESERVED_NAMES",
     "ArgumentError",
     "Param",

@@ -445,12 +445,23 @@ def report(
     return decorate
 
 
-def load_reports(modules: Iterable[str]) -> Registry:
+def load_reports(
+    modules: Iterable[str],
+    *,
+    reports_file: str | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> Registry:
     """Import the built-in reports and each module named in ``REPORT_MODULES``; return ``registry``.
 
     Importing a module runs its ``@report`` decorators, which is what registers them. A module
     that fails to import raises ``ImportError`` naming it, so a typo in the setting is obvious.
+    ``reports_file`` (``REPORTS_FILE``) adds its SQL reports (``tasks.reports.sql``), with
+    ``environ`` for ``${VAR}`` in their database URLs.
     """
+    if reports_file:
+        from tasks.reports.sql import load_sql_reports
+
+        load_sql_reports(reports_file, _default_registry, environ)
     importlib.import_module("tasks.reports.builtin")
     for module in modules:
         module = module.strip()

@@ -1,0 +1,246 @@
+"""SQL reports from TOML, against SQLite and the PostgreSQL server on this machine."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import sqlite3
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tasks.errors import UserError
+from tasks.reports import ArgumentError, Registry, Table
+from tasks.reports.results import Chart
+from tasks.reports.sample_data import ensure_sample_db, sample_orders
+from tasks.reports.sql import QueryFailed, SqlReportError, load_sql_reports
+
+ROOT = Path(__file__).resolve().parents[2]
+PG_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
+INJECTION = "x'; drop table orders; --"
+
+
+def load(tmp_path: Path, toml: str, environ: dict[str, str] | None = None) -> Registry:
+    path = tmp_path / "reports.toml"
+    path.write_text(toml)
+    registry = Registry()
+    load_sql_reports(path, registry, environ or {})
+    return registry
+
+
+def run(registry: Registry, name: str, **args: str) -> object:
+    report = registry.get(name)
+    assert report is not None
+    return report.run(report.convert_args(args))
+
+
+@pytest.fixture
+def shop(tmp_path: Path) -> Path:
+    db = tmp_path / "shop.sqlite"
+    with sqlite3.connect(db) as conn:
+        conn.execute("create table orders (day text, region text, amount real)")
+        conn.executemany(
+            "insert into orders values (?, ?, ?)",
+            [("2024-05-01", "emea", 10.0), ("2024-05-02", "emea", 5.5), ("2024-05-02", "apac", 7.0)],
+        )
+    return db
+
+
+def shop_toml(db: Path, extra: str = "") -> str:
+    return f'''
+[reports.by-region]
+help = "Revenue by region"
+database = "sqlite:///{db}"
+sql = "select region, sum(amount) as revenue from orders where day >= :since and region like :region group by region order by region"
+chart = {{ type = "bar", x = "region", y = "revenue" }}
+{extra}
+[reports.by-region.args]
+since = {{ type = "date", default = "2024-05-02", help = "first day" }}
+region = {{ type = "str", default = "%" }}
+
+[schedules.nightly]
+report = "by-region"
+'''
+
+
+def test_a_toml_report_runs_its_query_and_returns_a_table_and_its_chart(shop: Path, tmp_path: Path) -> None:
+    registry = load(tmp_path, shop_toml(shop))
+    report = registry.get("by-region")
+    assert report is not None and "Revenue by region" in report.help and "first day" in report.help
+    table, chart = run(registry, "by-region", since="2024-05-01")  # type: ignore[misc]
+    assert isinstance(table, Table) and table.columns == ("region", "revenue")
+    assert table.rows == (("apac", 7.0), ("emea", 15.5))
+    assert isinstance(chart, Chart) and chart.x == "region" and chart.y == ("revenue",)
+    defaulted, _ = run(registry, "by-region")  # type: ignore[misc]
+    assert defaulted.rows == (("apac", 7.0), ("emea", 5.5))  # since defaults to 2024-05-02
+
+
+def test_arguments_are_validated_by_type_before_anything_runs(shop: Path, tmp_path: Path) -> None:
+    report = load(tmp_path, shop_toml(shop)).get("by-region")
+    assert report is not None
+    with pytest.raises(ArgumentError, match="must be a date"):
+        report.convert_args({"since": "last tuesday"})
+    with pytest.raises(ArgumentError, match="has no argument"):
+        report.convert_args({"sine": "today"})
+
+
+def test_an_injection_attempt_through_an_argument_is_just_a_value(shop: Path, tmp_path: Path) -> None:
+    registry = load(tmp_path, shop_toml(shop))
+    result = run(registry, "by-region", since="2024-01-01", region=INJECTION)
+    assert isinstance(result, Table) and result.rows == ()
+    with sqlite3.connect(shop) as conn:
+        assert conn.execute("select count(*) from orders").fetchone() == (3,)
+
+
+def test_sqlite_connections_are_read_only(tmp_path: Path, shop: Path) -> None:
+    registry = load(tmp_path, f'''
+[reports.wipe]
+database = "sqlite:///{shop}"
+sql = "delete from orders"
+''')
+    with pytest.raises(QueryFailed, match="readonly|read-only|read only"):
+        run(registry, "wipe")
+    with sqlite3.connect(shop) as conn:
+        assert conn.execute("select count(*) from orders").fetchone() == (3,)
+
+
+def test_a_slow_sqlite_query_is_stopped_at_its_time_limit(tmp_path: Path, shop: Path) -> None:
+    registry = load(tmp_path, f'''
+[reports.forever]
+database = "sqlite:///{shop}"
+time_limit = 0.5
+sql = "with recursive n(i) as (select 1 union all select i + 1 from n) select count(*) from n"
+''')
+    with pytest.raises(UserError, match="longer than 0.5 seconds"):
+        run(registry, "forever")
+
+
+def test_database_urls_take_variables_from_the_given_environment(tmp_path: Path, shop: Path) -> None:
+    toml = f'''
+[reports.env]
+database = "sqlite:///${{SHOP_DIR}}/{shop.name}"
+sql = "select count(*) as n from orders"
+'''
+    registry = load(tmp_path, toml, {"SHOP_DIR": str(shop.parent)})
+    assert run(registry, "env").rows == ((3,),)  # type: ignore[attr-defined]
+    with pytest.raises(QueryFailed, match=r"needs \$\{SHOP_DIR\}"):
+        run(load(tmp_path, toml, {}), "env")
+
+
+@pytest.mark.parametrize(
+    ("toml", "message"),
+    [
+        ('[reports.x]\nsql = "select 1"', "needs `database`"),
+        ('[reports.x]\ndatabase = "sqlite://"\nsql = "select :a"', "uses :a but `args` does not declare it"),
+        ('[reports.x]\ndatabase = "sqlite://"\nsql = "select 1"\nargs = { a = { type = "int" } }', "never uses :a"),
+        ('[reports.x]\ndatabase = "sqlite://"\nsql = "select :a"\nargs = { a = { type = "when" } }', "type 'when'"),
+        ('[reports.x]\ndatabase = "sqlite://"\nsql = "select :a"\nargs = { a = { type = "int", default = "many" } }', "does not fit"),
+        ('[reports.x]\ndatabase = "sqlite://"\nsql = "select 1"\nchart = { type = "radar" }', "chart"),
+        ('[reports.list]\ndatabase = "sqlite://"\nsql = "select 1"', "word of the command"),
+        ("[reports.x\n", "not valid TOML"),
+    ],
+)
+def test_a_broken_declaration_is_refused_at_start_naming_file_and_report(
+    tmp_path: Path, toml: str, message: str
+) -> None:
+    with pytest.raises(SqlReportError, match=message) as info:
+        load(tmp_path, toml)
+    assert "reports.toml" in str(info.value)
+
+
+def test_a_missing_reports_file_means_no_sql_reports(tmp_path: Path) -> None:
+    assert load_sql_reports(tmp_path / "nope.toml", Registry()) == []
+
+
+def test_the_shipped_reports_show_a_table_and_a_chart_over_the_made_up_orders(tmp_path: Path) -> None:
+    registry = Registry()
+    cwd = os.getcwd()
+    os.chdir(ROOT)
+    try:
+        names = [r.name for r in load_sql_reports(ROOT / "reports.toml", registry, {})]
+        assert names == ["sales-by-region", "orders"]
+        table, chart = run(registry, "sales-by-region")  # type: ignore[misc]
+        assert {row[0] for row in table.rows} == {"emea", "amer", "apac", "latam"}
+        assert isinstance(chart, Chart)
+        orders = run(registry, "orders", region="apac")
+        assert isinstance(orders, Table) and orders.rows and {row[2] for row in orders.rows} == {"apac"}
+    finally:
+        os.chdir(cwd)
+
+
+def test_the_sample_database_is_deterministic_and_recent(tmp_path: Path) -> None:
+    today = dt.date(2026, 3, 1)
+    path = ensure_sample_db(tmp_path / "s.sqlite", today)
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("select count(*), max(day) from orders").fetchone() == (len(sample_orders(today)), "2026-03-01")
+    assert sample_orders(today) == sample_orders(today)
+
+
+# ----------------------------------------------------------------------------------- PostgreSQL
+
+
+@pytest.fixture
+def pg_table() -> Iterator[str]:
+    psycopg = pytest.importorskip("psycopg")
+    name = f"orders_{uuid.uuid4().hex[:8]}"
+    try:
+        conn = psycopg.connect(PG_URL, autocommit=True, connect_timeout=5)
+    except psycopg.OperationalError as exc:
+        pytest.fail(f"PostgreSQL at {PG_URL} is not answering: {exc}")
+    conn.execute(f"create table {name} (day date, region text, amount numeric(10, 2))")
+    conn.execute(
+        f"insert into {name} values ('2024-05-01', 'emea', 10), ('2024-05-02', 'emea', 5.5), ('2024-05-02', 'apac', 7)"
+    )
+    yield name
+    conn.execute(f"drop table if exists {name}")
+    conn.close()
+
+
+def pg_toml(table: str, sql: str | None = None, extra: str = "") -> str:
+    sql = sql or f"select region, sum(amount) as revenue from {table} where day >= :since and region like :region group by region order by region"
+    return f'''
+[reports.pg]
+database = "{PG_URL}"
+sql = "{sql}"
+{extra}
+[reports.pg.args]
+since = {{ type = "date", default = "today-7d" }}
+region = {{ type = "str", default = "%" }}
+'''
+
+
+def test_postgresql_binds_dates_and_returns_numbers(tmp_path: Path, pg_table: str) -> None:
+    import decimal
+
+    registry = load(tmp_path, pg_toml(pg_table))
+    table = run(registry, "pg", since="2024-05-02")
+    assert isinstance(table, Table)
+    assert table.rows == (("apac", decimal.Decimal("7.00")), ("emea", decimal.Decimal("5.50")))
+
+
+def test_postgresql_injection_attempt_changes_nothing(tmp_path: Path, pg_table: str) -> None:
+    import psycopg
+
+    registry = load(tmp_path, pg_toml(pg_table))
+    table = run(registry, "pg", since="2024-01-01", region=f"x'; drop table {pg_table}; --")
+    assert isinstance(table, Table) and table.rows == ()
+    with psycopg.connect(PG_URL) as conn:
+        assert conn.execute(f"select count(*) from {pg_table}").fetchone() == (3,)
+
+
+def test_postgresql_connections_are_read_only(tmp_path: Path, pg_table: str) -> None:
+    import psycopg
+
+    sql = f"delete from {pg_table} where day >= :since and region like :region returning region"
+    with pytest.raises(QueryFailed, match="read-only"):
+        run(load(tmp_path, pg_toml(pg_table, sql)), "pg", since="2000-01-01")
+    with psycopg.connect(PG_URL) as conn:
+        assert conn.execute(f"select count(*) from {pg_table}").fetchone() == (3,)
+
+
+def test_a_slow_postgresql_query_is_stopped_at_its_time_limit(tmp_path: Path, pg_table: str) -> None:
+    sql = "select pg_sleep(5), cast(:since as date) as d, :region as r"
+    with pytest.raises(UserError, match="longer than 0.5 seconds"):
+        run(load(tmp_path, pg_toml(pg_table, sql, "time_limit = 0.5")), "pg")
