@@ -1,0 +1,88 @@
+"""What `schedule add` and `schedule list` show: ids as code, times in each schedule's zone.
+
+Pure functions of schedules, run states and job records, so tests call them directly.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from tasks.jobs import JobRecord
+from tasks.mrkdwn import code, escape_mrkdwn
+from tasks.rendering import STATE_ICONS, describe_args
+from tasks.schedules import RunState, Schedule
+
+
+def when(moment: datetime | float | None, tz_schedule: Schedule | None = None) -> str:
+    """A fire time as people read it, in the schedule's zone: ``Mon 2026-03-09 09:00 EDT``."""
+    if moment is None:
+        return "never"
+    if isinstance(moment, (int, float)):
+        moment = datetime.fromtimestamp(moment, tz=UTC)
+    if tz_schedule is not None:
+        moment = moment.astimezone(tz_schedule.rule.zone)
+    # Seconds only when they matter (a schedule every few seconds), so daily ones stay readable.
+    return moment.strftime("%a %Y-%m-%d %H:%M:%S %Z" if moment.second else "%a %Y-%m-%d %H:%M %Z")
+
+
+def describe_rule(schedule: Schedule) -> str:
+    """``every 5m`` or ``cron "0 9 * * 1-5"``, its zone, and a non-default misfire policy."""
+    text = f"{code(schedule.rule.describe())} ({escape_mrkdwn(schedule.rule.tz)})"
+    if schedule.misfire != "once":
+        text += f" {code('misfire=' + schedule.misfire)}"
+    return text
+
+
+def what(schedule: Schedule) -> str:
+    args = describe_args(schedule.args)
+    name = f"*{escape_mrkdwn(schedule.report)}*"
+    return f"{name} {args}" if args else name
+
+
+def added_text(schedule: Schedule, runs: list[datetime], command: str) -> str:
+    """The answer to `schedule add`: its id, what runs when, the next three runs, how to undo."""
+    lines = [
+        f":calendar: Scheduled {what(schedule)} {describe_rule(schedule)} in this channel "
+        f"as {code(schedule.id)}.",
+        "Next runs: " + " · ".join(when(run, schedule) for run in runs),
+        f"Stop it with {code(f'{command} schedule remove {schedule.id}')}, "
+        f"or pause it with {code(f'{command} schedule pause {schedule.id}')}.",
+    ]
+    return "\n".join(lines)
+
+
+def last_run_text(state: RunState | None, record: JobRecord | None, schedule: Schedule) -> str:
+    if state is None or state.last_run is None:
+        return "last run: none yet"
+    text = f"last run: {when(state.last_run, schedule)}"
+    if record is not None:
+        text += f" {STATE_ICONS.get(record.state, '')} {record.state} (job {code(record.job.id)})"
+    elif state.last_job_id:
+        text += f" (job {code(state.last_job_id)})"
+    return text
+
+
+def schedule_line(
+    schedule: Schedule, state: RunState | None, next_run: float | None, record: JobRecord | None
+) -> str:
+    """One schedule in `schedule list`: id, report, arguments, rule, zone, next and last run."""
+    marks = []
+    if schedule.static:
+        marks.append("_static, from configuration_")
+    if schedule.paused:
+        marks.append(":double_vertical_bar: *paused*")
+    head = f"• {code(schedule.id)} {what(schedule)} {describe_rule(schedule)}"
+    if marks:
+        head += " " + " ".join(marks)
+    nxt = "next run: paused" if schedule.paused else f"next run: {when(next_run, schedule)}"
+    return f"{head}\n    {nxt} · {last_run_text(state, record, schedule)}"
+
+
+def list_text(lines: list[str], command: str) -> str:
+    if not lines:
+        return (
+            "This channel has no schedules. Add one with "
+            f"{code(f'{command} schedule add sales every 1d')} or "
+            f"{code(command + ' schedule add sales cron ' + chr(34) + '0 9 * * 1-5' + chr(34))}."
+        )
+    return "*Schedules in this channel*\n" + "\n".join(lines)

@@ -1,0 +1,284 @@
+"""Celery Beat with schedules in Redis, safe to run twice: ``python run.py beat``.
+
+``StoreScheduler`` is a ``celery.beat.Scheduler`` (run as ``celery beat --scheduler
+tasks.beat:StoreScheduler``) whose ``tick`` reads the schedules from the store each time, so a
+schedule added from Slack is picked up within a tick and nothing is lost when beat restarts:
+the definitions and each schedule's next planned run live in Redis, not in beat's memory.
+
+Exactly once, guarded twice:
+1. a leader lock in the store (claimed with a TTL, extended every tick, released on close):
+   only one beat of several dispatches, and a standby takes over within ``LOCK_TTL``;
+2. a claim per run, ``schedule:{id}:run:{planned time}``, taken right before publishing, so
+   even two beats that both think they lead (a lock lost mid-tick, a paused process) publish a
+   planned run once.
+
+A run is an ordinary job: ``RUN_REPORT`` with a ``Job`` carrying the schedule id, published on
+the worker's Celery app with broker confirms. If the broker refuses it, the claim is released
+and the next tick tries again while the run is still within its grace.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+import socket
+import time
+from pathlib import Path
+from typing import Any
+
+from celery.beat import Scheduler
+
+from tasks.jobs import Job, JobRecords, new_job_id
+from tasks.publishing import publish_job
+from tasks.reports import Registry
+from tasks.schedules import (
+    RUN_CLAIM_TTL,
+    RunState,
+    Schedule,
+    ScheduleStore,
+    all_schedules,
+    load_static_schedules,
+    plan,
+    run_claim_key,
+)
+from tasks.settings import Settings
+from tasks.store import Store, StoreUnavailable
+
+log = logging.getLogger(__name__)
+
+LEADER_KEY = "beat:leader"
+#: A standby beat takes over this long after the leader stopped extending its lock.
+LOCK_TTL = 10.0
+#: Seconds between ticks: how soon a new schedule, a removal or a pause is noticed.
+MAX_LOOP_INTERVAL = 1
+#: Bounds on waiting for the broker, so one bad publish cannot stall every schedule.
+PUBLISH_TIMEOUT = 5.0
+CONFIRM_TIMEOUT = 5.0
+#: After a failed publish, wait this long before trying that schedule again.
+RETRY_AFTER = 5.0
+
+
+def beat_argv(settings: Settings, level: str, extra: list[str]) -> list[str]:
+    """The ``celery beat`` command line ``run.py beat`` starts: our scheduler, a short loop."""
+    return [
+        "beat",
+        f"--loglevel={level}",
+        "--scheduler",
+        "tasks.beat:StoreScheduler",
+        f"--max-interval={MAX_LOOP_INTERVAL}",
+        *extra,
+    ]
+
+
+class LeaderLock:
+    """Who of several beats dispatches: a store key with a TTL, extended while held."""
+
+    def __init__(self, store: Store, holder: str | None = None, ttl: float = LOCK_TTL) -> None:
+        self.store = store
+        self.ttl = ttl
+        self.holder = holder or f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
+        self.held = False
+
+    def hold(self) -> bool:
+        """Keep or take the lock; False (and nothing dispatched) if another beat has it."""
+        try:
+            if self.held and self.store.extend(LEADER_KEY, self.holder, self.ttl):
+                return True
+            was = self.held
+            self.held = self.store.claim(LEADER_KEY, self.holder, self.ttl)
+        except StoreUnavailable as exc:
+            log.warning("beat: store unavailable, not dispatching: %s", exc)
+            self.held = False
+            return False
+        if self.held and not was:
+            log.info("beat: leading (lock %s held by %s)", LEADER_KEY, self.holder)
+        elif was and not self.held:
+            log.warning("beat: lost the leader lock; standing by")
+        return self.held
+
+    def release(self) -> None:
+        if self.held:
+            try:
+                self.store.release(LEADER_KEY, self.holder)
+            except StoreUnavailable:
+                pass
+            self.held = False
+
+
+class Dispatcher:
+    """One pass over the schedules: which are due, claim each run, publish it as a job."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        store: Store,
+        registry: Registry,
+        app: Any,
+        static_path: str | Path | None = None,
+    ) -> None:
+        self.settings = settings
+        self.store = store
+        self.schedules = ScheduleStore(store)
+        self.records = JobRecords(store, settings.job_retention_days)
+        self.registry = registry
+        self.app = app
+        self.static_path = Path(static_path or settings.reports_file)
+        self._static: list[Schedule] = []
+        self._static_mtime: float | None = -1.0
+        self._retry_at: dict[str, float] = {}
+
+    def static(self) -> list[Schedule]:
+        """The TOML file's schedules, re-read when the file changes; wrong ones are logged."""
+        try:
+            mtime: float | None = self.static_path.stat().st_mtime
+        except OSError:
+            mtime = None
+        if mtime != self._static_mtime:
+            self._static_mtime = mtime
+            found, errors = load_static_schedules(self.static_path)
+            for error in errors:
+                log.error("beat: %s", error)
+            unknown = [s for s in found if s.report not in self.registry]
+            for s in unknown:
+                log.error("beat: static schedule %s names no known report %r; ignored", s.id, s.report)
+            self._static = [s for s in found if s.report in self.registry]
+        return self._static
+
+    def run(self, now: float | None = None) -> float:
+        """Dispatch what is due; return seconds until the earliest next run (for beat's sleep)."""
+        now = time.time() if now is None else now
+        schedules = all_schedules(self.schedules, self.static())
+        states = self.schedules.states()
+        live = {s.id for s in schedules}
+        for orphan in set(states) - live:  # a schedule removed while beat wrote its state
+            self.schedules.forget_state(orphan)
+        soonest = float(MAX_LOOP_INTERVAL)
+        for schedule in schedules:
+            if schedule.paused or self._retry_at.get(schedule.id, 0.0) > now:
+                continue
+            try:
+                wait = self.run_one(schedule, states.get(schedule.id), now)
+            except StoreUnavailable:
+                raise
+            except Exception:
+                log.exception("beat: schedule %s could not be planned", schedule.id)
+                continue
+            if wait is not None:
+                soonest = min(soonest, max(wait, 0.0))
+        return soonest
+
+    def run_one(self, schedule: Schedule, state: RunState | None, now: float) -> float | None:
+        """Plan one schedule; fire it if due. Returns seconds until its next run."""
+        decision = plan(schedule, state, now)
+        state = state or RunState()
+        state.rule_key = schedule.rule.key
+        if decision.skipped is not None:
+            log.warning(
+                "beat: schedule %s missed its run planned at %s (misfire=%s); skipped",
+                schedule.id,
+                _iso(decision.skipped),
+                schedule.misfire,
+            )
+            state.last_skipped = decision.skipped
+        if decision.fire_at is not None:
+            if not self.fire(schedule, decision.fire_at, state):
+                return RETRY_AFTER
+        if decision.next_run != state.next_run or decision.fire_at is not None or decision.skipped:
+            state.next_run = decision.next_run
+            if self.schedules.get(schedule.id) is not None or schedule.static:
+                self.schedules.save_state(schedule.id, state)
+        return None if decision.next_run is None else decision.next_run - now
+
+    def fire(self, schedule: Schedule, planned: float, state: RunState) -> bool:
+        """Claim the run (schedule id + planned time) and publish its job; False to retry later."""
+        key = run_claim_key(schedule.id, planned)
+        job = Job(
+            id=new_job_id(),
+            report=schedule.report,
+            args=dict(schedule.args),
+            channel=schedule.channel,
+            user=schedule.user,
+            requested_at=time.time(),
+            schedule_id=schedule.id,
+        )
+        if not self.store.claim(key, job.id, RUN_CLAIM_TTL):
+            log.info("beat: run %s of %s already made; not again", _iso(planned), schedule.id)
+            return True
+        try:
+            self.publish(job)
+        except Exception as exc:  # kombu/amqp raise many kinds; all mean "not queued"
+            log.warning(
+                "beat: schedule %s run %s not queued: %s: %s",
+                schedule.id,
+                _iso(planned),
+                type(exc).__name__,
+                exc,
+            )
+            self.store.release(key, job.id)
+            self._retry_at[schedule.id] = time.time() + RETRY_AFTER
+            return False
+        self._retry_at.pop(schedule.id, None)
+        self.records.created(job)  # set-if-absent: never overwrites a worker's quicker "running"
+        state.last_run = planned
+        state.last_job_id = job.id
+        log.info(
+            "beat: schedule %s fired for %s as job %s (%s)", schedule.id, _iso(planned), job.id, job.report
+        )
+        return True
+
+    def publish(self, job: Job) -> None:
+        report = self.registry.get(job.report)
+        limit = (report.time_limit if report else None) or self.settings.report_time_limit
+        publish_job(self.app, job, limit, timeout=PUBLISH_TIMEOUT, confirm_timeout=CONFIRM_TIMEOUT)
+
+
+class StoreScheduler(Scheduler):
+    """Celery Beat's scheduler, reading schedules from the store every tick, behind a leader lock."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self.dispatcher: Dispatcher | None = None
+        self.lock: LeaderLock | None = None
+        super().__init__(*args, **kwargs)
+
+    def setup_schedule(self) -> None:
+        from tasks import runtime  # the beat process's settings, store and reports
+
+        self.dispatcher = Dispatcher(runtime.settings, runtime.store, runtime.registry, self.app)
+        self.lock = LeaderLock(runtime.store)
+
+    def tick(self, *args: Any, **kwargs: Any) -> float:
+        """One pass: lead or stand by; if leading, dispatch what is due."""
+        if self.dispatcher is None or self.lock is None:
+            self.setup_schedule()
+        assert self.dispatcher is not None and self.lock is not None
+        if not self.lock.hold():
+            return float(self.max_interval)
+        try:
+            return min(self.dispatcher.run(), float(self.max_interval))
+        except StoreUnavailable as exc:
+            log.warning("beat: store unavailable during a tick: %s", exc)
+            return float(self.max_interval)
+
+    def close(self) -> None:
+        if self.lock is not None:
+            self.lock.release()
+        super().close()
+
+    @property
+    def info(self) -> str:
+        return f"    . schedules -> redis (leader lock {LEADER_KEY}, {LOCK_TTL:g} s)"
+
+
+def embedded_beat(app: Any) -> Any:
+    """Beat in a thread of this process (local mode), with the same scheduler and loop as
+    ``python run.py beat``. Returns the started service; ``.stop()`` ends it."""
+    from celery.beat import EmbeddedService
+
+    service = EmbeddedService(app, scheduler_cls=StoreScheduler, max_interval=MAX_LOOP_INTERVAL, thread=True)
+    service.start()
+    return service
+
+
+def _iso(ts: float) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(ts))

@@ -1,0 +1,264 @@
+"""Schedules as a channel sees them: made from Slack, fired by real beat processes, exactly once.
+
+A bot of its own (SCHEDULE_MIN_INTERVAL=2, one admin, a REPORTS_FILE with a static schedule),
+real `python run.py beat` processes (two at a time, as deployments run them), the session's
+worker, real RabbitMQ and Redis, and the fake Slack.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import REDIS_PREFIX, REDIS_URL, Process, base_env, start_bot, wait_until
+
+ADMIN = "U0ADMIN"
+SCHEDULE_ID = re.compile(r"as `(s-[0-9a-f]{6})`")
+STATIC_TOML = """
+[schedules.static-digest]
+report = "echo"
+args = { text = "static" }
+cron = "0 9 * * 1-5"
+tz = "Europe/Berlin"
+channel = "C0STATIC"
+"""
+
+
+@pytest.fixture(scope="module")
+def reports_file(tmp_path_factory) -> Path:  # type: ignore[no-untyped-def]
+    path = tmp_path_factory.mktemp("schedules") / "reports.toml"
+    path.write_text(STATIC_TOML, encoding="utf-8")
+    return path
+
+
+def schedule_env(slack_server, reports_file: Path) -> dict[str, str]:  # type: ignore[no-untyped-def]
+    return {"SCHEDULE_MIN_INTERVAL": "2", "ADMIN_USERS": ADMIN, "REPORTS_FILE": str(reports_file)}
+
+
+@pytest.fixture(scope="module")
+def schedule_bot(services, slack_server, reports_file, tmp_path_factory) -> Iterator[Process]:  # type: ignore[no-untyped-def]
+    """`python run.py bot` with a 2 s minimum interval; commands go to it for this module."""
+    previous = getattr(slack_server, "bot_url", None)
+    proc, port = start_bot(
+        slack_server,
+        tmp_path_factory.mktemp("schedule-bot"),
+        "schedule-bot",
+        **schedule_env(slack_server, reports_file),
+    )
+    slack_server.bot_url = f"http://127.0.0.1:{port}/slack/events"
+    yield proc
+    proc.stop()
+    slack_server.bot_url = previous
+
+
+@pytest.fixture
+def no_schedules(services) -> Iterator[None]:  # type: ignore[no-untyped-def]
+    """Each test starts and ends with no schedules made from Slack (static ones stay)."""
+    import redis
+
+    r = redis.Redis.from_url(REDIS_URL)
+
+    def clear() -> None:
+        r.delete(f"{REDIS_PREFIX}schedules", f"{REDIS_PREFIX}schedule-runs", f"{REDIS_PREFIX}beat:leader")
+
+    clear()
+    yield
+    clear()
+
+
+class Beats:
+    """Real beat processes, started as a user would: `python run.py beat`."""
+
+    def __init__(self, slack_server, reports_file: Path, tmp: Path) -> None:  # type: ignore[no-untyped-def]
+        self.env = base_env(slack_server.api_url, **schedule_env(slack_server, reports_file))
+        self.tmp = tmp
+        self.procs: list[Process] = []
+        self.started = 0
+
+    def start(self, count: int = 2) -> list[Process]:
+        new = []
+        for _ in range(count):
+            self.started += 1
+            new.append(
+                Process(f"beat-{self.started}", [sys.executable, "run.py", "beat"], self.env, self.tmp)
+            )
+        for proc in new:
+            wait_until(
+                lambda p=proc: "beat: Starting" in p.log() or not p.alive(), 30, what=f"{proc.name} to start"
+            )
+            assert proc.alive(), proc.log()
+        self.procs += new
+        return new
+
+    def stop(self) -> None:
+        for proc in self.procs:
+            proc.stop()
+        self.procs = []
+
+    def logs(self) -> str:
+        return "\n".join(p.log() for p in self.procs)
+
+
+@pytest.fixture
+def beats(slack_server, reports_file, tmp_path) -> Iterator[Beats]:  # type: ignore[no-untyped-def]
+    group = Beats(slack_server, reports_file, tmp_path)
+    yield group
+    group.stop()
+
+
+def command(slack, text: str, channel: str, user: str = ADMIN) -> str:  # type: ignore[no-untyped-def]
+    response = slack.send_command("/run-report", text, channel=channel, user=user)
+    assert response.ok, response
+    body = response.body
+    return body.get("text", "") if isinstance(body, dict) else str(body or "")
+
+
+def runs_of(slack, channel: str, schedule_id: str) -> list:  # type: ignore[no-untyped-def]
+    """The status messages of a schedule's runs in the channel, oldest first."""
+    return [m for m in slack.messages(channel) if f"schedule `{schedule_id}`" in str(m.blocks)]
+
+
+def job_id(message) -> str:  # type: ignore[no-untyped-def]
+    return re.search(r"job `([0-9a-f]{8})`", str(message.blocks)).group(1)  # type: ignore[union-attr]
+
+
+def test_two_beats_post_each_tick_of_an_every_5s_schedule_once_and_removing_it_stops_it(
+    slack, worker, schedule_bot, no_schedules, beats
+):  # type: ignore[no-untyped-def]
+    channel = "C0TICKS"
+    beats.start(2)
+    ack = command(slack, 'schedule add echo text="tick tock" every 5s tz=UTC', channel)
+    schedule_id = SCHEDULE_ID.search(ack).group(1)  # type: ignore[union-attr]
+    assert len(re.findall(r"UTC", ack.split("Next runs:")[1].split("\n")[0])) == 3, ack
+
+    slack.wait_for(lambda: len(runs_of(slack, channel, schedule_id)) >= 3, timeout=25, message="three runs")
+    time.sleep(2)
+    runs = runs_of(slack, channel, schedule_id)
+    # One status message per tick: consecutive runs are a tick apart, never two for one tick.
+    stamps = [float(m.ts) for m in runs]
+    assert all(b - a > 3.0 for a, b in zip(stamps, stamps[1:], strict=False)), (stamps, beats.logs())
+    assert len({job_id(m) for m in runs}) == len(runs)
+    assert "Someone" not in str(runs[0].blocks) and f"<@{ADMIN}>" in str(runs[0].blocks)
+    # Each run is an ordinary job: its result in the thread, its status updated.
+    done = slack.wait_for(
+        lambda: next((m for m in runs_of(slack, channel, schedule_id) if "succeeded" in str(m.blocks)), None),
+        timeout=10,
+    )
+    assert slack.thread(channel, done.ts)[0].text == "tick tock"
+    # Only one beat leads; the other stands by.
+    assert sum("leading" in p.log() for p in beats.procs) == 1
+
+    removed = command(slack, f"schedule remove {schedule_id}", channel)
+    assert f"Removed schedule `{schedule_id}`" in removed
+    time.sleep(1.5)  # a run already being published when the removal landed may still appear
+    count = len(runs_of(slack, channel, schedule_id))
+    time.sleep(7)
+    assert len(runs_of(slack, channel, schedule_id)) == count, "a removed schedule must stop"
+
+
+def test_restarting_both_beats_loses_no_schedule(slack, worker, schedule_bot, no_schedules, beats):  # type: ignore[no-untyped-def]
+    channel = "C0RESTART"
+    first = beats.start(2)
+    ack = command(slack, "schedule add echo text=still-here every 5s tz=UTC", channel)
+    schedule_id = SCHEDULE_ID.search(ack).group(1)  # type: ignore[union-attr]
+    slack.wait_for(lambda: runs_of(slack, channel, schedule_id), timeout=15, message="a first run")
+    for proc in first:
+        proc.stop()
+    before = len(runs_of(slack, channel, schedule_id))
+
+    beats.start(2)
+    slack.wait_for(
+        lambda: len(runs_of(slack, channel, schedule_id)) > before,
+        timeout=20,
+        message="a run after the restart",
+    )
+    listing = command(slack, "schedule list", channel)
+    assert f"`{schedule_id}`" in listing and "every 5s" in listing and "last run:" in listing
+
+
+def test_a_run_is_published_once_even_when_two_beats_both_think_they_lead(
+    slack, worker, services, reports_file
+):  # type: ignore[no-untyped-def]
+    """The second guard: without the lock, the per-run claim alone keeps a tick to one post."""
+    from tasks.beat import Dispatcher
+    from tasks.celery import make_app
+    from tasks.reports import load_reports
+    from tasks.schedules import Rule, Schedule, ScheduleStore
+    from tasks.settings import load_settings
+    from tasks.store import make_store
+
+    settings = load_settings(base_env(slack.api_url, **schedule_env(slack, reports_file)), dotenv=None)
+    store = make_store(settings.redis_url, settings.redis_prefix)
+    registry = load_reports(settings.report_modules)
+    now = time.time()
+    schedule = Schedule(
+        id="s-b0th00",
+        report="echo",
+        args={"text": "once"},
+        rule=Rule(every_seconds=3600),
+        channel="C0TWICE",
+        user=ADMIN,
+        since=now - 3600.5,
+    )
+    ScheduleStore(store).add(schedule)
+    try:
+        one, two = (Dispatcher(settings, store, registry, make_app(settings)) for _ in range(2))
+        # Both read the schedule's state before either wrote it back, as two leaders would.
+        stale = ScheduleStore(store).state(schedule.id)
+        one.run_one(schedule, stale, now)
+        two.run_one(schedule, stale, now + 0.2)
+        slack.wait_for(lambda: runs_of(slack, "C0TWICE", schedule.id), timeout=15)
+        time.sleep(2)
+        assert len(runs_of(slack, "C0TWICE", schedule.id)) == 1
+    finally:
+        ScheduleStore(store).remove(schedule.id)
+
+
+def test_schedule_list_shows_the_channels_schedules_and_static_ones_marked(slack, schedule_bot, no_schedules):  # type: ignore[no-untyped-def]
+    slack.set_user(ADMIN, tz="America/New_York")
+    ack = command(slack, 'schedule add echo text="morning" cron "0 9 * * 1-5"', "C0STATIC")
+    schedule_id = SCHEDULE_ID.search(ack).group(1)  # type: ignore[union-attr]
+    # No tz= given: the adding user's zone from Slack, and the next runs shown in it.
+    assert "(America/New_York)" in ack and re.search(r"09:00 E[SD]T", ack), ack
+    listing = command(slack, "schedule list", "C0STATIC", user="U0BOB")
+    assert f"`{schedule_id}`" in listing and "`static-digest`" in listing
+    assert "static, from configuration" in listing and "(Europe/Berlin)" in listing
+    assert "text=morning" in listing and "next run:" in listing and "last run: none yet" in listing
+    assert f"`{schedule_id}`" not in command(slack, "schedule list", "C0ELSEWHERE")
+
+    paused = command(slack, f"schedule pause {schedule_id}", "C0STATIC")
+    assert "Paused" in paused and "paused" in command(slack, "schedule list", "C0STATIC")
+    assert "Resumed" in command(slack, f"schedule resume {schedule_id}", "C0STATIC")
+
+
+@pytest.mark.parametrize(
+    ("text", "user", "says"),
+    [
+        ("schedule add nosuch every 1h", ADMIN, "There is no report called `nosuch`"),
+        ("schedule add echo times=many every 1h", ADMIN, "`times`"),
+        ("schedule add echo colour=red every 1h", ADMIN, "has no argument `colour`"),
+        ("schedule add echo every 1s", ADMIN, "too often"),
+        ('schedule add echo cron "61 9 * * *"', ADMIN, "is not valid"),
+        ('schedule add echo cron "0 9 * *"', ADMIN, "needs 5"),
+        ("schedule add echo every 1h tz=Mars/Olympus", ADMIN, "`Mars/Olympus` is not a time zone"),
+        ("schedule add echo every 1h misfire=maybe", ADMIN, "misfire=skip"),
+        ("schedule add echo every 1h", "U0BOB", "Only <@U0ADMIN> may add schedules"),
+        ("schedule remove s-000000", ADMIN, "There is no schedule `s-000000`"),
+        ("schedule remove static-digest", ADMIN, "declared in the configuration"),
+        ("schedule pause static-digest", ADMIN, "cannot be paused from Slack"),
+        ('schedule add echo text="<!channel>" cron "0 99 * * *"', ADMIN, "is not valid"),
+    ],
+)
+def test_every_bad_schedule_command_gets_a_specific_answer_and_stores_nothing(
+    slack, schedule_bot, no_schedules, text, user, says
+):  # type: ignore[no-untyped-def]
+    answer = command(slack, text, "C0STATIC", user=user)
+    assert says in answer, answer
+    assert "Traceback" not in answer and "<!channel>" not in answer
+    listing = command(slack, "schedule list", "C0STATIC")
+    assert not re.search(r"`s-[0-9a-f]{6}`", listing), listing
