@@ -1,0 +1,277 @@
+"""Bad input and abuse: any command text gets a clear, escaped, ephemeral answer in time; forged,
+stale and unsigned requests are refused; restricted reports are refused with who may run them.
+
+The property tests drive the whole command path (`CommandHandler.handle`) with arbitrary text;
+the HTTP tests send what a hostile or confused client would to the real `python run.py bot`.
+"""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hsettings
+from hypothesis import strategies as st
+from slack_sdk import WebClient
+
+from bot.commands import CommandHandler
+from bot.publish import Publisher
+from tasks.access import Access, AccessDenied, GroupDirectory, make_access, may_run, who_may
+from tasks.jobs import JobRecords
+from tasks.reports import Registry, Report, load_reports
+from tasks.settings import Settings
+from tasks.store import MemoryStore
+from tests.conftest import BOT_TOKEN, SIGNING_SECRET, TEST_REPORTS, free_port
+
+# Words and fragments people (and attackers) type, mixed with anything at all.
+_FRAGMENTS = [
+    "ping",
+    "echo",
+    "typed",
+    "help",
+    "list",
+    "status",
+    "history",
+    "cancel",
+    "schedule",
+    "add",
+    "remove",
+    "every",
+    "cron",
+    "5m",
+    "tz=Europe/Paris",
+    "=",
+    "==",
+    '"',
+    "'",
+    '"open',
+    "text=",
+    'text="two words"',
+    "times=3",
+    "times=-1",
+    "day=today",
+    "<!channel>",
+    "<!here>",
+    "<@U0BOSS>",
+    "<#C0FIN|finance>",
+    "<http://evil.example|your bank>",
+    "&amp;",
+    "&lt;",
+    "\x00",
+    "\x1b[2J",
+    "\n",
+    "\t",
+    "\u202e",
+    "\u200b",
+    "é",
+    "ß",
+    "🙂",
+    "👩‍👩‍👧",
+    "日本語",
+    "“smart”",
+    "ＡＢＣ",
+]
+_TEXT = st.one_of(
+    st.text(max_size=4000),
+    st.lists(st.sampled_from(_FRAGMENTS), max_size=30).map(" ".join),
+    st.lists(st.sampled_from(_FRAGMENTS) | st.text(max_size=20), max_size=20).map("".join),
+    st.builds(lambda head, n: head * n, st.sampled_from(_FRAGMENTS), st.integers(1, 4000)).map(
+        lambda s: s[:4000]
+    ),
+)
+
+
+@pytest.fixture(scope="module")
+def handler(slack_server) -> CommandHandler:  # type: ignore[no-untyped-def]
+    """The real command handler; its broker is down (a closed port), its store in memory."""
+    settings = Settings(
+        slack_bot_token=BOT_TOKEN,
+        slack_api_url=slack_server.api_url,
+        celery_broker_url=f"amqp://guest:guest@127.0.0.1:{free_port()}//",
+        report_modules=tuple(TEST_REPORTS.split(",")),
+    )
+    return CommandHandler(
+        settings=settings,
+        registry=load_reports(settings.report_modules),
+        publisher=Publisher(settings),
+        records=JobRecords(MemoryStore()),
+    )
+
+
+def _payload(text: str) -> dict[str, str]:
+    return {
+        "text": text,
+        "channel_id": "C0ABUSE",
+        "user_id": "U0MALLORY",
+        "team_id": "T0TEST",
+        "response_url": "http://127.0.0.1:9/response/x",
+    }
+
+
+@hsettings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(text=_TEXT)
+def test_any_command_text_gets_a_clear_escaped_answer_never_an_error(handler, text: str) -> None:  # type: ignore[no-untyped-def]
+    reply = handler.handle(_payload(text))
+    assert reply.text.strip(), f"empty reply to {text!r}"
+    assert reply.outcome != "error", f"{text!r} hit a bug: {reply.text}"
+    # Nothing typed can become a mention, a channel ping or a disguised link.
+    assert "<" not in reply.text and ">" not in reply.text, (
+        f"unescaped text in the reply to {text!r}: {reply.text}"
+    )
+
+
+def test_a_mention_typed_as_a_report_name_is_shown_escaped(handler) -> None:  # type: ignore[no-untyped-def]
+    reply = handler.handle(_payload("<!channel>"))
+    assert reply.outcome == "refused"
+    assert "&lt;!channel&gt;" in reply.text
+
+
+def test_when_the_broker_is_down_the_user_is_told_nothing_was_queued(handler) -> None:  # type: ignore[no-untyped-def]
+    started = time.monotonic()
+    reply = handler.handle(_payload("ping"))
+    assert time.monotonic() - started < 2.0
+    assert reply.outcome == "not_queued" and "Nothing was queued" in reply.text
+
+
+# ------------------------------------------------------------------ access control, pure
+
+
+def _finance(**limits) -> Report:  # type: ignore[no-untyped-def]
+    return Report.from_function(lambda: "42", name="finance", **limits)
+
+
+def test_an_unrestricted_report_may_be_run_by_anyone_anywhere() -> None:
+    assert may_run(_finance(), "C0ANY", "U0ANY")
+
+
+def test_a_restricted_report_needs_the_right_channel_and_the_right_person() -> None:
+    r = _finance(channels=["C0FIN"], users=["U0BOSS"], groups=["S0FIN"])
+    assert may_run(r, "C0FIN", "U0BOSS")
+    assert may_run(r, "C0FIN", "U0CAROL", ["S0FIN"])
+    assert not may_run(r, "C0GEN", "U0BOSS")
+    assert not may_run(r, "C0FIN", "U0MALLORY")
+    assert not may_run(r, "C0FIN", "U0MALLORY", ["S0OTHER"])
+
+
+def test_a_channel_only_restriction_lets_anyone_run_it_there() -> None:
+    r = _finance(channels=["C0FIN"])
+    assert may_run(r, "C0FIN", "U0ANY") and not may_run(r, "C0GEN", "U0ANY")
+
+
+def test_a_refusal_says_where_and_by_whom_the_report_may_be_run() -> None:
+    text = who_may(_finance(channels=["C0FIN"], users=["U0BOSS"], groups=["S0FIN"]))
+    assert (
+        text == "`finance` can be run only in <#C0FIN>, and only by <@U0BOSS> or members of <!subteam^S0FIN>."
+    )
+
+
+def _access(slack) -> Access:  # type: ignore[no-untyped-def]
+    return make_access(lambda: WebClient(token=BOT_TOKEN, base_url=slack.api_url))
+
+
+def test_group_members_are_looked_up_in_slack_and_cached(slack) -> None:  # type: ignore[no-untyped-def]
+    slack.set_usergroup("S0FIN", ["U0CAROL"])
+    access = _access(slack)
+    r = _finance(groups=["S0FIN"])
+    access.check(r, "C0FIN", "U0CAROL")
+    access.check(r, "C0FIN", "U0CAROL")
+    with pytest.raises(AccessDenied) as refused:
+        access.check(r, "C0FIN", "U0MALLORY")
+    assert "members of <!subteam^S0FIN>" in refused.value.message
+    assert len(slack.requests("usergroups.users.list")) == 1, "one lookup, then the cache"
+
+
+def test_reports_without_groups_never_ask_slack(slack) -> None:  # type: ignore[no-untyped-def]
+    access = _access(slack)
+    access.check(_finance(), "C0ANY", "U0ANY")
+    with pytest.raises(AccessDenied):
+        access.check(_finance(users=["U0BOSS"]), "C0ANY", "U0MALLORY")
+    assert slack.requests("usergroups.users.list") == []
+
+
+def test_when_slack_cannot_list_a_group_access_is_refused_with_a_try_again(slack) -> None:  # type: ignore[no-untyped-def]
+    slack.fail("usergroups.users.list", "missing_scope")
+    access = Access(GroupDirectory(lambda: WebClient(token=BOT_TOKEN, base_url=slack.api_url)))
+    with pytest.raises(AccessDenied) as refused:
+        access.check(_finance(groups=["S0FIN"]), "C0FIN", "U0CAROL")
+    assert "try again" in refused.value.message and "Nothing was queued" in refused.value.message
+
+
+def test_the_bot_refuses_a_restricted_report_before_queueing_and_says_who_may(slack_server) -> None:  # type: ignore[no-untyped-def]
+    registry = Registry()
+    registry.add(_finance(channels=["C0FIN"], users=["U0BOSS"]))
+    settings = Settings(
+        slack_bot_token=BOT_TOKEN,
+        slack_api_url=slack_server.api_url,
+        celery_broker_url=f"amqp://guest:guest@127.0.0.1:{free_port()}//",
+    )
+    handler = CommandHandler(settings, registry, Publisher(settings), JobRecords(MemoryStore()))
+    reply = handler.handle({**_payload("finance"), "channel_id": "C0FIN", "user_id": "U0MALLORY"})
+    assert reply.outcome == "refused"
+    assert (
+        "You cannot run `finance` here" in reply.text
+        and "<@U0BOSS>" in reply.text
+        and "<#C0FIN>" in reply.text
+    )
+    # The allowed person gets past the check (and on to the broker, which is down here).
+    allowed = handler.handle({**_payload("finance"), "channel_id": "C0FIN", "user_id": "U0BOSS"})
+    assert allowed.outcome == "not_queued"
+
+
+# ------------------------------------------------------------- the real HTTP bot
+
+
+def _answer(response) -> str:  # type: ignore[no-untyped-def]
+    body = response.body
+    return body.get("text", "") if isinstance(body, dict) else str(body or "")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "x" * 4000,
+        'echo text="' + "é🙂\u202e" * 1300,
+        "\x00\x01\x07\x1b[31m \u200b\ufeff ＰＩＮＧ",
+        "= = == ='' \"",
+        "<!channel> <@U0BOSS> <http://evil.example|bank>",
+    ],
+    ids=["4000-chars", "open-quote-unicode", "control-chars", "equals-alone", "mentions"],
+)
+def test_weird_commands_over_http_get_an_answer_in_time(slack, http_bot, text: str) -> None:  # type: ignore[no-untyped-def]
+    response = slack.send_command("/run-report", text, channel="C0ABUSE", user="U0MALLORY")
+    assert response.status == 200 and response.ok, response
+    assert response.elapsed < 3.0
+    answer = _answer(response)
+    assert answer.strip() and "Traceback" not in answer
+    assert "<!channel>" not in answer and "<@U0BOSS>" not in answer and "<http" not in answer
+    # The person sees it, privately.
+    assert slack.ephemerals(user="U0MALLORY", channel="C0ABUSE")
+
+
+def test_a_correctly_signed_command_is_accepted(slack, http_bot) -> None:  # type: ignore[no-untyped-def]
+    response = slack.send_command("/run-report", "list", channel="C0ABUSE")
+    assert response.status == 200 and "Reports" in _answer(response)
+
+
+@pytest.mark.parametrize(
+    "override",
+    [
+        {"secret": "not-the-" + SIGNING_SECRET},
+        {"headers": {"X-Slack-Signature": None}},
+        {"headers": {"X-Slack-Request-Timestamp": None}},
+        {"timestamp": int(time.time()) - 6 * 60},
+    ],
+    ids=["wrong-secret", "missing-signature", "missing-timestamp", "replayed-after-5-minutes"],
+)
+def test_unsigned_forged_or_replayed_requests_are_refused(slack, http_bot, override) -> None:  # type: ignore[no-untyped-def]
+    response = slack.send_command("/run-report", "ping", channel="C0FORGED", **override)
+    assert response.status == 401
+    assert not slack.messages("C0FORGED")
+
+
+def test_a_replayed_request_is_refused_even_with_a_valid_old_signature(slack, http_bot) -> None:  # type: ignore[no-untyped-def]
+    # The signature is right for its timestamp; only its age gives it away.
+    old = int(time.time()) - 301 - 5
+    assert slack.send_command("/run-report", "ping", timestamp=old).status == 401
+    assert slack.send_command("/run-report", "list", timestamp=int(time.time()) - 60).status == 200

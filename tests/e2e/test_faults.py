@@ -1,0 +1,537 @@
+"""Fault injection against the real RabbitMQ, Redis and worker processes: nothing lost, nothing
+posted twice, every user told what happened.
+
+The servers are shared with other test sessions, so they are never stopped: this module's bot and
+workers reach RabbitMQ and Redis through `tests.faults.FaultProxy`, which cuts or blackholes the
+path instead. Jobs go through a RabbitMQ virtual host of this module's own, so only the workers a
+test starts can take them. Each test counts what it sent and what the channel showed (jobs
+completed, lost, duplicated); `docs/reliability.md` reports those counts, printed at the end.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import sys
+import time
+import urllib.parse
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import (
+    APP_TOKEN,
+    BOT_TOKEN,
+    BROKER_ROOT,
+    REDIS_URL,
+    SESSION,
+    SIGNING_SECRET,
+    TEST_REPORTS,
+    Process,
+    base_env,
+    rabbitmqctl,
+    start_bot,
+    wait_until,
+)
+from tests.fault_reports import FINANCE_BOSS, FINANCE_CHANNEL, FINANCE_GROUP
+from tests.faults import FaultProxy
+
+JOB_ID = re.compile(r"job `([0-9a-f]{8})`")
+VHOST = f"{SESSION}-faults"
+BROKER = f"{BROKER_ROOT}/{VHOST}"
+REPORTS = f"{TEST_REPORTS},tests.fault_reports"
+SECRETS = (BOT_TOKEN, SIGNING_SECRET, APP_TOKEN)
+COUNTS: dict[str, dict[str, Any]] = {}
+
+
+# ------------------------------------------------------------------------------ fixtures
+
+
+class Rig:
+    """This module's bot, its proxies, and the workers a test starts."""
+
+    def __init__(self, slack_server: Any, tmp: Path, amqp: FaultProxy, redis: FaultProxy) -> None:
+        self.slack_server = slack_server
+        self.tmp = tmp
+        self.amqp = amqp
+        self.redis = redis
+        self.redis_url = redis.url("redis://", urllib.parse.urlsplit(REDIS_URL).path or "/0")
+        self.bot: Process | None = None
+        self.bot_url = ""
+        self.workers: list[Process] = []
+        self.logs: list[Path] = []
+
+    def start_worker(self, name: str, concurrency: int = 1, slack_api_url: str = "") -> Process:
+        env = base_env(
+            slack_api_url or self.slack_server.api_url,
+            CELERY_BROKER_URL=BROKER,
+            REDIS_URL=self.redis_url,
+            REPORT_MODULES=REPORTS,
+            REPORT_TIME_LIMIT="10",
+        )
+        proc = Process(
+            name,
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "tasks",
+                "worker",
+                "--loglevel=INFO",
+                f"--concurrency={concurrency}",
+                "-n",
+                f"{name}-{os.getpid()}@%h",
+                "--without-gossip",
+                "--without-mingle",
+            ],
+            env,
+            self.tmp,
+        )
+        self.workers.append(proc)
+        self.logs.append(proc.log_path)
+        wait_until(lambda: "ready." in proc.log() or not proc.alive(), 60, what=f"worker {name} to be ready")
+        assert proc.alive(), proc.log()
+        return proc
+
+    def stop_workers(self) -> None:
+        for proc in self.workers:
+            proc.stop(signal.SIGKILL if proc.alive() else signal.SIGTERM, timeout=10)
+        self.workers = []
+
+
+@pytest.fixture(scope="module")
+def rig(services, slack_server, tmp_path_factory) -> Iterator[Rig]:  # type: ignore[no-untyped-def]
+    redis_target = urllib.parse.urlsplit(REDIS_URL)
+    rabbitmqctl("add_vhost", VHOST)
+    rabbitmqctl("set_permissions", "-p", VHOST, "guest", ".*", ".*", ".*")
+    amqp = FaultProxy(
+        urllib.parse.urlsplit(BROKER_ROOT).hostname or "127.0.0.1",
+        urllib.parse.urlsplit(BROKER_ROOT).port or 5672,
+    ).start()
+    redis = FaultProxy(redis_target.hostname or "127.0.0.1", redis_target.port or 6379).start()
+    rig = Rig(slack_server, tmp_path_factory.mktemp("faults"), amqp, redis)
+    bot, port = start_bot(
+        slack_server,
+        rig.tmp,
+        "fault-bot",
+        CELERY_BROKER_URL=amqp.url("amqp://guest:guest@", f"/{VHOST}"),
+        REDIS_URL=rig.redis_url,
+        REPORT_MODULES=REPORTS,
+    )
+    rig.bot, rig.bot_url = bot, f"http://127.0.0.1:{port}/slack/events"
+    rig.logs.append(bot.log_path)
+    yield rig
+    rig.stop_workers()
+    bot.stop()
+    amqp.stop()
+    redis.stop()
+    try:
+        rabbitmqctl("delete_vhost", VHOST)
+    except Exception:
+        pass
+    out = rig.tmp / "reliability-counts.json"
+    out.write_text(json.dumps(COUNTS, indent=2))
+    print(f"\nfault-injection counts ({out}):\n{json.dumps(COUNTS, indent=2)}")
+
+
+@pytest.fixture
+def env(rig, slack) -> Iterator[Rig]:  # type: ignore[no-untyped-def]
+    """A clean path and an empty queue for each test; Slack's commands go to this module's bot."""
+    rig.amqp.restore()
+    rig.redis.restore()
+    _purge()
+    previous, slack.bot_url = slack.bot_url, rig.bot_url
+    yield rig
+    slack.bot_url = previous
+    rig.amqp.restore()
+    rig.redis.restore()
+    rig.stop_workers()
+
+
+def _purge() -> None:
+    from kombu import Connection
+
+    with Connection(BROKER, connect_timeout=3) as conn:
+        try:
+            conn.default_channel.queue_purge("reports")
+        except Exception:  # not declared yet
+            pass
+
+
+# ------------------------------------------------------------------------------- helpers
+
+
+def send(slack, text: str, channel: str, user: str = "U0ALICE") -> tuple[Any, str, str | None]:  # type: ignore[no-untyped-def]
+    """Type a command; return (response, ack text, job id if queued). Always answered in 3 s."""
+    response = slack.send_command("/run-report", text, channel=channel, user=user)
+    assert response.status == 200 and response.ok, response
+    assert response.elapsed < 3.0, f"ack took {response.elapsed:.2f} s"
+    body = response.body
+    ack = body.get("text", "") if isinstance(body, dict) else str(body or "")
+    match = JOB_ID.search(ack) if "Queued" in ack else None
+    return response, ack, match.group(1) if match else None
+
+
+def statuses(slack, channel: str, job_id: str) -> list[Any]:  # type: ignore[no-untyped-def]
+    """The job's status messages in the channel (top level, not thread replies)."""
+    return [m for m in slack.messages(channel) if job_id in str(m.blocks) and m.thread_ts in (None, "", m.ts)]
+
+
+def finished(slack, channel: str, job_id: str, timeout: float = 40) -> Any:  # type: ignore[no-untyped-def]
+    def done() -> Any:
+        found = [
+            m
+            for m in statuses(slack, channel, job_id)
+            if re.search(r"(succeeded|failed) (in|after)", str(m.blocks))
+        ]
+        return found[0] if found else None
+
+    return slack.wait_for(done, timeout=timeout, message=f"job {job_id} to finish")
+
+
+def outcome(slack, channel: str, job_ids: list[str], sent: int) -> dict[str, int]:  # type: ignore[no-untyped-def]
+    """What the channel shows for these jobs: completed, lost and duplicated."""
+    completed = duplicated = 0
+    for job_id in job_ids:
+        status = statuses(slack, channel, job_id)
+        replies = slack.thread(channel, status[0].ts) if status else []
+        if status and replies and re.search(r"(succeeded|failed) (in|after)", str(status[0].blocks)):
+            completed += 1
+        if len(status) > 1 or len(replies) > 1:
+            duplicated += 1
+    return {
+        "sent": sent,
+        "queued": len(job_ids),
+        "completed": completed,
+        "lost": len(job_ids) - completed,
+        "duplicated": duplicated,
+    }
+
+
+def children(pid: int) -> list[int]:
+    try:
+        return [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except OSError:
+        return []
+
+
+# ----------------------------------------------------------------------- worker faults
+
+
+def test_a_worker_killed_mid_report_is_replaced_and_the_job_posts_once(env, slack) -> None:  # type: ignore[no-untyped-def]
+    channel = "C0KILL"
+    first = env.start_worker("doomed")
+    _, _, job_id = send(slack, "dawdle seconds=2", channel)
+    assert job_id
+    slack.wait_for(lambda: statuses(slack, channel, job_id), timeout=20, message="the status message")
+    time.sleep(0.5)  # well inside the report
+    os.killpg(first.popen.pid, signal.SIGKILL)  # the whole worker: main process and pool, no goodbye
+    first.popen.wait(10)
+    env.start_worker("replacement")
+
+    final = finished(slack, channel, job_id)
+    counts = outcome(slack, channel, [job_id], sent=1)
+    COUNTS["worker SIGKILL (whole worker) mid-report"] = counts
+    assert counts == {"sent": 1, "queued": 1, "completed": 1, "lost": 0, "duplicated": 0}
+    assert "succeeded" in str(final.blocks) and final.edits, (
+        "the first status message was updated, not re-posted"
+    )
+    assert slack.thread(channel, final.ts)[0].text == "done after 2 s"
+
+
+def test_a_pool_process_killed_mid_report_is_redelivered_and_posts_once(env, slack) -> None:  # type: ignore[no-untyped-def]
+    channel = "C0OOM"
+    worker = env.start_worker("oom")
+    _, _, job_id = send(slack, "dawdle seconds=2", channel)
+    assert job_id
+    slack.wait_for(lambda: statuses(slack, channel, job_id), timeout=20, message="the status message")
+    time.sleep(0.5)
+    pool = children(worker.popen.pid)
+    assert pool, "the prefork pool process"
+    for pid in pool:
+        os.kill(pid, signal.SIGKILL)  # as the OOM killer would
+
+    finished(slack, channel, job_id)
+    counts = outcome(slack, channel, [job_id], sent=1)
+    COUNTS["worker pool process SIGKILL (OOM) mid-report"] = counts
+    assert counts == {"sent": 1, "queued": 1, "completed": 1, "lost": 0, "duplicated": 0}
+    assert "WorkerLostError" in worker.log() and worker.alive()
+
+
+def test_a_worker_stopped_for_a_deploy_finishes_its_running_job_first(env, slack) -> None:  # type: ignore[no-untyped-def]
+    channel = "C0DEPLOY"
+    worker = env.start_worker("deployed")
+    _, _, job_id = send(slack, "dawdle seconds=2", channel)
+    assert job_id
+    slack.wait_for(lambda: statuses(slack, channel, job_id), timeout=20, message="the status message")
+    os.kill(worker.popen.pid, signal.SIGTERM)  # warm shutdown, as systemd/Kubernetes send
+
+    final = finished(slack, channel, job_id)
+    assert worker.popen.wait(30) == 0, "the worker exits cleanly once the job is done"
+    counts = outcome(slack, channel, [job_id], sent=1)
+    COUNTS["worker SIGTERM (deploy) mid-report"] = counts
+    assert counts == {"sent": 1, "queued": 1, "completed": 1, "lost": 0, "duplicated": 0}
+    assert "succeeded" in str(final.blocks)
+
+
+# ------------------------------------------------------------------------ broker faults
+
+
+def test_with_the_broker_down_or_silent_the_user_hears_nothing_was_queued_and_the_bot_recovers(
+    env, slack
+) -> None:  # type: ignore[no-untyped-def]
+    channel = "C0BROKER"
+    env.start_worker("steady")
+    queued: list[str] = []
+    told_not_queued = sent = 0
+    slowest: list[float] = []
+
+    def attempt(expect_queued: bool) -> None:
+        nonlocal told_not_queued, sent
+        sent += 1
+        response, ack, job_id = send(slack, "ping", channel)
+        slowest.append(response.elapsed)
+        if job_id:
+            queued.append(job_id)
+        else:
+            assert "Nothing was queued" in ack and "try again" in ack
+            told_not_queued += 1
+        assert bool(job_id) == expect_queued, ack
+
+    attempt(True)  # the bot holds a pooled connection to the broker
+    env.amqp.cut()  # broker down: connections closed, new ones refused
+    attempt(False)
+    attempt(False)
+    env.amqp.blackhole()  # broker unreachable: connections hang, nothing answers
+    attempt(False)
+    env.amqp.restore()  # back: the bot reconnects on its next publish, no restart
+    attempt(True)
+    attempt(True)
+
+    for job_id in queued:
+        finished(slack, channel, job_id)
+    counts = outcome(slack, channel, queued, sent=sent)
+    counts["told not queued"] = told_not_queued
+    COUNTS["broker down / blackholed when a command arrives"] = {
+        **counts,
+        "slowest answer (s)": round(max(slowest), 2),
+    }
+    assert counts == {
+        "sent": 6,
+        "queued": 3,
+        "completed": 3,
+        "lost": 0,
+        "duplicated": 0,
+        "told not queued": 3,
+    }
+    assert env.bot.alive()
+    # Nothing from the outage ran later: only the three confirmed jobs reached the channel.
+    tops = [m for m in slack.messages(channel) if m.thread_ts in (None, "", m.ts)]
+    assert len(tops) == 3
+
+
+# ------------------------------------------------------------------------- Redis faults
+
+
+def test_with_redis_down_jobs_still_run_status_says_so_and_all_recovers_without_restart(env, slack) -> None:  # type: ignore[no-untyped-def]
+    channel = "C0REDIS"
+    env.start_worker("steady")
+    env.redis.cut()
+    _, ack, during = send(slack, "ping", channel)
+    assert during, f"the ack path only publishes, so it works without Redis: {ack}"
+    finished(slack, channel, during)  # the worker still posts (without its dedup markers)
+    _, status, _ = send(slack, f"status {during}", channel)
+    assert "Job records are unavailable" in status and "Jobs still run" in status
+
+    env.redis.restore()
+    _, _, after = send(slack, "ping", channel)
+    assert after
+    finished(slack, channel, after)
+    # The record is written just after the status message is updated; ask until it says so.
+    status = wait_until(
+        lambda: (lambda text: text if "succeeded" in text else None)(
+            send(slack, f"status {after}", channel)[1]
+        ),
+        10,
+        interval=0.3,
+        what="status to show the finished job",
+    )
+    assert f"`{after}`" in status
+    counts = outcome(slack, channel, [during, after], sent=2)
+    COUNTS["Redis down, then back"] = counts
+    assert counts == {"sent": 2, "queued": 2, "completed": 2, "lost": 0, "duplicated": 0}
+
+
+# ------------------------------------------------------------------------- Slack faults
+
+
+def test_slack_rate_limits_and_server_errors_are_waited_out_and_the_result_posted_once(env, slack) -> None:  # type: ignore[no-untyped-def]
+    channel = "C0FLAKY"
+    env.start_worker("steady")
+    slack.fail("chat.postMessage", "ratelimited", times=2, status=429, retry_after=1)
+    slack.fail("chat.update", None, times=2, status=503)
+    _, _, job_id = send(slack, "echo text=survived", channel)
+    assert job_id
+    final = finished(slack, channel, job_id)
+    answers = [r.status for r in slack.requests("chat.postMessage")] + [
+        r.status for r in slack.requests("chat.update")
+    ]
+    assert answers.count(429) == 2 and answers.count(503) == 2, answers
+    counts = outcome(slack, channel, [job_id], sent=1)
+    COUNTS["Slack 429 (x2) and 503 (x2)"] = counts
+    assert counts == {"sent": 1, "queued": 1, "completed": 1, "lost": 0, "duplicated": 0}
+    assert slack.thread(channel, final.ts)[0].text == "survived"
+
+
+def test_a_slack_connection_outage_is_retried_until_the_result_is_posted(env, slack) -> None:  # type: ignore[no-untyped-def]
+    channel = "C0NET"
+    slack_port = urllib.parse.urlsplit(slack.api_url).port
+    with FaultProxy("127.0.0.1", slack_port) as path:
+        env.start_worker("cut-off", slack_api_url=path.url("http://", "/api/"))  # Slack only via the proxy
+        path.cut()
+        _, _, job_id = send(slack, "echo text=eventually", channel)
+        assert job_id
+        time.sleep(2.5)  # the worker's posts fail: connection refused, retried with backoff
+        assert not statuses(slack, channel, job_id)
+        path.restore()
+        final = finished(slack, channel, job_id, timeout=60)
+    counts = outcome(slack, channel, [job_id], sent=1)
+    COUNTS["Slack unreachable (connection refused) for 2.5 s"] = counts
+    assert counts == {"sent": 1, "queued": 1, "completed": 1, "lost": 0, "duplicated": 0}
+    assert slack.thread(channel, final.ts)[0].text == "eventually"
+
+
+@pytest.mark.parametrize("error", ["not_in_channel", "is_archived", "channel_not_found"])
+def test_a_channel_the_bot_cannot_post_in_is_explained_to_the_requester(env, slack, error: str) -> None:  # type: ignore[no-untyped-def]
+    channel = f"C0{error.upper().replace('_', '')}"[:11]
+    env.start_worker("steady")
+    if error == "not_in_channel":
+        slack.set_channel(channel, member=False)
+    elif error == "is_archived":
+        slack.set_channel(channel, archived=True)
+    else:
+        slack.fail("chat.postMessage", "channel_not_found")
+    _, _, job_id = send(slack, "ping", channel, user="U0BOB")
+    assert job_id
+    told = slack.wait_for(
+        lambda: [
+            e for e in slack.ephemerals(user="U0BOB", channel=channel) if "could not post here" in e.text
+        ],
+        timeout=20,
+        message="word to the requester",
+    )
+    assert job_id in told[0].text and told[0].source == "response_url"
+    assert ("/invite @reportbot" in told[0].text) or ("archived" in told[0].text)
+    assert not slack.messages(channel)
+    COUNTS.setdefault(
+        "channel refuses the bot (not_in_channel, is_archived, channel_not_found)",
+        {"sent": 0, "requester told": 0},
+    )
+    COUNTS["channel refuses the bot (not_in_channel, is_archived, channel_not_found)"]["sent"] += 1
+    COUNTS["channel refuses the bot (not_in_channel, is_archived, channel_not_found)"]["requester told"] += 1
+
+
+def test_a_result_far_over_slacks_limits_is_cut_to_fit_not_rejected(env, slack) -> None:  # type: ignore[no-untyped-def]
+    channel = "C0HUGE"
+    env.start_worker("steady")
+    _, _, job_id = send(slack, "huge lines=4000", channel)
+    assert job_id
+    final = finished(slack, channel, job_id)
+    assert "succeeded" in str(final.blocks)
+    rejected = [r for r in slack.requests() if isinstance(r.response, dict) and r.response.get("ok") is False]
+    assert not rejected, rejected
+    reply = slack.thread(channel, final.ts)[0]
+    assert reply.blocks and len(reply.blocks) <= 50
+    assert all(len((b.get("text") or {}).get("text", "")) <= 3000 for b in reply.blocks)
+    assert "not shown" in str(reply.blocks) or slack.files()
+    COUNTS["result of 420,000 characters"] = outcome(slack, channel, [job_id], sent=1)
+
+
+# ------------------------------------------------------------------------ access control
+
+
+def test_a_restricted_report_is_refused_by_the_bot_and_again_by_the_worker(env, slack) -> None:  # type: ignore[no-untyped-def]
+    env.start_worker("steady")
+    slack.set_usergroup(FINANCE_GROUP, ["U0CAROL"])
+    _, boss, boss_job = send(slack, "finance", FINANCE_CHANNEL, user=FINANCE_BOSS)
+    _, carol, carol_job = send(slack, "finance", FINANCE_CHANNEL, user="U0CAROL")
+    _, mallory, none1 = send(slack, "finance", FINANCE_CHANNEL, user="U0MALLORY")
+    _, elsewhere, none2 = send(slack, "finance", "C0GENERAL", user=FINANCE_BOSS)
+    assert boss_job and carol_job and not none1 and not none2
+    for refusal in (mallory, elsewhere):
+        assert "You cannot run `finance` here" in refusal
+        assert f"<#{FINANCE_CHANNEL}>" in refusal and f"<@{FINANCE_BOSS}>" in refusal
+        assert f"<!subteam^{FINANCE_GROUP}>" in refusal
+
+    # A job forged straight into the queue (no bot involved) is refused by the worker.
+    from bot.publish import Publisher
+    from tasks.jobs import Job
+    from tasks.settings import Settings
+
+    forged = Job(id="f0f0f0f0", report="finance", args={}, channel=FINANCE_CHANNEL, user="U0MALLORY")
+    Publisher(Settings(celery_broker_url=BROKER)).publish(forged, 30)
+    told = slack.wait_for(
+        lambda: [e for e in slack.ephemerals(user="U0MALLORY", channel=FINANCE_CHANNEL) if e.source != "ack"],
+        timeout=20,
+        message="the worker's refusal",
+    )
+    assert "You cannot run `finance`" in told[0].text
+    for job_id in (boss_job, carol_job):
+        finished(slack, FINANCE_CHANNEL, job_id)
+    assert not statuses(slack, FINANCE_CHANNEL, "f0f0f0f0")
+    results = [
+        r
+        for m in slack.messages(FINANCE_CHANNEL)
+        for r in slack.thread(FINANCE_CHANNEL, m.ts)
+        if "revenue: 42" in r.text
+    ]
+    COUNTS["restricted report: 2 allowed, 2 refused by the bot, 1 forged job refused by the worker"] = {
+        "sent": 5,
+        "ran": len(results),
+        "refused": 3,
+    }
+    assert len(results) == 2
+
+
+# ------------------------------------------------------------------------------- secrets
+
+
+def test_the_queued_task_carries_no_secret_and_a_bounded_time_limit(env, slack) -> None:  # type: ignore[no-untyped-def]
+    from kombu import Connection, Queue
+
+    from tasks.celery import MAX_TIME_LIMIT, RABBITMQ_CONSUMER_TIMEOUT
+
+    _, _, job_id = send(slack, "marathon", "C0PEEK")  # no worker: the message waits in the queue
+    assert job_id
+    with Connection(BROKER, connect_timeout=3) as conn:
+        message = wait_until(
+            lambda: Queue("reports", channel=conn.default_channel).get(no_ack=True), 10, what="the task"
+        )
+    raw = message.body if isinstance(message.body, str) else message.body.decode()
+    for secret in SECRETS:
+        assert secret not in raw and secret not in json.dumps(message.headers)
+    hard, soft = message.headers["timelimit"]
+    assert soft <= MAX_TIME_LIMIT and hard < RABBITMQ_CONSUMER_TIMEOUT, (hard, soft)
+
+
+def test_no_secret_reaches_a_log_a_result_or_an_error_message(env, slack) -> None:  # type: ignore[no-untyped-def]
+    channel = "C0LEAK"
+    env.start_worker("steady")
+    _, _, job_id = send(slack, "leaky", channel)
+    assert job_id
+    final = finished(slack, channel, job_id)
+    error = slack.thread(channel, final.ts)[0].text
+    assert "could not log in with [redacted]" in error
+    env.stop_workers()
+    seen = [m.text + json.dumps(m.blocks) for ms in slack.workspace.all_messages().values() for m in ms]
+    seen += [e.text for e in slack.ephemerals()]
+    logs = [path.read_text(errors="replace") for path in env.logs]
+    assert len(logs) >= 2 and any("leaky" in log for log in logs)
+    for secret in SECRETS:
+        assert not [t for t in seen if secret in t], "a secret in a Slack message"
+        assert not [p for p, log in zip(env.logs, logs, strict=True) if secret in log], "a secret in a log"
