@@ -1,0 +1,37 @@
+"""The workers' Prometheus metrics: job durations and outcomes, Slack API errors and retries.
+
+Every metric here has labels, so its values are created on first use, in the process that uses
+them. That is what lets a prefork worker switch prometheus_client to multiprocess mode in its
+main process at start (`tasks.worker_process`), before the pool forks: each child then writes
+its own file, and the main process's endpoint adds them up. In the bot, the same metrics simply
+land in the default registry next to `bot.metrics` and are served at its /metrics.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Histogram
+
+JOB_SECONDS = Histogram(
+    "reportbot_job_seconds",
+    "Time a report ran, from picked up to result, by report and outcome",
+    ["report", "outcome"],
+    buckets=(0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1200.0),
+)
+JOBS = Counter("reportbot_jobs_total", "Jobs a worker finished, by report and outcome", ["report", "outcome"])
+SLACK_API_ERRORS = Counter(
+    "reportbot_slack_api_errors_total",
+    "Slack Web API calls that failed (after retries), by method and Slack's error code",
+    ["method", "error"],
+)
+SLACK_RETRIES = Counter(
+    "reportbot_slack_retries_total",
+    "Slack calls retried by slack_sdk's retry handlers, by reason",
+    ["reason"],
+)
+
+
+def observe_job(report: str, outcome: str, seconds: float | None) -> None:
+    """Count one finished job; its run time when the report ran at all."""
+    JOBS.labels(report=report, outcome=outcome).inc()
+    if seconds is not None:
+        JOB_SECONDS.labels(report=report, outcome=outcome).observe(seconds)

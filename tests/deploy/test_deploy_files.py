@@ -1,0 +1,287 @@
+"""The files in deploy/ agree with the code: processes, settings, ports, probes, scopes.
+
+No container engine runs where the tests run, so each file is parsed (YAML with PyYAML, the
+Dockerfile and the systemd units as text) and checked against what the code really accepts:
+`run.py`'s processes, the Settings fields (and `.env.example`), their default ports, the bot's
+/healthz, the slash command and the Web API methods the code calls.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+from dataclasses import fields
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from slack_sdk import WebClient
+
+from bot.http import EVENTS_PATH
+from bot.manifest import METHOD_SCOPES, SCOPES, build_manifest
+from run import PROCESSES
+from tasks.celery import QUEUE
+from tasks.settings import Settings
+from tests.conftest import ROOT
+
+DEPLOY = ROOT / "deploy"
+DEFAULTS = Settings()
+# Settings read from the environment; fields with compare=False are derived, not variables.
+SETTING_NAMES = {f.name.upper() for f in fields(Settings) if f.compare}
+# Variables that configure Python or pip in the image, not reportbot.
+PYTHON_ENV = {"PYTHONDONTWRITEBYTECODE", "PYTHONUNBUFFERED", "PIP_NO_CACHE_DIR", "PIP_DISABLE_PIP_VERSION_CHECK"}
+SECRET_WORDS = re.compile(r"PASS|SECRET|TOKEN|AUTH", re.I)
+
+
+def yaml_docs(path: Path) -> list[Any]:
+    return [d for d in yaml.safe_load_all(path.read_text()) if d is not None]
+
+
+def kinds(kind: str) -> list[dict[str, Any]]:
+    return [d for p in sorted((DEPLOY / "kubernetes").glob("*.yaml")) for d in yaml_docs(p) if d["kind"] == kind]
+
+
+def deployment(component: str) -> dict[str, Any]:
+    (found,) = [d for d in kinds("Deployment") if d["metadata"]["name"] == f"reportbot-{component}"]
+    return found
+
+
+def container(component: str) -> dict[str, Any]:
+    (c,) = deployment(component)["spec"]["template"]["spec"]["containers"]
+    return c
+
+
+def compose() -> dict[str, Any]:
+    return yaml.safe_load((DEPLOY / "compose.yaml").read_text())
+
+
+def our_services() -> dict[str, dict[str, Any]]:
+    return {
+        name: svc
+        for name, svc in compose()["services"].items()
+        if svc.get("build", {}).get("dockerfile") == "deploy/Dockerfile"
+    }
+
+
+def unit(name: str) -> dict[str, list[str]]:
+    """A systemd unit's keys (all sections together), each with every value it was given."""
+    keys: dict[str, list[str]] = {}
+    for line in (DEPLOY / "systemd" / name).read_text().splitlines():
+        line = line.strip()
+        if line and not line.startswith(("#", ";", "[")):
+            key, _, value = line.partition("=")
+            keys.setdefault(key.strip(), []).append(value.strip())
+    return keys
+
+
+# ----------------------------------------------------------------------------- every file
+
+
+KNOWN = {
+    "Dockerfile": "dockerfile",
+    "Dockerfile.dockerignore": "ignore",
+    "README.md": "docs",
+    "compose.env.example": "env",
+}
+
+
+def kind_of(path: Path) -> str:
+    if path.name in KNOWN:
+        return KNOWN[path.name]
+    return {".yaml": "yaml", ".yml": "yaml", ".service": "systemd"}.get(path.suffix, "unknown")
+
+
+def test_every_file_in_deploy_is_one_these_tests_check_and_parses():
+    files = [p for p in DEPLOY.rglob("*") if p.is_file()]
+    assert len(files) >= 12
+    for path in files:
+        kind = kind_of(path)
+        assert kind != "unknown", f"{path.relative_to(ROOT)}: add a check for this kind of file"
+        if kind == "yaml":
+            assert yaml_docs(path), path
+        if kind == "systemd":
+            assert {"ExecStart", "User"} <= unit(path.name).keys(), path
+
+
+def test_env_example_names_every_setting_and_nothing_else():
+    names = {
+        line.split("=", 1)[0].strip()
+        for line in (ROOT / ".env.example").read_text().splitlines()
+        if "=" in line and not line.lstrip().startswith("#")
+    }
+    assert SETTING_NAMES - names == set(), "settings missing from .env.example"
+    assert names - SETTING_NAMES == set(), ".env.example names variables no setting reads"
+
+
+# ----------------------------------------------------------------------------- the image
+
+
+def test_the_image_is_slim_runs_as_a_non_root_user_and_starts_run_py():
+    lines = [ln.strip() for ln in (DEPLOY / "Dockerfile").read_text().splitlines()]
+    instructions = [ln for ln in lines if ln and not ln.startswith("#")]
+    assert any(ln.startswith("FROM python:3.11-slim") for ln in instructions)
+    users = [ln.split()[1] for ln in instructions if ln.startswith("USER ")]
+    assert users and users[-1].split(":")[0] not in ("root", "0")
+    assert 'ENTRYPOINT ["python", "run.py"]' in instructions
+    (cmd,) = [ln for ln in instructions if ln.startswith("CMD ")]
+    assert yaml.safe_load(cmd[4:])[0] in PROCESSES
+    (expose,) = [ln for ln in instructions if ln.startswith("EXPOSE ")]
+    assert {int(p) for p in expose.split()[1:]} == {DEFAULTS.port, DEFAULTS.flower_port, DEFAULTS.worker_metrics_port}
+    env_names = set(re.findall(r"(?:ENV\s+|\\\s*\n?\s*|^\s+)([A-Z_]+)=", (DEPLOY / "Dockerfile").read_text(), re.M))
+    assert env_names and env_names <= SETTING_NAMES | PYTHON_ENV
+
+
+# ----------------------------------------------------------------------------- compose
+
+
+def test_compose_runs_each_process_of_ours_with_settings_the_code_reads():
+    services = our_services()
+    assert {name: svc["command"][0] for name, svc in services.items()} == {
+        "bot": "bot",
+        "worker": "worker",
+        "beat": "beat",
+        "flower": "flower",
+    }
+    for name, svc in services.items():
+        assert svc["command"][0] in PROCESSES
+        assert set(svc["environment"]) <= SETTING_NAMES, name
+    assert "FLOWER_BASIC_AUTH" in services["flower"]["environment"]
+    assert {"rabbitmq", "redis"} <= set(compose()["services"])
+    assert "management" in compose()["services"]["rabbitmq"]["image"]
+
+
+def test_compose_ports_and_health_checks_match_the_code():
+    services = our_services()
+
+    def container_ports(svc: dict[str, Any]) -> set[int]:
+        return {int(str(p).rsplit(":", 1)[-1]) for p in svc.get("ports", [])}
+
+    assert container_ports(services["bot"]) == {DEFAULTS.port}
+    assert container_ports(services["flower"]) == {DEFAULTS.flower_port}
+    assert " ".join(services["bot"]["healthcheck"]["test"]).count(f"127.0.0.1:{DEFAULTS.port}/healthz") == 1
+    worker_check = " ".join(services["worker"]["healthcheck"]["test"])
+    assert f"127.0.0.1:{DEFAULTS.worker_metrics_port}/healthz" in worker_check
+    assert f"127.0.0.1:{DEFAULTS.flower_port}/healthcheck" in " ".join(services["flower"]["healthcheck"]["test"])
+    for name in ("rabbitmq", "redis"):
+        assert compose()["services"][name]["healthcheck"]["test"]
+
+
+def test_compose_workers_scale_and_beat_runs_twice():
+    services = our_services()
+    worker = services["worker"]
+    # --scale worker=N needs no fixed name and no host port.
+    assert "container_name" not in worker and "ports" not in worker
+    assert services["beat"]["deploy"]["replicas"] == 2
+
+
+def test_compose_has_no_default_passwords():
+    text = (DEPLOY / "compose.yaml").read_text()
+    assert "guest" not in text
+    for name, operator, default in re.findall(r"\$\{(\w+)(:?[-?])?([^}]*)\}", text):
+        if SECRET_WORDS.search(name):
+            assert operator not in (":-", "-") or default == "", f"{name} has a default: {default!r}"
+    for must in ("RABBITMQ_PASSWORD", "REDIS_PASSWORD", "FLOWER_BASIC_AUTH", "SLACK_BOT_TOKEN"):
+        assert re.search(r"\$\{" + must + r":\?", text), f"{must} must be required (${{{must}:?…}})"
+    # Every variable compose reads is listed in the example a user copies.
+    example = (DEPLOY / "compose.env.example").read_text()
+    for name in set(re.findall(r"\$\{(\w+)", text)) - {"REPORTBOT_IMAGE"}:
+        assert re.search(rf"^{name}=", example, re.M) or name in SETTING_NAMES, name
+
+
+# ----------------------------------------------------------------------------- Kubernetes
+
+
+def test_kubernetes_deployments_run_our_processes_from_a_secret():
+    for component in ("bot", "worker", "beat"):
+        c = container(component)
+        assert c["args"][0] == component and c["args"][0] in PROCESSES
+        sources = c["envFrom"]
+        assert {"secretRef": {"name": "reportbot"}} in sources
+        assert deployment(component)["spec"]["template"]["spec"]["securityContext"]["runAsNonRoot"] is True
+        for var in c.get("env", []):
+            assert var["name"] in SETTING_NAMES
+    assert deployment("beat")["spec"]["replicas"] == 2
+    assert not kinds("Secret"), "ship no Secret with values; README says how to make it"
+    (config,) = kinds("ConfigMap")
+    assert set(config["data"]) <= SETTING_NAMES
+    assert int(config["data"]["PORT"]) == DEFAULTS.port
+    assert int(config["data"]["WORKER_METRICS_PORT"]) == DEFAULTS.worker_metrics_port
+
+
+def test_kubernetes_probes_hit_healthz_on_the_right_ports():
+    for component, port in (("bot", DEFAULTS.port), ("worker", DEFAULTS.worker_metrics_port)):
+        c = container(component)
+        named = {p["name"]: p["containerPort"] for p in c["ports"]}
+        for probe in ("readinessProbe", "livenessProbe"):
+            get = c[probe]["httpGet"]
+            assert get["path"] == "/healthz"
+            assert named.get(get["port"], get["port"]) == port
+    (service,) = kinds("Service")
+    (port,) = service["spec"]["ports"]
+    bot_ports = {p["name"]: p["containerPort"] for p in container("bot")["ports"]}
+    assert bot_ports[port["targetPort"]] == DEFAULTS.port
+    assert service["spec"]["selector"] == deployment("bot")["spec"]["selector"]["matchLabels"]
+
+
+def test_kubernetes_worker_autoscaler_watches_our_queue():
+    (scaler,) = kinds("ScaledObject")
+    assert scaler["spec"]["scaleTargetRef"]["name"] == deployment("worker")["metadata"]["name"]
+    (trigger,) = scaler["spec"]["triggers"]
+    assert trigger["type"] == "rabbitmq"
+    assert trigger["metadata"]["queueName"] == QUEUE
+    assert trigger["metadata"]["hostFromEnv"] in SETTING_NAMES
+
+
+# ----------------------------------------------------------------------------- systemd
+
+
+@pytest.mark.parametrize("process", ["bot", "worker", "beat", "flower"])
+def test_systemd_units_start_run_py_as_an_unprivileged_user(process):
+    keys = unit(f"reportbot-{process}.service")
+    (exec_start,) = keys["ExecStart"]
+    argv = shlex.split(exec_start)
+    assert argv[0].endswith("/python") and argv[1] == "run.py" and argv[2] == process and process in PROCESSES
+    assert keys["User"] != ["root"]
+    assert keys["EnvironmentFile"]
+    for assignment in keys.get("Environment", []):
+        assert assignment.split("=", 1)[0] in SETTING_NAMES
+
+
+# ----------------------------------------------------------------------------- Slack app
+
+
+@pytest.mark.parametrize(
+    "file, socket_mode",
+    [("slack-app-manifest.yaml", False), ("slack-app-manifest.socket-mode.yaml", True)],
+)
+def test_slack_app_manifest_is_the_one_the_code_builds(file, socket_mode):
+    manifest = yaml.safe_load((DEPLOY / file).read_text())
+    assert manifest == build_manifest(socket_mode=socket_mode), "regenerate: python -m bot.manifest"
+    (command,) = manifest["features"]["slash_commands"]
+    assert command["command"] == DEFAULTS.slack_command
+    assert manifest["settings"]["socket_mode_enabled"] is socket_mode
+    if not socket_mode:
+        assert command["url"].endswith(EVENTS_PATH)
+        assert manifest["settings"]["interactivity"]["request_url"].endswith(EVENTS_PATH)
+
+
+def web_api_calls() -> set[str]:
+    """The WebClient methods called anywhere in the bot and the workers (not the fake Slack)."""
+    api = {name for name, value in vars(WebClient).items() if callable(value) and not name.startswith("_")}
+    api -= {"api_call"}
+    called: set[str] = set()
+    for path in [*(ROOT / "bot").rglob("*.py"), *(ROOT / "tasks").rglob("*.py"), ROOT / "run.py"]:
+        if "sandbox" in path.parts:
+            continue
+        called |= set(re.findall(r"\.(\w+)\(", path.read_text())) & api
+    return called
+
+
+def test_the_scopes_are_exactly_those_of_the_web_api_methods_the_code_calls():
+    called = web_api_calls()
+    assert "chat_postMessage" in called  # the scan sees the code
+    unknown = called - METHOD_SCOPES.keys()
+    assert not unknown, f"add these methods and their scopes to bot.manifest.METHOD_SCOPES: {unknown}"
+    needed = {"commands"} | {METHOD_SCOPES[m] for m in called if METHOD_SCOPES[m]}
+    assert set(SCOPES) == needed, "bot.manifest.SCOPES must be what the calls need, nothing more"
