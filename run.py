@@ -7,6 +7,7 @@ name go to Celery for worker, beat and flower (`python run.py worker --concurren
 
 from __future__ import annotations
 
+import os
 import sys
 
 PROCESSES = ("bot", "worker", "beat", "flower", "local")
@@ -51,10 +52,14 @@ def main(argv: list[str]) -> int:
 
                 app.start(beat_argv(settings, level, extra))
             elif process == "flower":
-                options = [f"--port={settings.flower_port}"]
-                if settings.flower_basic_auth:
-                    options.append(f"--basic-auth={settings.flower_basic_auth}")
-                app.start(["flower", *options, *extra])
+                # Flower can revoke and kill tasks: never serve it without credentials.
+                auth = settings.require("flower_basic_auth").flower_basic_auth
+                if ":" not in auth:
+                    raise SettingsError("FLOWER_BASIC_AUTH must be user:password (several: comma-separated)")
+                # Flower reads its own FLOWER_* variables; passed that way, not on the command
+                # line, the password stays out of `ps` (it may have come from .env).
+                os.environ["FLOWER_BASIC_AUTH"] = auth
+                app.start(["flower", f"--port={settings.flower_port}", *extra])
     except SettingsError as exc:
         print(f"reportbot: {exc}", file=sys.stderr)
         return 2

@@ -14,8 +14,10 @@ from typing import Any
 from slack_bolt import Ack, App
 
 from bot.commands import CommandHandler
+from bot.job_control import install_job_control
 from bot.metrics import ACK_SECONDS
 from bot.publish import Publisher
+from bot.schedule_commands import install_schedule_commands
 from tasks.jobs import JobRecords
 from tasks.reports import Registry, load_reports
 from tasks.settings import Settings
@@ -29,12 +31,15 @@ LISTENER_THREADS = 32
 
 def make_handler(settings: Settings, registry: Registry | None = None) -> CommandHandler:
     """The command handler with its real collaborators: reports, the broker, the store."""
-    return CommandHandler(
+    handler = CommandHandler(
         settings=settings,
-        registry=registry or load_reports(settings.report_modules),
+        registry=registry
+        or load_reports(settings.report_modules, reports_file=settings.reports_file, environ=settings.environ),
         publisher=Publisher(settings),
         records=JobRecords(make_store(settings.redis_url, settings.redis_prefix), settings.job_retention_days),
     )
+    install_schedule_commands(handler, settings, handler.records.store)
+    return handler
 
 
 def build_app(settings: Settings, handler: CommandHandler | None = None) -> App:
@@ -64,4 +69,5 @@ def build_app(settings: Settings, handler: CommandHandler | None = None) -> App:
                 log.exception("after-ack step failed")
 
     app.handler = handler  # type: ignore[attr-defined]  # for the interactivity listeners
+    install_job_control(app, handler, settings)
     return app

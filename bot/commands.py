@@ -18,6 +18,7 @@ from bot import grammar, replies
 from bot.job_views import history_text, status_text
 from bot.metrics import COMMANDS, DISPATCH_FAILURES
 from bot.publish import Publisher, QueueUnavailable
+from tasks.access import Access, ack_path_access
 from tasks.errors import UserError
 from tasks.jobs import Job, JobRecords, new_job_id
 from tasks.logs import job_id_var
@@ -46,11 +47,14 @@ class CommandHandler:
         registry: Registry,
         publisher: Publisher,
         records: JobRecords,
+        access: Access | None = None,
     ) -> None:
         self.settings = settings
         self.registry = registry
         self.publisher = publisher
         self.records = records
+        # Who may run what; the worker checks again before running (tasks.access).
+        self.access = access or ack_path_access(settings)
         self.command = settings.slack_command
         self._handlers: dict[type, Callable[[Any, Mapping[str, Any]], Reply]] = {
             grammar.Help: self._help,
@@ -91,12 +95,21 @@ class CommandHandler:
         return Reply(replies.list_text(self.registry, self.command))
 
     def _run(self, cmd: grammar.RunReport, payload: Mapping[str, Any]) -> Reply:
-        report = self.registry.require(cmd.report, command=self.command)
-        report.convert_args(cmd.args)  # validate now; the worker converts again from the text
+        return self.queue(cmd.report, cmd.args, payload)
+
+    def queue(self, report_name: str, args: Mapping[str, str], payload: Mapping[str, Any]) -> Reply:
+        """Validate and publish one job of `report_name` for the payload's user and channel.
+
+        The one way a job is queued from Slack: the command, and the Run again button, which
+        passes a payload of the same keys (channel_id, user_id, team_id, response_url).
+        """
+        report = self.registry.require(report_name, command=self.command)
+        self.access.check(report, str(payload.get("channel_id", "")), str(payload.get("user_id", "")))
+        report.convert_args(dict(args))  # validate now; the worker converts again from the text
         job = Job(
             id=new_job_id(),
             report=report.name,
-            args=dict(cmd.args),
+            args=dict(args),
             channel=str(payload.get("channel_id", "")),
             user=str(payload.get("user_id", "")),
             team=str(payload.get("team_id", "")),
@@ -111,7 +124,7 @@ class CommandHandler:
             return Reply(replies.not_queued_text(report.name), outcome="not_queued")
         finally:
             job_id_var.reset(token)
-        log.info("queued job %s: %s", job.id, job.report)
+        log.info("queued job %s: %s", job.id, job.report, extra={"job_id": job.id})
         return Reply(replies.queued_text(job), after=[lambda: self._record_queued(job)], outcome="queued")
 
     def _record_queued(self, job: Job) -> None:
@@ -121,7 +134,16 @@ class CommandHandler:
             log.warning("store unavailable: job %s runs, but has no record for `status`", job.id)
 
     def _status(self, cmd: grammar.Status, payload: Mapping[str, Any]) -> Reply:
-        return Reply(status_text(self.records, cmd.job_id, self.command))
+        return Reply(
+            status_text(
+                self.records,
+                cmd.job_id,
+                self.command,
+                channel=str(payload.get("channel_id", "")),
+                user=str(payload.get("user_id", "")),
+                admins=self.settings.admin_users,
+            )
+        )
 
     def _history(self, cmd: grammar.History, payload: Mapping[str, Any]) -> Reply:
         return Reply(history_text(self.records, str(payload.get("channel_id", "")), self.command))

@@ -43,14 +43,22 @@ def describe(record: JobRecord) -> str:
     return " · ".join(p for p in parts if p)
 
 
-def status_text(records: JobRecords, job_id: str, command: str) -> str:
+def status_text(
+    records: JobRecords, job_id: str, command: str, *, channel: str, user: str, admins: tuple[str, ...] = ()
+) -> str:
+    """A job's story, for the people who could see it anyway: its channel, its requester, admins.
+
+    Anyone else gets the same answer as for an unknown id, so a guessed id reveals nothing of a
+    private channel.
+    """
     try:
         record = records.get(job_id)
     except StoreUnavailable:
         return STORE_DOWN.format(what=f"job `{job_id}`")
-    if record is None:
+    visible = record is not None and (record.job.channel == channel or record.job.user == user or user in admins)
+    if record is None or not visible:
         raise UserError(
-            f"There is no job `{job_id}` (or it is older than the retention period). "
+            f"There is no job `{job_id}` in this channel (or it is older than the retention period). "
             f"`{command} history` lists this channel's recent jobs."
         )
     return describe(record)

@@ -12,15 +12,15 @@ import logging
 
 from celery import Celery
 
-from tasks.celery import QUEUE, RUN_REPORT, make_app
+from tasks.celery import make_app
 from tasks.jobs import Job
+from tasks.publishing import publish_job
 from tasks.settings import Settings
 
 log = logging.getLogger(__name__)
 
 PUBLISH_TIMEOUT = 0.5
 CONFIRM_TIMEOUT = 1.0
-HARD_LIMIT_GRACE = 15
 
 
 class QueueUnavailable(Exception):
@@ -36,18 +36,7 @@ class Publisher:
     def publish(self, job: Job, time_limit: float) -> None:
         """Queue `job` with its time limit; raise QueueUnavailable unless the broker confirmed it."""
         try:
-            self.app.send_task(
-                RUN_REPORT,
-                args=[job.to_message()],
-                task_id=job.id,
-                queue=QUEUE,
-                soft_time_limit=time_limit,
-                time_limit=time_limit + HARD_LIMIT_GRACE,
-                retry=True,
-                timeout=PUBLISH_TIMEOUT,
-                confirm_timeout=CONFIRM_TIMEOUT,
-                ignore_result=True,
-            )
+            publish_job(self.app, job, time_limit, timeout=PUBLISH_TIMEOUT, confirm_timeout=CONFIRM_TIMEOUT)
         except Exception as exc:  # kombu/amqp raise many kinds; all mean "not queued"
             log.warning("publish of job %s failed: %s: %s", job.id, type(exc).__name__, exc)
             raise QueueUnavailable(str(exc)) from exc

@@ -8,10 +8,12 @@ from tasks.celery import make_app
 from tasks.execution import register_tasks
 from tasks.runtime import Runtime
 from tasks.settings import load_settings
+from tasks.worker_process import connect_signals
 
 settings = load_settings()
 runtime = Runtime(settings)
 app = make_app(settings)
 register_tasks(app, runtime)
+connect_signals(runtime)
 
 __all__ = ["app", "runtime", "settings"]

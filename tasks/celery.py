@@ -51,6 +51,24 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         "timezone": "UTC",
         "enable_utc": True,
         "worker_hijack_root_logger": False,
+        **queue_type_config(settings.celery_queue_type),
+    }
+
+
+def queue_type_config(queue_type: str) -> dict[str, Any]:
+    """CELERY_QUEUE_TYPE=quorum: replicated queues for a RabbitMQ cluster; classic adds nothing.
+
+    Quorum queues need publisher confirms (on above), have no global QoS (Celery then turns it
+    off, so prefetch is static), and Celery's native delayed delivery for ETA/countdown needs a
+    topic exchange. A queue's type is fixed when it is first declared: switching an existing
+    vhost means deleting the `reports` queue and exchange first (see deploy/README.md).
+    """
+    if queue_type != "quorum":
+        return {}
+    return {
+        "task_default_queue_type": "quorum",
+        "task_create_missing_queue_type": "quorum",
+        "task_default_exchange_type": "topic",
     }
 
 

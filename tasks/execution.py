@@ -16,10 +16,12 @@ from celery import Celery, Task
 from celery.exceptions import SoftTimeLimitExceeded
 from slack_sdk.errors import SlackApiError
 
+from tasks.access import AccessDenied
 from tasks.celery import RUN_REPORT
 from tasks.errors import UserError
-from tasks.jobs import Job
+from tasks.jobs import Job, JobRecord
 from tasks.logs import job_id_var, redact
+from tasks.metrics import observe_job
 from tasks.mrkdwn import escape_mrkdwn
 from tasks.posting import ChannelUnavailable
 from tasks.rendering import Rendered, error_result, format_duration, render_result, status_message
@@ -41,6 +43,30 @@ def _record(runtime: Runtime, job: Job, **changes: Any) -> None:
         log.warning("store unavailable: job record not updated (%s)", ", ".join(changes))
 
 
+def _cancelled(runtime: Runtime, job: Job) -> JobRecord | None:
+    """The job's record if someone cancelled it: the durable guard, since Celery keeps revokes
+    in memory only (a revoked message redelivered after a worker restart must still not run)."""
+    try:
+        record = runtime.records.get(job.id)
+    except StoreUnavailable:
+        log.warning("store unavailable: cannot check whether job %s was cancelled; running it", job.id)
+        return None
+    return record if record is not None and record.state == "cancelled" else None
+
+
+def _refused(runtime: Runtime, job: Job) -> str | None:
+    """Why this job may not run, or None. Checked again here, not only by the bot, so a job
+    forged into the queue (or queued before a report was restricted) cannot bypass the rules."""
+    report = runtime.registry.get(job.report)
+    if report is None:
+        return None  # run_report_safely says the report is unknown
+    try:
+        runtime.access.check(report, job.channel, job.user)
+    except AccessDenied as exc:
+        return exc.message
+    return None
+
+
 def run_report_safely(
     job: Job, runtime: Runtime, time_limit: float | None, picked_at: float
 ) -> tuple[str, Rendered]:
@@ -56,7 +82,7 @@ def run_report_safely(
         context = JobContext(job.id, job.user, job.channel, job.requested_at, picked_at, job.schedule_id)
         with running(context):
             result = report.run(args)
-        return "succeeded", render_result(result)
+        return "succeeded", render_result(result, name=job.report)
     except SoftTimeLimitExceeded:
         limit = f"{time_limit:g} seconds" if time_limit else "its time limit"
         log.warning("report %s timed out after %s", job.report, limit)
@@ -77,13 +103,29 @@ def run_job(job: Job, runtime: Runtime, time_limit: float | None = None) -> str:
     token = job_id_var.set(job.id)
     try:
         picked_at = time.time()
+        if _cancelled(runtime, job):
+            log.info("job %s was cancelled before it started; not running it", job.report)
+            return "cancelled"
+        refusal = _refused(runtime, job)
+        if refusal:
+            log.warning("job %s refused: user %s may not run it in channel %s", job.report, job.user, job.channel)
+            runtime.poster.tell_requester(job, refusal)
+            _record(runtime, job, state="failed", finished_at=time.time(), error="not_allowed")
+            return "failed"
         _record(runtime, job, state="running", started_at=picked_at)
         ts = runtime.poster.post_status(job, status_message(job, "running"))
         _record(runtime, job, status_ts=ts)
         started = time.monotonic()
         state, result = run_report_safely(job, runtime, time_limit, picked_at)
         duration = time.monotonic() - started
+        cancelled = _cancelled(runtime, job)
+        if cancelled:  # the revoke did not stop it (another broker, a lost message): keep quiet
+            message = status_message(job, "cancelled", duration=duration, cancelled_by=cancelled.cancelled_by)
+            runtime.poster.update_status(job, ts, message)
+            log.info("job %s was cancelled while running; its result is not posted", job.report)
+            return "cancelled"
         runtime.poster.post_in_thread(job, ts, result)
+        runtime.poster.upload_files(job, ts, result.files)
         runtime.poster.update_status(job, ts, status_message(job, state, duration=duration))
         _record(runtime, job, state=state, finished_at=time.time())
         log.info("job %s %s in %s", job.report, state, format_duration(duration))
@@ -112,4 +154,9 @@ def register_tasks(app: Celery, runtime: Runtime) -> None:
         job = Job.from_message(message)
         limits = self.request.timelimit or (None, None)
         soft = limits[1] or runtime.settings.report_time_limit
-        return run_job(job, runtime, time_limit=soft)
+        started, outcome = time.monotonic(), "error"  # "error": raised, so Celery retries it
+        try:
+            outcome = run_job(job, runtime, time_limit=soft)
+            return outcome
+        finally:
+            observe_job(job.report, outcome, time.monotonic() - started)

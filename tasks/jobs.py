@@ -83,21 +83,49 @@ class JobRecords:
         self.store.set(f"job:{record.job.id}", record.to_json(), ttl=self.ttl)
 
     def created(self, job: Job) -> JobRecord:
-        """Record a newly queued job and list it in its channel's history."""
+        """Record a newly queued job and list it in its channel's history.
+
+        Written after the ack, so a quick worker may already have recorded the job as running
+        (or finished): set-if-absent, so "queued" never overwrites a later state.
+        """
         record = JobRecord(job=job)
-        self.save(record)
+        if not self.store.claim(f"job:{job.id}", record.to_json(), ttl=self.ttl):
+            record = self.get(job.id) or record
         self.store.push_capped(f"channel:{job.channel}:jobs", job.id, HISTORY_LENGTH)
         return record
 
     def get(self, job_id: str) -> JobRecord | None:
         raw = self.store.get(f"job:{job_id}")
-        return JobRecord.from_json(raw) if raw else None
+        if not raw:
+            return None
+        record = JobRecord.from_json(raw)
+        if record.state != "cancelled":
+            marker = self.store.get(f"job:{job_id}:cancelled")
+            if marker:
+                _apply_cancel(record, marker)
+        return record
+
+    def cancel(self, record: JobRecord, by: str) -> bool:
+        """Mark a job cancelled by `by`; False when it already was (the first cancel wins).
+
+        The marker is a key of its own, set-if-absent: a worker's read-modify-write of the
+        record racing with this cannot lose it, and every later `get` reports the job cancelled.
+        """
+        now = time.time()
+        marker = json.dumps({"by": by, "at": now})
+        if not self.store.claim(f"job:{record.job.id}:cancelled", marker, ttl=self.ttl):
+            return False
+        _apply_cancel(record, marker)
+        self.save(record)
+        return True
 
     def get_or_new(self, job: Job) -> JobRecord:
         return self.get(job.id) or JobRecord(job=job)
 
     def update(self, job: Job, **changes: Any) -> JobRecord:
         record = self.get_or_new(job)
+        if record.state == "cancelled":  # a cancelled job stays cancelled, whatever still runs
+            changes = {k: v for k, v in changes.items() if k not in ("state", "finished_at")}
         for key, value in changes.items():
             setattr(record, key, value)
         self.save(record)
@@ -106,3 +134,10 @@ class JobRecords:
     def history(self, channel: str, count: int = 10) -> list[JobRecord]:
         ids = self.store.items(f"channel:{channel}:jobs", count)
         return [r for r in (self.get(i) for i in ids) if r is not None]
+
+
+def _apply_cancel(record: JobRecord, marker: str) -> None:
+    data = json.loads(marker)
+    record.state = "cancelled"
+    record.cancelled_by = str(data.get("by", ""))
+    record.finished_at = record.finished_at or float(data.get("at") or time.time())

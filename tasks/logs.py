@@ -82,5 +82,7 @@ def configure_logging(settings: Settings) -> None:
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(settings.log_level.upper())
+    # Python warnings (Celery's SecurityWarning, deprecations) become log lines in the same format.
+    logging.captureWarnings(True)
     # slack_sdk logs request bodies at DEBUG; keep it quieter than ours.
     logging.getLogger("slack_sdk").setLevel(max(logging.INFO, root.level))

@@ -8,9 +8,12 @@ re-posted, and the result lands in its thread once.
 from __future__ import annotations
 
 import logging
+import time
+from collections.abc import Sequence
+from typing import Any
 
 from slack_sdk import WebClient
-from slack_sdk.errors import SlackApiError
+from slack_sdk.errors import SlackApiError, SlackRequestError
 
 from tasks.jobs import Job
 from tasks.rendering import Rendered
@@ -20,6 +23,10 @@ from tasks.store import Store, StoreUnavailable
 log = logging.getLogger(__name__)
 
 STEP_TTL = 7 * 86400
+UPLOAD_ATTEMPTS = 3  # whole files_upload_v2 flows; each Web API call also has the client's retries
+UPLOAD_BACKOFF = 1.0  # seconds before the second attempt, doubling
+# Upload errors that another attempt will not fix.
+PERMANENT_UPLOAD_ERRORS = {"not_in_channel", "channel_not_found", "is_archived", "missing_scope", "invalid_auth", "not_authed"}
 # Errors that no retry will fix: the bot cannot post in that channel until someone acts.
 CHANNEL_ERRORS = {
     "not_in_channel": "I am not a member of this channel. Invite me with `/invite @reportbot` and run it again.",
@@ -82,6 +89,10 @@ class Poster:
         self._mark(job, "status", ts)
         return ts
 
+    def status_ts(self, job: Job) -> str | None:
+        """The ts of the status message this job has posted, if any (a cancel updates it)."""
+        return self._done(job, "status")
+
     def update_status(self, job: Job, ts: str, message: Rendered) -> None:
         self.client.chat_update(channel=job.channel, ts=ts, text=message.text, blocks=message.block_dicts())
 
@@ -97,6 +108,47 @@ class Poster:
             self._channel_error(job, exc)
             raise
         self._mark(job, step, "posted")
+
+    def upload_files(self, job: Job, ts: str, files: Sequence[Any]) -> bool:
+        """Attach files (``tasks.reports.results.File``) in the job's thread, once per job.
+
+        files_upload_v2 is Slack's external upload: getUploadURLExternal, the bytes to the
+        upload URL, completeUploadExternal with channel and thread. Steps 1 and 3 get the
+        client's retry handlers; step 2 has none in slack_sdk, so the whole flow is retried here
+        a few times. If it still fails, the text result is already in the thread: we say there
+        that the attachments could not be uploaded, log why, and return False.
+        """
+        if not files or self._done(job, "files"):
+            return True
+        uploads = [{"content": bytes(f.content), "filename": f.name, "title": f.title or f.name} for f in files]
+        error: Exception | None = None
+        for attempt in range(UPLOAD_ATTEMPTS):
+            if attempt:
+                time.sleep(UPLOAD_BACKOFF * 2 ** (attempt - 1))
+            try:
+                self.client.files_upload_v2(file_uploads=uploads, channel=job.channel, thread_ts=ts)
+            except SlackApiError as exc:
+                error = exc
+                if str(exc.response.get("error", "")) in PERMANENT_UPLOAD_ERRORS:
+                    break
+            except (SlackRequestError, OSError) as exc:
+                error = exc
+            else:
+                self._mark(job, "files", "uploaded")
+                return True
+        names = ", ".join(f.name for f in files)
+        log.warning("job %s: could not upload %s after retries: %s", job.id, names, error)
+        self._mark(job, "files", "failed")
+        try:
+            self.client.chat_postMessage(
+                channel=job.channel,
+                thread_ts=ts,
+                text=f":warning: The attachments ({names}) could not be uploaded to Slack. "
+                "The result above shows what fits in a message; run the report again to get the files.",
+            )
+        except (SlackApiError, OSError) as exc:
+            log.warning("job %s: could not say that the upload failed: %s", job.id, exc)
+        return False
 
     def tell_requester(self, job: Job, text: str) -> None:
         """Say something only the requester sees: through response_url, else an ephemeral."""

@@ -10,7 +10,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from slack_sdk.models.blocks import Block, ContextBlock, MarkdownTextObject, SectionBlock
+from slack_sdk.models.blocks import (
+    ActionsBlock,
+    Block,
+    ButtonElement,
+    ConfirmObject,
+    ContextBlock,
+    MarkdownTextObject,
+    SectionBlock,
+)
 
 from tasks.jobs import Job
 from tasks.mrkdwn import escape_mrkdwn
@@ -74,8 +82,12 @@ def status_message(
     duration: float | None = None,
     note: str = "",
     schedule_label: str = "",
+    cancelled_by: str = "",
 ) -> Rendered:
-    """The status message in the channel: who asked for what, and where the job stands."""
+    """The status message in the channel: who asked for what, and where the job stands.
+
+    While the job can still be stopped it carries a Cancel button; once it is over, Run again.
+    """
     icon = STATE_ICONS.get(state, "")
     who = f"<@{job.user}>" if job.user else "Someone"
     origin = f" (schedule `{escape_mrkdwn(job.schedule_id)}`)" if job.schedule_id else ""
@@ -85,6 +97,10 @@ def status_message(
         where = "running…"
     elif state == "queued":
         where = "queued"
+    elif state == "cancelled" and cancelled_by:
+        where = f"cancelled by <@{cancelled_by}>"
+        if duration is not None:
+            where += f" after {format_duration(duration)}"
     elif duration is not None:
         where = f"{state} {'in' if state == 'succeeded' else 'after'} {format_duration(duration)}"
     else:
@@ -97,8 +113,31 @@ def status_message(
         SectionBlock(text=MarkdownTextObject(text=line[:SECTION_LIMIT])),
         ContextBlock(elements=[MarkdownTextObject(text=context)]),
     ]
+    buttons = job_buttons(job, state)
+    if buttons:
+        blocks.append(ActionsBlock(block_id=f"job_{job.id}", elements=buttons))
     text = f"{job.report}: {where} (job {job.id})"
     return Rendered(text=text, blocks=blocks)
+
+
+# The action_ids of the status message's buttons; the bot's interactivity listeners match them.
+CANCEL_ACTION = "reportbot_cancel"
+RERUN_ACTION = "reportbot_rerun"
+
+
+def job_buttons(job: Job, state: str) -> list[ButtonElement]:
+    """Cancel while a job can still be stopped; Run again once it is over. Value: the job id."""
+    if state in ("queued", "running"):
+        confirm = ConfirmObject(
+            title="Cancel this job?",
+            text=f"Job `{job.id}` stops now and its result is not posted.",
+            confirm="Cancel job",
+            deny="Keep it running",
+        )
+        return [ButtonElement(text="Cancel", action_id=CANCEL_ACTION, value=job.id, style="danger", confirm=confirm)]
+    if state in ("succeeded", "failed", "cancelled"):
+        return [ButtonElement(text="Run again", action_id=RERUN_ACTION, value=job.id)]
+    return []
 
 
 def split_text(text: str, limit: int = SECTION_LIMIT) -> list[str]:
@@ -130,15 +169,73 @@ def text_result(text: str) -> Rendered:
     return Rendered(text=fallback, blocks=blocks)
 
 
-def render_result(result: Any) -> Rendered:
-    """A report's return value as a thread reply. Plain `str` is mrkdwn from the report author."""
+def render_result(result: Any, name: str = "result") -> Rendered:
+    """A report's return value as a thread reply. Plain `str` is mrkdwn from the report author.
+
+    Tables, charts and files (``tasks.reports.results``), alone or several in a list, become
+    blocks plus ``files`` to attach; ``name`` (the report's) names the attachments.
+    """
     if isinstance(result, Rendered):
         return result
     if result is None:
         return text_result("")
     if isinstance(result, str):
         return text_result(result)
+    if isinstance(result, list | tuple) or type(result).__module__ == "tasks.reports.results":
+        return rich_result(result, name)
     return text_result(escape_mrkdwn(str(result)))
+
+
+def rich_result(result: Any, name: str = "result") -> Rendered:
+    """Text, tables, charts and files as one thread reply: one table block at most (Slack's
+    rule), the rest of the tables as monospace; every table as CSV, every chart as PNG."""
+    from tasks.charts import chart_file
+    from tasks.reports.results import Chart, File, Table, parts_of
+    from tasks.tables import csv_file, file_stem, render_table
+
+    blocks: list[Block] = []
+    texts: list[str] = []
+    files: list[Any] = []
+    stems: dict[str, int] = {}
+
+    def stem_for(title: str | None, kind: str) -> str:
+        base = file_stem(title, name) if title else file_stem(name, kind)
+        stems[base] = stems.get(base, 0) + 1
+        return base if stems[base] == 1 else f"{base}-{stems[base]}"
+
+    table_block_used = False
+    for part in parts_of(result):
+        if isinstance(part, Table):
+            part_blocks, fallback = render_table(part, use_block=not table_block_used)
+            table_block_used = table_block_used or any(b.type == "table" for b in part_blocks)
+            blocks.extend(part_blocks)
+            texts.append(fallback)
+            files.append(csv_file(part, stem_for(part.title, "table")))
+        elif isinstance(part, Chart):
+            chart = chart_file(part, stem_for(part.title, "chart"))
+            files.append(chart)
+            line = f":bar_chart: {escape_mrkdwn(chart.title or chart.name)}: {part.type} chart attached below."
+            blocks.append(ContextBlock(elements=[MarkdownTextObject(text=line[:SECTION_LIMIT])]))
+            texts.append(f"{escape_mrkdwn(chart.title or chart.name)} ({part.type} chart attached)")
+        elif isinstance(part, File):
+            files.append(part)
+            line = f":paperclip: `{escape_mrkdwn(part.name)}` attached below."
+            blocks.append(ContextBlock(elements=[MarkdownTextObject(text=line[:SECTION_LIMIT])]))
+            texts.append(f"{escape_mrkdwn(part.name)} attached")
+        else:
+            text = part if isinstance(part, str) else escape_mrkdwn(str(part))
+            rendered = text_result(text)
+            blocks.extend(rendered.blocks)
+            texts.append(rendered.text)
+    if not blocks:
+        return text_result("")
+    if len(blocks) > MAX_BLOCKS:
+        blocks = blocks[: MAX_BLOCKS - 1]
+        blocks.append(ContextBlock(elements=[MarkdownTextObject(text="_… more of the result did not fit in one message._")]))
+    text = "\n\n".join(t for t in texts if t)
+    if len(text) > TEXT_LIMIT:
+        text = text[: TEXT_LIMIT - 20] + "\n… (truncated)"
+    return Rendered(text=text, blocks=blocks, files=files)
 
 
 def error_result(message: str) -> Rendered:

@@ -10,6 +10,7 @@ from functools import cached_property
 
 from slack_sdk import WebClient
 
+from tasks.access import Access, make_access
 from tasks.jobs import JobRecords
 from tasks.posting import Poster
 from tasks.reports import Registry, load_reports
@@ -42,5 +43,12 @@ class Runtime:
         return Poster(self.client, self.store)
 
     @cached_property
+    def access(self) -> Access:
+        """Who may run what, checked again before a job runs; group lookups use `client`."""
+        return make_access(lambda: self.client)
+
+    @cached_property
     def registry(self) -> Registry:
-        return load_reports(self.settings.report_modules)
+        return load_reports(
+            self.settings.report_modules, reports_file=self.settings.reports_file, environ=self.settings.environ
+        )

@@ -45,6 +45,14 @@ class Settings:
     flower_basic_auth: str = field(default="", repr=False)
     log_level: str = "INFO"
     log_format: str = "text"
+    # The whole environment (.env overlaid by the real one), for `${VAR}` in the database URLs
+    # of REPORTS_FILE; read here like every other setting, never shown.
+    environ: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
+    celery_queue_type: str = "classic"
+    worker_metrics_port: int = 9808
+    # The names of the settings given explicitly (environment or .env), not defaulted: local mode
+    # uses the real broker and Redis only when they were asked for.
+    explicit: frozenset[str] = field(default=frozenset(), repr=False, compare=False)
 
     @property
     def socket_mode(self) -> bool:
@@ -75,7 +83,8 @@ class Settings:
         return replace(self, **changes)  # type: ignore[arg-type]
 
 
-_INT_FIELDS = {"port", "schedule_min_interval", "job_retention_days", "flower_port"}
+_NOT_FROM_ENV = {"explicit"}
+_INT_FIELDS = {"port", "schedule_min_interval", "job_retention_days", "flower_port", "worker_metrics_port"}
 _FLOAT_FIELDS = {"report_time_limit"}
 _TUPLE_FIELDS = {"report_modules", "admin_users"}
 
@@ -97,6 +106,9 @@ def load_settings(
     values.update(os.environ if environ is None else environ)
     kwargs: dict[str, object] = {}
     for f in fields(Settings):
+        if f.name == "environ":
+            kwargs[f.name] = dict(values)
+            continue
         raw = values.get(f.name.upper())
         if raw is None or raw == "":
             continue
@@ -114,9 +126,12 @@ def load_settings(
             kwargs[f.name] = _split(raw)
         else:
             kwargs[f.name] = raw
-    settings = Settings(**kwargs)  # type: ignore[arg-type]
+    explicit = frozenset(k for k in kwargs if k != "environ")
+    settings = Settings(**kwargs, explicit=explicit)  # type: ignore[arg-type]
     if not settings.slack_api_url.endswith("/"):
         settings = settings.with_(slack_api_url=settings.slack_api_url + "/")
     if settings.log_format not in ("text", "json"):
         raise SettingsError(f"LOG_FORMAT must be text or json, got {settings.log_format!r}")
+    if settings.celery_queue_type not in ("classic", "quorum"):
+        raise SettingsError(f"CELERY_QUEUE_TYPE must be classic or quorum, got {settings.celery_queue_type!r}")
     return settings

@@ -7,30 +7,69 @@ after the `Retry-After` Slack sends. The default client retries only connection 
 
 from __future__ import annotations
 
+from typing import Any
+
 from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_handlers import (
     ConnectionErrorRetryHandler,
     RateLimitErrorRetryHandler,
     ServerErrorRetryHandler,
 )
+from slack_sdk.web.slack_response import SlackResponse
 from slack_sdk.webhook import WebhookClient
 
+from tasks.metrics import SLACK_API_ERRORS, SLACK_RETRIES
 from tasks.settings import Settings
 
 SLACK_TIMEOUT = 15
 
 
+class _Counted:
+    """Mixin for a slack_sdk retry handler: count each retry it decides to make, by reason."""
+
+    reason = ""
+
+    def prepare_for_next_attempt(self, **kwargs: Any) -> None:
+        SLACK_RETRIES.labels(reason=self.reason).inc()
+        super().prepare_for_next_attempt(**kwargs)  # type: ignore[misc]
+
+
+class _ConnectionErrors(_Counted, ConnectionErrorRetryHandler):
+    reason = "connection_error"
+
+
+class _ServerErrors(_Counted, ServerErrorRetryHandler):
+    reason = "server_error"
+
+
+class _RateLimited(_Counted, RateLimitErrorRetryHandler):
+    reason = "ratelimited"
+
+
 def retry_handlers() -> list:  # type: ignore[type-arg]
     return [
-        ConnectionErrorRetryHandler(max_retry_count=3),
-        ServerErrorRetryHandler(max_retry_count=3),
-        RateLimitErrorRetryHandler(max_retry_count=6),
+        _ConnectionErrors(max_retry_count=3),
+        _ServerErrors(max_retry_count=3),
+        _RateLimited(max_retry_count=6),
     ]
+
+
+class CountingWebClient(WebClient):
+    """A WebClient that counts the calls Slack refused (every method goes through api_call)."""
+
+    def api_call(self, api_method: str, **kwargs: Any) -> SlackResponse:  # type: ignore[override]
+        try:
+            return super().api_call(api_method, **kwargs)
+        except SlackApiError as exc:
+            error = exc.response.get("error") if isinstance(exc.response.data, dict) else None
+            SLACK_API_ERRORS.labels(method=api_method, error=str(error or f"http_{exc.response.status_code}")).inc()
+            raise
 
 
 def make_client(settings: Settings) -> WebClient:
     """A WebClient for the bot token, at the configured API URL, with retries on."""
-    return WebClient(
+    return CountingWebClient(
         token=settings.slack_bot_token or None,
         base_url=settings.slack_api_url,
         timeout=SLACK_TIMEOUT,

@@ -31,7 +31,7 @@ REDIS_PREFIX = f"{SESSION}:"
 SIGNING_SECRET = "test-signing-secret-0123456789"
 BOT_TOKEN = "xoxb-test-0000-secret-token"
 APP_TOKEN = "xapp-test-0000-secret-token"
-TEST_REPORTS = "tests.sample_reports"
+TEST_REPORTS = "tests.sample_reports,tests.rich_reports"
 
 # slack_sdk applies HTTP(S)_PROXY and ignores NO_PROXY: nothing may leave loopback.
 for _var in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy", "ALL_PROXY", "all_proxy"):
@@ -95,6 +95,8 @@ def base_env(slack_api_url: str, **extra: str) -> dict[str, str]:
             "REPORT_MODULES": TEST_REPORTS,
             "PYTHONUNBUFFERED": "1",
             "LOG_LEVEL": "INFO",
+            # A test that wants a worker's metrics endpoint asks for its own free port.
+            "WORKER_METRICS_PORT": "0",
         }
     )
     env.update(extra)

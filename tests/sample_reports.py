@@ -28,3 +28,9 @@ def boom() -> str:
 def sleepy(seconds: float = 10.0) -> str:
     time.sleep(seconds)
     return "woke up"
+
+
+@report("slow", help="Sleeps, under a long time limit (for cancelling a running job)", time_limit=30)
+def slow(seconds: float = 20.0) -> str:
+    time.sleep(seconds)
+    return "finally done"

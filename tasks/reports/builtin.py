@@ -28,6 +28,9 @@ def queue() -> str:
     from tasks.celery import QUEUE
 
     lines = []
+    if str(app.conf.broker_url).startswith("memory://"):
+        # Local mode: one worker in this process, and no broker to ask.
+        return "*Workers online*: 1 (the local worker in this process)\n*Queue*: in memory"
     try:
         with app.connection_for_write() as conn:
             _, depth, consumers = conn.default_channel.queue_declare(QUEUE, passive=True)

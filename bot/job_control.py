@@ -1,0 +1,192 @@
+"""Stopping a job and running one again: `cancel <job id>`, and the status message's buttons.
+
+Cancel: mark the record cancelled in the store first (the durable guard the worker checks before
+it runs a job and before it posts a result), then revoke the task with terminate through the
+bot's producer Celery app, within a bounded time. The status message is updated after the ack.
+Run again: the finished job's report and arguments, queued anew for whoever clicked, through
+the same path as a command (`CommandHandler.queue`).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
+from typing import Any
+
+from celery import Celery
+from slack_bolt import App
+from slack_sdk.errors import SlackApiError
+
+from bot import grammar
+from bot.commands import CommandHandler, Reply
+from tasks.errors import UserError
+from tasks.jobs import JobRecord
+from tasks.mrkdwn import escape_mrkdwn
+from tasks.posting import Poster
+from tasks.rendering import describe_request, status_message
+from tasks.settings import Settings
+from tasks.store import StoreUnavailable
+
+log = logging.getLogger(__name__)
+
+# Seconds the ack waits for the revoke to reach the broker. Kombu retries a control publish
+# without limit when the broker is away, so the call runs on a helper thread and we stop waiting.
+REVOKE_TIMEOUT = 1.5
+# SIGKILL, not SIGTERM. Both stop a prefork child and neither gets the job redelivered (tested
+# with acks_late + reject_on_worker_lost: Celery acks a terminated task's message when it
+# announces the revoke). But a pool child ignores SIGTERM when the worker runs with
+# CELERY_REMAP_SIGTERM (celery/concurrency/prefork.py, WORKER_SIGIGNORE), a common container
+# setting, and a report in C code would only see a Python-level handler late; SIGKILL always works.
+TERMINATE_SIGNAL = "SIGKILL"
+
+STORE_DOWN = (
+    ":warning: Job records are unavailable right now (Redis is not answering), so I cannot "
+    "cancel job `{job_id}` safely. Try again in a minute."
+)
+
+
+class JobControl:
+    """Cancel and Run again, for the command and the buttons alike."""
+
+    def __init__(
+        self, settings: Settings, handler: CommandHandler, poster: Poster, celery_app: Celery
+    ) -> None:
+        self.settings = settings
+        self.handler = handler
+        self.records = handler.records
+        self.poster = poster
+        self.celery_app = celery_app
+        self.command = settings.slack_command
+        self._revokes = ThreadPoolExecutor(max_workers=4, thread_name_prefix="revoke")
+
+    # ------------------------------------------------------------------ cancel
+
+    def on_cancel_command(self, cmd: grammar.Cancel, payload: Mapping[str, Any]) -> Reply:
+        """`/run-report cancel <job id>`, registered on the CommandHandler."""
+        return self.cancel(cmd.job_id, str(payload.get("user_id", "")))
+
+    def cancel(self, job_id: str, user: str) -> Reply:
+        """Stop a queued or running job, if `user` may; raises UserError with the reason if not."""
+        shown = escape_mrkdwn(job_id)
+        try:
+            record = self.records.get(job_id)
+        except StoreUnavailable:
+            return Reply(STORE_DOWN.format(job_id=shown), outcome="error")
+        if record is None:
+            raise UserError(
+                f"There is no job `{shown}` (or it is older than the retention period), so there is "
+                f"nothing to cancel. `{self.command} history` lists this channel's recent jobs."
+            )
+        self._check_can_cancel(record, user)
+        was = record.state
+        try:
+            first = self.records.cancel(record, user)
+        except StoreUnavailable:
+            return Reply(STORE_DOWN.format(job_id=shown), outcome="error")
+        if not first:
+            raise UserError(f"Job `{shown}` was already cancelled by <@{record.cancelled_by}>.")
+        revoked = self.revoke(job_id)
+        what = describe_request(record.job)
+        if was == "queued":
+            text = f":no_entry_sign: Cancelled job `{shown}` ({what}) before it started; it will not run."
+        else:
+            text = f":no_entry_sign: Cancelled job `{shown}` ({what}): it was stopped and its result will not be posted."
+        if not revoked:
+            text += (
+                " The job queue did not answer in time, so a report that is already running may run "
+                "to its end; its result will still not be posted."
+            )
+        return Reply(text, after=[lambda: self.show_cancelled(job_id)], outcome="cancelled")
+
+    def _check_can_cancel(self, record: JobRecord, user: str) -> None:
+        shown = escape_mrkdwn(record.job.id)
+        if record.state == "cancelled":
+            raise UserError(f"Job `{shown}` was already cancelled by <@{record.cancelled_by}>.")
+        if record.state in ("succeeded", "failed"):
+            raise UserError(
+                f"Job `{shown}` has already {record.state}, so there is nothing to stop. "
+                f"`{self.command} status {shown}` shows it."
+            )
+        if user != record.job.user and user not in self.settings.admin_users:
+            owner = f"<@{record.job.user}>" if record.job.user else "the person who ran it"
+            raise UserError(
+                f"Only {owner}, who ran job `{shown}`, or a reportbot admin can cancel it. "
+                "Ask them, or run the report yourself."
+            )
+
+    def revoke(self, job_id: str) -> bool:
+        """Tell the workers to drop the job, and kill the process running it; False if the
+        broker did not take the message within REVOKE_TIMEOUT.
+
+        Celery acks a terminated task's message as it announces the revoke, so with acks_late
+        and reject_on_worker_lost the job is not redelivered
+        (`test_a_cancelled_running_job_is_not_run_again` checks it). Workers keep revokes in
+        memory only; the store's cancel marker is what a restarted worker checks.
+        """
+        future = self._revokes.submit(
+            self.celery_app.control.revoke, job_id, terminate=True, signal=TERMINATE_SIGNAL
+        )
+        try:
+            future.result(timeout=REVOKE_TIMEOUT)
+            return True
+        except FutureTimeout:
+            log.warning("revoke of job %s: the broker did not answer within %s s", job_id, REVOKE_TIMEOUT)
+        except Exception as exc:
+            log.warning("revoke of job %s failed: %s: %s", job_id, type(exc).__name__, exc)
+        return False
+
+    def show_cancelled(self, job_id: str) -> None:
+        """After the ack: the status message (if the job got that far) says who cancelled it."""
+        try:
+            record = self.records.get(job_id)
+            ts = (record.status_ts or self.poster.status_ts(record.job)) if record else None
+        except StoreUnavailable:
+            log.warning("store unavailable: status message of cancelled job %s not updated", job_id)
+            return
+        if record is None or not ts:
+            return  # cancelled while queued: no status message was posted, and none will be
+        duration = time.time() - record.started_at if record.started_at else None
+        message = status_message(record.job, "cancelled", duration=duration, cancelled_by=record.cancelled_by)
+        try:
+            self.poster.update_status(record.job, ts, message)
+        except SlackApiError as exc:
+            log.warning("could not update the status message of cancelled job %s: %s", job_id, exc)
+
+    # --------------------------------------------------------------- run again
+
+    def run_again(self, job_id: str, user: str, team: str, response_url: str) -> Reply:
+        """Queue the job's report and arguments anew, in its channel, requested by `user`."""
+        shown = escape_mrkdwn(job_id)
+        try:
+            record = self.records.get(job_id)
+        except StoreUnavailable:
+            return Reply(
+                ":warning: Job records are unavailable right now (Redis is not answering), so I cannot "
+                f"tell what job `{shown}` ran. Try again in a minute, or run the report with `{self.command}`.",
+                outcome="error",
+            )
+        if record is None:
+            raise UserError(
+                f"Job `{shown}` is older than the retention period, so I no longer know what it ran. "
+                f"Run the report again with `{self.command} <report> [key=value …]`."
+            )
+        payload = {
+            "channel_id": record.job.channel,
+            "user_id": user,
+            "team_id": team or record.job.team,
+            "response_url": response_url,
+        }
+        return self.handler.queue(record.job.report, record.job.args, payload)
+
+
+def install_job_control(app: App, handler: CommandHandler, settings: Settings) -> JobControl:
+    """Wire cancel into the command handler and the buttons into the Bolt app (from build_app)."""
+    from bot.interactions import register_interactions
+
+    control = JobControl(settings, handler, Poster(app.client, handler.records.store), handler.publisher.app)
+    handler.register(grammar.Cancel, control.on_cancel_command)
+    register_interactions(app, control)
+    return control
