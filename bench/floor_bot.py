@@ -1,0 +1,39 @@
+"""The floor for the ack: a bare Bolt app that only acks, on the bot's own HTTP server.
+
+Same server (`bot.http.make_server`, waitress), same WSGI routing (`bot.http.make_wsgi`), same
+Web API client; the listener does nothing but ack. Whatever our bot adds above this is the cost
+of parsing, validating and publishing the job.
+
+    python -m bench.floor_bot      # serves on PORT, like `run.py bot`
+"""
+
+from __future__ import annotations
+
+import logging
+
+from slack_bolt import Ack, App
+
+from bot.http import make_server, make_wsgi
+from tasks.settings import load_settings
+from tasks.slack_client import make_client
+
+
+def build_floor_app() -> tuple[App, int]:
+    settings = load_settings()
+    app = App(client=make_client(settings), signing_secret=settings.slack_signing_secret)
+
+    @app.command(settings.slack_command)
+    def only_ack(ack: Ack) -> None:
+        ack(text="ok")
+
+    return app, settings.port
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.WARNING)
+    app, port = build_floor_app()
+    make_server(make_wsgi(app), "127.0.0.1", port).run()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,92 @@
+"""Driving the load and watching what Slack shows: concurrent commands, and when each job is done.
+
+Every job of a burst gets a channel of its own, so "done" is read off the fake Slack exactly as a
+person would see it: a status message in the channel, a reply in its thread, then the status
+message updated. The watcher is a FakeSlack subscriber, stamped on arrival (no polling).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+from bot.sandbox import FakeSlack
+
+
+@dataclass
+class Sent:
+    channel: str
+    sent_at: float
+    ack_seconds: float
+    ok: bool
+
+
+@dataclass
+class Watcher:
+    """Per channel: bot messages at top level, thread replies, and when the status was updated."""
+
+    top: Counter[str] = field(default_factory=Counter)
+    replies: Counter[str] = field(default_factory=Counter)
+    done_at: dict[str, float] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+    _changed: threading.Condition = field(init=False)
+
+    def __post_init__(self) -> None:
+        self._changed = threading.Condition(self._lock)
+
+    def on_event(self, event: dict[str, Any]) -> None:
+        now = time.monotonic()
+        kind = event.get("type")
+        if kind not in ("message", "message_changed"):
+            return
+        channel = str(event.get("channel"))
+        message = event.get("message") or {}
+        with self._lock:
+            if kind == "message" and message.get("bot_id"):
+                thread = message.get("thread_ts")
+                if thread and thread != message.get("ts"):
+                    self.replies[channel] += 1
+                else:
+                    self.top[channel] += 1
+            elif kind == "message_changed" and self.replies[channel] and channel not in self.done_at:
+                self.done_at[channel] = now
+                self._changed.notify_all()
+
+    def wait_done(self, channels: list[str], timeout: float) -> bool:
+        """Wait until every channel's job is done; False on timeout."""
+        deadline = time.monotonic() + timeout
+        with self._lock:
+            while not all(c in self.done_at for c in channels):
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                self._changed.wait(min(left, 0.5))
+        return True
+
+    def lost_and_duplicated(self, channels: list[str]) -> tuple[int, int]:
+        """Jobs that never finished, and channels with more than one status message or reply."""
+        with self._lock:
+            lost = sum(1 for c in channels if c not in self.done_at)
+            dup = sum(1 for c in channels if self.top[c] > 1 or self.replies[c] > 1)
+        return lost, dup
+
+
+def watch(slack: FakeSlack) -> tuple[Watcher, Any]:
+    watcher = Watcher()
+    return watcher, slack.subscribe(watcher.on_event)
+
+
+def send_burst(slack: FakeSlack, text: str, channels: list[str], concurrency: int) -> list[Sent]:
+    """Send one command per channel from `concurrency` senders, as fast as acks come back."""
+
+    def one(channel: str) -> Sent:
+        sent_at = time.monotonic()
+        response = slack.send_command("/run-report", text, channel=channel, user="U0BENCH")
+        return Sent(channel, sent_at, response.elapsed, response.ok)
+
+    with ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="sender") as pool:
+        return list(pool.map(one, channels))

@@ -1,0 +1,396 @@
+"""`python -m bench`: the speed users feel, against the floor and against a naive bot, in one run.
+
+Phases, each repeated `--rounds` times so every figure is a median with its spread:
+  ack        `/run-report ping` over HTTP, 8 senders: the floor (ack-only Bolt app, same server),
+             ours (during the burst, one worker consuming) and the naive bot.
+  idle e2e   one command at a time, sent → status updated with the result in its thread; the
+             floor is a raw Celery no-op round trip on the same broker.
+  burst      the ack load's jobs: e2e latency of each, and completed jobs per second, with one
+             worker process and with two; the same for the naive bot.
+  digest     one job per channel to N channels published as a digest dispatch does, with the
+             fake Slack limiting chat.postMessage per channel (429 + Retry-After).
+  memory     RSS of the bot and of one worker (main and pool processes), at rest and after.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from bench.load import Sent, send_burst, watch
+from bench.processes import (
+    BOT_TOKEN,
+    PY,
+    SIGNING_SECRET,
+    Process,
+    Services,
+    children,
+    rss_kib,
+    start_http,
+    start_worker,
+)
+from bench.stats import Figure, percentile
+from bot.sandbox import FakeSlack
+
+MESSAGES_PER_JOB = 2  # chat.postMessage calls per job (status, result); the update is not limited
+
+
+@dataclass
+class Sizes:
+    rounds: int = 3
+    commands: int = 500
+    concurrency: int = 8
+    idle_jobs: int = 20
+    digest_channels: int = 500
+    digest_workers: int = 2
+    rate: float = 1.0
+    rate_burst: int = 1
+
+
+QUICK = Sizes(rounds=1, commands=24, concurrency=4, idle_jobs=3, digest_channels=8)
+
+
+@dataclass
+class Results:
+    figures: dict[str, Figure] = field(default_factory=dict)
+    facts: dict[str, Any] = field(default_factory=dict)
+
+    def add(self, name: str, value: float) -> None:
+        self.figures.setdefault(name, Figure([])).runs.append(value)
+
+    def median(self, name: str) -> float:
+        return self.figures[name].median if name in self.figures else float("nan")
+
+
+class Bench:
+    """One bench run: the fake Slack, this run's vhost and prefix, and the processes under test."""
+
+    def __init__(self, sizes: Sizes, services: Services, logs: Path) -> None:
+        self.sizes = sizes
+        self.services = services
+        self.logs = logs
+        self.results = Results()
+        self.slack = FakeSlack(signing_secret=SIGNING_SECRET, bot_token=BOT_TOKEN).start()
+        self.watcher, self._unsubscribe = watch(self.slack)
+        self.env = services.env(self.slack.api_url)
+        self.processes: list[Process] = []
+        self._channel = 0
+
+    def close(self) -> None:
+        for proc in reversed(self.processes):
+            proc.stop()
+        self._unsubscribe()
+        self.slack.stop()
+
+    def _start(self, proc: Process) -> Process:
+        self.processes.append(proc)
+        return proc
+
+    def _stop(self, proc: Process) -> None:
+        proc.stop()
+        self.processes.remove(proc)
+
+    def channels(self, n: int) -> list[str]:
+        first, self._channel = self._channel, self._channel + n
+        return [f"CB{i:06d}" for i in range(first, first + n)]
+
+    def use(self, bot: Process) -> None:
+        self.slack.bot_url = f"http://127.0.0.1:{bot.port}/slack/events"
+
+    # ------------------------------------------------------------------ phases
+
+    def ack_only(self, name: str, bot: Process) -> None:
+        self.use(bot)
+        for _ in range(self.sizes.rounds):
+            sent = send_burst(self.slack, "ping", self.channels(self.sizes.commands), self.sizes.concurrency)
+            self._record_acks(name, sent)
+            self.slack.reset()
+
+    def _record_acks(self, name: str, sent: list[Sent]) -> None:
+        failed = [s for s in sent if not s.ok]
+        if failed:
+            raise RuntimeError(f"{name}: {len(failed)} of {len(sent)} commands were not acked")
+        acks = [s.ack_seconds * 1000 for s in sent]
+        self.results.add(f"ack p50 ms [{name}]", percentile(acks, 50))
+        self.results.add(f"ack p99 ms [{name}]", percentile(acks, 99))
+
+    def burst(self, name: str, bot: Process) -> None:
+        """The ack load against a bot whose workers run: ack, e2e under burst, throughput."""
+        self.use(bot)
+        n = self.sizes.commands
+        for _ in range(self.sizes.rounds):
+            channels = self.channels(n)
+            started = time.monotonic()
+            sent = send_burst(self.slack, "ping", channels, self.sizes.concurrency)
+            if not self.watcher.wait_done(channels, timeout=max(60.0, n * 0.5)):
+                lost, _ = self.watcher.lost_and_duplicated(channels)
+                raise RuntimeError(f"{name}: {lost} of {n} jobs never finished")
+            self._record_acks(name, sent)
+            done = [self.watcher.done_at[s.channel] for s in sent]
+            e2e = [(d - s.sent_at) * 1000 for d, s in zip(done, sent, strict=True)]
+            self.results.add(f"burst e2e p50 ms [{name}]", percentile(e2e, 50))
+            self.results.add(f"burst e2e p99 ms [{name}]", percentile(e2e, 99))
+            self.results.add(f"jobs/s [{name}]", n / (max(done) - started))
+            lost, dup = self.watcher.lost_and_duplicated(channels)
+            if lost or dup:
+                raise RuntimeError(f"{name}: {lost} lost, {dup} duplicated")
+            self.slack.reset()
+
+    def idle(self, name: str, bot: Process) -> None:
+        """One command at a time: sent → result in the thread and status updated."""
+        self.use(bot)
+        for _ in range(self.sizes.rounds):
+            e2e = []
+            for channel in self.channels(self.sizes.idle_jobs):
+                sent = send_burst(self.slack, "ping", [channel], 1)[0]
+                if not sent.ok or not self.watcher.wait_done([channel], timeout=30):
+                    raise RuntimeError(f"{name}: the idle ping in {channel} did not finish")
+                e2e.append((self.watcher.done_at[channel] - sent.sent_at) * 1000)
+                time.sleep(0.02)
+            self.results.add(f"idle e2e p50 ms [{name}]", percentile(e2e, 50))
+            self.results.add(f"idle e2e p99 ms [{name}]", percentile(e2e, 99))
+            self.slack.reset()
+
+    def celery_floor(self) -> None:
+        """A raw Celery no-op round trip on the same broker (rpc:// result over RabbitMQ)."""
+        from celery import Celery
+
+        from bench.noop_tasks import NOOP, NOOP_QUEUE
+
+        worker = self._start(start_worker("noop", "bench.noop_tasks", self.env, self.logs, "--concurrency=1"))
+        client = Celery("bench-driver", broker=self.services.broker_url, backend="rpc://")
+        try:
+            client.send_task(NOOP, queue=NOOP_QUEUE).get(timeout=30)  # connect and declare first
+            for _ in range(self.sizes.rounds):
+                trips = []
+                for _ in range(self.sizes.idle_jobs):
+                    started = time.monotonic()
+                    client.send_task(NOOP, queue=NOOP_QUEUE).get(timeout=30)
+                    trips.append((time.monotonic() - started) * 1000)
+                    time.sleep(0.02)
+                self.results.add("idle e2e p50 ms [celery no-op]", percentile(trips, 50))
+                self.results.add("idle e2e p99 ms [celery no-op]", percentile(trips, 99))
+        finally:
+            client.close()
+            self._stop(worker)
+
+    def digest(self, throughput: float) -> None:
+        """N channels, one job each, published as a schedule's dispatch would, under rate limits."""
+        from bot.publish import Publisher
+        from tasks.jobs import Job, new_job_id
+        from tasks.settings import load_settings
+
+        s = self.sizes
+        settings = load_settings(environ=self.env, dotenv=None)
+        publisher = Publisher(settings)
+        self.slack.reset()
+        self.slack.rate_limit_post_message(s.rate, s.rate_burst)
+        channels = self.channels(s.digest_channels)
+        started = time.monotonic()
+        for channel in channels:
+            job = Job(id=new_job_id(), report="ping", args={}, channel=channel, user="U0BENCH",
+                      schedule_id="bench-digest")
+            publisher.publish(job, settings.report_time_limit)
+        finished = self.watcher.wait_done(channels, timeout=max(120.0, 2.0 * s.digest_channels))
+        took = max(self.watcher.done_at.get(c, time.monotonic()) for c in channels) - started
+        lost, dup = self.watcher.lost_and_duplicated(channels)
+        limited = sum(1 for r in self.slack.requests("chat.postMessage") if r.status == 429)
+        # What the limits allow: a channel's last message cannot go out before its bucket refills,
+        # and the jobs cannot finish faster than the same workers finish them unthrottled.
+        per_channel = max(0, MESSAGES_PER_JOB - s.rate_burst) / s.rate
+        bound = max(per_channel, s.digest_channels / throughput)
+        self.results.facts["digest"] = {
+            "channels": s.digest_channels, "seconds": took, "bound_seconds": bound,
+            "ratio": took / bound, "lost": lost, "duplicated": dup, "answered_429": limited,
+            "finished": finished, "per_channel_bound": per_channel,
+            "throughput_bound": s.digest_channels / throughput,
+        }
+        self.slack.reset()
+
+    def memory(self, label: str, bot: Process, worker: Process) -> None:
+        pool = [rss_kib(p) for p in children(worker.pid)]
+        self.results.facts[f"memory {label}"] = {
+            "bot": rss_kib(bot.pid), "worker main": rss_kib(worker.pid),
+            "worker pool (each, max)": max(pool, default=0), "pool processes": len(pool),
+        }
+
+    # -------------------------------------------------------------------- all
+
+    def run(self) -> Results:
+        s = self.sizes
+        r = self.results
+        r.facts["load before"] = load_average()
+        floor = self._start(start_http("floor-bot", [PY, "-m", "bench.floor_bot"], self.env, self.logs))
+        ours = self._start(start_http("bot", [PY, "run.py", "bot"], self.env, self.logs))
+        naive = self._start(start_http("naive-bot", [PY, "-m", "bench.naive_bot"], self.env, self.logs))
+
+        self.celery_floor()
+        self.ack_only("floor", floor)
+
+        first = self._start(start_worker("ours-1", "tasks", self.env, self.logs))
+        self.memory("at rest", ours, first)
+        self.idle("ours", ours)
+        self.burst("ours, 1 worker", ours)
+        self.memory("after burst", ours, first)
+        second = self._start(start_worker("ours-2", "tasks", self.env, self.logs))
+        self.burst("ours, 2 workers", ours)
+        throughput = r.median(f"jobs/s [ours, {s.digest_workers} worker{'s' if s.digest_workers > 1 else ''}]")
+        if s.digest_workers == 1:
+            self._stop(second)
+        self.digest(throughput)
+        for proc in (first, second):
+            if proc in self.processes:
+                self._stop(proc)
+
+        first = self._start(start_worker("naive-1", "bench.naive_tasks", self.env, self.logs))
+        self.idle("naive", naive)
+        self.burst("naive, 1 worker", naive)
+        second = self._start(start_worker("naive-2", "bench.naive_tasks", self.env, self.logs))
+        self.burst("naive, 2 workers", naive)
+        r.facts["load after"] = load_average()
+        return r
+
+
+# ---------------------------------------------------------------------- report
+
+
+def load_average() -> str:
+    return Path("/proc/loadavg").read_text().split(" ", 3)[:3].__str__()
+
+
+def machine() -> dict[str, str]:
+    def run(*argv: str) -> str:
+        try:
+            return subprocess.run(argv, capture_output=True, text=True, timeout=30).stdout.strip()
+        except OSError:
+            return "?"
+
+    mem = run("free", "-h").splitlines()
+    redis_version = next((ln.split(":")[1] for ln in run("redis-cli", "info", "server").splitlines()
+                          if ln.startswith("redis_version:")), "?")
+    return {
+        "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "nproc": run("nproc"),
+        "memory": mem[1].split()[1] if len(mem) > 1 else "?",
+        "python": platform.python_version(),
+        "rabbitmq": run("rabbitmqctl", "version"),
+        "redis": redis_version,
+        "command": " ".join(["python -m bench", *sys.argv[1:]]),
+    }
+
+
+def _row(figure: str, ours: str, ref: str, target: str, met: str, noise: str) -> str:
+    return f"| {figure} | {ours} | {ref} | {target} | {met} | {noise} |"
+
+
+def table(results: Results, sizes: Sizes) -> str:
+    f = results.figures
+    m = results.median
+
+    def val(name: str) -> str:
+        return f"{m(name):.1f}" if name in f else "n/a"
+
+    def noise(*names: str) -> str:
+        return " / ".join(f[n].spread for n in names if n in f) or "-"
+
+    def verdict(ok: bool) -> str:
+        return "yes" if ok else "NO"
+
+    lines = [
+        _row("figure", "ours", "reference", "target", "met", "noise (ours / ref)"),
+        _row("---", "---", "---", "---", "---", "---"),
+    ]
+    a50, f50 = m("ack p50 ms [ours, 1 worker]"), m("ack p50 ms [floor]")
+    a99 = m("ack p99 ms [ours, 1 worker]")
+    lines.append(_row(f"ack p50, ms ({sizes.commands} cmds, {sizes.concurrency} senders)",
+                      val("ack p50 ms [ours, 1 worker]"), f"floor {val('ack p50 ms [floor]')}, naive {val('ack p50 ms [naive, 1 worker]')}",
+                      "≤ 1.5× floor", verdict(a50 <= 1.5 * f50) + f" ({a50 / f50:.2f}×)",
+                      noise("ack p50 ms [ours, 1 worker]", "ack p50 ms [floor]")))
+    lines.append(_row("ack p99, ms", val("ack p99 ms [ours, 1 worker]"),
+                      f"floor {val('ack p99 ms [floor]')}, naive {val('ack p99 ms [naive, 1 worker]')}",
+                      "< 100 ms", verdict(a99 < 100), noise("ack p99 ms [ours, 1 worker]", "ack p99 ms [floor]")))
+    for p in ("p50", "p99"):
+        lines.append(_row(f"idle e2e {p}, ms", val(f"idle e2e {p} ms [ours]"),
+                          f"celery no-op {val(f'idle e2e {p} ms [celery no-op]')}, naive {val(f'idle e2e {p} ms [naive]')}",
+                          "-", "-", noise(f"idle e2e {p} ms [ours]", f"idle e2e {p} ms [celery no-op]")))
+    for p in ("p50", "p99"):
+        lines.append(_row(f"burst e2e {p}, ms (1 worker)", val(f"burst e2e {p} ms [ours, 1 worker]"),
+                          f"naive {val(f'burst e2e {p} ms [naive, 1 worker]')}", "-", "-",
+                          noise(f"burst e2e {p} ms [ours, 1 worker]", f"burst e2e {p} ms [naive, 1 worker]")))
+    for w in ("1 worker", "2 workers"):
+        ours, naive = m(f"jobs/s [ours, {w}]"), m(f"jobs/s [naive, {w}]")
+        lines.append(_row(f"throughput, jobs/s ({w})", val(f"jobs/s [ours, {w}]"), f"naive {val(f'jobs/s [naive, {w}]')}",
+                          "≥ naive", verdict(ours >= naive) + f" ({ours / naive:.2f}×)",
+                          noise(f"jobs/s [ours, {w}]", f"jobs/s [naive, {w}]")))
+    d = results.facts.get("digest")
+    if d:
+        lines.append(_row(
+            f"digest to {d['channels']} channels, s ({sizes.rate:g} msg/s/channel, burst {sizes.rate_burst})",
+            f"{d['seconds']:.1f}", f"limits allow {d['bound_seconds']:.1f}; {d['answered_429']} × 429",
+            "≤ 1.1× allowed, 0 lost, 0 dup",
+            verdict(d["ratio"] <= 1.1 and not d["lost"] and not d["duplicated"])
+            + f" ({d['ratio']:.2f}×, {d['lost']} lost, {d['duplicated']} dup)", "1 run"))
+    for label in ("at rest", "after burst"):
+        mem = results.facts.get(f"memory {label}")
+        if mem:
+            lines.append(_row(f"RSS {label}, MiB", f"bot {mem['bot'] / 1024:.0f}",
+                              f"worker main {mem['worker main'] / 1024:.0f}, pool {mem['worker pool (each, max)'] / 1024:.0f} × {mem['pool processes']}",
+                              "-", "-", "1 run"))
+    return "\n".join(lines)
+
+
+def parse(argv: list[str]) -> tuple[Sizes, argparse.Namespace]:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="tiny sizes, for the smoke test")
+    parser.add_argument("--rounds", type=int, help="runs of each phase (default 3)")
+    parser.add_argument("--commands", type=int, help="commands per burst (default 500)")
+    parser.add_argument("--concurrency", type=int, help="concurrent senders (default 8)")
+    parser.add_argument("--idle-jobs", type=int, help="sequential pings per idle round (default 20)")
+    parser.add_argument("--digest-channels", type=int, help="channels of the digest (default 500)")
+    parser.add_argument("--broker", default="amqp://guest:guest@127.0.0.1:5672", help="RabbitMQ, without vhost")
+    parser.add_argument("--redis", default="redis://127.0.0.1:6379/15", help="Redis (a key prefix of its own is used)")
+    parser.add_argument("--json", type=Path, help="also write the figures here")
+    args = parser.parse_args(argv)
+    sizes = QUICK if args.quick else Sizes()
+    for name in ("rounds", "commands", "concurrency", "idle_jobs", "digest_channels"):
+        if getattr(args, name) is not None:
+            setattr(sizes, name, getattr(args, name))
+    return sizes, args
+
+
+def main(argv: list[str] | None = None) -> int:
+    sizes, args = parse(sys.argv[1:] if argv is None else argv)
+    started = time.monotonic()
+    info = machine()
+    logs = Path(tempfile.mkdtemp(prefix="reportbot-bench-"))
+    print(f"reportbot bench: {info['command']}  ({json.dumps(asdict(sizes))})", flush=True)
+    with Services(args.broker, args.redis) as services:
+        bench = Bench(sizes, services, logs)
+        try:
+            results = bench.run()
+        finally:
+            bench.close()
+    info["took"] = f"{time.monotonic() - started:.0f} s"
+    info["load (1/5/15 min) before → after"] = f"{results.facts['load before']} → {results.facts['load after']}"
+    print()
+    print("  ".join(f"{k}: {v}" for k, v in info.items()))
+    print()
+    print(table(results, sizes))
+    print(f"\nprocess logs: {logs}")
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps({
+            "machine": info, "sizes": asdict(sizes),
+            "figures": {k: {"median": v.median, "runs": v.runs} for k, v in results.figures.items()},
+            "facts": results.facts,
+        }, indent=2, default=str))
+    return 0

@@ -1,0 +1,42 @@
+"""`python -m bench --quick` runs the whole bench at tiny sizes and prints every row of its table.
+
+Not a speed test (figures live in bench/README.md): it keeps the bench runnable as the code
+changes, against the real RabbitMQ and Redis, with the fake Slack.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+ROWS = (
+    "| ack p50, ms",
+    "| ack p99, ms",
+    "| idle e2e p50, ms",
+    "| idle e2e p99, ms",
+    "| burst e2e p50, ms (1 worker)",
+    "| burst e2e p99, ms (1 worker)",
+    "| throughput, jobs/s (1 worker)",
+    "| throughput, jobs/s (2 workers)",
+    "| digest to 6 channels",
+    "| RSS at rest, MiB",
+    "| RSS after burst, MiB",
+)
+
+
+def test_quick_bench_prints_the_table_with_every_row() -> None:
+    run = subprocess.run(
+        [sys.executable, "-m", "bench", "--quick", "--digest-channels", "6"],
+        cwd=ROOT, capture_output=True, text=True, timeout=110,
+    )
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    out = run.stdout
+    for row in ROWS:
+        assert row in out, f"missing row {row!r} in:\n{out}"
+    assert "nproc:" in out and "rabbitmq:" in out and "load (1/5/15 min)" in out
+    # every figure was measured: no row is left without a number
+    table = [line for line in out.splitlines() if line.startswith("| ") and "---" not in line][1:]
+    assert len(table) == len(ROWS) and not any("n/a" in line for line in table), out
+    assert "0 lost, 0 dup" in out, out
