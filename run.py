@@ -46,7 +46,7 @@ def main(argv: list[str]) -> int:
 
             level = settings.log_level.lower()
             if process == "worker":
-                app.worker_main(["worker", f"--loglevel={level}", "--task-events", *extra])
+                app.worker_main(["worker", f"--loglevel={level}", *extra])
             elif process == "beat":
                 from tasks.beat import beat_argv
 

@@ -142,7 +142,7 @@ class JobControl:
         """After the ack: the status message (if the job got that far) says who cancelled it."""
         try:
             record = self.records.get(job_id)
-            ts = (record.status_ts or self.poster.status_ts(record.job)) if record else None
+            ts = record.status_ts if record else None
         except StoreUnavailable:
             log.warning("store unavailable: status message of cancelled job %s not updated", job_id)
             return
@@ -186,7 +186,7 @@ def install_job_control(app: App, handler: CommandHandler, settings: Settings) -
     """Wire cancel into the command handler and the buttons into the Bolt app (from build_app)."""
     from bot.interactions import register_interactions
 
-    control = JobControl(settings, handler, Poster(app.client, handler.records.store), handler.publisher.app)
+    control = JobControl(settings, handler, Poster(app.client), handler.publisher.app)
     handler.register(grammar.Cancel, control.on_cancel_command)
     register_interactions(app, control)
     return control

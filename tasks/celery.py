@@ -46,8 +46,11 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         "task_soft_time_limit": min(settings.report_time_limit, MAX_TIME_LIMIT),
         "task_time_limit": min(settings.report_time_limit, MAX_TIME_LIMIT) + 15,
         "worker_max_tasks_per_child": 1000,
-        "worker_send_task_events": True,
-        "task_send_sent_event": True,
+        # Task events cost a broker publish per state change of every job. Flower turns them on
+        # in the workers while it runs (its enable_events option), so nobody pays when nobody
+        # watches.
+        "worker_send_task_events": False,
+        "task_send_sent_event": False,
         "timezone": "UTC",
         "enable_utc": True,
         "worker_hijack_root_logger": False,

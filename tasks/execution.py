@@ -8,7 +8,9 @@
 
 from __future__ import annotations
 
+import json
 import logging
+import random
 import time
 from typing import Any
 
@@ -34,24 +36,69 @@ log = logging.getLogger(__name__)
 # Failures of Slack or Redis on the way (not of the report): retried with backoff and jitter.
 # Each posting step is recorded per job, so a retry does not post twice.
 TRANSIENT = (SlackApiError, OSError, StoreUnavailable)
+# How often one job may wait out Slack's rate limit before it is given up (and logged).
+RATE_LIMIT_RETRIES = 30
 
 
-def _record(runtime: Runtime, job: Job, **changes: Any) -> None:
-    try:
-        runtime.records.update(job, **changes)
-    except StoreUnavailable:
-        log.warning("store unavailable: job record not updated (%s)", ", ".join(changes))
+class RateLimited(Exception):
+    """Slack answered 429: the job gives its worker slot back and is retried after `retry_after`
+    seconds, resuming from the steps its record says are done."""
+
+    def __init__(self, retry_after: float) -> None:
+        super().__init__(f"rate limited for {retry_after:g} s")
+        self.retry_after = retry_after
 
 
-def _cancelled(runtime: Runtime, job: Job) -> JobRecord | None:
-    """The job's record if someone cancelled it: the durable guard, since Celery keeps revokes
-    in memory only (a revoked message redelivered after a worker restart must still not run)."""
-    try:
-        record = runtime.records.get(job.id)
-    except StoreUnavailable:
-        log.warning("store unavailable: cannot check whether job %s was cancelled; running it", job.id)
+def _retry_after(exc: SlackApiError) -> float | None:
+    """Seconds Slack asked us to wait, when the error is a 429; else None."""
+    if getattr(exc.response, "status_code", None) != 429:
         return None
-    return record if record is not None and record.state == "cancelled" else None
+    headers = {k.lower(): v for k, v in (exc.response.headers or {}).items()}
+    value = headers.get("retry-after")
+    value = value[0] if isinstance(value, list) else value
+    try:
+        return max(1.0, float(value))
+    except (TypeError, ValueError):
+        return 1.0
+
+
+def _load(runtime: Runtime, job: Job) -> tuple[JobRecord, tuple[str, float, Rendered] | None]:
+    """The job's record (one read), kept in memory while the job runs and saved after each step,
+    and the result of an earlier attempt that Slack's rate limit kept from being posted."""
+    try:
+        record, pending = runtime.records.load_for_run(job)
+    except StoreUnavailable:
+        log.warning("store unavailable: job %s runs without its record (a retry may post twice)", job.id)
+        return JobRecord(job=job), None
+    if not pending or "result" in record.steps:
+        return record, None
+    data = json.loads(pending)
+    return record, (data["state"], float(data["duration"]), Rendered.from_json(data["result"]))
+
+
+def _keep_pending(runtime: Runtime, job: Job, state: str, duration: float, result: Rendered) -> None:
+    payload = json.dumps({"state": state, "duration": duration, "result": result.to_json()})
+    try:
+        runtime.records.keep_pending(job.id, payload)
+    except StoreUnavailable:
+        log.warning("store unavailable: the retry of job %s will run the report again", job.id)
+
+
+def _save(runtime: Runtime, record: JobRecord) -> None:
+    try:
+        runtime.records.save(record)
+    except StoreUnavailable:
+        log.warning("store unavailable: job record not saved (state %s)", record.state)
+
+
+def _cancelled_by(runtime: Runtime, job: Job) -> str | None:
+    """Who cancelled the job while it ran, or None. The durable guard: Celery keeps revokes in
+    memory only, so a revoked message redelivered after a restart must still not post."""
+    try:
+        return runtime.records.cancelled_by(job.id)
+    except StoreUnavailable:
+        log.warning("store unavailable: cannot check whether job %s was cancelled", job.id)
+        return None
 
 
 def _refused(runtime: Runtime, job: Job) -> str | None:
@@ -99,41 +146,75 @@ def run_report_safely(
 
 
 def run_job(job: Job, runtime: Runtime, time_limit: float | None = None) -> str:
-    """Run one job through its four steps; returns its final state."""
+    """Run one job through its four steps; returns its final state.
+
+    Each step done is saved in the job's record, so a redelivered or retried job skips what it
+    already posted. The record is read once and written after each step: five Redis round trips
+    for a job, whatever it reports.
+    """
     token = job_id_var.set(job.id)
+    record, pending = _load(runtime, job)
+    outcome: tuple[str, float, Rendered] | None = pending
     try:
         picked_at = time.time()
-        if _cancelled(runtime, job):
+        if record.state == "cancelled":
             log.info("job %s was cancelled before it started; not running it", job.report)
             return "cancelled"
         refusal = _refused(runtime, job)
         if refusal:
             log.warning("job %s refused: user %s may not run it in channel %s", job.report, job.user, job.channel)
             runtime.poster.tell_requester(job, refusal)
-            _record(runtime, job, state="failed", finished_at=time.time(), error="not_allowed")
+            record.state, record.finished_at, record.error = "failed", time.time(), "not_allowed"
+            _save(runtime, record)
             return "failed"
-        _record(runtime, job, state="running", started_at=picked_at)
-        ts = runtime.poster.post_status(job, status_message(job, "running"))
-        _record(runtime, job, status_ts=ts)
-        started = time.monotonic()
-        state, result = run_report_safely(job, runtime, time_limit, picked_at)
-        duration = time.monotonic() - started
-        cancelled = _cancelled(runtime, job)
-        if cancelled:  # the revoke did not stop it (another broker, a lost message): keep quiet
-            message = status_message(job, "cancelled", duration=duration, cancelled_by=cancelled.cancelled_by)
-            runtime.poster.update_status(job, ts, message)
+        if not record.status_ts:  # a retried or redelivered job already has its status message
+            record.status_ts = runtime.poster.post_status(job, status_message(job, "running"))
+            record.state, record.started_at = "running", record.started_at or picked_at
+            _save(runtime, record)
+        if outcome is None:
+            started = time.monotonic()
+            state, result = run_report_safely(job, runtime, time_limit, picked_at)
+            outcome = (state, time.monotonic() - started, result)
+        state, duration, result = outcome
+        cancelled_by = _cancelled_by(runtime, job)
+        if cancelled_by is not None:  # the revoke did not stop it in time: post nothing more
+            message = status_message(job, "cancelled", duration=duration, cancelled_by=cancelled_by)
+            runtime.poster.update_status(job, record.status_ts, message)
             log.info("job %s was cancelled while running; its result is not posted", job.report)
             return "cancelled"
-        runtime.poster.post_in_thread(job, ts, result)
-        runtime.poster.upload_files(job, ts, result.files)
-        runtime.poster.update_status(job, ts, status_message(job, state, duration=duration))
-        _record(runtime, job, state=state, finished_at=time.time())
+        if "result" not in record.steps:
+            runtime.poster.post_in_thread(job, record.status_ts, result)
+            record.steps["result"] = "posted"
+            _save(runtime, record)  # at once: a worker killed after this must not post it again
+            if pending:
+                try:
+                    runtime.records.drop_pending(job.id)
+                except StoreUnavailable:
+                    pass  # it expires on its own (PENDING_TTL)
+        if result.files and "files" not in record.steps:
+            uploaded = runtime.poster.upload_files(job, record.status_ts, result.files)
+            record.steps["files"] = "uploaded" if uploaded else "failed"
+        runtime.poster.update_status(job, record.status_ts, status_message(job, state, duration=duration))
+        record.state, record.finished_at = state, time.time()
+        _save(runtime, record)
         log.info("job %s %s in %s", job.report, state, format_duration(duration))
         return state
     except ChannelUnavailable as exc:
-        _record(runtime, job, state="failed", finished_at=time.time(), error=exc.error)
+        record.state, record.finished_at, record.error = "failed", time.time(), exc.error
+        _save(runtime, record)
         log.warning("job %s could not post: %s", job.report, exc.error)
         return "failed"
+    except SlackApiError as exc:
+        _save(runtime, record)  # keep the steps done, so the retry does not repeat them
+        retry_after = _retry_after(exc)
+        if retry_after is None:
+            raise
+        if outcome is not None and "result" not in record.steps:
+            _keep_pending(runtime, job, *outcome)
+        raise RateLimited(retry_after) from exc
+    except TRANSIENT:
+        _save(runtime, record)  # keep the steps done, so Celery's retry does not repeat them
+        raise
     finally:
         job_id_var.reset(token)
 
@@ -158,5 +239,11 @@ def register_tasks(app: Celery, runtime: Runtime) -> None:
         try:
             outcome = run_job(job, runtime, time_limit=soft)
             return outcome
+        except RateLimited as exc:
+            outcome = "ratelimited"
+            # Slack said when. A digest's jobs hit the limit staggered as they posted, so a
+            # quarter second of jitter is enough to keep their retries from arriving together.
+            countdown = exc.retry_after + random.uniform(0, 0.25)
+            raise self.retry(exc=exc, countdown=countdown, max_retries=RATE_LIMIT_RETRIES) from exc
         finally:
             observe_job(job.report, outcome, time.monotonic() - started)

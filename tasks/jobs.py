@@ -18,6 +18,7 @@ from tasks.store import Store
 STATES = ("queued", "running", "succeeded", "failed", "cancelled")
 FINAL_STATES = ("succeeded", "failed", "cancelled")
 HISTORY_LENGTH = 50
+PENDING_TTL = 6 * 3600  # a rate-limited result waits for its retry at most this long
 
 
 def new_job_id() -> str:
@@ -60,9 +61,14 @@ class JobRecord:
     status_ts: str = ""
     error: str = ""
     cancelled_by: str = ""
+    # Steps already posted in the status message's thread ("result", "files"), so a job that
+    # is redelivered or retried does not post them twice. The status message is `status_ts`.
+    steps: dict[str, str] = field(default_factory=dict)
 
     def to_json(self) -> str:
-        data = asdict(self)
+        # By hand rather than dataclasses.asdict, whose deep copy showed in the worker's profile.
+        data = {name: getattr(self, name) for name in self.__dataclass_fields__}
+        data["job"] = self.job.to_message()
         return json.dumps(data)
 
     @classmethod
@@ -95,15 +101,36 @@ class JobRecords:
         return record
 
     def get(self, job_id: str) -> JobRecord | None:
-        raw = self.store.get(f"job:{job_id}")
+        """The record with any cancel applied: the record and its marker in one round trip."""
+        return self._parse(*self.store.get_many([f"job:{job_id}", f"job:{job_id}:cancelled"]))
+
+    def _parse(self, raw: str | None, marker: str | None) -> JobRecord | None:
         if not raw:
             return None
         record = JobRecord.from_json(raw)
-        if record.state != "cancelled":
-            marker = self.store.get(f"job:{job_id}:cancelled")
-            if marker:
-                _apply_cancel(record, marker)
+        if marker and record.state != "cancelled":
+            _apply_cancel(record, marker)
         return record
+
+    def load_for_run(self, job: Job) -> tuple[JobRecord, str | None]:
+        """What a worker needs before it runs a job, in one round trip: the record (or a new one)
+        and the result a previous attempt rendered but could not post yet (see `keep_pending`)."""
+        keys = [f"job:{job.id}", f"job:{job.id}:cancelled", f"job:{job.id}:pending"]
+        raw, marker, pending = self.store.get_many(keys)
+        return self._parse(raw, marker) or JobRecord(job=job), pending
+
+    def keep_pending(self, job_id: str, payload: str) -> None:
+        """Keep a rendered result that Slack's rate limit stopped, for the job's retry."""
+        self.store.set(f"job:{job_id}:pending", payload, ttl=PENDING_TTL)
+
+    def drop_pending(self, job_id: str) -> None:
+        self.store.delete(f"job:{job_id}:pending")
+
+    def cancelled_by(self, job_id: str) -> str | None:
+        """Who cancelled the job (possibly ""), or None when it was not cancelled: one read,
+        for the worker's check between running a report and posting its result."""
+        marker = self.store.get(f"job:{job_id}:cancelled")
+        return str(json.loads(marker).get("by", "")) if marker else None
 
     def cancel(self, record: JobRecord, by: str) -> bool:
         """Mark a job cancelled by `by`; False when it already was (the first cancel wins).

@@ -1,8 +1,8 @@
 """Slack posting for jobs: the status message, its thread, and word back to the requester.
 
-Each step a job posts is recorded in the store under the job id, so a job that is redelivered
-(its worker died) or retried picks up where it was: the status message is updated, never
-re-posted, and the result lands in its thread once.
+Only Slack calls live here. Which steps a job has already posted is kept in its record
+(`tasks.jobs.JobRecord.status_ts` and `.steps`), and `tasks.execution` skips a step that is
+done, so a redelivered or retried job updates its status message instead of re-posting it.
 """
 
 from __future__ import annotations
@@ -18,11 +18,9 @@ from slack_sdk.errors import SlackApiError, SlackRequestError
 from tasks.jobs import Job
 from tasks.rendering import Rendered
 from tasks.slack_client import make_webhook
-from tasks.store import Store, StoreUnavailable
 
 log = logging.getLogger(__name__)
 
-STEP_TTL = 7 * 86400
 UPLOAD_ATTEMPTS = 3  # whole files_upload_v2 flows; each Web API call also has the client's retries
 UPLOAD_BACKOFF = 1.0  # seconds before the second attempt, doubling
 # Upload errors that another attempt will not fix.
@@ -44,27 +42,10 @@ class ChannelUnavailable(Exception):
 
 
 class Poster:
-    """Posts a job's messages through one WebClient, once per job and step."""
+    """Posts a job's messages through one WebClient."""
 
-    def __init__(self, client: WebClient, store: Store) -> None:
+    def __init__(self, client: WebClient) -> None:
         self.client = client
-        self.store = store
-
-    def _step_key(self, job: Job, step: str) -> str:
-        return f"job:{job.id}:step:{step}"
-
-    def _done(self, job: Job, step: str) -> str | None:
-        try:
-            return self.store.get(self._step_key(job, step))
-        except StoreUnavailable:
-            log.warning("store unavailable: cannot check step %s of job %s; posting anyway", step, job.id)
-            return None
-
-    def _mark(self, job: Job, step: str, value: str) -> None:
-        try:
-            self.store.set(self._step_key(job, step), value, ttl=STEP_TTL)
-        except StoreUnavailable:
-            log.warning("store unavailable: step %s of job %s not recorded", step, job.id)
 
     def _channel_error(self, job: Job, exc: SlackApiError) -> None:
         error = str(exc.response.get("error", ""))
@@ -73,11 +54,7 @@ class Poster:
             raise ChannelUnavailable(error) from exc
 
     def post_status(self, job: Job, message: Rendered) -> str:
-        """Post the status message, or return the one this job already posted."""
-        existing = self._done(job, "status")
-        if existing:
-            self.update_status(job, existing, message)
-            return existing
+        """Post the status message in the job's channel; return its ts."""
         try:
             response = self.client.chat_postMessage(
                 channel=job.channel, text=message.text, blocks=message.block_dicts()
@@ -85,21 +62,13 @@ class Poster:
         except SlackApiError as exc:
             self._channel_error(job, exc)
             raise
-        ts = str(response["ts"])
-        self._mark(job, "status", ts)
-        return ts
-
-    def status_ts(self, job: Job) -> str | None:
-        """The ts of the status message this job has posted, if any (a cancel updates it)."""
-        return self._done(job, "status")
+        return str(response["ts"])
 
     def update_status(self, job: Job, ts: str, message: Rendered) -> None:
         self.client.chat_update(channel=job.channel, ts=ts, text=message.text, blocks=message.block_dicts())
 
-    def post_in_thread(self, job: Job, ts: str, message: Rendered, step: str = "result") -> None:
-        """Reply in the status message's thread, once for this job and step."""
-        if self._done(job, step):
-            return
+    def post_in_thread(self, job: Job, ts: str, message: Rendered) -> None:
+        """Reply in the status message's thread."""
         try:
             self.client.chat_postMessage(
                 channel=job.channel, thread_ts=ts, text=message.text, blocks=message.block_dicts()
@@ -107,10 +76,9 @@ class Poster:
         except SlackApiError as exc:
             self._channel_error(job, exc)
             raise
-        self._mark(job, step, "posted")
 
     def upload_files(self, job: Job, ts: str, files: Sequence[Any]) -> bool:
-        """Attach files (``tasks.reports.results.File``) in the job's thread, once per job.
+        """Attach files (``tasks.reports.results.File``) in the job's thread.
 
         files_upload_v2 is Slack's external upload: getUploadURLExternal, the bytes to the
         upload URL, completeUploadExternal with channel and thread. Steps 1 and 3 get the
@@ -118,7 +86,7 @@ class Poster:
         a few times. If it still fails, the text result is already in the thread: we say there
         that the attachments could not be uploaded, log why, and return False.
         """
-        if not files or self._done(job, "files"):
+        if not files:
             return True
         uploads = [{"content": bytes(f.content), "filename": f.name, "title": f.title or f.name} for f in files]
         error: Exception | None = None
@@ -128,17 +96,17 @@ class Poster:
             try:
                 self.client.files_upload_v2(file_uploads=uploads, channel=job.channel, thread_ts=ts)
             except SlackApiError as exc:
+                if exc.response.status_code == 429:
+                    raise  # the job waits out the limit without its worker slot (tasks.execution)
                 error = exc
                 if str(exc.response.get("error", "")) in PERMANENT_UPLOAD_ERRORS:
                     break
             except (SlackRequestError, OSError) as exc:
                 error = exc
             else:
-                self._mark(job, "files", "uploaded")
                 return True
         names = ", ".join(f.name for f in files)
         log.warning("job %s: could not upload %s after retries: %s", job.id, names, error)
-        self._mark(job, "files", "failed")
         try:
             self.client.chat_postMessage(
                 channel=job.channel,

@@ -7,6 +7,8 @@ Pure functions: tests call them directly.
 
 from __future__ import annotations
 
+import base64
+import json
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -33,11 +35,28 @@ class Rendered:
     """A message ready for chat.postMessage: blocks, fallback text and files to attach."""
 
     text: str
-    blocks: list[Block] = field(default_factory=list)
+    blocks: list[Block | dict[str, Any]] = field(default_factory=list)
     files: list[Any] = field(default_factory=list)
 
     def block_dicts(self) -> list[dict[str, Any]]:
-        return [b.to_dict() for b in self.blocks]
+        return [b if isinstance(b, dict) else b.to_dict() for b in self.blocks]
+
+    def to_json(self) -> str:
+        """Kept while a job waits out Slack's rate limit, so its retry posts the same result
+        without running the report again."""
+        files = [
+            {"name": f.name, "title": f.title, "content": base64.b64encode(bytes(f.content)).decode()}
+            for f in self.files
+        ]
+        return json.dumps({"text": self.text, "blocks": self.block_dicts(), "files": files})
+
+    @classmethod
+    def from_json(cls, raw: str) -> Rendered:
+        from tasks.reports.results import File
+
+        data = json.loads(raw)
+        files = [File(f["name"], base64.b64decode(f["content"]), title=f["title"]) for f in data["files"]]
+        return cls(text=data["text"], blocks=data["blocks"], files=files)
 
 
 STATE_ICONS = {

@@ -28,7 +28,7 @@ class Runtime:
     def client(self) -> WebClient:
         from tasks.slack_client import make_client
 
-        return make_client(self.settings)
+        return make_client(self.settings, wait_on_rate_limit=False)
 
     @cached_property
     def store(self) -> Store:
@@ -40,7 +40,7 @@ class Runtime:
 
     @cached_property
     def poster(self) -> Poster:
-        return Poster(self.client, self.store)
+        return Poster(self.client)
 
     @cached_property
     def access(self) -> Access:

@@ -47,12 +47,11 @@ class _RateLimited(_Counted, RateLimitErrorRetryHandler):
     reason = "ratelimited"
 
 
-def retry_handlers() -> list:  # type: ignore[type-arg]
-    return [
-        _ConnectionErrors(max_retry_count=3),
-        _ServerErrors(max_retry_count=3),
-        _RateLimited(max_retry_count=6),
-    ]
+def retry_handlers(wait_on_rate_limit: bool = True) -> list:  # type: ignore[type-arg]
+    handlers = [_ConnectionErrors(max_retry_count=3), _ServerErrors(max_retry_count=3)]
+    if wait_on_rate_limit:
+        handlers.append(_RateLimited(max_retry_count=6))
+    return handlers
 
 
 class CountingWebClient(WebClient):
@@ -67,13 +66,18 @@ class CountingWebClient(WebClient):
             raise
 
 
-def make_client(settings: Settings) -> WebClient:
-    """A WebClient for the bot token, at the configured API URL, with retries on."""
+def make_client(settings: Settings, *, wait_on_rate_limit: bool = True) -> WebClient:
+    """A WebClient for the bot token, at the configured API URL, with retries on.
+
+    `wait_on_rate_limit=False` is for the workers: a 429 comes back as an error instead of a
+    sleep, so the job can give its worker slot back and be retried after `Retry-After`
+    (`tasks.execution`), and a digest to many channels is not paced by sleeping processes.
+    """
     return CountingWebClient(
         token=settings.slack_bot_token or None,
         base_url=settings.slack_api_url,
         timeout=SLACK_TIMEOUT,
-        retry_handlers=retry_handlers(),
+        retry_handlers=retry_handlers(wait_on_rate_limit),
     )
 
 

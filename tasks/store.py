@@ -24,6 +24,10 @@ class Store(ABC):
     def get(self, key: str) -> str | None: ...
 
     @abstractmethod
+    def get_many(self, keys: list[str]) -> list[str | None]:
+        """Several values in one round trip (MGET): a job's record and its cancel marker."""
+
+    @abstractmethod
     def set(self, key: str, value: str, ttl: float | None = None) -> None: ...
 
     @abstractmethod
@@ -110,6 +114,9 @@ class RedisStore(Store):
     def get(self, key: str) -> str | None:
         return self._call(self._r.get, self._k(key))
 
+    def get_many(self, keys: list[str]) -> list[str | None]:
+        return list(self._call(self._r.mget, [self._k(k) for k in keys]))
+
     def set(self, key: str, value: str, ttl: float | None = None) -> None:
         self._call(self._r.set, self._k(key), value, px=int(ttl * 1000) if ttl else None)
 
@@ -181,6 +188,9 @@ class MemoryStore(Store):
         with self._lock:
             value = self._live(key)
             return value if isinstance(value, str) else None
+
+    def get_many(self, keys: list[str]) -> list[str | None]:
+        return [self.get(k) for k in keys]
 
     def set(self, key: str, value: str, ttl: float | None = None) -> None:
         with self._lock:

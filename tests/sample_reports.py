@@ -34,3 +34,10 @@ def sleepy(seconds: float = 10.0) -> str:
 def slow(seconds: float = 20.0) -> str:
     time.sleep(seconds)
     return "finally done"
+
+
+@report("tally", help="Counts its own runs in a file (tests: a report must not run twice)")
+def tally(path: str) -> str:
+    with open(path, "a") as f:
+        f.write("ran\n")
+    return "counted"

@@ -1,0 +1,51 @@
+"""Slack's rate limits: a job waits them out without holding a worker, and posts once.
+
+The fake Slack limits chat.postMessage to one message a second per channel (burst 1), as Slack
+does, answering 429 with Retry-After. A job's status message goes out, its result hits the limit
+a few milliseconds later, and the job is retried after Retry-After from where it stopped.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+JOB_ID = re.compile(r"job `([0-9a-f]{8})`")
+
+
+def test_a_rate_limited_result_is_posted_once_later_and_the_report_runs_once(slack, worker, http_bot, tmp_path: Path):  # type: ignore[no-untyped-def]
+    runs = tmp_path / "runs.txt"
+    slack.rate_limit_post_message(per_second=1.0, burst=1)
+    response = slack.send_command("/run-report", f"tally path={runs}", channel="C0LIMIT")
+    job_id = JOB_ID.search(str(response.body)).group(1)  # type: ignore[union-attr]
+
+    final = slack.wait_for(
+        lambda: next((m for m in slack.messages("C0LIMIT") if job_id in str(m.blocks) and "succeeded" in str(m.blocks)), None),
+        timeout=20,
+    )
+    replies = slack.thread("C0LIMIT", final.ts)
+    assert [r.text for r in replies] == ["counted"]
+    assert runs.read_text() == "ran\n", "the retry posted the kept result; the report ran once"
+    refused = [r for r in slack.requests("chat.postMessage") if r.status == 429]
+    assert refused, "Slack's limit was hit, so the job had to wait it out"
+    assert len([m for m in slack.messages("C0LIMIT") if job_id in str(m.blocks)]) == 1
+
+
+def test_many_channels_under_the_limit_lose_and_duplicate_nothing(slack, worker, http_bot):  # type: ignore[no-untyped-def]
+    slack.rate_limit_post_message(per_second=1.0, burst=1)
+    channels = [f"C0FAN{i:02d}" for i in range(12)]
+    ids = {}
+    for channel in channels:
+        response = slack.send_command("/run-report", "echo text=digest", channel=channel)
+        ids[channel] = JOB_ID.search(str(response.body)).group(1)  # type: ignore[union-attr]
+
+    def all_done() -> bool:
+        return all(
+            any(ids[c] in str(m.blocks) and "succeeded" in str(m.blocks) for m in slack.messages(c)) for c in channels
+        )
+
+    slack.wait_for(all_done, timeout=40)
+    for channel in channels:
+        statuses = [m for m in slack.messages(channel) if ids[channel] in str(m.blocks)]
+        assert len(statuses) == 1
+        assert [r.text for r in slack.thread(channel, statuses[0].ts)] == ["digest"]
