@@ -23,7 +23,7 @@ from tasks.celery import RUN_REPORT
 from tasks.errors import UserError
 from tasks.jobs import Job, JobRecord
 from tasks.logs import job_id_var, redact
-from tasks.metrics import observe_job
+from tasks.metrics import SLACK_RETRIES, observe_job
 from tasks.mrkdwn import escape_mrkdwn
 from tasks.posting import ChannelUnavailable
 from tasks.rendering import Rendered, error_result, format_duration, render_result, status_message
@@ -241,6 +241,7 @@ def register_tasks(app: Celery, runtime: Runtime) -> None:
             return outcome
         except RateLimited as exc:
             outcome = "ratelimited"
+            SLACK_RETRIES.labels(reason="ratelimited").inc()
             # Slack said when. A digest's jobs hit the limit staggered as they posted, so a
             # quarter second of jitter is enough to keep their retries from arriving together.
             countdown = exc.retry_after + random.uniform(0, 0.25)

@@ -14,6 +14,8 @@ ROOT = Path(__file__).resolve().parents[2]
 ROWS = (
     "| ack p50, ms",
     "| ack p99, ms",
+    "| ack p50, ms, while 1 worker runs the burst",
+    "| ack p99, ms, while 1 worker runs the burst",
     "| idle e2e p50, ms",
     "| idle e2e p99, ms",
     "| burst e2e p50, ms (1 worker)",
