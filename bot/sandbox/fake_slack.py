@@ -41,6 +41,7 @@ from zoneinfo import ZoneInfo
 
 from aiohttp import WSMsgType, web
 
+from bot.sandbox.page import add_page_routes
 from bot.sandbox.state import (
     APP_ID,
     BOT_ID,
@@ -181,6 +182,7 @@ class FakeSlack:
         app.router.add_post("/response/{url_id}", self._handle_response_url)
         app.router.add_post("/upload/v1/{token}", self._handle_upload)
         app.router.add_get("/socket", self._handle_socket)
+        add_page_routes(app, self)  # the sandbox page: always on, it costs nothing when unused
         self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
         self._loop.run_until_complete(self._runner.setup())
         site = web.SockSite(self._runner, sock)

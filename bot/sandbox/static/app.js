@@ -1,0 +1,554 @@
+// The sandbox page: shows the fake Slack workspace as a Slack channel and sends what you type
+// to the bot the way Slack would (the server signs it). No build step, no framework.
+// Everything from the workspace is put on the page with textContent / DOM nodes, never as HTML.
+"use strict";
+
+const ME = "U0SANDBOX";
+const HINTS = ["/run-report help", "/run-report ping", "/run-report sales-by-region", "/run-report schedule list"];
+const EMOJI = {
+  white_check_mark: "✅", x: "❌", warning: "⚠️", no_entry_sign: "🚫", no_entry: "⛔",
+  inbox_tray: "📥", hourglass_flowing_sand: "⏳", hourglass: "⌛", bar_chart: "📊",
+  paperclip: "📎", table_tennis_paddle_and_ball: "🏓", calendar: "📅", wastebasket: "🗑️",
+  double_vertical_bar: "⏸️", arrow_forward: "▶️", clock1: "🕐", alarm_clock: "⏰",
+  memo: "📝", mag: "🔍", tada: "🎉", thumbsup: "👍", "+1": "👍", eyes: "👀",
+  information_source: "ℹ️", heavy_check_mark: "✔️", repeat: "🔁", stopwatch: "⏱️",
+  chart_with_upwards_trend: "📈", page_facing_up: "📄", robot_face: "🤖", wave: "👋",
+};
+
+const view = { data: null, channel: "C0SANDBOX", collapsed: new Set(), images: new Map(), history: [], historyAt: -1 };
+
+// ------------------------------------------------------------------ DOM helpers
+
+function el(tag, className, text) {
+  const node = document.createElement(tag);
+  if (className) node.className = className;
+  if (text !== undefined && text !== null) node.textContent = text;
+  return node;
+}
+
+function unescapeSlack(text) {
+  // Slack escapes exactly these three in message text.
+  return text.replace(/&lt;/g, "<").replace(/&gt;/g, ">").replace(/&amp;/g, "&");
+}
+
+function emojify(text) {
+  return text.replace(/:([a-z0-9_+-]+):/g, (whole, name) => EMOJI[name] || whole);
+}
+
+function userName(id) {
+  const users = (view.data && view.data.users) || {};
+  return users[id] || id;
+}
+
+function channelName(id) {
+  const channels = (view.data && view.data.channels) || [];
+  const found = channels.find((c) => c.id === id);
+  return found ? found.name : id.toLowerCase();
+}
+
+// ------------------------------------------------------------------ mrkdwn
+
+// One inline token at a time: `code`, <entity>, *bold*, _italic_, ~strike~. Bold/italic/strike
+// need a non-word character (or the edge) around them, as in Slack, so snake_case stays text.
+const INLINE = /`([^`\n]+)`|<([^<>\n]+)>|(?<![\w*])\*(?!\s)([^*\n]+?)\*(?![\w*])|(?<![\w_])_(?!\s)([^_\n]+?)_(?![\w_])|(?<![\w~])~(?!\s)([^~\n]+?)~(?![\w~])/g;
+
+function appendText(parent, text) {
+  if (text) parent.appendChild(document.createTextNode(emojify(unescapeSlack(text))));
+}
+
+function entity(raw) {
+  const [target, label] = raw.split("|", 2).concat([undefined]).slice(0, 2);
+  if (target.startsWith("@")) {
+    return el("span", "mention", "@" + (label || userName(target.slice(1))));
+  }
+  if (target.startsWith("#")) {
+    return el("span", "mention", "#" + (label || channelName(target.slice(1))));
+  }
+  if (target.startsWith("!")) {
+    const special = target.slice(1);
+    if (special.startsWith("subteam^")) return el("span", "mention", label || "@group");
+    if (special.startsWith("date^")) return document.createTextNode(unescapeSlack(label || special));
+    return el("span", "mention", "@" + special);
+  }
+  const url = unescapeSlack(target);
+  if (/^(https?:|mailto:)/i.test(url)) {
+    const a = el("a", null, unescapeSlack(label || url));
+    a.href = url;
+    a.target = "_blank";
+    a.rel = "noopener noreferrer";
+    return a;
+  }
+  return document.createTextNode("<" + unescapeSlack(raw) + ">");
+}
+
+function inline(parent, text) {
+  let last = 0;
+  INLINE.lastIndex = 0;
+  for (let m = INLINE.exec(text); m; m = INLINE.exec(text)) {
+    appendText(parent, text.slice(last, m.index));
+    last = INLINE.lastIndex;
+    if (m[1] !== undefined) parent.appendChild(el("code", null, unescapeSlack(m[1])));
+    else if (m[2] !== undefined) parent.appendChild(entity(m[2]));
+    else {
+      const tag = m[3] !== undefined ? "b" : m[4] !== undefined ? "i" : "s";
+      const node = el(tag);
+      const inner = m[3] ?? m[4] ?? m[5];
+      const saved = INLINE.lastIndex;
+      inline(node, inner);
+      INLINE.lastIndex = saved;
+      parent.appendChild(node);
+    }
+  }
+  appendText(parent, text.slice(last));
+}
+
+function mrkdwn(text, className) {
+  const root = el("div", className || "mrkdwn");
+  const parts = String(text || "").split(/```/);
+  parts.forEach((part, i) => {
+    if (i % 2 === 1 && i < parts.length - 1) {
+      root.appendChild(el("pre", null, unescapeSlack(part.replace(/^\n/, ""))));
+      return;
+    }
+    if (i % 2 === 1) part = "```" + part; // an unclosed fence is text
+    // Lines starting with "&gt; " (an escaped "> ") are quotes.
+    const lines = part.split("\n");
+    let buffer = [];
+    const flush = () => {
+      if (buffer.length) {
+        const span = el("span");
+        inline(span, buffer.join("\n"));
+        root.appendChild(span);
+        buffer = [];
+      }
+    };
+    lines.forEach((line, n) => {
+      const quote = line.match(/^&gt;\s?(.*)$/);
+      if (quote) {
+        flush();
+        const q = el("blockquote");
+        inline(q, quote[1]);
+        root.appendChild(q);
+      } else {
+        buffer.push(line + (n < lines.length - 1 ? "" : ""));
+      }
+    });
+    flush();
+  });
+  return root;
+}
+
+function textObject(obj, className) {
+  if (!obj) return el("span");
+  if (obj.type === "mrkdwn") return mrkdwn(obj.text, className);
+  return el("div", className || "plain", emojify(obj.text || ""));
+}
+
+// ------------------------------------------------------------------ Block Kit
+
+function renderBlocks(blocks, ctx) {
+  const root = el("div", "blocks");
+  for (const block of blocks) {
+    const node = renderBlock(block, ctx);
+    node.classList.add("block");
+    root.appendChild(node);
+  }
+  return root;
+}
+
+function renderBlock(block, ctx) {
+  switch (block.type) {
+    case "section": return sectionBlock(block, ctx);
+    case "header": return el("div", "block-header", emojify((block.text || {}).text || ""));
+    case "divider": return el("hr", "block-divider");
+    case "context": return contextBlock(block);
+    case "actions": return actionsBlock(block, ctx);
+    case "image": return imageBlock(block);
+    case "table": return tableBlock(block);
+    case "rich_text": return richText(block);
+    default: return el("div", "unsupported", `[${block.type} block]`);
+  }
+}
+
+function sectionBlock(block, ctx) {
+  const node = el("div", "section");
+  const body = el("div", "section-body");
+  if (block.text) body.appendChild(textObject(block.text));
+  if (block.fields && block.fields.length) {
+    const fields = el("div", "fields");
+    block.fields.forEach((f) => fields.appendChild(textObject(f)));
+    body.appendChild(fields);
+  }
+  node.appendChild(body);
+  if (block.accessory) node.appendChild(element(block.accessory, block, ctx));
+  return node;
+}
+
+function contextBlock(block) {
+  const node = el("div", "block-context");
+  for (const item of block.elements || []) {
+    if (item.type === "image") {
+      const img = el("img");
+      img.src = item.image_url;
+      img.alt = item.alt_text || "";
+      node.appendChild(img);
+    } else {
+      node.appendChild(textObject(item, "mrkdwn"));
+    }
+  }
+  return node;
+}
+
+function actionsBlock(block, ctx) {
+  const node = el("div", "block-actions");
+  (block.elements || []).forEach((item) => node.appendChild(element(item, block, ctx)));
+  return node;
+}
+
+function element(item, block, ctx) {
+  if (item.type === "button") {
+    const label = (item.text || {}).text || "";
+    const button = el("button", "bk-button" + (item.style ? " " + item.style : ""), emojify(label));
+    button.type = "button";
+    if (item.url) {
+      button.addEventListener("click", () => window.open(item.url, "_blank", "noopener"));
+      return button;
+    }
+    button.addEventListener("click", () => click(button, item, block, ctx, label));
+    return button;
+  }
+  if (item.type === "image") {
+    const img = el("img");
+    img.src = item.image_url;
+    img.alt = item.alt_text || "";
+    img.style.maxWidth = "90px";
+    return img;
+  }
+  const placeholder = (item.placeholder || {}).text || item.type;
+  return el("span", "bk-element", placeholder);
+}
+
+async function click(button, item, block, ctx, label) {
+  if (item.confirm) {
+    const c = item.confirm;
+    const question = [(c.title || {}).text, (c.text || {}).text].filter(Boolean).join("\n\n");
+    if (!window.confirm(unescapeSlack(question))) return;
+  }
+  button.disabled = true;
+  try {
+    const answer = await post("/sandbox/action", {
+      channel: ctx.channel, message_ts: ctx.ts, ephemeral: ctx.ephemeral, user: ME,
+      action_id: item.action_id, block_id: block.block_id, value: item.value, label,
+    });
+    if (!answer.ok) showError(answer.error ? `The bot did not take the click: ${answer.error}` : "The bot did not take the click.");
+  } finally {
+    button.disabled = false;
+  }
+}
+
+function imageBlock(block) {
+  const node = el("figure", "block-image");
+  node.style.margin = "0";
+  if (block.title) node.appendChild(el("div", "image-title", block.title.text));
+  const img = el("img");
+  img.src = block.image_url || ((block.slack_file || {}).url) || "";
+  img.alt = block.alt_text || "";
+  node.appendChild(img);
+  return node;
+}
+
+function cellText(cell) {
+  if (!cell) return el("span");
+  if (cell.type === "raw_text") return document.createTextNode(cell.text || "");
+  if (cell.type === "rich_text") return richText(cell);
+  return document.createTextNode(cell.text || "");
+}
+
+function tableBlock(block) {
+  const table = el("table", "bk-table");
+  const settings = block.column_settings || [];
+  (block.rows || []).forEach((row, r) => {
+    const tr = el("tr");
+    row.forEach((cell, c) => {
+      const td = el(r === 0 ? "th" : "td");
+      const setting = settings[c] || {};
+      if (setting.align && setting.align !== "left") td.classList.add(setting.align);
+      if (setting.is_wrapped === false) td.classList.add("nowrap");
+      td.appendChild(cellText(cell));
+      tr.appendChild(td);
+    });
+    table.appendChild(tr);
+  });
+  return table;
+}
+
+function richText(block) {
+  const root = el("div", "mrkdwn");
+  for (const part of block.elements || []) {
+    if (part.type === "rich_text_preformatted") {
+      const pre = el("pre");
+      richElements(pre, part.elements);
+      root.appendChild(pre);
+    } else if (part.type === "rich_text_quote") {
+      const q = el("blockquote");
+      richElements(q, part.elements);
+      root.appendChild(q);
+    } else if (part.type === "rich_text_list") {
+      const list = el(part.style === "ordered" ? "ol" : "ul");
+      for (const item of part.elements || []) {
+        const li = el("li");
+        richElements(li, item.elements);
+        list.appendChild(li);
+      }
+      root.appendChild(list);
+    } else {
+      const span = el("span");
+      richElements(span, part.elements);
+      root.appendChild(span);
+    }
+  }
+  return root;
+}
+
+function richElements(parent, elements) {
+  for (const item of elements || []) {
+    let node;
+    if (item.type === "text") node = document.createTextNode(item.text || "");
+    else if (item.type === "link") {
+      node = el("a", null, item.text || item.url);
+      if (/^(https?:|mailto:)/i.test(item.url || "")) node.href = item.url;
+      node.rel = "noopener noreferrer";
+    } else if (item.type === "user") node = el("span", "mention", "@" + userName(item.user_id));
+    else if (item.type === "channel") node = el("span", "mention", "#" + channelName(item.channel_id));
+    else if (item.type === "usergroup") node = el("span", "mention", "@" + item.usergroup_id);
+    else if (item.type === "broadcast") node = el("span", "mention", "@" + item.range);
+    else if (item.type === "emoji") node = document.createTextNode(item.unicode ? String.fromCodePoint(parseInt(item.unicode, 16)) : emojify(`:${item.name}:`));
+    else node = document.createTextNode(item.text || "");
+    const style = item.style || {};
+    if (style.code) node = wrap("code", node);
+    if (style.bold) node = wrap("b", node);
+    if (style.italic) node = wrap("i", node);
+    if (style.strike) node = wrap("s", node);
+    parent.appendChild(node);
+  }
+}
+
+function wrap(tag, node) {
+  const outer = el(tag);
+  outer.appendChild(node);
+  return outer;
+}
+
+// ------------------------------------------------------------------ messages
+
+function fileView(file) {
+  if (file.mimetype === "image/png" || file.mimetype === "image/jpeg" || file.mimetype === "image/gif") {
+    // One <img> per file for the page's life, so a re-render does not reload the picture.
+    let figure = view.images.get(file.id);
+    if (!figure) {
+      figure = el("figure", "file-image");
+      figure.style.margin = "0";
+      figure.dataset.fileId = file.id;
+      figure.appendChild(el("div", "image-title", file.title));
+      const link = el("a");
+      link.href = file.url;
+      link.target = "_blank";
+      const img = el("img");
+      img.src = file.url;
+      img.alt = file.title;
+      link.appendChild(img);
+      figure.appendChild(link);
+      view.images.set(file.id, figure);
+    }
+    return figure;
+  }
+  const card = el("a", "file-card");
+  card.href = file.url;
+  card.download = file.name;
+  card.dataset.fileId = file.id;
+  card.appendChild(el("span", "file-icon", file.name.endsWith(".csv") ? "📊" : "📄"));
+  const text = el("span");
+  text.appendChild(el("div", "file-name", file.title));
+  text.appendChild(el("div", "file-meta", `${file.name} · ${formatSize(file.size)}`));
+  card.appendChild(text);
+  return card;
+}
+
+function formatSize(bytes) {
+  if (bytes < 1024) return `${bytes} B`;
+  if (bytes < 1024 * 1024) return `${(bytes / 1024).toFixed(1)} KB`;
+  return `${(bytes / 1024 / 1024).toFixed(1)} MB`;
+}
+
+function formatTime(ts) {
+  return new Date(parseFloat(ts) * 1000).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+}
+
+function messageView(msg, channel) {
+  const ephemeral = msg.kind === "ephemeral";
+  const node = el("div", "msg" + (ephemeral ? " ephemeral" : "") + (msg.thread_ts ? " reply" : ""));
+  node.dataset.ts = msg.ts;
+  const name = userName(msg.user);
+  node.appendChild(el("div", "avatar" + (msg.bot ? " bot" : ""), (name[0] || "?").toUpperCase()));
+  const main = el("div", "msg-main");
+  if (ephemeral) main.appendChild(el("div", "only-you", "Only visible to you"));
+  const head = el("div", "msg-head");
+  head.appendChild(el("span", "sender", name));
+  if (msg.bot) head.appendChild(el("span", "badge", "APP"));
+  head.appendChild(el("span", "time", formatTime(msg.ts)));
+  if (msg.edited) head.appendChild(el("span", "edited", "(edited)"));
+  main.appendChild(head);
+  if (msg.blocks && msg.blocks.length) {
+    main.appendChild(renderBlocks(msg.blocks, { channel, ts: msg.ts, ephemeral }));
+  } else if (msg.text) {
+    main.appendChild(mrkdwn(msg.text, "msg-text"));
+  }
+  if (msg.files && msg.files.length) {
+    const files = el("div", "files");
+    msg.files.forEach((f) => files.appendChild(fileView(f)));
+    main.appendChild(files);
+  }
+  const replies = msg.replies || [];
+  if (replies.length) {
+    const open = !view.collapsed.has(msg.ts);
+    const toggle = el("button", "thread-toggle", `${replies.length} ${replies.length === 1 ? "reply" : "replies"} ${open ? "▾" : "▸"}`);
+    toggle.type = "button";
+    toggle.addEventListener("click", () => {
+      if (open) view.collapsed.add(msg.ts); else view.collapsed.delete(msg.ts);
+      render();
+    });
+    main.appendChild(toggle);
+    if (open) {
+      const thread = el("div", "thread");
+      thread.dataset.threadTs = msg.ts;
+      replies.forEach((r) => thread.appendChild(messageView(r, channel)));
+      main.appendChild(thread);
+    }
+  }
+  node.appendChild(main);
+  return node;
+}
+
+// ------------------------------------------------------------------ page
+
+function currentChannel() {
+  const channels = (view.data && view.data.channels) || [];
+  return channels.find((c) => c.id === view.channel) || { id: view.channel, name: "sandbox", messages: [] };
+}
+
+function render() {
+  const channel = currentChannel();
+  const nav = document.getElementById("channels");
+  nav.replaceChildren();
+  for (const c of (view.data && view.data.channels) || []) {
+    const a = el("a", c.id === view.channel ? "active" : "", "# " + c.name);
+    a.addEventListener("click", () => { view.channel = c.id; render(); });
+    nav.appendChild(a);
+  }
+  document.getElementById("channel-name").textContent = channel.name;
+  document.getElementById("composer").placeholder = `Message #${channel.name} — try /run-report help`;
+  const list = document.getElementById("messages");
+  const items = channel.messages.map((m) => messageView(m, channel.id));
+  if (!items.length) items.push(el("div", "empty", "Nothing here yet. Type /run-report ping below and press Enter."));
+  list.replaceChildren(...items);
+  stickToBottom();
+}
+
+// Like Slack, the channel follows new messages while you are at its end (also when a chart
+// finishes loading), and stays put while you read further up.
+view.following = true;
+function stickToBottom() {
+  const list = document.getElementById("messages");
+  if (view.following) list.scrollTop = list.scrollHeight;
+}
+document.getElementById("messages").addEventListener("scroll", () => {
+  const list = document.getElementById("messages");
+  view.following = list.scrollHeight - list.scrollTop - list.clientHeight < 60;
+});
+document.getElementById("messages").addEventListener("load", stickToBottom, true);
+
+async function refresh() {
+  try {
+    const response = await fetch("/sandbox/state", { cache: "no-store" });
+    view.data = await response.json();
+    render();
+  } catch (err) {
+    setLive(false);
+  }
+}
+
+let refreshTimer = null;
+function scheduleRefresh() {
+  if (refreshTimer) return;
+  refreshTimer = setTimeout(() => { refreshTimer = null; refresh(); }, 30);
+}
+
+let pollTimer = null;
+function setLive(live) {
+  document.getElementById("connection").classList.toggle("off", !live);
+  if (live && pollTimer) { clearInterval(pollTimer); pollTimer = null; }
+  if (!live && !pollTimer) pollTimer = setInterval(refresh, 1500); // fallback: polling
+}
+
+function listen() {
+  if (!window.EventSource) { setLive(false); return; }
+  const events = new EventSource("/sandbox/events");
+  events.onopen = () => { setLive(true); scheduleRefresh(); };
+  events.onmessage = scheduleRefresh;
+  events.onerror = () => setLive(false);
+}
+
+async function post(url, body) {
+  const response = await fetch(url, {
+    method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body),
+  });
+  try {
+    return await response.json();
+  } catch (err) {
+    return { ok: false, error: `HTTP ${response.status}` };
+  }
+}
+
+function showError(text) {
+  document.getElementById("composer-error").textContent = text || "";
+}
+
+async function send(text) {
+  showError("");
+  view.history.push(text);
+  view.historyAt = -1;
+  const answer = await post("/sandbox/command", { text, channel: view.channel, user: ME });
+  if (!answer.ok && !answer.error) showError("The bot did not answer.");
+  else if (!answer.ok && answer.status === undefined) showError(answer.error);
+  scheduleRefresh();
+}
+
+function setUpComposer() {
+  const box = document.getElementById("composer");
+  box.addEventListener("keydown", (event) => {
+    if (event.key === "Enter" && !event.shiftKey) {
+      event.preventDefault();
+      const text = box.value.trim();
+      if (!text) return;
+      box.value = "";
+      send(text);
+    } else if (event.key === "ArrowUp" && !box.value.includes("\n") && view.history.length) {
+      event.preventDefault();
+      view.historyAt = view.historyAt < 0 ? view.history.length - 1 : Math.max(0, view.historyAt - 1);
+      box.value = view.history[view.historyAt];
+    }
+  });
+  document.getElementById("composer-form").addEventListener("submit", (e) => e.preventDefault());
+  const hints = document.getElementById("hints");
+  for (const hint of HINTS) {
+    const b = el("button", null, hint);
+    b.type = "button";
+    b.addEventListener("click", () => { box.value = hint; box.focus(); });
+    hints.appendChild(b);
+  }
+  box.focus();
+}
+
+setUpComposer();
+listen();
+refresh();

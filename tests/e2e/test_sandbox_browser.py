@@ -1,0 +1,161 @@
+"""The sandbox page in a real browser, as a new user meets it after `python run.py`.
+
+Headless Chromium (Debian's `chromium`; `.ci/run` installs it) driven by Playwright. The product
+runs as a user starts it, with nothing configured: the sandbox, the bot, one worker and the
+scheduler in one process, over the in-memory transport and store.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from playwright.sync_api import Browser, Page, expect, sync_playwright
+
+from tests.e2e.sandbox_process import SandboxProcess, run_sandbox
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+WAIT_MS = 20_000  # generous: a job through the in-memory queue takes well under a second
+
+
+@pytest.fixture(scope="module")
+def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SandboxProcess]:
+    with run_sandbox(tmp_path_factory.mktemp("sandbox")) as proc:
+        yield proc
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} is missing: `apt-get install chromium` (.ci/run does it)")
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser: Browser) -> Iterator[Page]:
+    page = browser.new_page(viewport={"width": 1200, "height": 1000})
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    yield page
+    page.close()
+    assert not errors, f"the page's JavaScript failed: {errors}"
+
+
+def type_command(page: Page, text: str) -> None:
+    box = page.get_by_label("Message box")
+    box.fill(text)
+    box.press("Enter")
+
+
+def status_message(page: Page, report: str) -> Any:
+    """The newest top-level message saying who ran ``report``."""
+    return page.locator("#messages > .msg:not(.ephemeral)").filter(has_text=f"ran {report}").last
+
+
+def test_typing_ping_shows_the_ack_then_the_updated_status_and_pong_in_its_thread(
+    sandbox: SandboxProcess, page: Page, tmp_path: Path
+) -> None:
+    page.goto(sandbox.url)
+    type_command(page, "/run-report ping")
+
+    ack = page.locator(".msg.ephemeral").filter(has_text="Queued ping").last
+    expect(ack).to_be_visible(timeout=WAIT_MS)
+    expect(ack).to_contain_text("Only visible to you")
+
+    status = status_message(page, "ping")
+    expect(status).to_contain_text("succeeded", timeout=WAIT_MS)
+    expect(status.locator(".msg-head .edited")).to_have_text("(edited)")  # updated in place
+    thread = status.locator(".thread")
+    expect(thread).to_contain_text("pong", timeout=WAIT_MS)
+    # mrkdwn is rendered, not shown raw: the user's mention and the job id as code.
+    expect(status.locator(".mention").first).to_have_text("@you")
+    expect(status.locator("code").first).to_have_text(ack.locator("code").first.inner_text())
+
+    # The status message's button goes to the bot as a signed block_actions click.
+    status.get_by_role("button", name="Run again").click()
+    expect(page.locator("#messages > .msg:not(.ephemeral)").filter(has_text="ran ping")).to_have_count(
+        2, timeout=WAIT_MS
+    )
+    expect(status_message(page, "ping").locator(".thread")).to_contain_text("pong", timeout=WAIT_MS)
+    page.screenshot(path=str(tmp_path / "ping.png"))
+
+
+def test_a_sql_report_shows_its_table_and_its_chart_inline(
+    sandbox: SandboxProcess, page: Page, tmp_path: Path
+) -> None:
+    page.goto(sandbox.url)
+    type_command(page, "/run-report sales-by-region")
+
+    status = status_message(page, "sales-by-region")
+    expect(status).to_contain_text("succeeded", timeout=WAIT_MS)
+    table = status.locator(".thread table.bk-table")
+    expect(table).to_be_visible(timeout=WAIT_MS)
+    expect(table.locator("th")).to_have_text(["region", "orders", "revenue"])
+    for region in ("amer", "apac", "emea", "latam"):
+        expect(table.locator("td", has_text=region)).to_be_visible()
+
+    chart = status.locator(".thread .file-image img")
+    expect(chart).to_be_visible(timeout=WAIT_MS)
+    chart.scroll_into_view_if_needed()
+    page.wait_for_function(
+        "img => img.complete && img.naturalWidth > 0", arg=chart.element_handle(), timeout=WAIT_MS
+    )
+    expect(status.locator(".thread .file-card")).to_contain_text("sales-by-region.csv")
+
+    shot = tmp_path / "table-and-chart.png"
+    page.screenshot(path=str(shot))
+    if Path("/tmp").is_dir():  # kept where a developer can look at it after the run
+        shutil.copy(shot, "/tmp/reportbot-sandbox-table-and-chart.png")
+
+
+def test_text_from_slack_is_shown_as_text_never_as_html(slack: Any, page: Page) -> None:
+    """Messages come from the bot and, through it, from users: the page must not run them."""
+    from slack_sdk import WebClient
+
+    from tests.conftest import BOT_TOKEN
+
+    client = WebClient(BOT_TOKEN, base_url=slack.api_url)
+    client.chat_postMessage(
+        channel="C0SANDBOX",
+        text="fallback",
+        blocks=[
+            {
+                "type": "section",
+                "text": {
+                    "type": "mrkdwn",
+                    "text": "*bold* _italic_ `&lt;b&gt;code&lt;/b&gt;` snake_case_name "
+                    '&lt;img src=x onerror="window.hacked=1"&gt; <https://example.com|a link> '
+                    "<javascript:window.hacked=2|bad link> <!here>",
+                },
+            },
+            {"type": "header", "text": {"type": "plain_text", "text": "<script>window.hacked=3</script>"}},
+        ],
+    )
+    page.goto(slack.base_url)
+    section = page.locator(".section").first
+    expect(section).to_be_visible(timeout=WAIT_MS)
+    expect(section.locator("b")).to_have_text("bold")
+    expect(section.locator("i")).to_have_text("italic")
+    expect(section.locator("code")).to_have_text("<b>code</b>")
+    expect(section).to_contain_text('snake_case_name <img src=x onerror="window.hacked=1">')
+    expect(section.locator("a")).to_have_count(1)
+    expect(section.locator("a")).to_have_attribute("href", "https://example.com")
+    expect(section.locator(".mention")).to_have_text("@here")
+    expect(page.locator(".block-header")).to_have_text("<script>window.hacked=3</script>")
+    assert page.locator("#messages img").count() == 0
+    assert page.evaluate("window.hacked") is None
