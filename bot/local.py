@@ -94,6 +94,8 @@ def start_local(settings: Settings, host_port: int | None = None) -> LocalStack:
     if local.celery_broker_url.startswith("memory://"):
         # The in-memory transport polls its queues; the default second would show in every job.
         config["broker_transport_options"] = {**config["broker_transport_options"], "polling_interval": 0.02}
+        # memory:// has no host; kombu warns so on every connection.
+        logging.getLogger("kombu.connection").setLevel(logging.ERROR)
     tasks.app.conf.update(config)
     tasks.runtime.settings = local
 
