@@ -1,8 +1,8 @@
-"""The processes a bench run starts, each in the bench run's own RabbitMQ vhost and Redis prefix.
+"""Real reportbot processes on the real RabbitMQ and Redis, for the bench and the tests alike.
 
-Other people run tests against the same RabbitMQ and Redis, so a bench run never touches what
-is not its own: a fresh virtual host (`rabbitmqctl add_vhost`, as tests/conftest.py does) and a
-key prefix, both removed at the end. Processes are started the way a user starts them
+Several runs may share one RabbitMQ and one Redis (a developer's tests, CI, a bench run), so each
+run touches only what is its own: a fresh virtual host (`rabbitmqctl add_vhost`) and a Redis key
+prefix, both removed at the end. Processes are started the way a user starts them
 (`python run.py bot`, `python run.py worker`), their output kept in a log file.
 """
 
@@ -95,9 +95,10 @@ class Process:
         if not self.alive():
             raise RuntimeError(f"{self.name} exited ({self.popen.returncode}); its log:\n{self.log()[-3000:]}")
 
-    def stop(self, timeout: float = 15.0) -> None:
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 15.0) -> None:
+        """Stop the whole process group (a worker and its pool) with `sig`, then SIGKILL."""
         if self.alive():
-            os.killpg(self.popen.pid, signal.SIGTERM)
+            os.killpg(self.popen.pid, sig)
             try:
                 self.popen.wait(timeout)
             except subprocess.TimeoutExpired:
@@ -109,20 +110,28 @@ class Process:
 class Services:
     """This bench run's vhost on the real RabbitMQ and key prefix on the real Redis."""
 
-    def __init__(self, broker_root: str, redis_url: str) -> None:
-        self.name = f"reportbot-bench-{os.getpid()}"
+    def __init__(
+        self,
+        broker_root: str,
+        redis_url: str,
+        name: str = "",
+        bot_token: str = BOT_TOKEN,
+        signing_secret: str = SIGNING_SECRET,
+    ) -> None:
+        self.name = name or f"reportbot-bench-{os.getpid()}"
+        self.bot_token, self.signing_secret = bot_token, signing_secret
         self.broker_url = f"{broker_root.rstrip('/')}/{self.name}"
         self.redis_url = redis_url
         self.redis_prefix = f"{self.name}:"
 
     def __enter__(self) -> Services:
-        _rabbitmqctl("add_vhost", self.name)
-        _rabbitmqctl("set_permissions", "-p", self.name, "guest", ".*", ".*", ".*")
+        rabbitmqctl("add_vhost", self.name)
+        rabbitmqctl("set_permissions", "-p", self.name, "guest", ".*", ".*", ".*")
         return self
 
     def __exit__(self, *exc: object) -> None:
         try:
-            _rabbitmqctl("delete_vhost", self.name)
+            rabbitmqctl("delete_vhost", self.name)
         finally:
             import redis
 
@@ -132,12 +141,13 @@ class Services:
                 r.delete(*keys[i : i + 1000])
 
     def env(self, slack_api_url: str, **extra: str) -> dict[str, str]:
-        """The environment of a bench process: the fake Slack, this run's vhost and prefix."""
+        """The environment of a process of this run: the fake Slack, this run's vhost and prefix,
+        and none of the caller's own reportbot settings."""
         env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "CELERY_", "REDIS_", "REPORT"))}
         env.update(
             {
-                "SLACK_BOT_TOKEN": BOT_TOKEN,
-                "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+                "SLACK_BOT_TOKEN": self.bot_token,
+                "SLACK_SIGNING_SECRET": self.signing_secret,
                 "SLACK_API_URL": slack_api_url,
                 "CELERY_BROKER_URL": self.broker_url,
                 "REDIS_URL": self.redis_url,
@@ -150,7 +160,7 @@ class Services:
         return env
 
 
-def _rabbitmqctl(*args: str) -> None:
+def rabbitmqctl(*args: str) -> None:
     subprocess.run(["rabbitmqctl", "-q", *args], check=True, capture_output=True, timeout=60)
 
 
