@@ -8,6 +8,7 @@ worker over the in-memory transport, and a schedule posts into the sandbox chann
 from __future__ import annotations
 
 import re
+import sys
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -15,7 +16,8 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.sandbox_process import SandboxProcess, run_sandbox, wait_for_state
+from tests.conftest import wait_until
+from tests.e2e.sandbox_process import SandboxProcess, new_user_env, run_sandbox, wait_for_state
 
 JOB_ID = re.compile(r"job `([0-9a-f]{8})`")
 
@@ -104,3 +106,26 @@ def test_bad_input_to_the_sandbox_gets_a_specific_answer(sandbox: SandboxProcess
         opener.open(req, timeout=5)
     assert err.value.code == 400
     assert "Type a message or a command" in err.value.read().decode()
+
+
+def test_with_a_broker_configured_the_sandbox_drives_real_worker_processes(services, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """The same sandbox, with CELERY_BROKER_URL and REDIS_URL set: no worker runs inside it; a
+    real `python run.py worker` pointed at the sandbox (its SLACK_API_URL and token) runs the job."""
+    from bot.local import SANDBOX_BOT_TOKEN
+    from tests.conftest import BROKER_URL, REDIS_PREFIX, REDIS_URL, Process
+
+    real = {"CELERY_BROKER_URL": BROKER_URL, "REDIS_URL": REDIS_URL, "REDIS_PREFIX": REDIS_PREFIX}
+    with run_sandbox(tmp_path, **real) as sandbox:
+        env = {**new_user_env(**real), "SLACK_API_URL": sandbox.url + "api/", "SLACK_BOT_TOKEN": SANDBOX_BOT_TOKEN,
+               "WORKER_METRICS_PORT": "0", "LOG_LEVEL": "INFO"}
+        worker = Process("sandbox-worker", [sys.executable, "run.py", "worker", "-n", "sandbox-real@%h"], env, tmp_path)
+        try:
+            wait_until(lambda: "ready." in worker.log() or not worker.alive(), 60, what="the real worker")
+            assert worker.alive(), worker.log()
+            sandbox.post_json("/sandbox/command", {"text": "/run-report ping"})
+            acks = [m for m in channel(sandbox.get_json("/sandbox/state"))["messages"] if m["kind"] == "ephemeral"]
+            job_id = JOB_ID.search(acks[-1]["text"]).group(1)  # type: ignore[union-attr]
+            wait_for_state(sandbox, finished_with(job_id, "pong"), what=f"job {job_id} on the real worker")
+            assert f"[{job_id}] received" in worker.log(), "the job ran in the real worker process"
+        finally:
+            worker.stop()
