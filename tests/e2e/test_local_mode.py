@@ -111,11 +111,14 @@ def test_bad_input_to_the_sandbox_gets_a_specific_answer(sandbox: SandboxProcess
 def test_with_a_broker_configured_the_sandbox_drives_real_worker_processes(services, tmp_path) -> None:  # type: ignore[no-untyped-def]
     """The same sandbox, with CELERY_BROKER_URL and REDIS_URL set: no worker runs inside it; a
     real `python run.py worker` pointed at the sandbox (its SLACK_API_URL and token) runs the job."""
+    from bench.processes import Services
     from bot.local import SANDBOX_BOT_TOKEN
-    from tests.conftest import BROKER_URL, REDIS_PREFIX, REDIS_URL, Process
+    from tests.conftest import BROKER_ROOT, REDIS_URL, SESSION, Process
 
-    real = {"CELERY_BROKER_URL": BROKER_URL, "REDIS_URL": REDIS_URL, "REDIS_PREFIX": REDIS_PREFIX}
-    with run_sandbox(tmp_path, **real) as sandbox:
+    # A vhost of its own: the session's shared worker must not take this job.
+    own = Services(BROKER_ROOT, REDIS_URL, name=f"{SESSION}-sandbox")
+    real = {"CELERY_BROKER_URL": own.broker_url, "REDIS_URL": REDIS_URL, "REDIS_PREFIX": own.redis_prefix}
+    with own, run_sandbox(tmp_path, **real) as sandbox:
         env = {**new_user_env(**real), "SLACK_API_URL": sandbox.url + "api/", "SLACK_BOT_TOKEN": SANDBOX_BOT_TOKEN,
                "WORKER_METRICS_PORT": "0", "LOG_LEVEL": "INFO"}
         worker = Process("sandbox-worker", [sys.executable, "run.py", "worker", "-n", "sandbox-real@%h"], env, tmp_path)
