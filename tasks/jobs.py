@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import secrets
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 from tasks.store import Store
@@ -41,7 +41,9 @@ class Job:
     schedule_id: str = ""
 
     def to_message(self) -> dict[str, Any]:
-        return asdict(self)
+        message = {name: getattr(self, name) for name in self.__dataclass_fields__}
+        message["args"] = dict(self.args)
+        return message
 
     @classmethod
     def from_message(cls, message: dict[str, Any]) -> Job:
