@@ -27,7 +27,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_handlers import ConnectionErrorRetryHandler
 
 from tasks.errors import UserError
-from tasks.mrkdwn import code, escape_mrkdwn
+from tasks.mrkdwn import code, escape_mrkdwn, join_or
 from tasks.reports import Report
 from tasks.settings import Settings
 from tasks.slack_client import make_client
@@ -69,11 +69,11 @@ def who_may(report: Report) -> str:
     """The sentence a refusal ends with: where the report may run, and who may run it."""
     parts: list[str] = []
     if report.channels:
-        parts.append("only in " + _join_or([f"<#{escape_mrkdwn(c)}>" for c in report.channels]))
+        parts.append("only in " + join_or([f"<#{escape_mrkdwn(c)}>" for c in report.channels]))
     people = [f"<@{escape_mrkdwn(u)}>" for u in report.users]
     people += [f"members of <!subteam^{escape_mrkdwn(g)}>" for g in report.groups]
     if people:
-        parts.append("only by " + _join_or(people))
+        parts.append("only by " + join_or(people))
     return f"{code(report.name)} can be run " + ", and ".join(parts) + "."
 
 
@@ -165,7 +165,3 @@ def ack_path_access(settings: Settings) -> Access:
     return make_access(client)
 
 
-def _join_or(items: list[str]) -> str:
-    if len(items) <= 1:
-        return "".join(items)
-    return ", ".join(items[:-1]) + " or " + items[-1]

@@ -21,6 +21,14 @@ RUN_REPORT = "reportbot.run_report"
 # must stay well below it.
 RABBITMQ_CONSUMER_TIMEOUT = 30 * 60
 MAX_TIME_LIMIT = 20 * 60
+# Seconds between the soft time limit (the report is told to stop) and the hard one (killed).
+HARD_LIMIT_GRACE = 15
+
+
+def time_limits(seconds: float) -> tuple[float, float]:
+    """(soft, hard) limits for a report allowed `seconds`, capped below RabbitMQ's consumer_timeout."""
+    soft = min(seconds, MAX_TIME_LIMIT)
+    return soft, soft + HARD_LIMIT_GRACE
 
 
 def celery_config(settings: Settings) -> dict[str, Any]:
@@ -43,8 +51,8 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         "task_reject_on_worker_lost": True,
         "worker_prefetch_multiplier": 1,
         "worker_cancel_long_running_tasks_on_connection_loss": True,
-        "task_soft_time_limit": min(settings.report_time_limit, MAX_TIME_LIMIT),
-        "task_time_limit": min(settings.report_time_limit, MAX_TIME_LIMIT) + 15,
+        "task_soft_time_limit": time_limits(settings.report_time_limit)[0],
+        "task_time_limit": time_limits(settings.report_time_limit)[1],
         "worker_max_tasks_per_child": 1000,
         # Task events cost a broker publish per state change of every job. Flower turns them on
         # in the workers while it runs (its enable_events option), so nobody pays when nobody

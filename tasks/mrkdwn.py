@@ -30,3 +30,10 @@ def code(text: str) -> str:
     "`&lt;b&gt;'x'`"
     """
     return "`" + escape_mrkdwn(text.replace("`", "'")) + "`"
+
+
+def join_or(items: list[str]) -> str:
+    """`a`, `a or b`, `a, b or c`: choices in a sentence written for the person reading it."""
+    if len(items) <= 1:
+        return "".join(items)
+    return ", ".join(items[:-1]) + " or " + items[-1]

@@ -8,27 +8,32 @@ from __future__ import annotations
 
 from celery import Celery
 
-from tasks.celery import MAX_TIME_LIMIT, QUEUE, RUN_REPORT
+from tasks.celery import QUEUE, RUN_REPORT, time_limits
 from tasks.jobs import Job
+from tasks.reports import Report
+from tasks.settings import Settings
 
-# Seconds between the soft time limit (the report is told to stop) and the hard one (killed).
-HARD_LIMIT_GRACE = 15
+
+def job_time_limit(report: Report | None, settings: Settings) -> float:
+    """The report's own time limit, else the settings' default."""
+    return (report.time_limit if report is not None else None) or settings.report_time_limit
 
 
 def publish_job(app: Celery, job: Job, time_limit: float, *, timeout: float, confirm_timeout: float) -> None:
     """Publish `job` to the reports queue, confirmed by the broker, with its time limits.
 
     A running job holds its delivery unacked (acks late), so every limit stays below RabbitMQ's
-    consumer_timeout whatever a report asks for. Raises whatever the broker client raises.
+    consumer_timeout whatever a report asks for (`tasks.celery.time_limits`). Raises whatever
+    the broker client raises.
     """
-    limit = min(time_limit, MAX_TIME_LIMIT)
+    soft, hard = time_limits(time_limit)
     app.send_task(
         RUN_REPORT,
         args=[job.to_message()],
         task_id=job.id,
         queue=QUEUE,
-        soft_time_limit=limit,
-        time_limit=limit + HARD_LIMIT_GRACE,
+        soft_time_limit=soft,
+        time_limit=hard,
         retry=True,
         timeout=timeout,
         confirm_timeout=confirm_timeout,

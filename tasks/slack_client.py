@@ -54,6 +54,10 @@ def retry_handlers(wait_on_rate_limit: bool = True) -> list:  # type: ignore[typ
     return handlers
 
 
+# A lookup made before the bot acks (user groups, a user's time zone) gets this long, once.
+ACK_PATH_TIMEOUT = 1.0
+
+
 class CountingWebClient(WebClient):
     """A WebClient that counts the calls Slack refused (every method goes through api_call)."""
 
@@ -66,18 +70,22 @@ class CountingWebClient(WebClient):
             raise
 
 
-def make_client(settings: Settings, *, wait_on_rate_limit: bool = True) -> WebClient:
+def make_client(
+    settings: Settings, *, wait_on_rate_limit: bool = True, ack_path: bool = False
+) -> WebClient:
     """A WebClient for the bot token, at the configured API URL, with retries on.
 
     `wait_on_rate_limit=False` is for the workers: a 429 comes back as an error instead of a
     sleep, so the job can give its worker slot back and be retried after `Retry-After`
     (`tasks.execution`), and a digest to many channels is not paced by sleeping processes.
+    `ack_path=True` is for a lookup the bot makes before it acks: one try, `ACK_PATH_TIMEOUT`,
+    no retries, so Slack's three seconds are never at risk.
     """
     return CountingWebClient(
         token=settings.slack_bot_token or None,
         base_url=settings.slack_api_url,
-        timeout=SLACK_TIMEOUT,
-        retry_handlers=retry_handlers(wait_on_rate_limit),
+        timeout=int(ACK_PATH_TIMEOUT) if ack_path else SLACK_TIMEOUT,
+        retry_handlers=[] if ack_path else retry_handlers(wait_on_rate_limit),
     )
 
 
