@@ -18,12 +18,12 @@ from celery import Celery, Task
 from celery.exceptions import SoftTimeLimitExceeded
 from slack_sdk.errors import SlackApiError
 
-from tasks.access import AccessDenied
+from tasks.access import AccessDenied, GroupLookupFailed
 from tasks.celery import RUN_REPORT
 from tasks.errors import UserError
-from tasks.jobs import Job, JobRecord
+from tasks.jobs import FINAL_STATES, Job, JobRecord
 from tasks.logs import job_id_var, redact
-from tasks.metrics import SLACK_RETRIES, observe_job
+from tasks.metrics import JOB_RETRIES, SLACK_RETRIES, observe_job
 from tasks.mrkdwn import escape_mrkdwn
 from tasks.posting import ChannelUnavailable
 from tasks.rendering import Rendered, error_result, format_duration, render_result, status_message
@@ -33,11 +33,18 @@ from tasks.store import StoreUnavailable
 
 log = logging.getLogger(__name__)
 
-# Failures of Slack or Redis on the way (not of the report): retried with backoff and jitter.
-# Each posting step is recorded per job, so a retry does not post twice.
-TRANSIENT = (SlackApiError, OSError, StoreUnavailable)
-# How often one job may wait out Slack's rate limit before it is given up (and logged).
-RATE_LIMIT_RETRIES = 30
+# Passing failures on the way (not of the report): the network, Redis, a Slack group lookup, and
+# Slack's 5xx once slack_sdk's own retries are spent. The job is retried with backoff and jitter,
+# resuming from the steps its record says are done. Other Slack errors are final (see run_job).
+TRANSIENT = (OSError, StoreUnavailable, GroupLookupFailed)
+# How often one job is retried (rate limits and passing failures together) before it is given
+# up: its status message then says it failed, and the requester is told.
+MAX_RETRIES = 30
+BACKOFF_MAX = 60.0
+
+
+class SlackUnavailable(Exception):
+    """Slack answered 5xx even after slack_sdk's retries: a passing failure, retried later."""
 
 
 class RateLimited(Exception):
@@ -70,10 +77,12 @@ def _load(runtime: Runtime, job: Job) -> tuple[JobRecord, tuple[str, float, Rend
     except StoreUnavailable:
         log.warning("store unavailable: job %s runs without its record (a retry may post twice)", job.id)
         return JobRecord(job=job), None
-    if not pending or "result" in record.steps:
-        return record, None
-    data = json.loads(pending)
-    return record, (data["state"], float(data["duration"]), Rendered.from_json(data["result"]))
+    if pending:
+        data = json.loads(pending)
+        return record, (data["state"], float(data["duration"]), Rendered.from_json(data["result"]))
+    if "result" in record.steps:  # posted before; only the status message may be left to do
+        return record, (record.steps["result"], record.duration or 0.0, Rendered(text=""))
+    return record, None
 
 
 def _keep_pending(runtime: Runtime, job: Job, state: str, duration: float, result: Rendered) -> None:
@@ -149,17 +158,19 @@ def run_job(job: Job, runtime: Runtime, time_limit: float | None = None) -> str:
     """Run one job through its four steps; returns its final state.
 
     Each step done is saved in the job's record, so a redelivered or retried job skips what it
-    already posted. The record is read once and written after each step: five Redis round trips
-    for a job, whatever it reports.
+    already posted, and a job whose report already ran posts its kept outcome instead of running
+    the report again. Five Redis round trips for a job, whatever it reports.
+    Raises RateLimited or a TRANSIENT error for the task to retry; every other failure ends here,
+    said in the channel.
     """
     token = job_id_var.set(job.id)
-    record, pending = _load(runtime, job)
-    outcome: tuple[str, float, Rendered] | None = pending
+    record, outcome = _load(runtime, job)
+    kept = outcome is not None and outcome[2].to_json() != Rendered(text="").to_json()
     try:
+        if record.state in FINAL_STATES:  # finished before a redelivery, or cancelled meanwhile
+            log.info("job %s is already %s; not running it again", job.report, record.state)
+            return record.state
         picked_at = time.time()
-        if record.state == "cancelled":
-            log.info("job %s was cancelled before it started; not running it", job.report)
-            return "cancelled"
         refusal = _refused(runtime, job)
         if refusal:
             log.warning("job %s refused: user %s may not run it in channel %s", job.report, job.user, job.channel)
@@ -167,7 +178,7 @@ def run_job(job: Job, runtime: Runtime, time_limit: float | None = None) -> str:
             record.state, record.finished_at, record.error = "failed", time.time(), "not_allowed"
             _save(runtime, record)
             return "failed"
-        if not record.status_ts:  # a retried or redelivered job already has its status message
+        if not record.status_ts:
             record.status_ts = runtime.poster.post_status(job, status_message(job, "running"))
             record.state, record.started_at = "running", record.started_at or picked_at
             _save(runtime, record)
@@ -183,20 +194,22 @@ def run_job(job: Job, runtime: Runtime, time_limit: float | None = None) -> str:
             log.info("job %s was cancelled while running; its result is not posted", job.report)
             return "cancelled"
         if "result" not in record.steps:
+            if result.files and not kept:  # uploads come after the post: keep them for a retry
+                _keep_pending(runtime, job, *outcome)
+                kept = True
             runtime.poster.post_in_thread(job, record.status_ts, result)
-            record.steps["result"] = "posted"
+            record.steps["result"], record.duration = state, duration
+            if not result.files:
+                record.steps["files"] = "none"
             _save(runtime, record)  # at once: a worker killed after this must not post it again
-            if pending:
-                try:
-                    runtime.records.drop_pending(job.id)
-                except StoreUnavailable:
-                    pass  # it expires on its own (PENDING_TTL)
-        if result.files and "files" not in record.steps:
+        if "files" not in record.steps:
             uploaded = runtime.poster.upload_files(job, record.status_ts, result.files)
             record.steps["files"] = "uploaded" if uploaded else "failed"
         runtime.poster.update_status(job, record.status_ts, status_message(job, state, duration=duration))
         record.state, record.finished_at = state, time.time()
         _save(runtime, record)
+        if kept:
+            _drop_pending(runtime, job)
         log.info("job %s %s in %s", job.report, state, format_duration(duration))
         return state
     except ChannelUnavailable as exc:
@@ -205,46 +218,81 @@ def run_job(job: Job, runtime: Runtime, time_limit: float | None = None) -> str:
         log.warning("job %s could not post: %s", job.report, exc.error)
         return "failed"
     except SlackApiError as exc:
-        _save(runtime, record)  # keep the steps done, so the retry does not repeat them
+        _save(runtime, record)  # keep the steps done, so a retry does not repeat them
         retry_after = _retry_after(exc)
-        if retry_after is None:
-            raise
-        if outcome is not None and "result" not in record.steps:
+        status = getattr(exc.response, "status_code", 200)
+        if retry_after is None and status < 500:  # Slack refused what we sent: no retry will help
+            error = str(exc.response.get("error", "")) or f"HTTP {status}"
+            give_up(job, runtime, f"Slack refused a message of this job ({error})", record)
+            return "failed"
+        if outcome is not None and "files" not in record.steps and not kept:
             _keep_pending(runtime, job, *outcome)
+        if retry_after is None:
+            raise SlackUnavailable(f"Slack answered HTTP {status}") from exc
         raise RateLimited(retry_after) from exc
     except TRANSIENT:
-        _save(runtime, record)  # keep the steps done, so Celery's retry does not repeat them
+        _save(runtime, record)  # keep the steps done, so the retry does not repeat them
+        if outcome is not None and "files" not in record.steps and not kept:
+            _keep_pending(runtime, job, *outcome)
         raise
     finally:
         job_id_var.reset(token)
 
 
+def _drop_pending(runtime: Runtime, job: Job) -> None:
+    try:
+        runtime.records.drop_pending(job.id)
+    except StoreUnavailable:
+        pass  # it expires on its own (PENDING_TTL)
+
+
+def give_up(job: Job, runtime: Runtime, reason: str, record: JobRecord | None = None) -> None:
+    """End a job that cannot be finished, visibly: the record and the status message say it
+    failed and why, the requester is told, and the log has the job id. Never raises."""
+    log.error("job %s given up: %s", job.report, reason)
+    try:
+        record = record or _load(runtime, job)[0]
+    except Exception:  # the store may be what failed
+        record = JobRecord(job=job)
+    record.state, record.finished_at, record.error = "failed", time.time(), reason
+    _save(runtime, record)
+    text = f":warning: Job `{job.id}` ({escape_mrkdwn(job.report)}) could not be finished: {escape_mrkdwn(reason)}."
+    try:
+        if record.status_ts:
+            runtime.poster.update_status(job, record.status_ts, status_message(job, "failed", note=text))
+    except Exception as exc:
+        log.warning("could not mark job %s failed in Slack: %s", job.id, exc)
+    runtime.poster.tell_requester(job, text + " The details are in the worker's log.")
+
+
 def register_tasks(app: Celery, runtime: Runtime) -> None:
     """Define reportbot's tasks on `app`, bound to this process's runtime."""
 
-    @app.task(
-        name=RUN_REPORT,
-        bind=True,
-        autoretry_for=TRANSIENT,
-        retry_backoff=2,
-        retry_backoff_max=60,
-        retry_jitter=True,
-        max_retries=5,
-    )
+    @app.task(name=RUN_REPORT, bind=True, max_retries=MAX_RETRIES)
     def run_report(self: Task, message: dict[str, Any]) -> str:
         job = Job.from_message(message)
         limits = self.request.timelimit or (None, None)
         soft = limits[1] or runtime.settings.report_time_limit
-        started, outcome = time.monotonic(), "error"  # "error": raised, so Celery retries it
+        started = time.monotonic()
         try:
             outcome = run_job(job, runtime, time_limit=soft)
-            return outcome
         except RateLimited as exc:
-            outcome = "ratelimited"
+            # Slack said when; a digest's jobs hit the limit staggered as they posted, so a
+            # quarter second of jitter keeps their retries from arriving together.
+            return _retry_or_give_up(self, job, exc, exc.retry_after + random.uniform(0, 0.25), "ratelimited")
+        except (SlackUnavailable, *TRANSIENT) as exc:
+            backoff = min(BACKOFF_MAX, 2.0 ** self.request.retries) * random.uniform(0.5, 1.0)
+            return _retry_or_give_up(self, job, exc, backoff, type(exc).__name__)
+        observe_job(job.report, outcome, time.monotonic() - started)
+        return outcome
+
+    def _retry_or_give_up(task: Task, job: Job, exc: Exception, countdown: float, reason: str) -> str:
+        if task.request.retries >= MAX_RETRIES:
+            give_up(job, runtime, f"it still failed after {MAX_RETRIES} retries ({exc})")
+            observe_job(job.report, "failed", None)
+            return "failed"
+        log.warning("job %s will be retried in %.1f s: %s", job.report, countdown, exc)
+        JOB_RETRIES.labels(reason="ratelimited" if reason == "ratelimited" else "error").inc()
+        if reason == "ratelimited":
             SLACK_RETRIES.labels(reason="ratelimited").inc()
-            # Slack said when. A digest's jobs hit the limit staggered as they posted, so a
-            # quarter second of jitter is enough to keep their retries from arriving together.
-            countdown = exc.retry_after + random.uniform(0, 0.25)
-            raise self.retry(exc=exc, countdown=countdown, max_retries=RATE_LIMIT_RETRIES) from exc
-        finally:
-            observe_job(job.report, outcome, time.monotonic() - started)
+        raise task.retry(exc=exc, countdown=countdown)

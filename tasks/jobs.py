@@ -15,7 +15,6 @@ from typing import Any
 
 from tasks.store import Store
 
-STATES = ("queued", "running", "succeeded", "failed", "cancelled")
 FINAL_STATES = ("succeeded", "failed", "cancelled")
 HISTORY_LENGTH = 50
 PENDING_TTL = 6 * 3600  # a rate-limited result waits for its retry at most this long
@@ -66,6 +65,9 @@ class JobRecord:
     # Steps already posted in the status message's thread ("result", "files"), so a job that
     # is redelivered or retried does not post them twice. The status message is `status_ts`.
     steps: dict[str, str] = field(default_factory=dict)
+    # How long the report ran, kept with its outcome (`steps["result"]`) so a job resumed after
+    # its result was posted finishes its status message without running the report again.
+    duration: float | None = None
 
     def to_json(self) -> str:
         # By hand rather than dataclasses.asdict, whose deep copy showed in the worker's profile.
@@ -144,25 +146,17 @@ class JobRecords:
         marker = json.dumps({"by": by, "at": now})
         if not self.store.claim(f"job:{record.job.id}:cancelled", marker, ttl=self.ttl):
             return False
+        # Only the caller's copy: saving it would overwrite what the worker wrote since it was
+        # read (the status message's ts), and every read applies the marker anyway.
         _apply_cancel(record, marker)
-        self.save(record)
         return True
 
-    def get_or_new(self, job: Job) -> JobRecord:
-        return self.get(job.id) or JobRecord(job=job)
-
-    def update(self, job: Job, **changes: Any) -> JobRecord:
-        record = self.get_or_new(job)
-        if record.state == "cancelled":  # a cancelled job stays cancelled, whatever still runs
-            changes = {k: v for k, v in changes.items() if k not in ("state", "finished_at")}
-        for key, value in changes.items():
-            setattr(record, key, value)
-        self.save(record)
-        return record
-
     def history(self, channel: str, count: int = 10) -> list[JobRecord]:
+        """The channel's newest jobs, read in one round trip after the list itself."""
         ids = self.store.items(f"channel:{channel}:jobs", count)
-        return [r for r in (self.get(i) for i in ids) if r is not None]
+        values = self.store.get_many([key for i in ids for key in (f"job:{i}", f"job:{i}:cancelled")])
+        records = (self._parse(values[n], values[n + 1]) for n in range(0, len(values), 2))
+        return [r for r in records if r is not None]
 
 
 def _apply_cancel(record: JobRecord, marker: str) -> None:

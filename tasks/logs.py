@@ -20,7 +20,7 @@ job_id_var: ContextVar[str] = ContextVar("reportbot_log_job", default="")
 
 
 def redact(text: str, secrets: Iterable[str]) -> str:
-    """Replace each secret (and each of its long parts, like a token's tail) with `[redacted]`."""
+    """Replace each secret of six characters or more with `[redacted]`."""
     for secret in secrets:
         if secret and len(secret) >= 6:
             text = text.replace(secret, "[redacted]")

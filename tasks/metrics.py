@@ -25,13 +25,19 @@ SLACK_API_ERRORS = Counter(
 )
 SLACK_RETRIES = Counter(
     "reportbot_slack_retries_total",
-    "Slack calls retried by slack_sdk's retry handlers, by reason",
+    "Slack calls retried, by reason: by slack_sdk's retry handlers, or (ratelimited, in workers) "
+    "by handing the job back to the queue until Retry-After has passed",
+    ["reason"],
+)
+JOB_RETRIES = Counter(
+    "reportbot_job_retries_total",
+    "Jobs handed back to the queue to be retried later, by reason (ratelimited or error)",
     ["reason"],
 )
 
 
 def observe_job(report: str, outcome: str, seconds: float | None) -> None:
-    """Count one finished job; its run time when the report ran at all."""
+    """Count one finished job (a retried attempt is not one); its run time when known."""
     JOBS.labels(report=report, outcome=outcome).inc()
     if seconds is not None:
         JOB_SECONDS.labels(report=report, outcome=outcome).observe(seconds)

@@ -23,7 +23,7 @@ from slack_sdk.models.blocks import (
 )
 
 from tasks.jobs import Job
-from tasks.mrkdwn import escape_mrkdwn
+from tasks.mrkdwn import code, escape_mrkdwn
 
 SECTION_LIMIT = 3000  # characters of one section's text
 MAX_BLOCKS = 50  # blocks in one message
@@ -72,11 +72,7 @@ def describe_args(args: dict[str, str]) -> str:
     """`key=value` pairs as typed, escaped, for status lines and acks."""
     if not args:
         return ""
-    parts = []
-    for key, value in args.items():
-        shown = f'"{value}"' if (" " in value or value == "") else value
-        parts.append(f"{key}={shown}")
-    return "`" + escape_mrkdwn(" ".join(parts)).replace("`", "'") + "`"
+    return code(" ".join(f'{k}="{v}"' if (" " in v or v == "") else f"{k}={v}" for k, v in args.items()))
 
 
 def describe_request(job: Job) -> str:
@@ -100,18 +96,16 @@ def status_message(
     *,
     duration: float | None = None,
     note: str = "",
-    schedule_label: str = "",
     cancelled_by: str = "",
 ) -> Rendered:
     """The status message in the channel: who asked for what, and where the job stands.
 
     While the job can still be stopped it carries a Cancel button; once it is over, Run again.
+    `note` is a line of mrkdwn shown under it, escaped by the caller.
     """
     icon = STATE_ICONS.get(state, "")
     who = f"<@{job.user}>" if job.user else "Someone"
     origin = f" (schedule `{escape_mrkdwn(job.schedule_id)}`)" if job.schedule_id else ""
-    if schedule_label:
-        origin = f" ({schedule_label})"
     if state == "running":
         where = "running…"
     elif state == "queued":
@@ -135,7 +129,7 @@ def status_message(
     buttons = job_buttons(job, state)
     if buttons:
         blocks.append(ActionsBlock(block_id=f"job_{job.id}", elements=buttons))
-    text = f"{job.report}: {where} (job {job.id})"
+    text = f"{escape_mrkdwn(job.report)}: {where} (job {job.id})"
     return Rendered(text=text, blocks=blocks)
 
 

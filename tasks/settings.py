@@ -60,17 +60,19 @@ class Settings:
         return bool(self.slack_app_token)
 
     def secrets(self) -> tuple[str, ...]:
-        """The values that must never reach a log line, a task or a Slack message."""
-        return tuple(
-            s
-            for s in (
-                self.slack_bot_token,
-                self.slack_signing_secret,
-                self.slack_app_token,
-                self.flower_basic_auth,
-            )
-            if s
+        """The values that must never reach a log line, a task or a Slack message: the tokens,
+        and Flower's credentials whole and each password alone (a line may show just that)."""
+        passwords = [
+            pair.split(":", 1)[1] for pair in self.flower_basic_auth.split(",") if ":" in pair
+        ]
+        candidates = (
+            self.slack_bot_token,
+            self.slack_signing_secret,
+            self.slack_app_token,
+            self.flower_basic_auth,
+            *passwords,
         )
+        return tuple(s for s in candidates if s)
 
     def require(self, *names: str) -> Settings:
         """Stop a process at start, with one line, when a setting it cannot work without is unset."""

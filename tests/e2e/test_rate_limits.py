@@ -49,3 +49,31 @@ def test_many_channels_under_the_limit_lose_and_duplicate_nothing(slack, worker,
         statuses = [m for m in slack.messages(channel) if ids[channel] in str(m.blocks)]
         assert len(statuses) == 1
         assert [r.text for r in slack.thread(channel, statuses[0].ts)] == ["digest"]
+
+
+def test_a_job_retried_after_its_result_was_posted_does_not_run_the_report_again(slack, worker, http_bot, tmp_path: Path):  # type: ignore[no-untyped-def]
+    runs = tmp_path / "runs.txt"
+    slack.fail("chat.update", error="ratelimited", status=429, retry_after=1, times=1)
+    response = slack.send_command("/run-report", f"tally path={runs}", channel="C0LATE")
+    job_id = JOB_ID.search(str(response.body)).group(1)  # type: ignore[union-attr]
+
+    final = slack.wait_for(
+        lambda: next((m for m in slack.messages("C0LATE") if job_id in str(m.blocks) and "succeeded" in str(m.blocks)), None),
+        timeout=20,
+    )
+    assert [r.text for r in slack.thread("C0LATE", final.ts)] == ["counted"]
+    assert runs.read_text() == "ran\n", "the retry only updated the status message"
+
+
+def test_a_message_slack_refuses_for_good_ends_the_job_visibly(slack, worker, http_bot):  # type: ignore[no-untyped-def]
+    slack.fail("chat.update", error="msg_too_long", times=1)
+    response = slack.send_command("/run-report", "echo text=hello", channel="C0REFUSE", user="U0CAROL")
+    job_id = JOB_ID.search(str(response.body)).group(1)  # type: ignore[union-attr]
+
+    status = slack.wait_for(
+        lambda: next((m for m in slack.messages("C0REFUSE") if job_id in str(m.blocks) and "failed" in str(m.blocks)), None),
+        timeout=20,
+    )
+    assert "Slack refused a message of this job (msg_too_long)" in str(status.blocks)
+    told = slack.wait_for(lambda: [e for e in slack.ephemerals(user="U0CAROL") if "could not be finished" in e.text])
+    assert job_id in told[0].text
