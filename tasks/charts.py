@@ -13,7 +13,7 @@ import math
 from typing import Any
 
 from tasks.reports.results import Chart, File
-from tasks.tables import file_stem, format_value, is_number
+from tasks.tables import format_value, is_number
 
 WIDTH_INCHES, HEIGHT_INCHES, DPI = 8.0, 4.5, 100  # 800 × 450 pixels
 MAX_LABELS = 40  # x labels drawn; more are thinned so they stay readable
@@ -80,6 +80,5 @@ def _thousands(value: float, _position: Any) -> str:
 
 
 def chart_file(chart: Chart, stem: str) -> File:
-    """The PNG attachment for ``chart``."""
-    name = file_stem(chart.title, stem) if chart.title else stem
-    return File(name=f"{name}.png", content=chart_png(chart), title=chart.title or name)
+    """The PNG attachment for ``chart``, named ``stem`` (already made from its title and unique)."""
+    return File(name=f"{stem}.png", content=chart_png(chart), title=chart.title or stem)

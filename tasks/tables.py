@@ -3,7 +3,7 @@
 Part of rendering (``tasks.rendering.render_result`` calls it); pure functions, so tests call
 them directly. Slack's limits (slack_sdk ``TableBlock`` and docs.slack.dev's table block): at
 most 100 rows including the header, 20 columns, one table block per message; section text at
-most 3000 characters. Inline we show the first rows only, say how many more there are, and the
+most ``tasks.rendering.SECTION_LIMIT`` characters. Inline we show the first rows only, say how many more there are, and the
 whole table always goes along as CSV.
 """
 
@@ -20,6 +20,7 @@ from typing import Any
 from slack_sdk.models.blocks import Block, ContextBlock, MarkdownTextObject, SectionBlock, TableBlock
 
 from tasks.mrkdwn import escape_mrkdwn
+from tasks.rendering import SECTION_LIMIT
 from tasks.reports.results import File, Table
 
 TABLE_MAX_ROWS = 100  # Slack: rows of a table block, the header row included
@@ -28,7 +29,6 @@ INLINE_ROWS = 20  # our choice: enough to read at a glance; the CSV has the rest
 INLINE_CHARS = 8_000  # our budget of cell text per message, under msg_blocks_too_long (~13k)
 CELL_CHARS = 200  # one cell's text inline; the CSV keeps it whole
 MONO_CELL_CHARS = 30  # one cell's width in the monospace layout
-SECTION_CHARS = 3000  # Slack: a section's text
 EMPTY = "—"  # a NULL, inline (raw_text cells need at least one character)
 
 
@@ -162,10 +162,12 @@ def table_block(table: Table) -> tuple[TableBlock, int]:
     return TableBlock(rows=rows, column_settings=settings), shown
 
 
-def monospace(table: Table, max_rows: int = INLINE_ROWS, limit: int = SECTION_CHARS - 8) -> tuple[str, int, int]:
+def monospace(table: Table, max_rows: int = INLINE_ROWS, limit: int = SECTION_LIMIT - 8) -> tuple[str, int, int]:
     """Aligned columns in plain text, numbers right-aligned: (text, rows shown, columns shown).
 
-    Fits in ``limit`` characters: rows are dropped from the end, then columns from the right.
+    Once escaped for mrkdwn it fits in ``limit`` characters: columns are dropped from the right
+    until the header fits, then rows from the end. Widths are laid out unescaped, as Slack shows
+    them (``&amp;`` shows as ``&``), but sizes are measured escaped (``&`` is 5 characters then).
     """
     numeric = numeric_columns(table)
     decimals = column_decimals(table)
@@ -182,18 +184,24 @@ def monospace(table: Table, max_rows: int = INLINE_ROWS, limit: int = SECTION_CH
         ]
         return "  ".join(parts).rstrip()
 
+    def rule(ncols: int) -> str:
+        return "  ".join("-" * widths[i] for i in range(ncols))
+
+    def escaped_len(text: str) -> int:
+        return len(escape_mrkdwn(text))
+
     ncols = len(table.columns)
-    while ncols > 1 and len(line(cells[0], ncols)) * 2 + 1 > limit:
+    while ncols > 1 and escaped_len(line(cells[0], ncols)) + len(rule(ncols)) + 1 > limit:
         ncols -= 1
-    lines = [line(cells[0], ncols), "  ".join("-" * widths[i] for i in range(ncols))]
-    size = len(lines[0]) + len(lines[1]) + 1
+    lines = [line(cells[0], ncols), rule(ncols)]
+    size = escaped_len(lines[0]) + len(lines[1]) + 1
     shown = 0
     for row in cells[1:]:
         text = line(row, ncols)
-        if size + len(text) + 1 > limit:
+        if size + escaped_len(text) + 1 > limit:
             break
         lines.append(text)
-        size += len(text) + 1
+        size += escaped_len(text) + 1
         shown += 1
     return "\n".join(lines), shown, ncols
 
@@ -211,17 +219,15 @@ def render_table(table: Table, *, use_block: bool) -> tuple[list[Block], str]:
         blocks.append(SectionBlock(text=MarkdownTextObject(text=f"*{escape_mrkdwn(title)}*")))
         fallback.append(escape_mrkdwn(title))
     total = len(table.rows)
-    text, mono_rows, mono_cols = monospace(table, limit=SECTION_CHARS - 8 - 400)
+    text, mono_rows, mono_cols = monospace(table)
     if use_block and len(table.columns) <= TABLE_MAX_COLUMNS and total:
         block, shown = table_block(table)
         blocks.append(block)
         hidden_columns = 0
     else:
-        # Escaping after layout keeps the columns aligned as Slack shows them (&amp; shows as &).
+        # Escaping after layout keeps the columns aligned as Slack shows them (&amp; shows as &);
+        # monospace() measured the escaped text, so the code block fits the section.
         body = escape_mrkdwn(text)
-        while len(body) > SECTION_CHARS - 8:  # escaping grew it: drop rows until it fits
-            body = body.rsplit("\n", 1)[0]
-            mono_rows -= 1
         blocks.append(SectionBlock(text=MarkdownTextObject(text=f"```\n{body}\n```")))
         shown = mono_rows
         hidden_columns = len(table.columns) - mono_cols

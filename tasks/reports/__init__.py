@@ -5,10 +5,12 @@
 ... def sales(region: str = "all", days: int = 7) -> str:
 ...     return f"*{region}*: 42 € over {days} days"
 
-Result types (tables, charts, files) are re-exported here too as they arrive.
+The result types a report may return (Table, Chart, File) are re-exported here too.
 """
 
 from tasks.reports._registry import (
+    PARAM_NAME,
+    REPORT_NAME,
     RESERVED_NAMES,
     ArgumentError,
     Param,
@@ -24,6 +26,8 @@ __all__ = [
     "Chart",
     "File",
     "Table",
+    "PARAM_NAME",
+    "REPORT_NAME",
     "RESERVED_NAMES",
     "ArgumentError",
     "Param",

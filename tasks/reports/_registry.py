@@ -28,7 +28,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Literal
 
 from tasks.errors import UserError
-from tasks.mrkdwn import code
+from tasks.mrkdwn import code, join_or
 
 __all__ = [
     "ArgumentError",
@@ -44,13 +44,15 @@ __all__ = [
 #: Words of the command grammar; a report with one of these names could never be run.
 RESERVED_NAMES = frozenset({"help", "list", "status", "history", "cancel", "schedule"})
 
-_REPORT_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,39}")
+REPORT_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,39}")
 # Parameter names must be typeable as the grammar's ``key=`` (it lowercases keys).
-_PARAM_NAME = re.compile(r"[a-z_][a-z0-9_]*")
+PARAM_NAME = re.compile(r"[a-z_][a-z0-9_]*")
 
 ParamKind = Literal["str", "int", "float", "bool", "date", "choice"]
 
 _KINDS: dict[type, ParamKind] = {str: "str", int: "int", float: "float", bool: "bool", dt.date: "date"}
+#: The type hint of each kind but ``choice``: for reports declared without Python (``tasks.reports.sql``).
+KIND_TYPES: dict[str, type] = {kind: hint for hint, kind in _KINDS.items()}
 
 # What each kind looks like in help and in error messages (plain text; escape before sending).
 _PLACEHOLDER: dict[str, str] = {
@@ -69,8 +71,7 @@ _EXPECTS: dict[str, str] = {
     "date": "a date",
 }
 
-_EXAMPLE: dict[str, str] = {
-    "str": "some text",
+_EXAMPLE: dict[str, str] = {  # str's example is quoted, see Param.example
     "int": "7",
     "float": "0.5",
     "bool": "yes",
@@ -120,7 +121,16 @@ class Param:
             raise TypeError(f"report parameter {name!r}: *args and **kwargs cannot be typed as key=value")
         if parameter.kind is inspect.Parameter.POSITIONAL_ONLY:
             raise TypeError(f"report parameter {name!r} is positional-only; reports are called by keyword")
-        if not _PARAM_NAME.fullmatch(name):
+        return cls.build(name, hint, parameter.default)
+
+    @classmethod
+    def build(cls, name: str, hint: Any, default: Any = _MISSING) -> Param:
+        """A ``Param`` called ``name`` of type ``hint``; no ``default`` means it is required.
+
+        The one place the rules for arguments live, for decorated functions and SQL reports
+        alike. ``TypeError`` for a name nobody could type or an unsupported type.
+        """
+        if not isinstance(name, str) or not PARAM_NAME.fullmatch(name):
             raise TypeError(
                 f"report parameter {name!r} must be lowercase letters, digits and underscores "
                 "so that people can type it as key=value"
@@ -131,7 +141,6 @@ class Param:
             )
         base, optional = _unwrap_optional(hint)
         kind, choices = _kind_of(name, base)
-        default = parameter.default
         required = default is _MISSING
         if required:
             default = None
@@ -215,12 +224,12 @@ class Param:
     def _wrong(self, raw: str) -> str:
         if self.kind == "choice":
             assert self.choices is not None
-            expects = "one of " + _join_or([code(choice) for choice in self.choices])
+            expects = "one of " + join_or([code(choice) for choice in self.choices])
             example = code(self.example())
         elif self.kind == "date":
             expects = "a date"
             examples = [f"{self.name}={word}" for word in ("2024-05-01", "today", "yesterday", "today-7d")]
-            example = _join_or([code(text) for text in examples])
+            example = join_or([code(text) for text in examples])
         else:
             expects = _EXPECTS[self.kind]
             example = code(self.example())
@@ -261,8 +270,6 @@ class Report:
         ``help`` defaults to the first line of the docstring, so a documented function needs
         nothing more.
         """
-        if time_limit is not None and (isinstance(time_limit, bool) or not time_limit > 0):
-            raise ValueError(f"report {name!r}: time_limit must be a positive number of seconds or None")
         try:
             hints = typing.get_type_hints(func)
         except Exception as exc:  # NameError for an unresolvable string annotation, and friends
@@ -274,14 +281,47 @@ class Report:
         )
         if not help:
             help = (inspect.getdoc(func) or "").strip().split("\n", 1)[0]
-        return cls(
+        return cls.make(
             name=name,
             func=func,
             help=help,
             params=params,
-            channels=_as_tuple(channels),
-            users=_as_tuple(users),
-            groups=_as_tuple(groups),
+            channels=channels,
+            users=users,
+            groups=groups,
+            time_limit=time_limit,
+        )
+
+    @classmethod
+    def make(
+        cls,
+        *,
+        name: str,
+        func: Callable[..., Any],
+        help: str = "",
+        params: Iterable[Param] = (),
+        channels: Any = (),
+        users: Any = (),
+        groups: Any = (),
+        time_limit: Any = None,
+    ) -> Report:
+        """A ``Report`` with its options checked and normalised, however it was declared.
+
+        ``channels``/``users``/``groups`` are one name or a list of names; ``time_limit`` a
+        positive number of seconds or ``None``. ``ValueError`` naming the report otherwise.
+        """
+        if time_limit is not None and (
+            isinstance(time_limit, bool) or not isinstance(time_limit, int | float) or not time_limit > 0
+        ):
+            raise ValueError(f"report {name!r}: `time_limit` must be a positive number of seconds, not {time_limit!r}")
+        return cls(
+            name=name,
+            func=func,
+            help=help,
+            params=tuple(params),
+            channels=_as_tuple(name, "channels", channels),
+            users=_as_tuple(name, "users", users),
+            groups=_as_tuple(name, "groups", groups),
             time_limit=None if time_limit is None else float(time_limit),
         )
 
@@ -292,7 +332,9 @@ class Report:
     def convert_args(self, raw: Mapping[str, str], *, today: dt.date | None = None) -> dict[str, Any]:
         """Check and convert typed ``key=value`` text into the kwargs to call the report with.
 
-        Defaults are filled in, so the result is the full call. Raises ``ArgumentError`` for an
+        Defaults are filled in, so the result is the full call; a date default written as text
+        (``today-7d``, from a SQL report) counts from ``today``, i.e. from when the report runs.
+        Raises ``ArgumentError`` for an
         unknown key (suggesting the closest), a missing required argument, or a bad value.
         """
         names = [param.name for param in self.params]
@@ -306,10 +348,15 @@ class Report:
             raise ArgumentError(
                 f"{code(self.name)} needs {shown}. For example: {code(f'{self.name} {needs}')}"
             )
-        return {
-            param.name: param.convert(raw[param.name], today=today) if param.name in raw else param.default
-            for param in self.params
-        }
+        return {param.name: self._value(param, raw, today) for param in self.params}
+
+    @staticmethod
+    def _value(param: Param, raw: Mapping[str, str], today: dt.date | None) -> Any:
+        if param.name in raw:
+            return param.convert(raw[param.name], today=today)
+        if param.kind == "date" and isinstance(param.default, str):
+            return param.convert(param.default, today=today)
+        return param.default
 
     def _unknown(self, key: str, names: list[str]) -> str:
         message = f"{code(self.name)} has no argument {code(key)}."
@@ -349,7 +396,7 @@ class Registry:
         Adding the same function again (a module imported twice or reloaded) replaces it.
         """
         name = report.name
-        if not isinstance(name, str) or not _REPORT_NAME.fullmatch(name):
+        if not isinstance(name, str) or not REPORT_NAME.fullmatch(name):
             raise ValueError(
                 f"report name {name!r} must be 1-40 lowercase letters, digits, '-' or '_', "
                 "starting with a letter or digit"
@@ -386,7 +433,7 @@ class Registry:
         message = f"There is no report called {code(name)}."
         close = self.suggest(name)
         if close:
-            message += f" Did you mean {_join_or([code(other) for other in close])}?"
+            message += f" Did you mean {join_or([code(other) for other in close])}?"
         raise UserError(f"{message} Try {code(f'{command} list')}.")
 
     def __contains__(self, name: object) -> bool:
@@ -532,16 +579,15 @@ def _type_name(hint: Any) -> str:
     return getattr(hint, "__name__", None) or repr(hint)
 
 
-def _join_or(items: list[str]) -> str:
-    if len(items) <= 1:
-        return "".join(items)
-    return ", ".join(items[:-1]) + " or " + items[-1]
-
-
-def _as_tuple(value: Iterable[str] | str) -> tuple[str, ...]:
+def _as_tuple(report: str, option: str, value: Any) -> tuple[str, ...]:
+    """One name or several as a tuple; ``ValueError`` for anything else (a number, a table)."""
     if isinstance(value, str):
         return (value,)
-    return tuple(value)
+    if not isinstance(value, Mapping) and isinstance(value, Iterable):
+        names = tuple(value)
+        if all(isinstance(item, str) for item in names):
+            return names
+    raise ValueError(f"report {report!r}: `{option}` must be a name or a list of names, not {value!r}")
 
 
 def _same_function(a: Callable[..., Any], b: Callable[..., Any]) -> bool:

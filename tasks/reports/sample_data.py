@@ -1,10 +1,12 @@
 """A small SQLite database of made-up orders, so the sample SQL reports show something at once.
 
-The project makes it itself: the SQL loader calls :func:`ensure_sample_db` when a report's
-database URL names ``data/sample.sqlite``. The orders are deterministic (a seeded generator)
-and dated relative to the day the file is made, so ``since = today-30d`` always finds some; the
-file is rebuilt when it is from an earlier day. Rebuilding writes a new file and renames it over
-the old, so a worker reading it never sees half a database.
+The project makes it itself, under the system's temporary directory (``SAMPLE_PATH``), so it
+works where the working directory is read-only (a container's read-only root filesystem,
+systemd's ``ProtectSystem=strict``). A SQL report names it as ``sqlite:///{sample}``
+(``tasks.reports.sql``), which checks it before each query. The orders are deterministic (a
+seeded generator) and dated relative to the day the file is made, so ``since = today-30d``
+always finds some; the file is rebuilt when it is from an earlier day. Rebuilding writes a new
+file and renames it over the old, so a worker reading it never sees half a database.
 """
 
 from __future__ import annotations
@@ -13,9 +15,10 @@ import datetime as dt
 import os
 import random
 import sqlite3
+import tempfile
 from pathlib import Path
 
-SAMPLE_PATH = Path("data") / "sample.sqlite"
+SAMPLE_PATH = Path(tempfile.gettempdir()) / "reportbot-sample" / "sample.sqlite"
 REGIONS = ("emea", "amer", "apac", "latam")
 PRODUCTS = (("widget", 19.0), ("gadget", 49.0), ("gizmo", 120.0), ("doohickey", 7.5))
 DAYS = 90
@@ -60,11 +63,17 @@ def _made_on(path: Path) -> str | None:
         return None
 
 
-def ensure_sample_db(path: Path = SAMPLE_PATH, today: dt.date | None = None) -> Path:
-    """Make the sample database at ``path`` unless today's is already there; return the path."""
+def is_current(path: Path, today: dt.date | None = None) -> bool:
+    """Whether ``path`` holds the sample database made ``today`` (a single small read)."""
     today = today or dt.date.today()
-    path = Path(path)
-    if path.exists() and _made_on(path) == today.isoformat():
+    return Path(path).exists() and _made_on(Path(path)) == today.isoformat()
+
+
+def ensure_sample_db(path: Path | None = None, today: dt.date | None = None) -> Path:
+    """Make the sample database at ``path`` (``SAMPLE_PATH``) unless today's is there; return the path."""
+    today = today or dt.date.today()
+    path = Path(path or SAMPLE_PATH)
+    if is_current(path, today):
         return path
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_name(f".{path.name}.{os.getpid()}.tmp")

@@ -17,6 +17,9 @@ where the database allows it (PostgreSQL: read-only transactions; SQLite: ``mode
 ``query_only``), pooled (one engine per database URL per process, made on first use, after
 Celery's fork), and time-limited (PostgreSQL ``statement_timeout``; SQLite a progress handler).
 Other tables of the file (``[schedules.*]``) belong to others and are ignored here.
+
+``{sample}`` in a ``database`` URL is the small SQLite database of made-up orders that
+reportbot makes itself (``tasks.reports.sample_data``), under the system's temporary directory.
 """
 
 from __future__ import annotations
@@ -24,20 +27,24 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import re
+import sqlite3
 import threading
 import time
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import quote
 
 from tasks.errors import UserError
-from tasks.reports._registry import Param, Registry, Report
+from tasks.reports import sample_data
+from tasks.reports._registry import KIND_TYPES, Param, Registry, Report
 from tasks.reports.results import CHART_TYPES, Chart, Table
 
 DEFAULT_TIMEOUT = 60.0  # seconds a query may run unless the report sets `time_limit`
-MAX_ROWS = 100_000  # rows fetched; a report wanting more should aggregate
-_KINDS: dict[str, Any] = {"str": str, "int": int, "float": float, "bool": bool, "date": dt.date}
+MAX_ROWS = 100_000  # rows fetched; past it the result is cut, and the thread says so
+SAMPLE = "{sample}"  # in a database URL: the made-up orders' SQLite file
+REDACTED = "[redacted]"
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _REPORT_KEYS = {"help", "database", "sql", "chart", "args", "time_limit", "channels", "users", "groups"}
 _ARG_KEYS = {"type", "default", "help", "choices"}
@@ -55,56 +62,89 @@ class QueryFailed(RuntimeError):
 
 @dataclasses.dataclass(frozen=True)
 class SqlReport:
-    """The callable behind a SQL report: binds the converted arguments and runs the query."""
+    """The callable behind a SQL report: binds the arguments ``Report.convert_args`` made
+    (defaults included) and runs the query."""
 
     name: str
     database: str
     sql: str
-    params: tuple[Param, ...]
     chart: Mapping[str, Any] | None
     timeout: float
     environ: Mapping[str, str] = dataclasses.field(default_factory=dict, repr=False, compare=False)
 
     def __call__(self, **values: Any) -> Table | list[Any]:
-        bound: dict[str, Any] = {}
-        for param in self.params:
-            value = values.get(param.name, param.default)
-            if isinstance(value, str) and param.kind == "date":
-                value = param.convert(value)  # a relative default such as today-7d, as of now
-            bound[param.name] = value
-        table = query(resolve_url(self.database, self.environ, self.name), self.sql, bound, self.timeout)
-        if not self.chart or not table.rows:
-            return table
-        chart = Chart(table, type=self.chart["type"], x=self.chart.get("x"), y=self.chart.get("y"),
-                      title=self.chart.get("title"))
-        return [table, chart]
+        url = resolve_url(self.database, self.environ, self.name)
+        table, cut = query(url, self.sql, values, self.timeout, secrets=url_secrets(self.database, self.environ))
+        parts: list[Any] = [table]
+        if cut:
+            parts.insert(0, f":warning: The result was cut at {MAX_ROWS:,} rows: the table and its CSV hold "
+                            "only the first ones. Aggregate or filter in the SQL to see all of it.")
+        if self.chart and table.rows:
+            parts.append(Chart(table, type=self.chart["type"], x=self.chart.get("x"), y=self.chart.get("y"),
+                               title=self.chart.get("title")))
+        return parts if len(parts) > 1 else table
 
 
 def resolve_url(database: str, environ: Mapping[str, str], report: str = "") -> str:
-    """``${VAR}`` in a database URL replaced from ``environ`` (a password, a host)."""
+    """``${VAR}`` in a database URL replaced from ``environ`` (a password, a host), URL-encoded
+    so that ``@``, ``/`` or ``:`` in a password stay in the password; ``{sample}`` by the
+    sample database's path."""
 
     def value(match: re.Match[str]) -> str:
         name = match.group(1)
         if name not in environ:
             raise QueryFailed(f"the database URL of {report or 'this report'} needs ${{{name}}}, which is not set")
-        return environ[name]
+        return quote(environ[name], safe="")
 
-    return _VAR.sub(value, database)
+    url = _VAR.sub(value, database)
+    return url.replace(SAMPLE, quote(str(sample_data.SAMPLE_PATH), safe="/"))
+
+
+def url_secrets(database: str, environ: Mapping[str, str]) -> list[str]:
+    """The values ``${VAR}`` put into the URL, as given and URL-encoded: never to be shown."""
+    values = {environ[name] for name in _VAR.findall(database) if environ.get(name)}
+    found = values | {quote(value, safe="") for value in values}
+    return sorted(found, key=len, reverse=True)
+
+
+def _redact(text: str, secrets: list[str]) -> str:
+    for secret in secrets:
+        text = text.replace(secret, REDACTED)
+    return text
 
 
 # ------------------------------------------------------------------------------ running queries
 
 _engines: dict[str, Any] = {}
 _engines_lock = threading.Lock()
+_sample_urls: set[str] = set()  # engines' URLs that name the sample database
 
 
 def _engine(url_text: str) -> Any:
-    """One pooled engine per database URL in this process, made on first use."""
+    """One pooled engine per database URL in this process, made on first use.
+
+    The sample database is checked on every query (one small read): when the day has changed
+    it is rebuilt, and the engine's pooled connections, still on the old file, are closed.
+    """
     with _engines_lock:
         engine = _engines.get(url_text)
         if engine is None:
             engine = _engines[url_text] = _make_engine(url_text)
+        elif url_text in _sample_urls and _fresh_sample():
+            engine.dispose()
         return engine
+
+
+def _fresh_sample() -> bool:
+    """Make the sample database current; whether it had to be rebuilt. ``QueryFailed`` if it cannot be."""
+    path = sample_data.SAMPLE_PATH
+    try:
+        if sample_data.is_current(path):
+            return False
+        sample_data.ensure_sample_db(path)
+    except (OSError, sqlite3.Error) as error:
+        raise QueryFailed(f"cannot make the sample database at {path}: {error}") from error
+    return True
 
 
 def _make_engine(url_text: str) -> Any:
@@ -127,11 +167,9 @@ def _make_engine(url_text: str) -> Any:
     if backend == "sqlite":
         database = url.database or ""
         if database and database != ":memory:" and not database.startswith("file:"):
-            path = Path(database)
-            from tasks.reports.sample_data import SAMPLE_PATH, ensure_sample_db
-
-            if path.resolve() == SAMPLE_PATH.resolve():
-                ensure_sample_db(path)
+            if Path(database).resolve() == Path(sample_data.SAMPLE_PATH).resolve():
+                _fresh_sample()
+                _sample_urls.add(url_text)
             url = url.set(database=f"file:{database}", query={**url.query, "mode": "ro", "uri": "true"})
         engine = create_engine(url, pool_pre_ping=True)
 
@@ -147,11 +185,16 @@ def _make_engine(url_text: str) -> Any:
     return create_engine(url, pool_pre_ping=True, pool_recycle=1800)
 
 
-def query(url: str, sql: str, values: Mapping[str, Any], timeout: float = DEFAULT_TIMEOUT) -> Table:
-    """Run one SELECT with ``values`` bound as parameters; its rows as a Table.
+def query(
+    url: str, sql: str, values: Mapping[str, Any], timeout: float = DEFAULT_TIMEOUT, secrets: list[str] | None = None
+) -> tuple[Table, bool]:
+    """Run one SELECT with ``values`` bound as parameters: its rows as a Table, and whether
+    they were cut at ``MAX_ROWS``.
 
     Read-only and time-limited where the database allows; ``UserError`` when the time limit
-    stopped it, ``QueryFailed`` with the database's own words for anything else.
+    stopped it, ``QueryFailed`` with the database's own words for anything else, each of
+    ``secrets`` (the URL's ``${VAR}`` values) in them replaced by ``[redacted]``: the worker
+    posts it in the thread.
     """
     from sqlalchemy import exc, text
 
@@ -169,7 +212,7 @@ def query(url: str, sql: str, values: Mapping[str, Any], timeout: float = DEFAUL
             try:
                 result = conn.execute(text(sql), dict(values))
                 columns = list(result.keys())
-                rows = result.fetchmany(MAX_ROWS) if result.returns_rows else []
+                rows = result.fetchmany(MAX_ROWS + 1) if result.returns_rows else []
             finally:
                 conn.connection.info.pop("deadline", None)
                 conn.rollback()
@@ -177,10 +220,12 @@ def query(url: str, sql: str, values: Mapping[str, Any], timeout: float = DEFAUL
         if _timed_out(error):
             raise UserError(f"The query ran longer than {timeout:g} seconds and was stopped.") from error
         detail = str(error.orig).strip().splitlines()[0] if error.orig is not None else str(error)
-        raise QueryFailed(f"the database refused the query: {detail}") from error
+        raise QueryFailed(_redact(f"the database refused the query: {detail}", secrets or [])) from error
     except exc.SQLAlchemyError as error:
-        raise QueryFailed(f"cannot use the database: {str(error).splitlines()[0]}") from error
-    return Table(columns, [tuple(row) for row in rows])
+        raise QueryFailed(_redact(f"cannot use the database: {str(error).splitlines()[0]}", secrets or [])) from error
+    except QueryFailed as error:
+        raise QueryFailed(_redact(str(error), secrets or [])) from error
+    return Table(columns, [tuple(row) for row in rows[:MAX_ROWS]]), len(rows) > MAX_ROWS
 
 
 def _timed_out(error: Any) -> bool:
@@ -229,7 +274,7 @@ def build_report(name: str, spec: Any, environ: Mapping[str, str]) -> Report:
         raise SqlReportError(f"unknown keys {sorted(unknown)}; known: {sorted(_REPORT_KEYS)}")
     database, sql = spec.get("database"), spec.get("sql")
     if not isinstance(database, str) or not database:
-        raise SqlReportError("needs `database`, a SQLAlchemy URL like \"sqlite:///data/sample.sqlite\"")
+        raise SqlReportError("needs `database`, a SQLAlchemy URL like \"postgresql://reader@db/shop\"")
     if not isinstance(sql, str) or not sql.strip():
         raise SqlReportError("needs `sql`, the query, with :name for each argument")
     args = spec.get("args", {})
@@ -238,32 +283,29 @@ def build_report(name: str, spec: Any, environ: Mapping[str, str]) -> Report:
     params = tuple(_param(arg, arg_spec) for arg, arg_spec in args.items())
     _check_binds(sql, [p.name for p in params])
     chart = _chart(spec.get("chart"))
-    time_limit = spec.get("time_limit")
-    if time_limit is not None and (isinstance(time_limit, bool) or not isinstance(time_limit, int | float) or time_limit <= 0):
-        raise SqlReportError("`time_limit` must be a positive number of seconds")
     helps = [f"{arg}: {arg_spec['help']}" for arg, arg_spec in args.items() if arg_spec.get("help")]
     help_text = str(spec.get("help", ""))
     if helps:
         help_text = f"{help_text} ({'; '.join(helps)})" if help_text else "; ".join(helps)
+    checked = Report.make(
+        name=name,
+        func=SqlReport.__call__,  # replaced below, once time_limit is checked
+        help=help_text,
+        params=params,
+        channels=spec.get("channels", ()),
+        users=spec.get("users", ()),
+        groups=spec.get("groups", ()),
+        time_limit=spec.get("time_limit"),
+    )
     func = SqlReport(
         name=name,
         database=database,
         sql=sql,
-        params=params,
         chart=chart,
-        timeout=float(time_limit) if time_limit else DEFAULT_TIMEOUT,
+        timeout=checked.time_limit or DEFAULT_TIMEOUT,
         environ=dict(environ),
     )
-    return Report(
-        name=name,
-        func=func,
-        help=help_text,
-        params=params,
-        channels=tuple(spec.get("channels", ())),
-        users=tuple(spec.get("users", ())),
-        groups=tuple(spec.get("groups", ())),
-        time_limit=float(time_limit) if time_limit else None,
-    )
+    return dataclasses.replace(checked, func=func)
 
 
 def _param(name: str, spec: Any) -> Param:
@@ -277,28 +319,24 @@ def _param(name: str, spec: Any) -> Param:
     if kind == "choice" or choices is not None:
         if not isinstance(choices, list) or not choices or not all(isinstance(c, str) for c in choices):
             raise SqlReportError(f"argument {name!r}: `choices` must be a list of strings")
-        kind, annotation = "choice", Literal[tuple(choices)]  # type: ignore[valid-type]
-    elif kind in _KINDS:
-        annotation = _KINDS[kind]
+        annotation: Any = Literal[tuple(choices)]  # type: ignore[valid-type]
+    elif kind in KIND_TYPES:
+        annotation = KIND_TYPES[kind]
     else:
-        raise SqlReportError(f"argument {name!r}: type {kind!r} is not one of {', '.join([*_KINDS, 'choice'])}")
-    has_default = "default" in spec
-    default = spec.get("default")
-    param = Param(name=name, annotation=annotation, default=None, required=not has_default,
-                  choices=tuple(choices) if kind == "choice" else None, kind=kind)
-    if has_default:
-        if kind == "date" and isinstance(default, dt.date):
-            default = default.isoformat()
-        raw = ("yes" if default else "no") if isinstance(default, bool) else str(default)
-        try:
-            checked = param.convert(raw)
-        except UserError as error:
-            raise SqlReportError(f"argument {name!r}: default {default!r} does not fit its type ({error.message})") from error
-        # A date default stays as typed (today-7d) and is resolved when the report runs.
-        param = dataclasses.replace(param, default=raw if kind == "date" else checked)
-    if not re.fullmatch(r"[a-z_][a-z0-9_]*", name):
-        raise SqlReportError(f"argument {name!r} must be lowercase letters, digits and underscores")
-    return param
+        raise SqlReportError(f"argument {name!r}: type {kind!r} is not one of {', '.join([*KIND_TYPES, 'choice'])}")
+    param = Param.build(name, annotation)
+    if "default" not in spec:
+        return param
+    default = spec["default"]
+    if param.kind == "date" and isinstance(default, dt.date):
+        default = default.isoformat()
+    raw = ("yes" if default else "no") if isinstance(default, bool) else str(default)
+    try:
+        checked = param.convert(raw)
+    except UserError as error:
+        raise SqlReportError(f"argument {name!r}: default {default!r} does not fit its type ({error.message})") from error
+    # A date default stays as typed (today-7d): Report.convert_args counts it from the day the report runs.
+    return Param.build(name, annotation, raw if param.kind == "date" else checked)
 
 
 def _check_binds(sql: str, names: list[str]) -> None:

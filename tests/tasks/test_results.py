@@ -126,3 +126,23 @@ def test_files_are_attached_and_plain_text_still_works() -> None:
 def test_a_table_row_of_the_wrong_length_is_refused_where_it_is_built() -> None:
     with pytest.raises(ValueError, match="row 2 has 1 values for 2 columns"):
         Table(["a", "b"], [(1, 2), (3,)])
+
+
+@pytest.mark.timeout(10)
+def test_column_names_that_grow_when_escaped_still_fit_a_section_and_say_what_is_hidden() -> None:
+    columns = ["&" * 30 + str(i) for i in range(50)]  # each & shows as &amp;: five times longer
+    rendered = render_result(Table(columns, [tuple(range(50))]), name="amp")
+    blocks = rendered.block_dicts()
+    code = blocks[0]["text"]["text"]
+    assert code.startswith("```") and len(code) <= 3000
+    assert "&&" not in code  # every & is escaped
+    note = str(blocks[-1])
+    assert "more columns did not fit; all 50 are in the CSV" in note
+    assert "Showing the first -" not in note
+
+
+def test_two_charts_with_the_same_title_are_two_files() -> None:
+    table = Table(["month", "visits"], [("jan", 120), ("feb", 340)])
+    charts = [Chart(table, x="month", y="visits", title="Revenue"), Chart(table, type="line", title="Revenue")]
+    names = [f.name for f in render_result(charts, name="r").files]
+    assert names == ["revenue.png", "revenue-2.png"]

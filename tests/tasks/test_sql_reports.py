@@ -244,3 +244,94 @@ def test_a_slow_postgresql_query_is_stopped_at_its_time_limit(tmp_path: Path, pg
     sql = "select pg_sleep(5), cast(:since as date) as d, :region as r"
     with pytest.raises(UserError, match="longer than 0.5 seconds"):
         run(load(tmp_path, pg_toml(pg_table, sql, "time_limit = 0.5")), "pg")
+
+
+def test_a_date_default_counts_from_the_day_the_report_runs(shop: Path, tmp_path: Path) -> None:
+    toml = shop_toml(shop).replace('default = "2024-05-02"', 'default = "today-7d"')
+    report = load(tmp_path, toml).get("by-region")
+    assert report is not None
+    args = report.convert_args({}, today=dt.date(2024, 5, 9))
+    assert args == {"since": dt.date(2024, 5, 2), "region": "%"}
+    table, _ = report.run(args)
+    assert table.rows == (("apac", 7.0), ("emea", 5.5))
+
+
+@pytest.mark.parametrize(("value", "expected"), [('"C0FIN"', ("C0FIN",)), ('["C0FIN", "C0OPS"]', ("C0FIN", "C0OPS"))])
+def test_channels_users_and_groups_are_a_name_or_a_list_of_names(tmp_path: Path, value: str, expected: tuple) -> None:
+    toml = f'[reports.x]\ndatabase = "sqlite://"\nsql = "select 1"\nchannels = {value}\nusers = {value}\ngroups = {value}'
+    report = load(tmp_path, toml).get("x")
+    assert report is not None and report.channels == report.users == report.groups == expected
+
+
+@pytest.mark.parametrize("value", ["7", "[1, 2]", '["C0FIN", 3]', "{ a = 1 }"])
+def test_channels_that_are_not_names_are_refused_at_start(tmp_path: Path, value: str) -> None:
+    with pytest.raises(SqlReportError, match="`channels` must be"):
+        load(tmp_path, f'[reports.x]\ndatabase = "sqlite://"\nsql = "select 1"\nchannels = {value}')
+
+
+def test_a_result_past_the_row_limit_is_cut_and_says_so(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from tasks import rendering
+    from tasks.reports import sql
+
+    monkeypatch.setattr(sql, "MAX_ROWS", 5)
+    registry = load(tmp_path, '''
+[reports.many]
+database = "sqlite://"
+sql = "with recursive n(i) as (select 1 union all select i + 1 from n where i < 9) select i from n"
+''')
+    result = run(registry, "many")
+    rendered = rendering.render_result(result, name="many")
+    assert "cut at 5 rows" in rendered.text
+    assert rendered.files[0].content.count(b"\r\n") == 6  # the header and the 5 rows
+
+
+def test_the_sample_database_is_made_in_the_temp_dir_whatever_the_working_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # As on a read-only root filesystem: nothing can be made under the working directory.
+    (tmp_path / "data").write_text("not a directory")
+    monkeypatch.chdir(tmp_path)
+    registry = Registry()
+    load_sql_reports(ROOT / "reports.toml", registry, {})
+    table, _ = run(registry, "sales-by-region")  # type: ignore[misc]
+    assert {row[0] for row in table.rows} == {"emea", "amer", "apac", "latam"}
+
+
+def test_the_sample_database_is_rebuilt_when_a_query_finds_it_from_an_earlier_day(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tasks.reports import sample_data
+
+    sample = tmp_path / "sample.sqlite"
+    monkeypatch.setattr(sample_data, "SAMPLE_PATH", sample)
+    registry = Registry()
+    load_sql_reports(ROOT / "reports.toml", registry, {})
+    table, _ = run(registry, "sales-by-region", since="today")  # type: ignore[misc]
+    assert table.rows  # some orders every day, today's too
+    ensure_sample_db(sample, dt.date(2020, 1, 1))  # the worker kept running past midnight
+    table, _ = run(registry, "sales-by-region", since="today")  # type: ignore[misc]
+    assert table.rows
+
+
+def test_a_sample_database_that_cannot_be_made_is_a_query_failure(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from tasks.reports import sample_data
+
+    (tmp_path / "file").write_text("")
+    monkeypatch.setattr(sample_data, "SAMPLE_PATH", tmp_path / "file" / "sample.sqlite")
+    registry = Registry()
+    load_sql_reports(ROOT / "reports.toml", registry, {})
+    with pytest.raises(QueryFailed, match="cannot make the sample database"):
+        run(registry, "orders")
+
+
+def test_a_password_with_url_characters_works_and_never_shows_in_errors(tmp_path: Path, pg_table: str) -> None:
+    url = PG_URL.replace("postgres@", "postgres:${PGPASS}@")  # trust auth: any password is accepted
+    toml = pg_toml(pg_table).replace(PG_URL, url)
+    environ = {"PGPASS": "hunter@2secret/?#"}
+    table = run(load(tmp_path, toml, environ), "pg", since="2024-05-02")
+    assert isinstance(table, Table) and len(table.rows) == 2
+    wrong_db = toml.replace("/test", "/${PGDB}")
+    with pytest.raises(QueryFailed) as info:
+        run(load(tmp_path, wrong_db, {**environ, "PGDB": "no-such-db-hunter2"}), "pg")
+    assert "[redacted]" in str(info.value)
+    assert "hunter" not in str(info.value) and "2secret" not in str(info.value)
