@@ -17,6 +17,9 @@ import unicodedata
 
 from tasks.errors import UserError
 from tasks.mrkdwn import code
+from tasks.reports import PARAM_NAME as _KEY  # the registry's rules, so they agree
+from tasks.reports import REPORT_NAME
+from tasks.schedules import MAX_EVERY_SECONDS, MISFIRE_POLICIES, ScheduleError, describe_seconds, parse_every
 
 __all__ = [
     "COMMAND",
@@ -40,17 +43,9 @@ __all__ = [
 #: The slash command's default name; the real one comes from settings (``SLACK_COMMAND``).
 COMMAND = "/run-report"
 
-#: The longest interval ``every`` accepts; longer rhythms read better as cron.
-MAX_EVERY_SECONDS = 366 * 86400
-
-_KEY = re.compile(r"[a-z_][a-z0-9_]*")
-_REPORT_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,39}")  # same rule as tasks.reports.Registry
 _JOB_ID = re.compile(r"[0-9a-f]{6,32}")
 _SCHEDULE_ID = re.compile(r"[A-Za-z0-9_-]{1,40}")
-_INTERVAL = re.compile(r"([0-9]{1,9})([smhd])", re.IGNORECASE)
 _TZ = re.compile(r"[A-Za-z][A-Za-z0-9_+\-/]{0,63}")
-_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
-_MISFIRE = ("skip", "once")
 _SCHEDULE_SUBCOMMANDS = ("add", "list", "remove", "pause", "resume")
 _SMART_QUOTES = str.maketrans(
     {"“": '"', "”": '"', "„": '"', "‟": '"', "‘": "'", "’": "'", "‚": "'", "‛": "'"}
@@ -321,7 +316,7 @@ class _Parser:
                 "For example",
                 f"{self.command} {after}sales {token.text}",
             )
-        if not _REPORT_NAME.fullmatch(name):
+        if not REPORT_NAME.fullmatch(name):
             raise self.error(
                 f"{code(token.text)} is not a report name (names are lowercase letters, digits, "
                 f"{code('-')} and {code('_')}).",
@@ -434,21 +429,24 @@ class _Parser:
         return ScheduleAdd(report, args, every_seconds=every_seconds, cron=cron, tz=tz, misfire=misfire)
 
     def interval(self, report: str, token: _Token | None) -> int:
-        match = _INTERVAL.fullmatch(token.text) if token is not None else None
-        seconds = int(match.group(1)) * _UNIT_SECONDS[match.group(2).lower()] if match else 0
-        if match is None or seconds <= 0 or seconds > MAX_EVERY_SECONDS:
-            said = (
-                f"{code(token.text)} is not an interval"
-                if token is not None
-                else f"{code('every')} needs an interval"
-            )
-            raise self.error(
-                f"{said}: a whole number above 0 with a unit {code('s')}, {code('m')}, {code('h')} or "
-                f"{code('d')}, at most {code('366d')} (like {code('90s')}, {code('5m')}, {code('1d')}).",
-                "For example",
-                f"{self.command} schedule add {report} every 5m",
-            )
-        return seconds
+        """The interval after ``every``, read by ``tasks.schedules.parse_every`` (as TOML's is)."""
+        if token is not None:
+            try:
+                return parse_every(token.text)
+            except ScheduleError:
+                pass  # refused below, in the grammar's words and with a command that works
+        said = (
+            f"{code(token.text)} is not an interval"
+            if token is not None
+            else f"{code('every')} needs an interval"
+        )
+        raise self.error(
+            f"{said}: a whole number above 0 with a unit {code('s')}, {code('m')}, {code('h')} or "
+            f"{code('d')}, at most {code(describe_seconds(MAX_EVERY_SECONDS))} (like {code('90s')}, "
+            f"{code('5m')}, {code('1d')}).",
+            "For example",
+            f"{self.command} schedule add {report} every 5m",
+        )
 
     def cron(self, report: str, token: _Token | None) -> str:
         right = f'{self.command} schedule add {report} cron "0 9 * * 1-5"'
@@ -501,7 +499,7 @@ class _Parser:
         misfire = options.get("misfire")
         if misfire is not None:
             misfire = misfire.lower()
-            if misfire not in _MISFIRE:
+            if misfire not in MISFIRE_POLICIES:
                 raise self.error(
                     f"{code('misfire=' + options['misfire'])} is not a choice; use {code('misfire=skip')} "
                     f"(drop runs missed while down) or {code('misfire=once')} (run once to catch up).",

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -17,31 +17,27 @@ from bot import grammar
 from bot.commands import CommandHandler, Reply
 from bot.schedule_views import added_text, list_text, schedule_line, when
 from tasks.errors import UserError
-from tasks.jobs import JobRecords
 from tasks.mrkdwn import code, escape_mrkdwn
-from tasks.reports import Registry
 from tasks.schedules import (
     DEFAULT_MISFIRE,
     Rule,
     Schedule,
     ScheduleError,
     ScheduleStore,
+    StaticSchedules,
     all_schedules,
     describe_seconds,
     first_run,
-    load_static_schedules,
     new_schedule_id,
+    plan,
     validate_rule,
     zone,
 )
 from tasks.settings import Settings
 from tasks.slack_client import make_client
-from tasks.store import Store, StoreUnavailable
+from tasks.store import StoreUnavailable
 
 log = logging.getLogger(__name__)
-
-#: users.info is asked inside Slack's 3-second ack window: one try, one second.
-USER_ZONE_TIMEOUT = 1.0
 
 STORE_DOWN = (
     ":warning: Schedules are unavailable right now (Redis is not answering), so nothing was "
@@ -49,50 +45,26 @@ STORE_DOWN = (
 )
 
 
-def slack_user_zone(settings: Settings) -> Callable[[str], str | None]:
-    """Look a user's time zone up with `users.info`, quickly; None when Slack does not say."""
-
-    def lookup(user: str) -> str | None:
-        client = make_client(settings)
-        client.timeout = int(USER_ZONE_TIMEOUT) or 1
-        client.retry_handlers = []
-        try:
-            response = client.users_info(user=user)
-            tz = (response.get("user") or {}).get("tz")
-            return str(tz) if tz else None
-        except Exception as exc:  # any failure means "use the default zone"
-            log.info("users.info for %s failed (%s); using the default zone", user, type(exc).__name__)
-            return None
-
-    return lookup
-
-
 class ScheduleCommands:
-    """The five schedule commands, as CommandHandler handlers."""
+    """The five schedule commands, as CommandHandler handlers.
 
-    def __init__(
-        self,
-        settings: Settings,
-        registry: Registry,
-        store: Store,
-        *,
-        access: Any = None,
-        user_zone: Callable[[str], str | None] | None = None,
-        clock: Callable[[], float] = time.time,
-    ) -> None:
+    The handler's registry, job records (and their store) and access rules are used as they
+    are, so a schedule is checked exactly as running the report now would be.
+    """
+
+    def __init__(self, settings: Settings, handler: CommandHandler) -> None:
         self.settings = settings
-        self.registry = registry
-        self.schedules = ScheduleStore(store)
-        self.records = JobRecords(store, settings.job_retention_days)
-        self.access = access
-        self.user_zone = user_zone or slack_user_zone(settings)
-        self.clock = clock
+        self.registry = handler.registry
+        self.records = handler.records
+        self.access = handler.access
+        self.schedules = ScheduleStore(handler.records.store)
+        self.static = StaticSchedules(settings.reports_file, handler.registry)
+        # users.info is asked inside Slack's 3-second ack window: one try, one second.
+        self.slack = make_client(settings, ack_path=True)
         self.command = settings.slack_command
 
     def install(self, handler: CommandHandler) -> None:
-        """Plug the schedule commands into `handler` (and use its access rules)."""
-        if self.access is None:
-            self.access = getattr(handler, "access", None)
+        """Plug the schedule commands into `handler`."""
         handler.register(grammar.ScheduleAdd, self.add)
         handler.register(grammar.ScheduleList, self.list)
         handler.register(grammar.ScheduleRemove, self.remove)
@@ -105,11 +77,10 @@ class ScheduleCommands:
         channel, user = _where(payload)
         self.require_admin(user, "add")
         report = self.registry.require(cmd.report, command=self.command)
-        if self.access is not None:
-            self.access.check(report, channel, user)
+        self.access.check(report, channel, user)
         report.convert_args(dict(cmd.args))
         tz = cmd.tz or self.default_zone(user)
-        now = self.clock()
+        now = time.time()
         rule = Rule(every_seconds=cmd.every_seconds, cron=cmd.cron, tz=tz)
         try:
             runs = validate_rule(
@@ -137,15 +108,15 @@ class ScheduleCommands:
 
     def list(self, cmd: grammar.ScheduleList, payload: Mapping[str, Any]) -> Reply:
         channel, _ = _where(payload)
-        now = self.clock()
+        now = time.time()
         try:
             schedules = [s for s in self.all() if s.channel == channel]
+            states = self.schedules.states() if schedules else {}
             lines = []
             for schedule in schedules:
-                state = self.schedules.state(schedule.id)
+                state = states.get(schedule.id)
                 record = self.records.get(state.last_job_id) if state and state.last_job_id else None
-                known = state is not None and state.next_run and state.rule_key == schedule.rule.key
-                next_run = state.next_run if known and state else first_run(schedule, now)
+                next_run = plan(schedule, state, now).next_run  # as beat will plan it
                 lines.append(schedule_line(schedule, state, next_run, record))
         except StoreUnavailable:
             return Reply(STORE_DOWN.replace("nothing was changed", "I cannot list them"), outcome="error")
@@ -168,7 +139,7 @@ class ScheduleCommands:
                 f"Schedule {code(schedule.id)} is already paused. Resume it with {code(f'{self.command} schedule resume {schedule.id}')}."
             )
         try:
-            self.schedules.set_paused(schedule, True, self.clock())
+            self.schedules.set_paused(schedule, True, time.time())
         except StoreUnavailable:
             return Reply(STORE_DOWN, outcome="error")
         return Reply(
@@ -181,19 +152,16 @@ class ScheduleCommands:
         if not schedule.paused:
             return Reply(f"Schedule {code(schedule.id)} is not paused; it is running as planned.")
         try:
-            resumed = self.schedules.set_paused(schedule, False, self.clock())
+            resumed = self.schedules.set_paused(schedule, False, time.time())
         except StoreUnavailable:
             return Reply(STORE_DOWN, outcome="error")
-        nxt = first_run(resumed, self.clock())
+        nxt = first_run(resumed, time.time())
         return Reply(f":arrow_forward: Resumed schedule {code(schedule.id)}; next run {when(nxt, resumed)}.")
 
     # -- checks ----------------------------------------------------------------------------
 
     def all(self) -> list[Schedule]:
-        static, errors = load_static_schedules(self.settings.reports_file)
-        for error in errors:
-            log.warning("%s", error)
-        return all_schedules(self.schedules, static)
+        return all_schedules(self.schedules, self.static.current())
 
     def changeable(self, schedule_id: str, payload: Mapping[str, Any], verb: str) -> Schedule:
         """The channel's schedule `schedule_id`, if this person may `verb` it; else UserError."""
@@ -241,6 +209,16 @@ class ScheduleCommands:
                     log.warning("time zone %r is unknown here; trying the next default", candidate)
         return "UTC"
 
+    def user_zone(self, user: str) -> str | None:
+        """The user's time zone from `users.info`, quickly; None when Slack does not say."""
+        try:
+            response = self.slack.users_info(user=user)
+            tz = (response.get("user") or {}).get("tz")
+            return str(tz) if tz else None
+        except Exception as exc:  # any failure means "use the default zone"
+            log.info("users.info for %s failed (%s); using the default zone", user, type(exc).__name__)
+            return None
+
     def example(self, cmd: grammar.ScheduleAdd) -> str:
         args = " ".join(f"{k}={v}" for k, v in cmd.args.items())
         base = f"{self.command} schedule add {cmd.report}{' ' + args if args else ''}"
@@ -255,8 +233,8 @@ def _where(payload: Mapping[str, Any]) -> tuple[str, str]:
     return str(payload.get("channel_id", "")), str(payload.get("user_id", ""))
 
 
-def install_schedule_commands(handler: CommandHandler, settings: Settings, store: Store) -> ScheduleCommands:
+def install_schedule_commands(handler: CommandHandler, settings: Settings) -> ScheduleCommands:
     """Register the schedule commands on `handler` (called from `bot.app.make_handler`)."""
-    commands = ScheduleCommands(settings, handler.registry, store)
+    commands = ScheduleCommands(settings, handler)
     commands.install(handler)
     return commands

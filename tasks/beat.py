@@ -30,15 +30,15 @@ from typing import Any
 from celery.beat import Scheduler
 
 from tasks.jobs import Job, JobRecords, new_job_id
-from tasks.publishing import publish_job
+from tasks.publishing import job_time_limit, publish_job
 from tasks.reports import Registry
 from tasks.schedules import (
     RUN_CLAIM_TTL,
     RunState,
     Schedule,
     ScheduleStore,
+    StaticSchedules,
     all_schedules,
-    load_static_schedules,
     plan,
     run_claim_key,
 )
@@ -123,32 +123,13 @@ class Dispatcher:
         self.records = JobRecords(store, settings.job_retention_days)
         self.registry = registry
         self.app = app
-        self.static_path = Path(static_path or settings.reports_file)
-        self._static: list[Schedule] = []
-        self._static_mtime: float | None = -1.0
+        self.static = StaticSchedules(static_path or settings.reports_file, registry)
         self._retry_at: dict[str, float] = {}
-
-    def static(self) -> list[Schedule]:
-        """The TOML file's schedules, re-read when the file changes; wrong ones are logged."""
-        try:
-            mtime: float | None = self.static_path.stat().st_mtime
-        except OSError:
-            mtime = None
-        if mtime != self._static_mtime:
-            self._static_mtime = mtime
-            found, errors = load_static_schedules(self.static_path)
-            for error in errors:
-                log.error("beat: %s", error)
-            unknown = [s for s in found if s.report not in self.registry]
-            for s in unknown:
-                log.error("beat: static schedule %s names no known report %r; ignored", s.id, s.report)
-            self._static = [s for s in found if s.report in self.registry]
-        return self._static
 
     def run(self, now: float | None = None) -> float:
         """Dispatch what is due; return seconds until the earliest next run (for beat's sleep)."""
         now = time.time() if now is None else now
-        schedules = all_schedules(self.schedules, self.static())
+        schedules = all_schedules(self.schedules, self.static.current())
         states = self.schedules.states()
         live = {s.id for s in schedules}
         for orphan in set(states) - live:  # a schedule removed while beat wrote its state
@@ -228,8 +209,7 @@ class Dispatcher:
         return True
 
     def publish(self, job: Job) -> None:
-        report = self.registry.get(job.report)
-        limit = (report.time_limit if report else None) or self.settings.report_time_limit
+        limit = job_time_limit(self.registry.get(job.report), self.settings)
         publish_job(self.app, job, limit, timeout=PUBLISH_TIMEOUT, confirm_timeout=CONFIRM_TIMEOUT)
 
 

@@ -27,7 +27,7 @@ import re
 import secrets
 import time
 import tomllib
-from collections.abc import Iterable
+from collections.abc import Container, Iterable
 from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -51,6 +51,9 @@ ON_TIME_SECONDS = 30
 RUN_CLAIM_TTL = 86400
 #: Bound on the fire times walked to find the latest missed one (a week of a per-minute cron).
 MAX_WALK = 20_000
+
+#: The longest interval ``every`` accepts; longer rhythms read better as cron.
+MAX_EVERY_SECONDS = 366 * 86400
 
 _EVERY = re.compile(r"([0-9]{1,9})([smhd])", re.IGNORECASE)
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -80,16 +83,22 @@ def zone(name: str) -> ZoneInfo:
 
 
 def parse_every(text: str | int) -> int:
-    """``"5m"`` (or a number of seconds) as seconds; for the TOML ``every`` key."""
+    """``"5m"`` (or a number of seconds) as seconds, at most ``MAX_EVERY_SECONDS``.
+
+    The one reading of an interval: the TOML ``every`` key and ``schedule add … every``.
+    """
+    seconds = 0
     if isinstance(text, int) and not isinstance(text, bool):
-        if text > 0:
-            return text
+        seconds = text
     elif isinstance(text, str):
         match = _EVERY.fullmatch(text.strip())
-        if match and int(match.group(1)) > 0:
-            return int(match.group(1)) * _UNIT_SECONDS[match.group(2).lower()]
+        if match:
+            seconds = int(match.group(1)) * _UNIT_SECONDS[match.group(2).lower()]
+    if 0 < seconds <= MAX_EVERY_SECONDS:
+        return seconds
     raise ScheduleError(
-        f"{code(str(text))} is not an interval; use a number with s, m, h or d, like {code('5m')}."
+        f"{code(str(text))} is not an interval; use a whole number above 0 with s, m, h or d, "
+        f"at most {code(describe_seconds(MAX_EVERY_SECONDS))}, like {code('5m')}."
     )
 
 
@@ -367,10 +376,19 @@ class Plan:
     skipped: float | None = None
 
 
+def interval_anchor(schedule: Schedule) -> float:
+    """Where an ``every`` rule counts from: ``since`` (creation/resume), else the UNIX epoch.
+
+    Static schedules have no ``since``; counting from the epoch (not from when beat started)
+    keeps their first and later runs on one rhythm, and gives every beat the same planned times.
+    """
+    return schedule.since if schedule.since is not None else 0.0
+
+
 def first_run(schedule: Schedule, now: float) -> float | None:
     """The first planned run: after ``since`` (creation/resume), or after now for static ones."""
     start = schedule.since if schedule.since is not None else now
-    found = next_fire(schedule.rule, datetime.fromtimestamp(start, tz=UTC), anchor=start)
+    found = next_fire(schedule.rule, datetime.fromtimestamp(start, tz=UTC), anchor=interval_anchor(schedule))
     return found.timestamp() if found else None
 
 
@@ -382,7 +400,7 @@ def plan(schedule: Schedule, state: RunState | None, now: float) -> Plan:
     about on time. Either way the next run is the first planned time after now.
     """
     rule = schedule.rule
-    anchor = schedule.since if schedule.since is not None else 0.0
+    anchor = interval_anchor(schedule)
     if (
         state is None
         or state.next_run is None
@@ -531,6 +549,39 @@ def _static_schedule(schedule_id: str, table: Any) -> Schedule:
         since=None,
         static=True,
     )
+
+
+class StaticSchedules:
+    """The REPORTS_FILE's schedules whose report exists, re-read only when the file changes.
+
+    Beat and the bot both use this, so they see the same static schedules: wrong tables and
+    unknown reports are logged once per change of the file, not on every tick or command.
+    """
+
+    def __init__(self, path: str | Path, registry: Container[str]) -> None:
+        self.path = Path(path)
+        self.registry = registry
+        # (mtime the list was read at, the list): one attribute, so a thread never sees a mix.
+        self._cache: tuple[float | None, list[Schedule]] = (-1.0, [])
+
+    def current(self) -> list[Schedule]:
+        """The static schedules as the file is now (a missing file means none)."""
+        try:
+            mtime: float | None = self.path.stat().st_mtime
+        except OSError:
+            mtime = None
+        cached_mtime, cached = self._cache
+        if mtime == cached_mtime:
+            return cached
+        found, errors = load_static_schedules(self.path)
+        for error in errors:
+            log.error("static schedules: %s", error)
+        for s in found:
+            if s.report not in self.registry:
+                log.error("static schedule %s names no known report %r; ignored", s.id, s.report)
+        known = [s for s in found if s.report in self.registry]
+        self._cache = (mtime, known)
+        return known
 
 
 def all_schedules(schedules: ScheduleStore, static: Iterable[Schedule]) -> list[Schedule]:

@@ -331,3 +331,26 @@ _VALUES = st.lists(st.text(_VALUE_CHARS, min_size=1, max_size=10), max_size=4).m
 def test_generated_quoted_arguments_round_trip(args: dict[str, str]) -> None:
     text = "sales " + " ".join(f'{key}="{value}"' for key, value in args.items())
     assert parse(text) == RunReport("sales", args)
+
+
+def test_every_word_the_registry_reserves_is_a_command_of_the_grammar() -> None:
+    """A report may not take these names (tasks.reports.RESERVED_NAMES) because they are ours."""
+    from tasks.reports import RESERVED_NAMES
+
+    for word in sorted(RESERVED_NAMES):
+        try:
+            parsed = parse(word)
+        except GrammarError:
+            continue  # a keyword missing its argument (``status``), never a report's name
+        assert not isinstance(parsed, RunReport), word
+
+
+def test_an_interval_longer_than_366_days_is_refused_in_slack_and_in_the_reports_file() -> None:
+    from tasks.schedules import ScheduleError, parse_every
+
+    assert "at most `366d`" in refusal("schedule add sales every 367d")
+    assert parse("schedule add sales every 366d").every_seconds == 366 * 86400  # type: ignore[union-attr]
+    with pytest.raises(ScheduleError, match="366d"):
+        parse_every("367d")
+    with pytest.raises(ScheduleError):
+        parse_every(367 * 86400)

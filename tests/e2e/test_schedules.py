@@ -26,6 +26,11 @@ args = { text = "static" }
 cron = "0 9 * * 1-5"
 tz = "Europe/Berlin"
 channel = "C0STATIC"
+
+[schedules.ghost-digest]
+report = "nosuch"
+every = "1d"
+channel = "C0STATIC"
 """
 
 
@@ -228,6 +233,7 @@ def test_schedule_list_shows_the_channels_schedules_and_static_ones_marked(slack
     listing = command(slack, "schedule list", "C0STATIC", user="U0BOB")
     assert f"`{schedule_id}`" in listing and "`static-digest`" in listing
     assert "static, from configuration" in listing and "(Europe/Berlin)" in listing
+    assert "ghost-digest" not in listing  # its report does not exist, so it never runs
     assert "text=morning" in listing and "next run:" in listing and "last run: none yet" in listing
     assert f"`{schedule_id}`" not in command(slack, "schedule list", "C0ELSEWHERE")
 
@@ -262,3 +268,31 @@ def test_every_bad_schedule_command_gets_a_specific_answer_and_stores_nothing(
     assert "Traceback" not in answer and "<!channel>" not in answer
     listing = command(slack, "schedule list", "C0STATIC")
     assert not re.search(r"`s-[0-9a-f]{6}`", listing), listing
+
+
+def test_schedule_list_after_resume_shows_a_next_run_to_come_not_one_planned_while_paused(
+    slack, schedule_bot, no_schedules
+):  # type: ignore[no-untyped-def]
+    """No beat runs here, so the run state beat wrote before the pause is still in Redis."""
+    from datetime import UTC, datetime
+
+    from tasks.schedules import RunState, ScheduleStore
+    from tasks.store import RedisStore
+
+    ack = command(slack, "schedule add echo every 1h tz=UTC", "C0RESUME")
+    schedule_id = SCHEDULE_ID.search(ack).group(1)  # type: ignore[union-attr]
+    assert "Paused" in command(slack, f"schedule pause {schedule_id}", "C0RESUME")
+    schedules = ScheduleStore(RedisStore(REDIS_URL, prefix=REDIS_PREFIX))
+    paused = schedules.get(schedule_id)
+    assert paused is not None
+    stale = time.time() - 7200  # a run beat planned, due while the schedule was paused
+    schedules.save_state(schedule_id, RunState(next_run=stale, rule_key=paused.rule.key))
+    resumed_at = time.time()
+    assert "Resumed" in command(slack, f"schedule resume {schedule_id}", "C0RESUME")
+
+    listing = command(slack, "schedule list", "C0RESUME")
+    shown = re.search(r"next run: \w{3} (\d{4}-\d\d-\d\d \d\d:\d\d(?::\d\d)?) UTC", listing)
+    assert shown, listing
+    fmt = "%Y-%m-%d %H:%M:%S" if shown.group(1).count(":") == 2 else "%Y-%m-%d %H:%M"
+    next_run = datetime.strptime(shown.group(1), fmt).replace(tzinfo=UTC).timestamp()
+    assert resumed_at < next_run <= resumed_at + 3600 + 60, listing

@@ -275,3 +275,25 @@ def test_a_run_claim_is_taken_once_per_schedule_and_planned_time(redis_store):
     assert redis_store.claim(key, "job-1", RUN_CLAIM_TTL)
     assert not redis_store.claim(run_claim_key("s-abc123", 1_773_000_000.0), "job-2", RUN_CLAIM_TTL)
     assert redis_store.claim(run_claim_key("s-abc123", 1_773_000_005.0), "job-3", RUN_CLAIM_TTL)
+
+
+def test_a_static_interval_schedule_keeps_its_rhythm_from_the_first_run_on():
+    """A static ``every 1d`` (no ``since``) fires a day apart, run after run, not drifting."""
+    schedule = Schedule(
+        id="nightly", report="ping", args={}, rule=Rule(every_seconds=86400), channel="C1", static=True
+    )
+    started = datetime(2026, 3, 9, 13, 47, 23, tzinfo=UTC).timestamp()  # beat starts at an odd time
+    first = plan(schedule, None, started)
+    assert first.fire_at is None and first.next_run is not None
+    assert started < first.next_run <= started + 86400
+    fired = []
+    state = RunState(next_run=first.next_run, rule_key=schedule.rule.key)
+    for _ in range(3):
+        assert state.next_run is not None
+        decision = plan(schedule, state, state.next_run + 1)
+        assert decision.fire_at == state.next_run
+        fired.append(decision.fire_at)
+        state = RunState(next_run=decision.next_run, rule_key=schedule.rule.key)
+    assert state.next_run is not None
+    gaps = [b - a for a, b in zip([*fired, state.next_run], [*fired, state.next_run][1:], strict=False)]
+    assert gaps == [86400.0, 86400.0, 86400.0]
