@@ -1,4 +1,4 @@
-"""reportbot's command line: `python run.py [bot|worker|beat|flower] [extra options]`.
+"""reportbot's command line: `python run.py [bot|worker|beat|flower|local] [extra options]`.
 
 With no argument and no Slack credentials it starts the all-in-one local mode (a Slack sandbox
 in the browser, the bot, a worker and the scheduler in one process). Options after the process

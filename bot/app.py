@@ -38,7 +38,7 @@ def make_handler(settings: Settings, registry: Registry | None = None) -> Comman
         publisher=Publisher(settings),
         records=JobRecords(make_store(settings.redis_url, settings.redis_prefix), settings.job_retention_days),
     )
-    install_schedule_commands(handler, settings, handler.records.store)
+    install_schedule_commands(handler, settings)
     return handler
 
 
@@ -62,12 +62,7 @@ def build_app(settings: Settings, handler: CommandHandler | None = None) -> App:
         reply = handler.handle(command)
         ack(text=reply.text)
         ACK_SECONDS.observe(time.perf_counter() - started)
-        for later in reply.after:
-            try:
-                later()
-            except Exception:
-                log.exception("after-ack step failed")
+        reply.run_after(log)
 
-    app.handler = handler  # type: ignore[attr-defined]  # for the interactivity listeners
     install_job_control(app, handler, settings)
     return app

@@ -9,19 +9,19 @@ validation and one broker publish.
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from bot import grammar, replies
-from bot.job_views import history_text, status_text
+from bot.job_views import history_text, status_text, web_url
 from bot.metrics import COMMANDS, DISPATCH_FAILURES
 from bot.publish import Publisher, QueueUnavailable
 from tasks.access import Access, ack_path_access
 from tasks.errors import UserError
 from tasks.jobs import Job, JobRecords, new_job_id
 from tasks.logs import job_id_var
+from tasks.publishing import job_time_limit
 from tasks.reports import Registry
 from tasks.settings import Settings
 from tasks.store import StoreUnavailable
@@ -36,6 +36,30 @@ class Reply:
     text: str
     after: list[Callable[[], None]] = field(default_factory=list)
     outcome: str = "ok"
+
+    def run_after(self, log: logging.Logger) -> None:
+        """Do the after-ack steps; one that fails is logged, and the others still run."""
+        for later in self.after:
+            try:
+                later()
+            except Exception:
+                log.exception("after-ack step failed")
+
+
+def answer(work: Callable[[], Reply], what: str = "command") -> Reply:
+    """`work`'s reply, or the answer for why it failed: a refusal for a UserError, the one
+    "Redis is down" answer for StoreUnavailable, an apology for a bug. Never raises, so Slack
+    never sees a 500 and the person is never left without an answer (commands and buttons)."""
+    try:
+        return work()
+    except UserError as exc:
+        return Reply(exc.message, outcome="refused")
+    except StoreUnavailable as exc:
+        log.warning("%s: store unavailable: %s", what, exc)
+        return Reply(replies.store_down(), outcome="error")
+    except Exception:
+        log.exception("%s failed", what)
+        return Reply(replies.SORRY, outcome="error")
 
 
 class CommandHandler:
@@ -71,18 +95,17 @@ class CommandHandler:
     def handle(self, payload: Mapping[str, Any]) -> Reply:
         """Answer one slash command; never raises, so Slack never sees a 500."""
         kind = "unknown"
-        try:
+
+        def work() -> Reply:
+            nonlocal kind
             parsed = grammar.parse(str(payload.get("text") or ""), command=self.command)
             kind = type(parsed).__name__
             handler = self._handlers.get(type(parsed))
             if handler is None:
                 raise UserError(f"`{self.command} {kind.lower()}` is not available in this installation.")
-            reply = handler(parsed, payload)
-        except UserError as exc:
-            reply = Reply(exc.message, outcome="refused")
-        except Exception:
-            log.exception("command failed: %r", payload.get("text"))
-            reply = Reply(replies.SORRY, outcome="error")
+            return handler(parsed, payload)
+
+        reply = answer(work, what=f"command {payload.get('text')!r}")
         COMMANDS.labels(kind=kind, outcome=reply.outcome).inc()
         return reply
 
@@ -114,11 +137,10 @@ class CommandHandler:
             user=str(payload.get("user_id", "")),
             team=str(payload.get("team_id", "")),
             response_url=str(payload.get("response_url", "")),
-            requested_at=time.time(),
         )
         token = job_id_var.set(job.id)
         try:
-            self.publisher.publish(job, report.time_limit or self.settings.report_time_limit)
+            self.publisher.publish(job, job_time_limit(report, self.settings))
         except QueueUnavailable:
             DISPATCH_FAILURES.inc()
             return Reply(replies.not_queued_text(report.name), outcome="not_queued")
@@ -142,8 +164,10 @@ class CommandHandler:
                 channel=str(payload.get("channel_id", "")),
                 user=str(payload.get("user_id", "")),
                 admins=self.settings.admin_users,
+                web=web_url(self.settings.slack_api_url),
             )
         )
 
     def _history(self, cmd: grammar.History, payload: Mapping[str, Any]) -> Reply:
-        return Reply(history_text(self.records, str(payload.get("channel_id", "")), self.command))
+        channel = str(payload.get("channel_id", ""))
+        return Reply(history_text(self.records, channel, self.command, web_url(self.settings.slack_api_url)))

@@ -9,35 +9,25 @@ privately through the interaction's response_url.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from typing import Any
 
 from slack_bolt import Ack, App, Respond
 
-from bot import replies
-from bot.commands import Reply
+from bot.commands import Reply, answer
 from bot.job_control import JobControl
-from tasks.errors import UserError
 from tasks.rendering import CANCEL_ACTION, RERUN_ACTION
 
 log = logging.getLogger(__name__)
 
 
-def _clicked(body: dict[str, Any]) -> tuple[str, str]:
-    """(the button's value: a job id, the clicker's user id)."""
+def _clicked(body: dict[str, Any]) -> tuple[str, str, str]:
+    """(the button's value: a job id, the clicker's user id, the channel clicked in)."""
     actions = body.get("actions") or [{}]
-    return str(actions[0].get("value") or ""), str((body.get("user") or {}).get("id") or "")
-
-
-def _answer(work: Callable[[], Reply]) -> Reply:
-    """Like `CommandHandler.handle`: a refusal is a Reply, a bug is an apology, never silence."""
-    try:
-        return work()
-    except UserError as exc:
-        return Reply(exc.message, outcome="refused")
-    except Exception:
-        log.exception("button failed")
-        return Reply(replies.SORRY, outcome="error")
+    return (
+        str(actions[0].get("value") or ""),
+        str((body.get("user") or {}).get("id") or ""),
+        str((body.get("channel") or {}).get("id") or ""),
+    )
 
 
 def _finish(reply: Reply, respond: Respond) -> None:
@@ -45,11 +35,7 @@ def _finish(reply: Reply, respond: Respond) -> None:
         respond(text=reply.text, response_type="ephemeral", replace_original=False)
     except Exception as exc:  # the response_url may be used up or expired; the work is done
         log.warning("could not answer a button click: %s", exc)
-    for later in reply.after:
-        try:
-            later()
-        except Exception:
-            log.exception("after-click step failed")
+    reply.run_after(log)
 
 
 def register_interactions(app: App, control: JobControl) -> None:
@@ -58,13 +44,13 @@ def register_interactions(app: App, control: JobControl) -> None:
     @app.action(CANCEL_ACTION)
     def on_cancel(ack: Ack, body: dict[str, Any], respond: Respond) -> None:
         ack()
-        job_id, user = _clicked(body)
-        _finish(_answer(lambda: control.cancel(job_id, user)), respond)
+        job_id, user, channel = _clicked(body)
+        _finish(answer(lambda: control.cancel(job_id, user, channel), what="Cancel button"), respond)
 
     @app.action(RERUN_ACTION)
     def on_run_again(ack: Ack, body: dict[str, Any], respond: Respond) -> None:
         ack()
-        job_id, user = _clicked(body)
+        job_id, user, _ = _clicked(body)
         team = str((body.get("team") or {}).get("id") or "")
         response_url = str(body.get("response_url") or "")
-        _finish(_answer(lambda: control.run_again(job_id, user, team, response_url)), respond)
+        _finish(answer(lambda: control.run_again(job_id, user, team, response_url), what="Run again button"), respond)

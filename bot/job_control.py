@@ -22,6 +22,7 @@ from slack_sdk.errors import SlackApiError
 
 from bot import grammar
 from bot.commands import CommandHandler, Reply
+from bot.job_views import no_such_job, visible
 from tasks.errors import UserError
 from tasks.jobs import JobRecord
 from tasks.mrkdwn import escape_mrkdwn
@@ -42,12 +43,6 @@ REVOKE_TIMEOUT = 1.5
 # setting, and a report in C code would only see a Python-level handler late; SIGKILL always works.
 TERMINATE_SIGNAL = "SIGKILL"
 
-STORE_DOWN = (
-    ":warning: Job records are unavailable right now (Redis is not answering), so I cannot "
-    "cancel job `{job_id}` safely. Try again in a minute."
-)
-
-
 class JobControl:
     """Cancel and Run again, for the command and the buttons alike."""
 
@@ -66,27 +61,19 @@ class JobControl:
 
     def on_cancel_command(self, cmd: grammar.Cancel, payload: Mapping[str, Any]) -> Reply:
         """`/run-report cancel <job id>`, registered on the CommandHandler."""
-        return self.cancel(cmd.job_id, str(payload.get("user_id", "")))
+        return self.cancel(cmd.job_id, str(payload.get("user_id", "")), str(payload.get("channel_id", "")))
 
-    def cancel(self, job_id: str, user: str) -> Reply:
-        """Stop a queued or running job, if `user` may; raises UserError with the reason if not."""
+    def cancel(self, job_id: str, user: str, channel: str) -> Reply:
+        """Stop a queued or running job, if `user` (in `channel`) may; raises UserError with the
+        reason if not. Someone who may not see the job (`visible`) hears exactly what `status`
+        says of an unknown id, before anything about its state or its owner."""
         shown = escape_mrkdwn(job_id)
-        try:
-            record = self.records.get(job_id)
-        except StoreUnavailable:
-            return Reply(STORE_DOWN.format(job_id=shown), outcome="error")
-        if record is None:
-            raise UserError(
-                f"There is no job `{shown}` (or it is older than the retention period), so there is "
-                f"nothing to cancel. `{self.command} history` lists this channel's recent jobs."
-            )
+        record = self.records.get(job_id)
+        if record is None or not visible(record, channel, user, self.settings.admin_users):
+            raise no_such_job(job_id, self.command)
         self._check_can_cancel(record, user)
         was = record.state
-        try:
-            first = self.records.cancel(record, user)
-        except StoreUnavailable:
-            return Reply(STORE_DOWN.format(job_id=shown), outcome="error")
-        if not first:
+        if not self.records.cancel(record, user):
             raise UserError(f"Job `{shown}` was already cancelled by <@{record.cancelled_by}>.")
         revoked = self.revoke(job_id)
         what = describe_request(record.job)
@@ -160,14 +147,7 @@ class JobControl:
     def run_again(self, job_id: str, user: str, team: str, response_url: str) -> Reply:
         """Queue the job's report and arguments anew, in its channel, requested by `user`."""
         shown = escape_mrkdwn(job_id)
-        try:
-            record = self.records.get(job_id)
-        except StoreUnavailable:
-            return Reply(
-                ":warning: Job records are unavailable right now (Redis is not answering), so I cannot "
-                f"tell what job `{shown}` ran. Try again in a minute, or run the report with `{self.command}`.",
-                outcome="error",
-            )
+        record = self.records.get(job_id)
         if record is None:
             raise UserError(
                 f"Job `{shown}` is older than the retention period, so I no longer know what it ran. "

@@ -1,4 +1,8 @@
-"""`status <job id>` and `history`: a job's story, read back from its record."""
+"""`status <job id>` and `history`: a job's story, read back from its record.
+
+Redis being down is not handled here: `StoreUnavailable` reaches `bot.commands.answer`, which
+gives the one answer for it.
+"""
 
 from __future__ import annotations
 
@@ -6,19 +10,42 @@ import time
 
 from tasks.errors import UserError
 from tasks.jobs import JobRecord, JobRecords
+from tasks.mrkdwn import escape_mrkdwn
 from tasks.rendering import STATE_ICONS, describe_request, format_duration
-from tasks.store import StoreUnavailable
-
-STORE_DOWN = (
-    ":warning: Job records are unavailable right now (Redis is not answering), so I cannot "
-    "show {what}. Jobs still run and post their results; try again in a minute."
-)
 
 
-def thread_link(record: JobRecord) -> str:
+def web_url(api_url: str) -> str:
+    """Slack's web address for links, from the Web API's (`SLACK_API_URL`): slack.com, GovSlack
+    (slack-gov.com) or the sandbox all serve `archives/` beside `api/`.
+
+    >>> web_url("https://slack-gov.com/api/")
+    'https://slack-gov.com/'
+    """
+    base = api_url.rstrip("/")
+    if base.endswith("/api"):
+        base = base[: -len("/api")]
+    return base + "/"
+
+
+def visible(record: JobRecord | None, channel: str, user: str, admins: tuple[str, ...] = ()) -> bool:
+    """Whether `user`, typing in `channel`, may learn anything of this job: it is in their
+    channel, or it is theirs, or they are an admin. Everyone else must not tell it from an
+    unknown id, so a guessed id reveals nothing of a private channel."""
+    return record is not None and (record.job.channel == channel or record.job.user == user or user in admins)
+
+
+def no_such_job(job_id: str, command: str) -> UserError:
+    """The refusal for an unknown job and for one the asker may not see: the same words."""
+    return UserError(
+        f"There is no job `{escape_mrkdwn(job_id)}` in this channel (or it is older than the "
+        f"retention period). `{command} history` lists this channel's recent jobs."
+    )
+
+
+def thread_link(record: JobRecord, web: str) -> str:
     if not record.status_ts:
         return ""
-    return f"<https://slack.com/archives/{record.job.channel}/p{record.status_ts.replace('.', '')}|thread>"
+    return f"<{web}archives/{record.job.channel}/p{record.status_ts.replace('.', '')}|thread>"
 
 
 def _when(ts: float | None) -> str:
@@ -27,7 +54,8 @@ def _when(ts: float | None) -> str:
     return f"<!date^{int(ts)}^{{date_short_pretty}} {{time_secs}}|{time.strftime('%Y-%m-%d %H:%M:%S UTC', time.gmtime(ts))}>"
 
 
-def describe(record: JobRecord) -> str:
+def describe(record: JobRecord, web: str) -> str:
+    """One line of a job's story; `web` is Slack's web address (`web_url`) for the thread link."""
     job = record.job
     parts = [f"{STATE_ICONS.get(record.state, '')} `{job.id}` {describe_request(job)}: *{record.state}*"]
     if job.user:
@@ -37,38 +65,31 @@ def describe(record: JobRecord) -> str:
         parts.append(f"ran {format_duration(record.finished_at - record.started_at)}")
     if record.cancelled_by:
         parts.append(f"cancelled by <@{record.cancelled_by}>")
-    link = thread_link(record)
+    link = thread_link(record, web)
     if link:
         parts.append(link)
     return " · ".join(p for p in parts if p)
 
 
 def status_text(
-    records: JobRecords, job_id: str, command: str, *, channel: str, user: str, admins: tuple[str, ...] = ()
+    records: JobRecords,
+    job_id: str,
+    command: str,
+    *,
+    channel: str,
+    user: str,
+    admins: tuple[str, ...] = (),
+    web: str,
 ) -> str:
-    """A job's story, for the people who could see it anyway: its channel, its requester, admins.
-
-    Anyone else gets the same answer as for an unknown id, so a guessed id reveals nothing of a
-    private channel.
-    """
-    try:
-        record = records.get(job_id)
-    except StoreUnavailable:
-        return STORE_DOWN.format(what=f"job `{job_id}`")
-    visible = record is not None and (record.job.channel == channel or record.job.user == user or user in admins)
-    if record is None or not visible:
-        raise UserError(
-            f"There is no job `{job_id}` in this channel (or it is older than the retention period). "
-            f"`{command} history` lists this channel's recent jobs."
-        )
-    return describe(record)
+    """A job's story, for the people who could see it anyway (`visible`)."""
+    record = records.get(job_id)
+    if record is None or not visible(record, channel, user, admins):
+        raise no_such_job(job_id, command)
+    return describe(record, web)
 
 
-def history_text(records: JobRecords, channel: str, command: str, count: int = 10) -> str:
-    try:
-        found = records.history(channel, count)
-    except StoreUnavailable:
-        return STORE_DOWN.format(what="this channel's history")
+def history_text(records: JobRecords, channel: str, command: str, web: str, count: int = 10) -> str:
+    found = records.history(channel, count)
     if not found:
         return f"No jobs have run in this channel yet. Try `{command} ping`."
-    return f"*Recent jobs in this channel* ({len(found)}):\n" + "\n".join(describe(r) for r in found)
+    return f"*Recent jobs in this channel* ({len(found)}):\n" + "\n".join(describe(r, web) for r in found)

@@ -123,10 +123,8 @@ def start_local(settings: Settings, host_port: int | None = None) -> LocalStack:
 
 def _start_beat(app: Any) -> Any:
     """The scheduler in a thread, as `python run.py beat` runs it in its own process."""
-    try:
-        from tasks.beat import embedded_beat
-    except ImportError:
-        return None
+    from tasks.beat import embedded_beat
+
     return embedded_beat(app)
 
 

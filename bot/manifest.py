@@ -25,16 +25,11 @@ METHOD_SCOPES: dict[str, str | None] = {
     "chat_postMessage": "chat:write",
     "chat_update": "chat:write",
     "chat_postEphemeral": "chat:write",
-    "chat_scheduleMessage": "chat:write",
-    "chat_deleteScheduledMessage": "chat:write",
-    "chat_delete": "chat:write",
-    "chat_getPermalink": None,
     "files_upload_v2": "files:write",
     "files_getUploadURLExternal": "files:write",
     "files_completeUploadExternal": "files:write",
     "users_info": "users:read",
     "usergroups_users_list": "usergroups:read",
-    "conversations_info": "channels:read",
 }
 
 # The bot token's scopes: `commands` for the slash command, and what the calls above need.

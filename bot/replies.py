@@ -63,6 +63,15 @@ def not_queued_text(report: str) -> str:
     )
 
 
+def store_down() -> str:
+    """The one answer when Redis, where job records and schedules live, is not answering."""
+    return (
+        ":warning: Job records are unavailable right now (Redis is not answering), so I could not "
+        "do that and nothing was changed. Jobs still run and post their results; please try again "
+        "in a minute."
+    )
+
+
 SORRY = (
     ":warning: Sorry, something went wrong on my side and nothing was queued. "
     "Please try again; if it keeps happening, tell whoever runs reportbot."

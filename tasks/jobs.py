@@ -144,7 +144,11 @@ class JobRecords:
         """
         now = time.time()
         marker = json.dumps({"by": by, "at": now})
-        if not self.store.claim(f"job:{record.job.id}:cancelled", marker, ttl=self.ttl):
+        key = f"job:{record.job.id}:cancelled"
+        if not self.store.claim(key, marker, ttl=self.ttl):
+            earlier = self.store.get(key)  # the cancel that won: its author is the one to name
+            if earlier:
+                _apply_cancel(record, earlier)
             return False
         # Only the caller's copy: saving it would overwrite what the worker wrote since it was
         # read (the status message's ts), and every read applies the marker anyway.

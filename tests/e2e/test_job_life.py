@@ -142,7 +142,8 @@ def test_status_of_a_finished_job_says_who_ran_it_when_and_links_its_thread(slac
     assert f"`{job_id}`" in answer and "*echo*" in answer and "*succeeded*" in answer
     assert f"by <@{ALICE}>" in answer
     assert re.search(r"<!date\^\d+\^", answer), "when it was asked for, in the reader's time zone"
-    assert f"/archives/{CHANNEL}/p{final.ts.replace('.', '')}|thread>" in answer
+    # The workspace's own Slack (here the fake), not a hard-coded slack.com.
+    assert f"<{slack.base_url}archives/{CHANNEL}/p{final.ts.replace('.', '')}|thread>" in answer
 
 
 def test_status_of_a_queued_and_a_running_job(slack, worker, http_bot, slow_jobs):  # type: ignore[no-untyped-def]
@@ -278,6 +279,14 @@ def test_only_the_requester_or_an_admin_may_cancel(slack, worker, services, slow
     finally:
         slack.bot_url = saved_url
         bot.stop()
+
+
+def test_cancel_from_another_channel_reveals_nothing_of_the_job(slack, worker, http_bot):  # type: ignore[no-untyped-def]
+    job_id = queue(slack, "echo text=private")
+    wait_status(slack, job_id, "succeeded")
+    answer = command(slack, f"cancel {job_id}", user=BOB, channel="C0ELSEWHERE")
+    assert answer == command(slack, f"status {job_id}", user=BOB, channel="C0ELSEWHERE")
+    assert f"no job `{job_id}` in this channel" in answer and "succeeded" not in answer
 
 
 def test_cancelling_an_unknown_or_finished_job_says_why_not(slack, worker, http_bot):  # type: ignore[no-untyped-def]

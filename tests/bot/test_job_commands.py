@@ -1,0 +1,143 @@
+"""`status`, `history` and `cancel` as the person typing them sees the answers.
+
+The real command handler and job control against the real Redis (a key prefix of this test's
+own) and RabbitMQ; Slack is the fake. Records are written as the worker writes them
+(`JobRecords.save`), so each test sets up exactly the job state it is about.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import pytest
+from slack_sdk import WebClient
+
+from bot import grammar, replies
+from bot.commands import CommandHandler, answer
+from bot.job_control import JobControl
+from bot.publish import Publisher
+from tasks.jobs import Job, JobRecord, JobRecords, new_job_id
+from tasks.posting import Poster
+from tasks.reports import Registry, Report, load_reports
+from tasks.settings import Settings
+from tasks.store import RedisStore, Store
+from tests.conftest import BOT_TOKEN, BROKER_URL, REDIS_PREFIX, REDIS_URL, TEST_REPORTS, free_port
+
+PRIVATE, ELSEWHERE = "C0PRIVATE", "C0ELSEWHERE"
+ALICE, BOB, ADMIN = "U0ALICE", "U0BOB", "U0ADMIN"
+
+
+def make_handler(slack: Any, store: Store, api_url: str = "", registry: Registry | None = None) -> CommandHandler:
+    settings = Settings(
+        slack_bot_token=BOT_TOKEN,
+        slack_api_url=api_url or slack.api_url,
+        celery_broker_url=BROKER_URL,
+        report_modules=tuple(TEST_REPORTS.split(",")),
+        admin_users=(ADMIN,),
+    )
+    handler = CommandHandler(
+        settings, registry or load_reports(settings.report_modules), Publisher(settings), JobRecords(store)
+    )
+    control = JobControl(
+        settings, handler, Poster(WebClient(token=BOT_TOKEN, base_url=slack.api_url)), handler.publisher.app
+    )
+    handler.register(grammar.Cancel, control.on_cancel_command)
+    handler.control = control  # type: ignore[attr-defined]  # for the button tests
+    return handler
+
+
+@pytest.fixture
+def store(services) -> Store:  # type: ignore[no-untyped-def]
+    return RedisStore(REDIS_URL, prefix=f"{REDIS_PREFIX}{uuid.uuid4().hex}:")
+
+
+def say(handler: CommandHandler, text: str, channel: str, user: str) -> Any:
+    return handler.handle(
+        {"text": text, "channel_id": channel, "user_id": user, "team_id": "T0TEST", "response_url": ""}
+    )
+
+
+def saved(store: Store, state: str, status_ts: str = "") -> JobRecord:
+    """A job ALICE ran in the private channel, recorded as the worker records it."""
+    job = Job(id=new_job_id(), report="echo", args={"text": "secret plans"}, channel=PRIVATE, user=ALICE)
+    record = JobRecord(job=job, state=state, status_ts=status_ts)
+    JobRecords(store).save(record)
+    return record
+
+
+@pytest.mark.parametrize("state", ["queued", "running", "succeeded", "failed", "cancelled"])
+def test_cancel_from_another_channel_reveals_nothing_that_status_would_not(slack, store, state) -> None:  # type: ignore[no-untyped-def]
+    handler = make_handler(slack, store)
+    record = saved(store, state)
+    if state == "cancelled":
+        assert JobRecords(store).cancel(record, ADMIN)
+    job_id = record.job.id
+
+    refusal = say(handler, f"cancel {job_id}", ELSEWHERE, BOB)
+    status = say(handler, f"status {job_id}", ELSEWHERE, BOB)
+    unknown = say(handler, "status 0badf00d", ELSEWHERE, BOB)
+
+    assert refusal.outcome == "refused"
+    assert refusal.text == status.text == unknown.text.replace("0badf00d", job_id)
+    assert f"There is no job `{job_id}` in this channel" in refusal.text
+    for leak in (ALICE, ADMIN, state, "echo", "secret"):
+        assert leak not in refusal.text
+    assert JobRecords(store).get(job_id).state == state, "a refused cancel changes nothing"  # type: ignore[union-attr]
+
+
+def test_in_its_channel_a_job_is_cancelled_only_by_its_requester_or_an_admin(slack, store) -> None:  # type: ignore[no-untyped-def]
+    handler = make_handler(slack, store)
+    job_id = saved(store, "running").job.id
+
+    refusal = say(handler, f"cancel {job_id}", PRIVATE, BOB)
+    assert refusal.outcome == "refused" and f"Only <@{ALICE}>, who ran job `{job_id}`" in refusal.text
+    # The requester may cancel from anywhere, as they may ask its status from anywhere.
+    done = say(handler, f"cancel {job_id}", ELSEWHERE, ALICE)
+    assert done.outcome == "cancelled" and f"Cancelled job `{job_id}`" in done.text
+    assert JobRecords(store).get(job_id).cancelled_by == ALICE  # type: ignore[union-attr]
+
+
+def test_the_cancel_button_follows_the_same_rule_as_the_command(slack, store) -> None:  # type: ignore[no-untyped-def]
+    handler = make_handler(slack, store)
+    job_id = saved(store, "succeeded").job.id
+    control: JobControl = handler.control  # type: ignore[attr-defined]
+    elsewhere = answer(lambda: control.cancel(job_id, BOB, ELSEWHERE))
+    assert elsewhere.outcome == "refused" and f"There is no job `{job_id}` in this channel" in elsewhere.text
+    here = answer(lambda: control.cancel(job_id, BOB, PRIVATE))
+    assert "has already succeeded" in here.text
+
+
+def test_status_links_the_thread_on_the_workspaces_own_slack(slack, store) -> None:  # type: ignore[no-untyped-def]
+    job_id = saved(store, "succeeded", status_ts="1700000000.123456").job.id
+    sandbox = say(make_handler(slack, store), f"status {job_id}", PRIVATE, ALICE).text
+    assert f"<{slack.base_url}archives/{PRIVATE}/p1700000000123456|thread>" in sandbox
+    gov = say(make_handler(slack, store, api_url="https://slack-gov.com/api/"), f"status {job_id}", PRIVATE, ALICE)
+    assert f"<https://slack-gov.com/archives/{PRIVATE}/p1700000000123456|thread>" in gov.text
+
+
+def test_with_redis_down_every_job_command_gives_the_same_clear_answer(slack) -> None:  # type: ignore[no-untyped-def]
+    down = RedisStore(f"redis://127.0.0.1:{free_port()}/0")
+    handler = make_handler(slack, down)
+    control: JobControl = handler.control  # type: ignore[attr-defined]
+    answers = [
+        say(handler, "status 0badf00d", PRIVATE, ALICE),
+        say(handler, "history", PRIVATE, ALICE),
+        say(handler, "cancel 0badf00d", PRIVATE, ALICE),
+        answer(lambda: control.cancel("0badf00d", ALICE, PRIVATE)),
+        answer(lambda: control.run_again("0badf00d", ALICE, "T0TEST", "")),
+    ]
+    for reply in answers:
+        assert (reply.text, reply.outcome) == (replies.store_down(), "error")
+    assert "Job records are unavailable" in replies.store_down() and "try again" in replies.store_down()
+
+
+def test_a_failed_group_lookup_is_a_refusal_and_nothing_is_queued(slack, store) -> None:  # type: ignore[no-untyped-def]
+    registry = Registry()
+    registry.add(Report.from_function(lambda: "42", name="finance", groups=("S0FIN",)))
+    handler = make_handler(slack, store, registry=registry)
+    slack.fail("usergroups.users.list", "internal_error", times=5)
+    reply = say(handler, "finance", PRIVATE, ALICE)
+    assert reply.outcome == "refused", reply.text
+    assert "try again" in reply.text and "Queued" not in reply.text
+    assert JobRecords(store).history(PRIVATE) == []
