@@ -64,11 +64,14 @@ def not_queued_text(report: str) -> str:
 
 
 def store_down() -> str:
-    """The one answer when Redis, where job records and schedules live, is not answering."""
+    """The one answer when Redis, where job records and schedules live, is not answering.
+
+    `CommandHandler.handle` gives it for every command that needed Redis, so no command has its
+    own copy."""
     return (
-        ":warning: Job records are unavailable right now (Redis is not answering), so I could not "
-        "do that and nothing was changed. Jobs still run and post their results; please try again "
-        "in a minute."
+        ":warning: Job records are unavailable right now, and so are schedules (Redis is not "
+        "answering), so I could not do that and nothing was changed. Jobs still run and post "
+        "their results; please try again in a minute."
     )
 
 

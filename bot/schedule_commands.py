@@ -35,15 +35,8 @@ from tasks.schedules import (
 )
 from tasks.settings import Settings
 from tasks.slack_client import make_client
-from tasks.store import StoreUnavailable
 
 log = logging.getLogger(__name__)
-
-STORE_DOWN = (
-    ":warning: Schedules are unavailable right now (Redis is not answering), so nothing was "
-    "changed. Try again in a minute."
-)
-
 
 class ScheduleCommands:
     """The five schedule commands, as CommandHandler handlers.
@@ -99,35 +92,26 @@ class ScheduleCommands:
             created_at=now,
             since=now,
         )
-        try:
-            self.schedules.add(schedule)
-        except StoreUnavailable:
-            return Reply(STORE_DOWN, outcome="error")
+        self.schedules.add(schedule)
         log.info("schedule %s added by %s: %s %s", schedule.id, user, schedule.report, rule.describe())
         return Reply(added_text(schedule, runs, self.command), outcome="scheduled")
 
     def list(self, cmd: grammar.ScheduleList, payload: Mapping[str, Any]) -> Reply:
         channel, _ = _where(payload)
         now = time.time()
-        try:
-            schedules = [s for s in self.all() if s.channel == channel]
-            states = self.schedules.states() if schedules else {}
-            lines = []
-            for schedule in schedules:
-                state = states.get(schedule.id)
-                record = self.records.get(state.last_job_id) if state and state.last_job_id else None
-                next_run = plan(schedule, state, now).next_run  # as beat will plan it
-                lines.append(schedule_line(schedule, state, next_run, record))
-        except StoreUnavailable:
-            return Reply(STORE_DOWN.replace("nothing was changed", "I cannot list them"), outcome="error")
+        schedules = [s for s in self.all() if s.channel == channel]
+        states = self.schedules.states() if schedules else {}
+        lines = []
+        for schedule in schedules:
+            state = states.get(schedule.id)
+            record = self.records.get(state.last_job_id) if state and state.last_job_id else None
+            next_run = plan(schedule, state, now).next_run  # as beat will plan it
+            lines.append(schedule_line(schedule, state, next_run, record))
         return Reply(list_text(lines, self.command))
 
     def remove(self, cmd: grammar.ScheduleRemove, payload: Mapping[str, Any]) -> Reply:
         schedule = self.changeable(cmd.schedule_id, payload, "remove")
-        try:
-            self.schedules.remove(schedule.id)
-        except StoreUnavailable:
-            return Reply(STORE_DOWN, outcome="error")
+        self.schedules.remove(schedule.id)
         return Reply(
             f":wastebasket: Removed schedule {code(schedule.id)} ({escape_mrkdwn(schedule.report)}); it will not run again."
         )
@@ -138,10 +122,7 @@ class ScheduleCommands:
             return Reply(
                 f"Schedule {code(schedule.id)} is already paused. Resume it with {code(f'{self.command} schedule resume {schedule.id}')}."
             )
-        try:
-            self.schedules.set_paused(schedule, True, time.time())
-        except StoreUnavailable:
-            return Reply(STORE_DOWN, outcome="error")
+        self.schedules.set_paused(schedule, True, time.time())
         return Reply(
             f":double_vertical_bar: Paused schedule {code(schedule.id)}; runs planned while paused are skipped. "
             f"Resume it with {code(f'{self.command} schedule resume {schedule.id}')}."
@@ -151,10 +132,7 @@ class ScheduleCommands:
         schedule = self.changeable(cmd.schedule_id, payload, "resume")
         if not schedule.paused:
             return Reply(f"Schedule {code(schedule.id)} is not paused; it is running as planned.")
-        try:
-            resumed = self.schedules.set_paused(schedule, False, time.time())
-        except StoreUnavailable:
-            return Reply(STORE_DOWN, outcome="error")
+        resumed = self.schedules.set_paused(schedule, False, time.time())
         nxt = first_run(resumed, time.time())
         return Reply(f":arrow_forward: Resumed schedule {code(schedule.id)}; next run {when(nxt, resumed)}.")
 
@@ -167,10 +145,7 @@ class ScheduleCommands:
         """The channel's schedule `schedule_id`, if this person may `verb` it; else UserError."""
         channel, user = _where(payload)
         self.require_admin(user, verb)
-        try:
-            found = next((s for s in self.all() if s.id == schedule_id), None)
-        except StoreUnavailable:
-            raise UserError(STORE_DOWN) from None
+        found = next((s for s in self.all() if s.id == schedule_id), None)
         listing = code(f"{self.command} schedule list")
         if found is None:
             raise UserError(

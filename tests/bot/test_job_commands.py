@@ -117,10 +117,16 @@ def test_status_links_the_thread_on_the_workspaces_own_slack(slack, store) -> No
 
 
 def test_with_redis_down_every_job_command_gives_the_same_clear_answer(slack) -> None:  # type: ignore[no-untyped-def]
+    from bot.schedule_commands import install_schedule_commands
+
     down = RedisStore(f"redis://127.0.0.1:{free_port()}/0")
     handler = make_handler(slack, down)
+    install_schedule_commands(handler, handler.settings)
     control: JobControl = handler.control  # type: ignore[attr-defined]
     answers = [
+        say(handler, "schedule list", PRIVATE, ALICE),
+        say(handler, "schedule add ping every 1h tz=UTC", PRIVATE, ADMIN),
+        say(handler, "schedule remove s-0badf0", PRIVATE, ADMIN),
         say(handler, "status 0badf00d", PRIVATE, ALICE),
         say(handler, "history", PRIVATE, ALICE),
         say(handler, "cancel 0badf00d", PRIVATE, ALICE),
