@@ -50,7 +50,7 @@ def main(argv: list[str]) -> int:
             elif process == "beat":
                 from tasks.beat import beat_argv
 
-                app.start(beat_argv(settings, level, extra))
+                app.start(beat_argv(level, extra))
             elif process == "flower":
                 # Flower can revoke and kill tasks: never serve it without credentials.
                 auth = settings.require("flower_basic_auth").flower_basic_auth

@@ -191,12 +191,16 @@ def _ready_or_stop(proc: Process, ready: Callable[[], bool], what: str) -> None:
         raise
 
 
-def start_worker(name: str, app_module: str, env: dict[str, str], logs: Path, *extra: str) -> Process:
-    """A Celery worker (`run.py worker` for ours, plain `celery -A` for the others), once ready."""
-    if app_module == "tasks":
-        argv = [sys.executable, "run.py", "worker", "-n", f"{name}-{os.getpid()}@%h", *extra]
+def start_worker(
+    name: str, app_module: str, env: dict[str, str], logs: Path, *extra: str, celery_cli: bool = False
+) -> Process:
+    """A Celery worker, once ready: `run.py worker` for ours, plain `celery -A` for the others (and
+    for ours with `celery_cli`, the way Celery's documentation starts one). Stopped if it never is."""
+    node = f"{name}-{os.getpid()}@%h"
+    if app_module == "tasks" and not celery_cli:
+        argv = [sys.executable, "run.py", "worker", "-n", node, *extra]
     else:
-        argv = [sys.executable, "-m", "celery", "-A", app_module, "worker", "--loglevel=INFO", "-n", f"{name}-{os.getpid()}@%h", *extra]
+        argv = [sys.executable, "-m", "celery", "-A", app_module, "worker", "--loglevel=INFO", "-n", node, *extra]
     proc = Process(name, argv, {**env, "LOG_LEVEL": "INFO"}, logs)
     _ready_or_stop(proc, lambda: proc.check() or "ready." in proc.log(), f"{name} to be ready")
     return proc

@@ -59,7 +59,7 @@ CONFIRM_TIMEOUT = 5.0
 RETRY_AFTER = 5.0
 
 
-def beat_argv(settings: Settings, level: str, extra: list[str]) -> list[str]:
+def beat_argv(level: str, extra: list[str]) -> list[str]:
     """The ``celery beat`` command line ``run.py beat`` starts: our scheduler, a short loop."""
     return [
         "beat",

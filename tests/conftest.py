@@ -12,15 +12,34 @@ from __future__ import annotations
 
 import os
 import sys
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from bench.processes import ROOT, Process, Services, free_port, rabbitmqctl, wait_until
+from bench.processes import (
+    ROOT,
+    Process,
+    Services,
+    free_port,
+    rabbitmqctl,
+    start_http,
+    start_worker,
+    wait_until,
+)
 
-__all__ = ["ROOT", "Process", "base_env", "free_port", "rabbitmqctl", "start_bot", "wait_until"]
+__all__ = [
+    "ROOT",
+    "Process",
+    "Services",
+    "base_env",
+    "free_port",
+    "rabbitmqctl",
+    "start_bot",
+    "start_http",
+    "start_worker",
+    "wait_until",
+]
 
 SESSION = f"reportbot-test-{os.getpid()}"
 BROKER_ROOT = os.environ.get("TEST_BROKER_URL", "amqp://guest:guest@127.0.0.1:5672")
@@ -32,6 +51,8 @@ TEST_REPORTS = "tests.sample_reports,tests.rich_reports"
 SERVICES = Services(BROKER_ROOT, REDIS_URL, name=SESSION, bot_token=BOT_TOKEN, signing_secret=SIGNING_SECRET)
 BROKER_URL = SERVICES.broker_url
 REDIS_PREFIX = SERVICES.redis_prefix
+# A test worker joins no cluster chatter: it starts faster and hears no other session's workers.
+WORKER_OPTIONS = ("--without-gossip", "--without-mingle")
 
 
 def base_env(slack_api_url: str, **extra: str) -> dict[str, str]:
@@ -84,38 +105,23 @@ def slack(slack_server):  # type: ignore[no-untyped-def]
 @pytest.fixture(scope="session")
 def worker(services, slack_server, tmp_path_factory) -> Iterator[Process]:  # type: ignore[no-untyped-def]
     """A real Celery worker, started as Celery's documentation says: `celery -A tasks worker`."""
-    tmp = tmp_path_factory.mktemp("worker")
-    proc = Process(
-        "worker",
-        [sys.executable, "-m", "celery", "-A", "tasks", "worker", "--loglevel=INFO", "--concurrency=2",
-         "-n", f"test-{os.getpid()}@%h", "--without-gossip", "--without-mingle"],
+    proc = start_worker(
+        "test",
+        "tasks",
         base_env(slack_server.api_url, REPORT_TIME_LIMIT="4"),
-        tmp,
+        tmp_path_factory.mktemp("worker"),
+        *WORKER_OPTIONS,
+        "--concurrency=2",
+        celery_cli=True,
     )
-    wait_until(lambda: "ready." in proc.log() or not proc.alive(), 60, what="the worker to be ready")
-    assert proc.alive(), proc.log()
     yield proc
     proc.stop()
 
 
 def start_bot(slack_server, tmp: Path, name: str, **env: str) -> tuple[Process, int]:  # type: ignore[no-untyped-def]
-    port = free_port()
-    proc = Process(
-        name, [sys.executable, "run.py", "bot"], base_env(slack_server.api_url, PORT=str(port), **env), tmp
-    )
-
-    def healthy() -> bool:
-        if not proc.alive():
-            return True
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1) as r:
-                return r.status == 200
-        except OSError:
-            return False
-
-    wait_until(healthy, 30, what=f"{name} /healthz")
-    assert proc.alive(), proc.log()
-    return proc, port
+    """`python run.py bot` on a free port, once its /healthz answers (stopped if it never does)."""
+    proc = start_http(name, [sys.executable, "run.py", "bot"], base_env(slack_server.api_url, **env), tmp)
+    return proc, proc.port
 
 
 @pytest.fixture(scope="session")

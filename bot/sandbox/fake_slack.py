@@ -47,6 +47,7 @@ from bot.sandbox.state import (
     BOT_ID,
     BOT_NAME,
     BOT_USER_ID,
+    DEFAULT_TZ,
     TEAM_DOMAIN,
     TEAM_ID,
     TEAM_NAME,
@@ -229,7 +230,7 @@ class FakeSlack:
         """Configure a channel; unknown channels are auto-created as member channels."""
         self.workspace.set_channel(channel, member=member, archived=archived, name=name)
 
-    def set_user(self, user: str, *, name: str | None = None, tz: str = "America/New_York") -> None:
+    def set_user(self, user: str, *, name: str | None = None, tz: str = DEFAULT_TZ) -> None:
         """Configure a user (``users.info`` name and time zone)."""
         self.workspace.set_user(user, name=name, tz=tz)
 
@@ -753,35 +754,12 @@ class FakeSlack:
     ) -> CommandResponse:
         """Send one request Slack -> bot and time the ack; ``record`` shows the result to the user."""
         record = record or (lambda resp: None)
-        resp = self._deliver_once(
-            form,
-            envelope_type,
-            accepts_response_payload,
-            mode,
-            timestamp,
-            secret,
-            headers,
-            timeout,
-            record,
-            socket_payload,
-        )
-        if mode == "http" or resp.error:  # socket acks were already recorded as they arrived
-            record(resp)
-        return resp
 
-    def _deliver_once(
-        self,
-        form: dict[str, str],
-        envelope_type: str,
-        accepts_response_payload: bool,
-        mode: str,
-        timestamp: int | str | None,
-        secret: str | None,
-        headers: dict[str, str | None] | None,
-        timeout: float,
-        record: Callable[[CommandResponse], None],
-        socket_payload: dict[str, Any] | None,
-    ) -> CommandResponse:
+        def done(resp: CommandResponse) -> CommandResponse:
+            if mode == "http" or resp.error:  # socket acks were already recorded as they arrived
+                record(resp)
+            return resp
+
         started = time.monotonic()
 
         def socket_response(ack: dict[str, Any]) -> CommandResponse:
@@ -801,10 +779,10 @@ class FakeSlack:
             )
             elapsed = time.monotonic() - started
             if ack is None:
-                return CommandResponse(0, None, elapsed, "dispatch_failed")
+                return done(CommandResponse(0, None, elapsed, "dispatch_failed"))
             if not ack:
-                return CommandResponse(0, None, elapsed, "operation_timeout")
-            return socket_response(ack)
+                return done(CommandResponse(0, None, elapsed, "operation_timeout"))
+            return done(socket_response(ack))
         if mode != "http":
             raise ValueError(f"mode must be 'http' or 'socket', not {mode!r}")
         if not self.bot_url:
@@ -830,23 +808,27 @@ class FakeSlack:
                 status, ctype, data = r.status, r.headers.get("Content-Type", ""), r.read()
         except urllib.error.HTTPError as e:
             data = e.read()
-            return CommandResponse(
-                e.code,
-                data.decode(errors="replace") or None,
-                time.monotonic() - started,
-                "http_client_error" if e.code < 500 else "http_service_error",
+            return done(
+                CommandResponse(
+                    e.code,
+                    data.decode(errors="replace") or None,
+                    time.monotonic() - started,
+                    "http_client_error" if e.code < 500 else "http_service_error",
+                )
             )
         except TimeoutError:
-            return CommandResponse(0, None, time.monotonic() - started, "operation_timeout")
+            return done(CommandResponse(0, None, time.monotonic() - started, "operation_timeout"))
         except urllib.error.URLError as e:
             is_timeout = isinstance(e.reason, (TimeoutError, socket.timeout))
-            return CommandResponse(
-                0, None, time.monotonic() - started, "operation_timeout" if is_timeout else "dispatch_failed"
+            return done(
+                CommandResponse(
+                    0, None, time.monotonic() - started, "operation_timeout" if is_timeout else "dispatch_failed"
+                )
             )
         elapsed = time.monotonic() - started
         if elapsed > timeout:
-            return CommandResponse(status, None, elapsed, "operation_timeout")
-        return CommandResponse(status, _parse_ack_body(ctype, data), elapsed)
+            return done(CommandResponse(status, None, elapsed, "operation_timeout"))
+        return done(CommandResponse(status, _parse_ack_body(ctype, data), elapsed))
 
     def _record_ack(
         self, resp: CommandResponse, command: str, text: str, channel: str, user: str, url_id: str

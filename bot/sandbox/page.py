@@ -25,6 +25,7 @@ import logging
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 from aiohttp import web
 
@@ -45,6 +46,8 @@ KEEPALIVE_SECONDS = 15.0
 # Workspace events that change nothing a person sees (every Web API call is one): not streamed.
 QUIET_EVENTS = {"request", "socket_connected", "socket_closed"}
 MAX_COMMAND_CHARS = 4000
+# The names the page is opened by: the server binds 127.0.0.1 only.
+LOOPBACK_NAMES = {"127.0.0.1", "localhost", "::1"}
 
 
 def add_page_routes(app: web.Application, slack: FakeSlack) -> None:
@@ -340,6 +343,22 @@ def _offer(queue: asyncio.Queue[dict[str, Any] | None], event: dict[str, Any]) -
 
 
 async def _json_body(request: web.Request) -> dict[str, Any]:
+    """The JSON object a POST from the page carries, or a 4xx for anything another site could send.
+
+    Any web page may POST to 127.0.0.1 (mode ``no-cors``), but only as a "simple" request:
+    ``text/plain`` or a form. Requiring ``application/json`` makes the browser ask first (a CORS
+    preflight, which this server never approves). A browser also names the page that sent the
+    request in ``Origin``: it must be this server itself, reached by a loopback name (a foreign
+    name that resolves to 127.0.0.1, DNS rebinding, is refused too). Clients that are not
+    browsers (tests, curl) send no ``Origin``; they could run commands anyway.
+    """
+    if request.content_type != "application/json":
+        raise web.HTTPUnsupportedMediaType(text="expected Content-Type: application/json")
+    origin = request.headers.get("Origin")
+    if origin is not None and (
+        origin != f"http://{request.host}" or urlsplit(origin).hostname not in LOOPBACK_NAMES
+    ):
+        raise web.HTTPForbidden(text="only the sandbox page itself may send commands")
     try:
         body = await request.json()
     except (ValueError, UnicodeDecodeError):

@@ -5,12 +5,16 @@ messages, threads, ephemerals, files, minted ``response_url``s, recorded
 requests) and the rules Slack applies when a Web API call changes that state
 (membership, archived channels, Block Kit limits, ``msg_too_long``, edit
 history).  It knows nothing about HTTP or WebSockets: ``fake_slack.py`` wires
-it to aiohttp.  Keeping the two apart lets the future sandbox page reuse the
-model, and keeps the Slack rules readable in one place.
+it to aiohttp, and the sandbox page (``page.py``) reads the same model.
+Keeping them apart keeps the Slack rules readable in one place.
 
 Every public method is thread-safe: the aiohttp loop thread mutates the
-workspace while synchronous test code reads it.  Readers get deep copies, so a
-test can never observe a half-applied change or mutate the fake's state.
+workspace while synchronous test code reads it.  The list readers (messages,
+threads, ephemerals, files, requests) return deep copies, so a test can never
+observe a half-applied change or mutate the fake's state.  ``channel()``,
+``user()`` and the public dicts ``channels``, ``users`` and ``response_urls``
+are live: copy a dict in one step (``dict(ws.channels)``, atomic under the GIL)
+before iterating it, as ``page.snapshot`` does, and never change what they hold.
 
 Platform facts (limits, error codes) come from ``/work/shared/SLACK.md``.
 """

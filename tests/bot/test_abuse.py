@@ -18,49 +18,35 @@ from slack_sdk import WebClient
 from bot.commands import CommandHandler
 from bot.publish import Publisher
 from tasks.access import Access, AccessDenied, GroupDirectory, make_access, may_run, who_may
+from tasks.errors import UserError
 from tasks.jobs import JobRecords
 from tasks.reports import Registry, Report, load_reports
 from tasks.settings import Settings
 from tasks.store import MemoryStore
+from tests.bot.test_grammar import _VOCABULARY
 from tests.conftest import BOT_TOKEN, SIGNING_SECRET, TEST_REPORTS, free_port
 
-# Words and fragments people (and attackers) type, mixed with anything at all.
-_FRAGMENTS = [
+# The command words of the grammar's own property tests, plus what attackers and confused people
+# add: mentions, links, entities, control and bidi characters, other scripts.
+_ABUSE = [
     "ping",
     "echo",
     "typed",
-    "help",
-    "list",
-    "status",
-    "history",
-    "cancel",
-    "schedule",
-    "add",
-    "remove",
-    "every",
-    "cron",
-    "5m",
     "tz=Europe/Paris",
-    "=",
     "==",
-    '"',
-    "'",
     '"open',
     "text=",
     'text="two words"',
     "times=3",
     "times=-1",
     "day=today",
-    "<!channel>",
     "<!here>",
     "<@U0BOSS>",
     "<#C0FIN|finance>",
     "<http://evil.example|your bank>",
     "&amp;",
     "&lt;",
-    "\x00",
     "\x1b[2J",
-    "\n",
     "\t",
     "\u202e",
     "\u200b",
@@ -72,11 +58,12 @@ _FRAGMENTS = [
     "“smart”",
     "ＡＢＣ",
 ]
+_WORD = _VOCABULARY | st.sampled_from(_ABUSE)
 _TEXT = st.one_of(
     st.text(max_size=4000),
-    st.lists(st.sampled_from(_FRAGMENTS), max_size=30).map(" ".join),
-    st.lists(st.sampled_from(_FRAGMENTS) | st.text(max_size=20), max_size=20).map("".join),
-    st.builds(lambda head, n: head * n, st.sampled_from(_FRAGMENTS), st.integers(1, 4000)).map(
+    st.lists(_WORD, max_size=30).map(" ".join),
+    st.lists(_WORD | st.text(max_size=20), max_size=20).map("".join),
+    st.builds(lambda head, n: head * n, _WORD, st.integers(1, 4000)).map(
         lambda s: s[:4000]
     ),
 )
@@ -193,7 +180,8 @@ def test_reports_without_groups_never_ask_slack(slack) -> None:  # type: ignore[
 def test_when_slack_cannot_list_a_group_access_is_refused_with_a_try_again(slack) -> None:  # type: ignore[no-untyped-def]
     slack.fail("usergroups.users.list", "missing_scope")
     access = Access(GroupDirectory(lambda: WebClient(token=BOT_TOKEN, base_url=slack.api_url)))
-    with pytest.raises(AccessDenied) as refused:
+    # A refusal the person reads: AccessDenied, or GroupLookupFailed when Slack did not answer.
+    with pytest.raises(UserError) as refused:
         access.check(_finance(groups=["S0FIN"]), "C0FIN", "U0CAROL")
     assert "try again" in refused.value.message and "Nothing was queued" in refused.value.message
 
@@ -260,14 +248,18 @@ def test_a_correctly_signed_command_is_accepted(slack, http_bot) -> None:  # typ
         {"secret": "not-the-" + SIGNING_SECRET},
         {"headers": {"X-Slack-Signature": None}},
         {"headers": {"X-Slack-Request-Timestamp": None}},
+        {"headers": {"X-Slack-Signature": None, "X-Slack-Request-Timestamp": None}},
         {"timestamp": int(time.time()) - 6 * 60},
     ],
-    ids=["wrong-secret", "missing-signature", "missing-timestamp", "replayed-after-5-minutes"],
+    ids=["wrong-secret", "missing-signature", "missing-timestamp", "no-signature-headers", "replayed-after-5-minutes"],
 )
-def test_unsigned_forged_or_replayed_requests_are_refused(slack, http_bot, override) -> None:  # type: ignore[no-untyped-def]
+def test_unsigned_forged_or_replayed_requests_are_refused(slack, http_bot, worker, override) -> None:  # type: ignore[no-untyped-def]
     response = slack.send_command("/run-report", "ping", channel="C0FORGED", **override)
     assert response.status == 401
-    assert not slack.messages("C0FORGED")
+    assert "Queued" not in str(response.body)
+    # Long enough for the running worker to have posted the job's status message, had one been queued.
+    time.sleep(1.0)
+    assert slack.messages("C0FORGED") == [], "a job was queued for a refused request"
 
 
 def test_a_replayed_request_is_refused_even_with_a_valid_old_signature(slack, http_bot) -> None:  # type: ignore[no-untyped-def]

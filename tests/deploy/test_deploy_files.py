@@ -117,6 +117,36 @@ def test_env_example_names_every_setting_and_nothing_else():
 # ----------------------------------------------------------------------------- the image
 
 
+def ignored(pattern_lines: list[str], path: str) -> bool:
+    """Whether `.dockerignore` patterns exclude `path` (Docker's rules: last match wins, `!` re-includes,
+    `**` any number of directories, a pattern that matches a directory excludes what is in it)."""
+    excluded = False
+    parts = path.split("/")
+    prefixes = ["/".join(parts[: i + 1]) for i in range(len(parts))]
+    for raw in pattern_lines:
+        negate = raw.startswith("!")
+        pattern = raw[1:] if negate else raw
+        regex = "^" + re.escape(pattern).replace(r"\*\*/", "(?:.*/)?").replace(r"\*", "[^/]*") + "$"
+        if any(re.match(regex, prefix) for prefix in prefixes):
+            excluded = not negate
+    return excluded
+
+
+def test_the_build_context_leaves_out_every_env_file_and_local_data():
+    lines = [
+        ln.strip()
+        for ln in (DEPLOY / "Dockerfile.dockerignore").read_text().splitlines()
+        if ln.strip() and not ln.startswith("#")
+    ]
+    # compose.yaml has people fill in deploy/.env and builds with the repository as context.
+    for secret in (".env", "deploy/.env", ".env.local", "deploy/.env.prod", "data/sample.sqlite",
+                   "deploy/reports/reports.toml", ".git/config"):
+        assert ignored(lines, secret), f"{secret} would be copied into the image"
+    for kept in (".env.example", "run.py", "tasks/settings.py", "deploy/compose.env.example"):
+        assert not ignored(lines, kept), f"{kept} would be missing from the image"
+
+
+
 def test_the_image_is_slim_runs_as_a_non_root_user_and_starts_run_py():
     lines = [ln.strip() for ln in (DEPLOY / "Dockerfile").read_text().splitlines()]
     instructions = [ln for ln in lines if ln and not ln.startswith("#")]
@@ -207,6 +237,40 @@ def test_kubernetes_deployments_run_our_processes_from_a_secret():
     assert set(config["data"]) <= SETTING_NAMES
     assert int(config["data"]["PORT"]) == DEFAULTS.port
     assert int(config["data"]["WORKER_METRICS_PORT"]) == DEFAULTS.worker_metrics_port
+
+
+# ----------------------------------------------------------------------------- REPORTS_FILE
+
+# Where every deployment reads the operator's reports.toml: outside the image and the checkout, so
+# the repository's sample (SQL reports over data/sample.sqlite) is never what production offers.
+REPORTS_FILE = "/etc/reportbot/reports.toml"
+
+
+def test_every_deployment_reads_the_operators_reports_file_not_the_sample():
+    assert DEFAULTS.reports_file == "reports.toml"  # the sample next to run.py: why it must be set
+    for name, svc in our_services().items():
+        assert svc["environment"]["REPORTS_FILE"] == REPORTS_FILE, name
+        assert any(v.endswith(":/etc/reportbot:ro") for v in svc["volumes"]), name
+    (config,) = kinds("ConfigMap")
+    assert config["data"]["REPORTS_FILE"] == REPORTS_FILE
+    for component in ("bot", "worker", "beat"):
+        mounts = {m["mountPath"]: m["name"] for m in container(component)["volumeMounts"]}
+        volumes = {v["name"]: v for v in deployment(component)["spec"]["template"]["spec"]["volumes"]}
+        reports = volumes[mounts["/etc/reportbot"]]["configMap"]
+        assert reports["optional"] is True, component  # no ConfigMap: no SQL reports, pods still start
+        keys = unit(f"reportbot-{component}.service")
+        assert f"REPORTS_FILE={REPORTS_FILE}" in keys["Environment"], component
+    assert REPORTS_FILE in (DEPLOY / "README.md").read_text()
+
+
+def test_a_missing_reports_file_means_no_sql_reports(tmp_path):
+    from tasks.reports import Registry
+    from tasks.reports.sql import load_sql_reports
+    from tasks.schedules import load_static_schedules
+
+    missing = tmp_path / "reports.toml"
+    assert load_sql_reports(missing, Registry()) == []
+    assert load_static_schedules(missing) == ([], [])
 
 
 def test_kubernetes_probes_hit_healthz_on_the_right_ports():

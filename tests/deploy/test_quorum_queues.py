@@ -8,7 +8,6 @@ publisher: the job runs and its result reaches Slack, from a queue RabbitMQ repo
 from __future__ import annotations
 
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 
@@ -17,7 +16,16 @@ import pytest
 from bot.publish import Publisher
 from tasks.jobs import Job, new_job_id
 from tasks.settings import load_settings
-from tests.conftest import BROKER_ROOT, REDIS_PREFIX, SESSION, Process, base_env, rabbitmqctl, wait_until
+from tests.conftest import (
+    BROKER_ROOT,
+    REDIS_PREFIX,
+    REDIS_URL,
+    SESSION,
+    WORKER_OPTIONS,
+    Services,
+    base_env,
+    start_worker,
+)
 
 VHOST = f"{SESSION}-quorum"
 CHANNEL = "C0QUORUM"
@@ -33,31 +41,18 @@ def listed(what: str, *columns: str) -> set[tuple[str, ...]]:
 
 @pytest.fixture(scope="module")
 def quorum_env(services, slack_server) -> Iterator[dict[str, str]]:  # type: ignore[no-untyped-def]
-    rabbitmqctl("add_vhost", VHOST)
-    rabbitmqctl("set_permissions", "-p", VHOST, "guest", ".*", ".*", ".*")
-    yield base_env(
-        slack_server.api_url,
-        CELERY_BROKER_URL=f"{BROKER_ROOT}/{VHOST}",
-        CELERY_QUEUE_TYPE="quorum",
-        REDIS_PREFIX=f"{REDIS_PREFIX}quorum:",
-    )
-    try:
-        rabbitmqctl("delete_vhost", VHOST)
-    except Exception:
-        pass
+    with Services(BROKER_ROOT, REDIS_URL, name=VHOST) as own:
+        yield base_env(
+            slack_server.api_url,
+            CELERY_BROKER_URL=own.broker_url,
+            CELERY_QUEUE_TYPE="quorum",
+            REDIS_PREFIX=f"{REDIS_PREFIX}quorum:",
+        )
 
 
 def test_a_job_runs_through_a_quorum_queue_when_the_setting_asks(slack, quorum_env, tmp_path):  # type: ignore[no-untyped-def]
-    worker = Process(
-        "quorum-worker",
-        [sys.executable, "run.py", "worker", "--concurrency=1", "-n", f"quorum-{SESSION}@%h",
-         "--without-gossip", "--without-mingle"],
-        quorum_env,
-        tmp_path,
-    )
+    worker = start_worker("quorum-worker", "tasks", quorum_env, tmp_path, *WORKER_OPTIONS, "--concurrency=1")
     try:
-        wait_until(lambda: " ready." in worker.log() or not worker.alive(), 60, what="the worker to be ready")
-        assert worker.alive(), worker.log()
         assert ("reports", "quorum") in listed("queues", "name", "type")
         # Native delayed delivery (ETA, countdown, retry backoff) needs a topic exchange.
         assert ("reports", "topic") in listed("exchanges", "name", "type")

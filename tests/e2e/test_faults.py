@@ -14,7 +14,6 @@ import json
 import os
 import re
 import signal
-import sys
 import time
 import urllib.parse
 from collections.abc import Iterator
@@ -31,18 +30,22 @@ from tests.conftest import (
     SESSION,
     SIGNING_SECRET,
     TEST_REPORTS,
+    WORKER_OPTIONS,
     Process,
+    Services,
     base_env,
-    rabbitmqctl,
     start_bot,
+    start_worker,
     wait_until,
 )
 from tests.fault_reports import FINANCE_BOSS, FINANCE_CHANNEL, FINANCE_GROUP
 from tests.faults import FaultProxy
 
 JOB_ID = re.compile(r"job `([0-9a-f]{8})`")
-VHOST = f"{SESSION}-faults"
-BROKER = f"{BROKER_ROOT}/{VHOST}"
+# This module's own virtual host; its Redis keys stay under the session's prefix.
+FAULTS = Services(BROKER_ROOT, REDIS_URL, name=f"{SESSION}-faults", bot_token=BOT_TOKEN, signing_secret=SIGNING_SECRET)
+VHOST = FAULTS.name
+BROKER = FAULTS.broker_url
 REPORTS = f"{TEST_REPORTS},tests.fault_reports"
 SECRETS = (BOT_TOKEN, SIGNING_SECRET, APP_TOKEN)
 COUNTS: dict[str, dict[str, Any]] = {}
@@ -73,29 +76,11 @@ class Rig:
             REPORT_MODULES=REPORTS,
             REPORT_TIME_LIMIT="10",
         )
-        proc = Process(
-            name,
-            [
-                sys.executable,
-                "-m",
-                "celery",
-                "-A",
-                "tasks",
-                "worker",
-                "--loglevel=INFO",
-                f"--concurrency={concurrency}",
-                "-n",
-                f"{name}-{os.getpid()}@%h",
-                "--without-gossip",
-                "--without-mingle",
-            ],
-            env,
-            self.tmp,
+        proc = start_worker(
+            name, "tasks", env, self.tmp, *WORKER_OPTIONS, f"--concurrency={concurrency}", celery_cli=True
         )
         self.workers.append(proc)
         self.logs.append(proc.log_path)
-        wait_until(lambda: "ready." in proc.log() or not proc.alive(), 60, what=f"worker {name} to be ready")
-        assert proc.alive(), proc.log()
         return proc
 
     def stop_workers(self) -> None:
@@ -107,8 +92,7 @@ class Rig:
 @pytest.fixture(scope="module")
 def rig(services, slack_server, tmp_path_factory) -> Iterator[Rig]:  # type: ignore[no-untyped-def]
     redis_target = urllib.parse.urlsplit(REDIS_URL)
-    rabbitmqctl("add_vhost", VHOST)
-    rabbitmqctl("set_permissions", "-p", VHOST, "guest", ".*", ".*", ".*")
+    FAULTS.__enter__()
     amqp = FaultProxy(
         urllib.parse.urlsplit(BROKER_ROOT).hostname or "127.0.0.1",
         urllib.parse.urlsplit(BROKER_ROOT).port or 5672,
@@ -130,10 +114,7 @@ def rig(services, slack_server, tmp_path_factory) -> Iterator[Rig]:  # type: ign
     bot.stop()
     amqp.stop()
     redis.stop()
-    try:
-        rabbitmqctl("delete_vhost", VHOST)
-    except Exception:
-        pass
+    FAULTS.__exit__(None, None, None)
     out = rig.tmp / "reliability-counts.json"
     out.write_text(json.dumps(COUNTS, indent=2))
     print(f"\nfault-injection counts ({out}):\n{json.dumps(COUNTS, indent=2)}")

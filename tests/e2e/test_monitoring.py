@@ -25,13 +25,17 @@ from tests.conftest import (
     BOT_TOKEN,
     BROKER_ROOT,
     REDIS_PREFIX,
+    REDIS_URL,
     ROOT,
     SESSION,
     SIGNING_SECRET,
+    WORKER_OPTIONS,
     Process,
+    Services,
     base_env,
     free_port,
-    rabbitmqctl,
+    start_http,
+    start_worker,
     wait_until,
 )
 
@@ -77,45 +81,36 @@ def metric(text: str, name: str, **labels: str) -> float:
 def deployment(services, tmp_path_factory) -> Iterator[Deployment]:  # type: ignore[no-untyped-def]
     from bot.sandbox import FakeSlack
 
-    vhost = f"{SESSION}-monitoring"
-    rabbitmqctl("add_vhost", vhost)
-    rabbitmqctl("set_permissions", "-p", vhost, "guest", ".*", ".*", ".*")
+    own = Services(BROKER_ROOT, REDIS_URL, name=f"{SESSION}-monitoring", bot_token=BOT_TOKEN, signing_secret=SIGNING_SECRET)
     slack = FakeSlack(signing_secret=SIGNING_SECRET, bot_token=BOT_TOKEN, app_token=APP_TOKEN).start()
     tmp = tmp_path_factory.mktemp("monitoring")
-    bot_port, metrics_port = free_port(), free_port()
+    metrics_port = free_port()
     env = base_env(
         slack.api_url,
-        CELERY_BROKER_URL=f"{BROKER_ROOT}/{vhost}",
+        CELERY_BROKER_URL=own.broker_url,
         REDIS_PREFIX=f"{REDIS_PREFIX}monitoring:",
         LOG_FORMAT="json",
     )
-    worker = Process(
-        "worker",
-        [sys.executable, "-m", "celery", "-A", "tasks", "worker", "--loglevel=INFO", "--concurrency=2",
-         "-n", f"monitoring-{SESSION}@%h", "--without-gossip", "--without-mingle"],
-        {**env, "WORKER_METRICS_PORT": str(metrics_port), "REPORT_TIME_LIMIT": "5"},
-        tmp,
-    )
-    bot = Process("bot", [sys.executable, "run.py", "bot"], {**env, "PORT": str(bot_port)}, tmp)
-    try:
-        wait_until(lambda: " ready." in worker.log() or not worker.alive(), 60, what="the worker to be ready")
-        assert worker.alive(), worker.log()
-        wait_until(
-            lambda: not bot.alive() or get(f"http://127.0.0.1:{bot_port}/healthz")[0] == 200,
-            30,
-            what="the bot's /healthz",
-        )
-        assert bot.alive(), bot.log()
-        slack.bot_url = f"http://127.0.0.1:{bot_port}/slack/events"
-        yield Deployment(slack, bot, worker, bot_port, metrics_port, env)
-    finally:
-        bot.stop()
-        worker.stop()
-        slack.stop()
+    with own:
+        worker = bot = None
         try:
-            rabbitmqctl("delete_vhost", vhost)
-        except Exception:
-            pass
+            worker = start_worker(
+                "monitoring",
+                "tasks",
+                {**env, "WORKER_METRICS_PORT": str(metrics_port), "REPORT_TIME_LIMIT": "5"},
+                tmp,
+                *WORKER_OPTIONS,
+                "--concurrency=2",
+                celery_cli=True,
+            )
+            bot = start_http("bot", [sys.executable, "run.py", "bot"], env, tmp)
+            slack.bot_url = f"http://127.0.0.1:{bot.port}/slack/events"
+            yield Deployment(slack, bot, worker, bot.port, metrics_port, env)
+        finally:
+            for proc in (bot, worker):
+                if proc is not None:
+                    proc.stop()
+            slack.stop()
 
 
 def run_to_the_end(d: Deployment, text: str = "ping") -> str:

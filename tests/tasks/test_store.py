@@ -8,15 +8,16 @@ import uuid
 import pytest
 
 from tasks.store import MemoryStore, RedisStore, Store, StoreUnavailable
-
-REDIS_URL = "redis://127.0.0.1:6379/15"
+from tests.conftest import REDIS_PREFIX, REDIS_URL
 
 
 @pytest.fixture(params=["memory", "redis"])
 def store(request) -> Store:  # type: ignore[no-untyped-def]
+    """Each test's own keys under the session's prefix, which `services` deletes at the end."""
     if request.param == "memory":
         return MemoryStore()
-    return RedisStore(REDIS_URL, prefix=f"store-test-{uuid.uuid4().hex[:8]}:")
+    request.getfixturevalue("services")
+    return RedisStore(REDIS_URL, prefix=f"{REDIS_PREFIX}store-test-{uuid.uuid4().hex[:8]}:")
 
 
 def test_a_claim_is_held_by_one_caller_until_it_expires(store: Store) -> None:

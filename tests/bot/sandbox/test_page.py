@@ -95,3 +95,39 @@ def test_static_files_outside_the_page_are_not_served(slack: Any) -> None:
 def test_typed_text_is_split_into_command_and_text_as_slack_does() -> None:
     assert split_command("/run-report  sales region=emea ") == ("/run-report", "sales region=emea")
     assert split_command("/run-report") == ("/run-report", "")
+
+
+def post(slack: Any, path: str, body: bytes, **headers: str) -> tuple[int, str]:
+    request = urllib.request.Request(slack.base_url + path.lstrip("/"), data=body, headers=headers, method="POST")
+    try:
+        with OPENER.open(request, timeout=5) as r:
+            return r.status, r.read().decode()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read().decode()
+
+
+def test_another_web_page_cannot_type_in_the_sandbox(slack: Any) -> None:
+    """Any site a person visits can POST to 127.0.0.1; the page's endpoints must refuse it."""
+    typed = json.dumps({"text": "typed by evil.example"}).encode()
+    port = slack.port
+    # a no-cors "simple" request: text/plain needs no preflight
+    assert post(slack, "/sandbox/command", typed, **{"Content-Type": "text/plain"})[0] == 415
+    assert post(slack, "/sandbox/action", typed, **{"Content-Type": "text/plain;charset=UTF-8"})[0] == 415
+    # a page elsewhere, and one whose name was made to resolve to 127.0.0.1 (DNS rebinding)
+    for origin, host in (
+        ("https://evil.example", f"127.0.0.1:{port}"),
+        ("null", f"127.0.0.1:{port}"),
+        (f"http://evil.example:{port}", f"evil.example:{port}"),
+    ):
+        status, text = post(
+            slack, "/sandbox/command", typed, **{"Content-Type": "application/json", "Origin": origin, "Host": host}
+        )
+        assert (status, text) == (403, "only the sandbox page itself may send commands"), origin
+    assert sandbox_messages(slack) == []
+    # the page itself, opened as http://127.0.0.1:<port>/ or http://localhost:<port>/
+    for origin, host in ((f"http://127.0.0.1:{port}", f"127.0.0.1:{port}"), (f"http://localhost:{port}", f"localhost:{port}")):
+        status, _ = post(
+            slack, "/sandbox/command", typed, **{"Content-Type": "application/json", "Origin": origin, "Host": host}
+        )
+        assert status == 200, origin
+    assert [m["text"] for m in sandbox_messages(slack)] == ["typed by evil.example"] * 2
