@@ -166,6 +166,25 @@ def test_two_beats_post_each_tick_of_an_every_5s_schedule_once_and_removing_it_s
     assert len(runs_of(slack, channel, schedule_id)) == count, "a removed schedule must stop"
 
 
+def test_a_paused_schedule_stops_firing_and_fires_again_once_resumed(slack, worker, schedule_bot, no_schedules, beats):  # type: ignore[no-untyped-def]
+    channel = "C0PAUSE"
+    beats.start(1)
+    ack = command(slack, "schedule add echo text=paused-or-not every 3s tz=UTC", channel)
+    schedule_id = SCHEDULE_ID.search(ack).group(1)  # type: ignore[union-attr]
+    slack.wait_for(lambda: runs_of(slack, channel, schedule_id), timeout=15, message="a first run")
+
+    assert f"Paused schedule `{schedule_id}`" in command(slack, f"schedule pause {schedule_id}", channel)
+    time.sleep(1.5)  # a run already being published when the pause landed may still appear
+    count = len(runs_of(slack, channel, schedule_id))
+    time.sleep(7)  # two ticks and more
+    assert len(runs_of(slack, channel, schedule_id)) == count, "a paused schedule must not fire"
+
+    assert f"Resumed schedule `{schedule_id}`" in command(slack, f"schedule resume {schedule_id}", channel)
+    slack.wait_for(
+        lambda: len(runs_of(slack, channel, schedule_id)) > count, timeout=15, message="a run after resume"
+    )
+
+
 def test_restarting_both_beats_loses_no_schedule(slack, worker, schedule_bot, no_schedules, beats):  # type: ignore[no-untyped-def]
     channel = "C0RESTART"
     first = beats.start(2)
