@@ -3,11 +3,24 @@
 It points at `SLACK_API_URL` (Slack, GovSlack, the sandbox or the tests' fake) and turns on
 slack_sdk's own retry handlers: connection errors and 5xx with backoff and jitter, and HTTP 429
 after the `Retry-After` Slack sends. The default client retries only connection errors once.
+
+The client keeps its HTTP connection open between calls. slack_sdk's WebClient opens a new
+connection (and, to slack.com, a new TLS session) for every call; a job makes three calls in a
+row, so that was most of a worker's time on the wire and a good part of its CPU.
 """
 
 from __future__ import annotations
 
+import io
+import os
+import select
+import ssl
+import threading
+from http.client import HTTPConnection, HTTPSConnection
 from typing import Any
+from urllib.error import HTTPError, URLError
+from urllib.parse import urlsplit
+from urllib.request import Request
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
@@ -58,8 +71,76 @@ def retry_handlers(wait_on_rate_limit: bool = True) -> list:  # type: ignore[typ
 ACK_PATH_TIMEOUT = 1.0
 
 
+class _Connections(threading.local):
+    """This thread's open connections, by (scheme, host, port), and the process they belong to:
+    a forked child must not talk over its parent's sockets."""
+
+    def __init__(self) -> None:
+        self.pid = os.getpid()
+        self.open: dict[tuple[str, str, int], HTTPConnection] = {}
+
+    def mine(self) -> dict[tuple[str, str, int], HTTPConnection]:
+        if self.pid != os.getpid():
+            self.pid, self.open = os.getpid(), {}
+        return self.open
+
+
+def _closed_by_peer(conn: HTTPConnection) -> bool:
+    """An idle kept-alive socket that is readable has been closed by the server (or sent junk):
+    reusing it would fail, or worse, look like a lost request."""
+    return conn.sock is not None and bool(select.select([conn.sock], [], [], 0)[0])
+
+
 class CountingWebClient(WebClient):
-    """A WebClient that counts the calls Slack refused (every method goes through api_call)."""
+    """A WebClient that keeps its connections open and counts the calls Slack refused (every
+    method goes through api_call)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._connections = _Connections()
+        self._tls: ssl.SSLContext | None = None
+
+    def _connection(self, scheme: str, host: str, port: int) -> HTTPConnection:
+        pool = self._connections.mine()
+        conn = pool.get((scheme, host, port))
+        if conn is not None and _closed_by_peer(conn):
+            conn.close()
+        if conn is None:
+            if scheme == "https":
+                self._tls = self._tls or self.ssl or ssl.create_default_context()
+                conn = HTTPSConnection(host, port, timeout=self.timeout, context=self._tls)
+            else:
+                conn = HTTPConnection(host, port, timeout=self.timeout)
+            pool[(scheme, host, port)] = conn
+        return conn
+
+    def _perform_urllib_http_request_internal(self, url: str, req: Request) -> dict[str, Any]:
+        """Send `req` over this thread's open connection to the API host; the same contract as
+        slack_sdk's urllib version (a dict of status, headers and body; HTTPError for a non-2xx
+        answer; URLError when sending fails), so its retry handlers work unchanged. A proxy
+        falls back to slack_sdk's own path."""
+        parts = urlsplit(url)
+        if self.proxy is not None or parts.scheme not in ("http", "https") or not parts.hostname:
+            return super()._perform_urllib_http_request_internal(url, req)  # type: ignore[no-any-return]
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+        conn = self._connection(parts.scheme, parts.hostname, port)
+        headers = dict(req.header_items())
+        try:
+            try:
+                conn.request("POST", req.selector, body=req.data, headers=headers)
+            except OSError as err:
+                raise URLError(err) from err
+            resp = conn.getresponse()
+            body = resp.read()
+        except BaseException:
+            conn.close()  # the next call opens a fresh one
+            raise
+        if not 200 <= resp.status < 300:
+            raise HTTPError(url, resp.status, resp.reason, resp.headers, io.BytesIO(body))
+        if resp.headers.get_content_type() == "application/gzip":
+            return {"status": resp.status, "headers": resp.headers, "body": body}
+        charset = resp.headers.get_content_charset() or "utf-8"
+        return {"status": resp.status, "headers": resp.headers, "body": body.decode(charset)}
 
     def api_call(self, api_method: str, **kwargs: Any) -> SlackResponse:  # type: ignore[override]
         try:

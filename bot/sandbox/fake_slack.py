@@ -325,7 +325,8 @@ class FakeSlack:
         params = await _read_params(request)
         headers = dict(request.headers)
         status, body, extra_headers = self._dispatch(method, params, headers)
-        self.workspace.record(method, params, headers, status, body)
+        peer = request.transport.get_extra_info("peername") if request.transport else None
+        self.workspace.record(method, params, headers, status, body, f"{peer[0]}:{peer[1]}" if peer else "")
         if isinstance(body, str):
             return web.Response(status=status, text=body, headers=extra_headers)
         return web.json_response(body, status=status, headers=extra_headers)

@@ -216,6 +216,9 @@ class RecordedRequest:
     status: int
     response: Any
     at: float
+    # The caller's address ("host:port"): one per connection, so a test can tell calls that
+    # shared a kept-alive connection from calls that each opened one.
+    peer: str = ""
 
 
 @dataclass
@@ -701,9 +704,9 @@ class Workspace:
         return None
 
     def record(
-        self, method: str, params: dict[str, Any], headers: dict[str, str], status: int, response: Any
+        self, method: str, params: dict[str, Any], headers: dict[str, str], status: int, response: Any, peer: str = ""
     ) -> None:
-        rec = RecordedRequest(method, params, headers, status, response, self.clock())
+        rec = RecordedRequest(method, params, headers, status, response, self.clock(), peer)
         with self._lock:
             self._requests.append(rec)
         self.emit({"type": "request", "method": method, "status": status})
