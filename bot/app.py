@@ -26,7 +26,9 @@ from tasks.store import make_store
 
 log = logging.getLogger(__name__)
 
-LISTENER_THREADS = 32
+# Threads for what comes after an ack (recording the job, answering a button click), so Slack
+# gets its answer the moment the listener has it.
+AFTER_ACK_THREADS = 16
 
 
 def make_handler(settings: Settings, registry: Registry | None = None) -> CommandHandler:
@@ -48,11 +50,15 @@ def build_app(settings: Settings, handler: CommandHandler | None = None) -> App:
     if not settings.socket_mode:
         settings.require("slack_signing_secret")
     handler = handler or make_handler(settings)
+    after_ack = ThreadPoolExecutor(max_workers=AFTER_ACK_THREADS, thread_name_prefix="after-ack")
     app = App(
         client=make_client(settings),
         signing_secret=settings.slack_signing_secret or None,
-        # Ack work runs on this pool; blocking listeners must never starve it (Bolt's default is 5).
-        listener_executor=ThreadPoolExecutor(max_workers=LISTENER_THREADS, thread_name_prefix="bolt"),
+        # A listener runs in the request's own thread and Slack gets the ack as soon as it
+        # returns. Bolt's default runs it on another thread and polls for the ack every 10 ms,
+        # which was most of the time a command took to answer. So listeners only ack here, and
+        # hand anything slower to `after_ack`.
+        process_before_response=True,
         logger=logging.getLogger("slack_bolt"),
     )
 
@@ -62,7 +68,8 @@ def build_app(settings: Settings, handler: CommandHandler | None = None) -> App:
         reply = handler.handle(command)
         ack(text=reply.text)
         ACK_SECONDS.observe(time.perf_counter() - started)
-        reply.run_after(log)
+        if reply.after:
+            after_ack.submit(reply.run_after, log)
 
-    install_job_control(app, handler, settings)
+    install_job_control(app, handler, settings, after_ack)
     return app

@@ -2,13 +2,14 @@
 
 Slack delivers a click as a signed interactivity request (HTTP) or an `interactive` envelope
 (Socket Mode); Bolt verifies and routes both to the same listener. Each listener acks at once,
-then does the work of the command it stands for (`bot.job_control`) and answers the clicker
-privately through the interaction's response_url.
+and the work of the command it stands for (`bot.job_control`) runs after the ack, on the app's
+after-ack threads; the clicker is answered privately through the interaction's response_url.
 """
 
 from __future__ import annotations
 
 import logging
+from concurrent.futures import Executor
 from typing import Any
 
 from slack_bolt import Ack, App, Respond
@@ -38,14 +39,16 @@ def _finish(reply: Reply, respond: Respond) -> None:
     reply.run_after(log)
 
 
-def register_interactions(app: App, control: JobControl) -> None:
-    """Add the Cancel and Run again listeners to `app`."""
+def register_interactions(app: App, control: JobControl, after_ack: Executor) -> None:
+    """Add the Cancel and Run again listeners to `app`; their work runs on `after_ack`."""
 
     @app.action(CANCEL_ACTION)
     def on_cancel(ack: Ack, body: dict[str, Any], respond: Respond) -> None:
         ack()
         job_id, user, channel = _clicked(body)
-        _finish(answer(lambda: control.cancel(job_id, user, channel), what="Cancel button"), respond)
+        after_ack.submit(
+            lambda: _finish(answer(lambda: control.cancel(job_id, user, channel), what="Cancel button"), respond)
+        )
 
     @app.action(RERUN_ACTION)
     def on_run_again(ack: Ack, body: dict[str, Any], respond: Respond) -> None:
@@ -53,4 +56,8 @@ def register_interactions(app: App, control: JobControl) -> None:
         job_id, user, _ = _clicked(body)
         team = str((body.get("team") or {}).get("id") or "")
         response_url = str(body.get("response_url") or "")
-        _finish(answer(lambda: control.run_again(job_id, user, team, response_url), what="Run again button"), respond)
+        after_ack.submit(
+            lambda: _finish(
+                answer(lambda: control.run_again(job_id, user, team, response_url), what="Run again button"), respond
+            )
+        )

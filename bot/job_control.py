@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Mapping
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Executor, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Any
 
@@ -162,11 +162,12 @@ class JobControl:
         return self.handler.queue(record.job.report, record.job.args, payload)
 
 
-def install_job_control(app: App, handler: CommandHandler, settings: Settings) -> JobControl:
-    """Wire cancel into the command handler and the buttons into the Bolt app (from build_app)."""
+def install_job_control(app: App, handler: CommandHandler, settings: Settings, after_ack: Executor) -> JobControl:
+    """Wire cancel into the command handler and the buttons into the Bolt app (from build_app);
+    a click's work runs on `after_ack`, once Slack has its ack."""
     from bot.interactions import register_interactions
 
     control = JobControl(settings, handler, Poster(app.client), handler.publisher.app)
     handler.register(grammar.Cancel, control.on_cancel_command)
-    register_interactions(app, control)
+    register_interactions(app, control, after_ack)
     return control

@@ -99,9 +99,9 @@ class JobRecords:
         (or finished): set-if-absent, so "queued" never overwrites a later state.
         """
         record = JobRecord(job=job)
-        if not self.store.claim(f"job:{job.id}", record.to_json(), ttl=self.ttl):
+        key, history = f"job:{job.id}", f"channel:{job.channel}:jobs"
+        if not self.store.claim_and_push(key, record.to_json(), self.ttl, history, job.id, HISTORY_LENGTH):
             record = self.get(job.id) or record
-        self.store.push_capped(f"channel:{job.channel}:jobs", job.id, HISTORY_LENGTH)
         return record
 
     def get(self, job_id: str) -> JobRecord | None:

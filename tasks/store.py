@@ -50,6 +50,11 @@ class Store(ABC):
         """Prepend to a list and keep only its newest `limit` items."""
 
     @abstractmethod
+    def claim_and_push(self, key: str, value: str, ttl: float, list_key: str, item: str, limit: int) -> bool:
+        """`claim` and `push_capped` in one round trip (a new job: its record and its place in
+        the channel's history); the push happens either way. True when the claim was won."""
+
+    @abstractmethod
     def items(self, key: str, count: int) -> list[str]: ...
 
     @abstractmethod
@@ -141,6 +146,16 @@ class RedisStore(Store):
 
         self._call(push)
 
+    def claim_and_push(self, key: str, value: str, ttl: float, list_key: str, item: str, limit: int) -> bool:
+        def both() -> bool:
+            pipe = self._r.pipeline()
+            pipe.set(self._k(key), value, nx=True, px=int(ttl * 1000))
+            pipe.lpush(self._k(list_key), item)
+            pipe.ltrim(self._k(list_key), 0, limit - 1)
+            return bool(pipe.execute()[0])
+
+        return bool(self._call(both))
+
     def items(self, key: str, count: int) -> list[str]:
         return list(self._call(self._r.lrange, self._k(key), 0, count - 1))
 
@@ -226,6 +241,12 @@ class MemoryStore(Store):
             current = self._live(key)
             items = list(current) if isinstance(current, list) else []
             self._data[key] = ([value, *items][:limit], None)
+
+    def claim_and_push(self, key: str, value: str, ttl: float, list_key: str, item: str, limit: int) -> bool:
+        with self._lock:
+            claimed = self.claim(key, value, ttl)
+            self.push_capped(list_key, item, limit)
+            return claimed
 
     def items(self, key: str, count: int) -> list[str]:
         with self._lock:

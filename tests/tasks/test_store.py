@@ -60,3 +60,11 @@ def test_an_unreachable_redis_raises_store_unavailable_quickly() -> None:
         dead.get("x")
     assert time.monotonic() - started < 3
     assert dead.ping() is False
+
+
+def test_a_new_job_is_claimed_and_listed_in_one_call_and_a_second_claim_loses(store: Store) -> None:
+    assert store.claim_and_push("job:1", "queued", 60, "channel:C1:jobs", "1", limit=2)
+    assert not store.claim_and_push("job:1", "again", 60, "channel:C1:jobs", "1b", limit=2)
+    assert store.claim_and_push("job:2", "queued", 60, "channel:C1:jobs", "2", limit=2)
+    assert store.get("job:1") == "queued", "the losing claim did not overwrite"
+    assert store.items("channel:C1:jobs", 10) == ["2", "1b"], "pushed either way, capped"
