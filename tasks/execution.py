@@ -295,4 +295,9 @@ def register_tasks(app: Celery, runtime: Runtime) -> None:
         JOB_RETRIES.labels(reason="ratelimited" if reason == "ratelimited" else "error").inc()
         if reason == "ratelimited":
             SLACK_RETRIES.labels(reason="ratelimited").inc()
-        raise task.retry(exc=exc, countdown=countdown)
+        retry = task.retry(
+            exc=exc, countdown=countdown, throw=False, argsrepr=f"{job.report} retry {job.id}", kwargsrepr="{}"
+        )
+        # Without its context: Celery formats the traceback of every retry, and the chain
+        # through slack_sdk made that the dearest part of a rate-limited job.
+        raise retry from None

@@ -7,9 +7,9 @@ Hooked on Celery's signals, so `celery -A tasks worker` gets the same as `python
 - `celeryd_init`: the same logging before Celery's first warning; with LOG_FORMAT=json the
   start-up banner is not printed (it is not JSON);
 - `celeryd_after_setup`: print() in a report still goes to the log, as Celery would do itself;
-- `worker_init`: in the worker's main process, before the pool forks, switch prometheus_client
-  to multiprocess mode and serve `/metrics` (all children added up) and `/healthz` on
-  WORKER_METRICS_PORT (0 turns it off).
+- `worker_init`: in the worker's main process, before the pool forks, load the reports once for
+  every pool process; switch prometheus_client to multiprocess mode and serve `/metrics` (all
+  children added up) and `/healthz` on WORKER_METRICS_PORT (0 turns it off).
 """
 
 from __future__ import annotations
@@ -53,7 +53,11 @@ def connect_signals(runtime: Runtime) -> None:
         if instance is not None and getattr(instance, "redirect_stdouts", False):
             instance.app.log.redirect_stdouts(instance.redirect_stdouts_level)
 
-    def start_metrics(**_: Any) -> None:
+    def before_fork(**_: Any) -> None:
+        # The reports (and what they import: SQLAlchemy for SQL reports) are loaded once, here,
+        # and every pool process inherits them. Loaded in each child instead, they were paid
+        # again each time a child was replaced (worker_max_tasks_per_child), mid-burst.
+        runtime.registry  # noqa: B018
         if runtime.settings.worker_metrics_port:
             serve_metrics(runtime.settings.worker_metrics_port)
 
@@ -61,7 +65,7 @@ def connect_signals(runtime: Runtime) -> None:
         (signals.setup_logging, setup_logging),
         (signals.celeryd_init, worker_starting),
         (signals.celeryd_after_setup, redirect_prints),
-        (signals.worker_init, start_metrics),
+        (signals.worker_init, before_fork),
     ):
         signal.connect(receiver, weak=False)
 

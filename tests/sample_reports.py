@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from datetime import date
 from typing import Literal
@@ -41,3 +42,11 @@ def tally(path: str) -> str:
     with open(path, "a") as f:
         f.write("ran\n")
     return "counted"
+
+
+LOADED_IN = os.getpid()
+
+
+@report("whereami", help="Which process loaded the reports, and which one ran this")
+def whereami() -> str:
+    return f"loaded in {LOADED_IN}, ran in {os.getpid()}"

@@ -122,3 +122,16 @@ def test_queue_report_shows_workers_online_and_queue_depth(slack, worker, http_b
     text = replies[0].text
     assert "*Workers online*: " in text and "*Workers online*: 0" not in text
     assert "Queue* `reports`" in text
+
+
+def test_the_reports_are_loaded_once_by_the_worker_not_again_in_each_pool_process(slack, worker, http_bot):  # type: ignore[no-untyped-def]
+    """Pool processes inherit what the worker loaded before forking, so a replaced pool process
+    (worker_max_tasks_per_child) does not import every report module and SQLAlchemy again."""
+    slack.send_command("/run-report", "whereami", channel="C0WHERE")
+    status = slack.wait_for(
+        lambda: next((m for m in slack.messages("C0WHERE") if "succeeded" in str(m.blocks)), None), timeout=20
+    )
+    (reply,) = slack.thread("C0WHERE", status.ts)
+    loaded, ran = (int(n) for n in re.findall(r"\d+", reply.text))
+    assert loaded == worker.pid, "the worker's main process loaded the reports"
+    assert ran != worker.pid, "a pool process ran the job"
