@@ -5,11 +5,16 @@ Web API client; the listener does nothing but ack. Whatever our bot adds above t
 of parsing, validating and publishing the job.
 
     python -m bench.floor_bot      # serves on PORT, like `run.py bot`
+    python -m bench.floor_bot --process-before-response   # the listener runs in the request thread
+
+The second form is configured as our bot is (Bolt's process_before_response: no hand-off to a
+listener thread, no polling for the ack), so the table can also show ours against that.
 """
 
 from __future__ import annotations
 
 import logging
+import sys
 
 from slack_bolt import Ack, App
 
@@ -18,9 +23,13 @@ from tasks.settings import load_settings
 from tasks.slack_client import make_client
 
 
-def build_floor_app() -> tuple[App, int]:
+def build_floor_app(process_before_response: bool = False) -> tuple[App, int]:
     settings = load_settings()
-    app = App(client=make_client(settings), signing_secret=settings.slack_signing_secret)
+    app = App(
+        client=make_client(settings),
+        signing_secret=settings.slack_signing_secret,
+        process_before_response=process_before_response,
+    )
 
     @app.command(settings.slack_command)
     def only_ack(ack: Ack) -> None:
@@ -31,7 +40,7 @@ def build_floor_app() -> tuple[App, int]:
 
 def main() -> None:
     logging.basicConfig(level=logging.WARNING)
-    app, port = build_floor_app()
+    app, port = build_floor_app("--process-before-response" in sys.argv[1:])
     make_server(make_wsgi(app), "127.0.0.1", port).run()
 
 

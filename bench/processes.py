@@ -58,6 +58,29 @@ def rss_kib(pid: int) -> int:
     return 0
 
 
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pid: int, reaped_children: bool = True) -> float:
+    """CPU time (user + system) of a process, from /proc; 0 when it is gone. With
+    `reaped_children`, also that of its children that have exited, so a pool process replaced
+    mid-burst (worker_max_tasks_per_child) still counts."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return sum(int(f) for f in fields[11 : 15 if reaped_children else 13]) / CLOCK_TICKS
+
+
+def pids_of(name: str) -> list[int]:
+    """The processes called exactly `name` (a server the bench shares: beam.smp, redis-server)."""
+    try:
+        out = subprocess.run(["pgrep", "-x", name], capture_output=True, text=True, timeout=10).stdout
+    except OSError:
+        return []
+    return [int(p) for p in out.split()]
+
+
 def children(pid: int) -> list[int]:
     """Direct children of `pid` (a prefork worker's pool processes)."""
     found = []

@@ -7,8 +7,9 @@ Phases, each repeated `--rounds` times so every figure is a median with its spre
              floor is a raw Celery no-op round trip on the same broker.
   burst      the ack load's jobs: e2e latency of each, and completed jobs per second, with one
              worker process and with two; the same for the naive bot.
-  digest     one job per channel to N channels published as a digest dispatch does, with the
-             fake Slack limiting chat.postMessage per channel (429 + Retry-After).
+  digest     one job per channel to N channels published as a digest dispatch does: with no
+             limit, then with the fake Slack limiting chat.postMessage per channel (429 +
+             Retry-After) strictly (burst 1) and with Slack's short bursts (burst 3).
   memory     RSS of the bot and of one worker (main and pool processes), at rest and after.
 """
 
@@ -34,6 +35,8 @@ from bench.processes import (
     Process,
     Services,
     children,
+    cpu_seconds,
+    pids_of,
     rss_kib,
     start_http,
     start_worker,
@@ -42,6 +45,28 @@ from bench.stats import Figure, percentile
 from bot.sandbox import FakeSlack
 
 MESSAGES_PER_JOB = 2  # chat.postMessage calls per job (status, result); the update is not limited
+# Where the CPU of a burst goes, by process. On one machine they all share the same cores, so
+# throughput is total CPU per job; this says whose.
+CPU_PARTS = ("bench (fake Slack, senders)", "bot", "workers", "RabbitMQ", "Redis")
+
+
+def cpu_snapshot(bot: Process | None, workers: list[Process]) -> dict[str, float]:
+    """CPU seconds so far of each part (the bench's own process without the children it reaped)."""
+    import os
+
+    return {
+        CPU_PARTS[0]: cpu_seconds(os.getpid(), reaped_children=False),
+        CPU_PARTS[1]: cpu_seconds(bot.pid) if bot else 0.0,
+        CPU_PARTS[2]: sum(cpu_seconds(p) for w in workers for p in (w.pid, *children(w.pid))),
+        CPU_PARTS[3]: sum(cpu_seconds(p) for p in pids_of("beam.smp")),
+        CPU_PARTS[4]: sum(cpu_seconds(p) for p in pids_of("redis-server")),
+    }
+
+
+def cpu_per_job(before: dict[str, float], after: dict[str, float], jobs: int) -> dict[str, float]:
+    """Milliseconds of CPU per job, by part, and their total."""
+    per = {part: (after[part] - before[part]) * 1000 / jobs for part in CPU_PARTS}
+    return {**per, "total": sum(per.values())}
 
 
 @dataclass
@@ -54,6 +79,7 @@ class Sizes:
     digest_workers: int = 2
     rate: float = 1.0
     rate_burst: int = 1
+    slack_burst: int = 3  # "short bursts allowed", as Slack documents chat.postMessage's limit
 
 
 QUICK = Sizes(rounds=1, commands=24, concurrency=4, idle_jobs=3, digest_channels=8)
@@ -131,17 +157,21 @@ class Bench:
         self.results.add(f"ack p50 ms [{name}]", percentile(acks, 50))
         self.results.add(f"ack p99 ms [{name}]", percentile(acks, 99))
 
-    def burst(self, name: str, bot: Process) -> None:
-        """The ack load against a bot whose workers run: ack, e2e under burst, throughput."""
+    def burst(self, name: str, bot: Process, workers: list[Process]) -> None:
+        """The ack load against a bot whose workers run: ack, e2e under burst, throughput, and
+        the CPU each process spent per job."""
         self.use(bot)
         n = self.sizes.commands
         for _ in range(self.sizes.rounds):
             channels = self.channels(n)
+            cpu_before = cpu_snapshot(bot, workers)
             started = time.monotonic()
             sent = send_burst(self.slack, "ping", channels, self.sizes.concurrency)
             if not self.watcher.wait_done(channels, timeout=max(60.0, n * 0.5)):
                 lost, _ = self.watcher.lost_and_duplicated(channels)
                 raise RuntimeError(f"{name}: {lost} of {n} jobs never finished")
+            for part, ms in cpu_per_job(cpu_before, cpu_snapshot(bot, workers), n).items():
+                self.results.add(f"cpu ms/job {part} [{name}]", ms)
             self._record_acks(name, sent)
             done = [self.watcher.done_at[s.channel] for s in sent]
             e2e = [(d - s.sent_at) * 1000 for d, s in zip(done, sent, strict=True)]
@@ -191,8 +221,9 @@ class Bench:
             client.close()
             self._stop(worker)
 
-    def digest(self, throughput: float) -> None:
-        """N channels, one job each, published as a schedule's dispatch would, under rate limits."""
+    def _digest_once(self, burst: int | None, workers: list[Process]) -> dict[str, Any]:
+        """N channels, one job each, published as a schedule's dispatch would; `burst=None` runs
+        it without a rate limit, else the fake Slack limits chat.postMessage per channel."""
         from bot.publish import Publisher
         from tasks.jobs import Job, new_job_id
         from tasks.settings import load_settings
@@ -201,8 +232,10 @@ class Bench:
         settings = load_settings(environ=self.env, dotenv=None)
         publisher = Publisher(settings)
         self.slack.reset()
-        self.slack.rate_limit_post_message(s.rate, s.rate_burst)
+        if burst is not None:
+            self.slack.rate_limit_post_message(s.rate, burst)
         channels = self.channels(s.digest_channels)
+        cpu_before = cpu_snapshot(None, workers)
         started = time.monotonic()
         for channel in channels:
             job = Job(id=new_job_id(), report="ping", args={}, channel=channel, user="U0BENCH",
@@ -212,17 +245,32 @@ class Bench:
         took = max(self.watcher.done_at.get(c, time.monotonic()) for c in channels) - started
         lost, dup = self.watcher.lost_and_duplicated(channels)
         limited = sum(1 for r in self.slack.requests("chat.postMessage") if r.status == 429)
-        # What the limits allow: a channel's last message cannot go out before its bucket refills,
-        # and the jobs cannot finish faster than the same workers finish them unthrottled.
-        per_channel = max(0, MESSAGES_PER_JOB - s.rate_burst) / s.rate
-        bound = max(per_channel, s.digest_channels / throughput)
-        self.results.facts["digest"] = {
-            "channels": s.digest_channels, "seconds": took, "bound_seconds": bound,
-            "ratio": took / bound, "lost": lost, "duplicated": dup, "answered_429": limited,
-            "finished": finished, "per_channel_bound": per_channel,
-            "throughput_bound": s.digest_channels / throughput,
-        }
+        cpu = cpu_per_job(cpu_before, cpu_snapshot(None, workers), s.digest_channels)
         self.slack.reset()
+        return {"seconds": took, "lost": lost, "duplicated": dup, "answered_429": limited, "finished": finished,
+                "cpu_ms_per_job": cpu}
+
+    def digest(self, throughput: float, workers: list[Process]) -> None:
+        """The digest without limits, under the strict limit (burst 1) and under short bursts.
+
+        What the limits allow on this machine: a channel's second message cannot go out before its
+        bucket refills, and the jobs cannot finish sooner than the same workers finish the same
+        digest with no limit at all (measured just before, same run).
+        """
+        s = self.sizes
+        free = self._digest_once(None, workers)
+        strict = self._digest_once(s.rate_burst, workers)
+        bursty = self._digest_once(s.slack_burst, workers)
+        per_channel = max(0, MESSAGES_PER_JOB - s.rate_burst) / s.rate
+        bound = max(per_channel, free["seconds"])
+        self.results.facts["digest"] = {
+            "channels": s.digest_channels, **strict, "bound_seconds": bound, "ratio": strict["seconds"] / bound,
+            "unthrottled_seconds": free["seconds"], "per_channel_bound": per_channel,
+            # The bound the first runs used (jobs at the burst phase's throughput), for before/after.
+            "throughput_bound": s.digest_channels / throughput,
+            "ratio_to_throughput_bound": strict["seconds"] / max(per_channel, s.digest_channels / throughput),
+            "unthrottled": free, f"burst {s.slack_burst}": bursty,
+        }
 
     def memory(self, label: str, bot: Process, worker: Process) -> None:
         pool = [rss_kib(p) for p in children(worker.pid)]
@@ -238,11 +286,15 @@ class Bench:
         r = self.results
         r.facts["load before"] = load_average()
         floor = self._start(start_http("floor-bot", [PY, "-m", "bench.floor_bot"], self.env, self.logs))
+        floor_in_thread = self._start(start_http(
+            "floor-bot-pbr", [PY, "-m", "bench.floor_bot", "--process-before-response"], self.env, self.logs))
         ours = self._start(start_http("bot", [PY, "run.py", "bot"], self.env, self.logs))
         naive = self._start(start_http("naive-bot", [PY, "-m", "bench.naive_bot"], self.env, self.logs))
 
         self.celery_floor()
         self.ack_only("floor", floor)
+        self.ack_only("floor, in the request thread", floor_in_thread)
+        self._stop(floor_in_thread)
         # Our bot under the same load as the floor: no worker yet, so the two bots compete for
         # the CPUs alike; the jobs it queued are thrown away before the workers start.
         self.ack_only("ours, bot alone", ours)
@@ -251,23 +303,23 @@ class Bench:
         first = self._start(start_worker("ours-1", "tasks", self.env, self.logs))
         self.memory("at rest", ours, first)
         self.idle("ours", ours)
-        self.burst("ours, 1 worker", ours)
+        self.burst("ours, 1 worker", ours, [first])
         self.memory("after burst", ours, first)
         second = self._start(start_worker("ours-2", "tasks", self.env, self.logs))
-        self.burst("ours, 2 workers", ours)
+        self.burst("ours, 2 workers", ours, [first, second])
         throughput = r.median(f"jobs/s [ours, {s.digest_workers} worker{'s' if s.digest_workers > 1 else ''}]")
         if s.digest_workers == 1:
             self._stop(second)
-        self.digest(throughput)
+        self.digest(throughput, [w for w in (first, second) if w in self.processes])
         for proc in (first, second):
             if proc in self.processes:
                 self._stop(proc)
 
         first = self._start(start_worker("naive-1", "bench.naive_tasks", self.env, self.logs))
         self.idle("naive", naive)
-        self.burst("naive, 1 worker", naive)
+        self.burst("naive, 1 worker", naive, [first])
         second = self._start(start_worker("naive-2", "bench.naive_tasks", self.env, self.logs))
-        self.burst("naive, 2 workers", naive)
+        self.burst("naive, 2 workers", naive, [first, second])
         r.facts["load after"] = load_average()
         return r
 
@@ -329,6 +381,10 @@ def table(results: Results, sizes: Sizes) -> str:
                       noise("ack p50 ms [ours, bot alone]", "ack p50 ms [floor]")))
     lines.append(_row("ack p99, ms", val("ack p99 ms [ours, bot alone]"), f"floor {val('ack p99 ms [floor]')}",
                       "< 100 ms", verdict(a99 < 100), noise("ack p99 ms [ours, bot alone]", "ack p99 ms [floor]")))
+    t50 = m("ack p50 ms [floor, in the request thread]")
+    lines.append(_row("ack p50, ms, floor configured as ours (process_before_response)", val("ack p50 ms [ours, bot alone]"),
+                      f"floor {val('ack p50 ms [floor, in the request thread]')}", "-", f"{a50 / t50:.2f}×",
+                      noise("ack p50 ms [ours, bot alone]", "ack p50 ms [floor, in the request thread]")))
     for p in ("p50", "p99"):
         lines.append(_row(f"ack {p}, ms, while 1 worker runs the burst", val(f"ack {p} ms [ours, 1 worker]"),
                           f"naive {val(f'ack {p} ms [naive, 1 worker]')}", "-", "-",
@@ -346,14 +402,26 @@ def table(results: Results, sizes: Sizes) -> str:
         lines.append(_row(f"throughput, jobs/s ({w})", val(f"jobs/s [ours, {w}]"), f"naive {val(f'jobs/s [naive, {w}]')}",
                           "≥ naive", verdict(ours >= naive) + f" ({ours / naive:.2f}×)",
                           noise(f"jobs/s [ours, {w}]", f"jobs/s [naive, {w}]")))
+    for part in (*CPU_PARTS, "total"):
+        ours, naive = f"cpu ms/job {part} [ours, 1 worker]", f"cpu ms/job {part} [naive, 1 worker]"
+        lines.append(_row(f"CPU per job, ms, {part} (1 worker burst)", f"{m(ours):.2f}" if ours in f else "n/a",
+                          f"naive {m(naive):.2f}" if naive in f else "n/a", "-", "-", noise(ours, naive)))
     d = results.facts.get("digest")
     if d:
         lines.append(_row(
             f"digest to {d['channels']} channels, s ({sizes.rate:g} msg/s/channel, burst {sizes.rate_burst})",
-            f"{d['seconds']:.1f}", f"limits allow {d['bound_seconds']:.1f}; {d['answered_429']} × 429",
+            f"{d['seconds']:.1f}",
+            f"limits allow {d['bound_seconds']:.1f} (no limit: {d['unthrottled_seconds']:.1f}); {d['answered_429']} × 429; "
+            f"CPU {d['cpu_ms_per_job']['total']:.1f} ms/job (no limit: {d['unthrottled']['cpu_ms_per_job']['total']:.1f})",
             "≤ 1.1× allowed, 0 lost, 0 dup",
             verdict(d["ratio"] <= 1.1 and not d["lost"] and not d["duplicated"])
             + f" ({d['ratio']:.2f}×, {d['lost']} lost, {d['duplicated']} dup)", "1 run"))
+        b = d[f"burst {sizes.slack_burst}"]
+        lines.append(_row(
+            f"digest to {d['channels']} channels, s ({sizes.rate:g} msg/s/channel, burst {sizes.slack_burst})",
+            f"{b['seconds']:.1f}", f"no limit {d['unthrottled_seconds']:.1f}; {b['answered_429']} × 429; "
+            f"CPU {b['cpu_ms_per_job']['total']:.1f} ms/job", "-",
+            f"{b['seconds'] / d['unthrottled_seconds']:.2f}×, {b['lost']} lost, {b['duplicated']} dup", "1 run"))
     for label in ("at rest", "after burst"):
         mem = results.facts.get(f"memory {label}")
         if mem:

@@ -14,6 +14,7 @@ ROOT = Path(__file__).resolve().parents[2]
 ROWS = (
     "| ack p50, ms",
     "| ack p99, ms",
+    "| ack p50, ms, floor configured as ours (process_before_response)",
     "| ack p50, ms, while 1 worker runs the burst",
     "| ack p99, ms, while 1 worker runs the burst",
     "| idle e2e p50, ms",
@@ -22,7 +23,14 @@ ROWS = (
     "| burst e2e p99, ms (1 worker)",
     "| throughput, jobs/s (1 worker)",
     "| throughput, jobs/s (2 workers)",
-    "| digest to 6 channels",
+    "| CPU per job, ms, bench (fake Slack, senders) (1 worker burst)",
+    "| CPU per job, ms, bot (1 worker burst)",
+    "| CPU per job, ms, workers (1 worker burst)",
+    "| CPU per job, ms, RabbitMQ (1 worker burst)",
+    "| CPU per job, ms, Redis (1 worker burst)",
+    "| CPU per job, ms, total (1 worker burst)",
+    "| digest to 6 channels, s (1 msg/s/channel, burst 1)",
+    "| digest to 6 channels, s (1 msg/s/channel, burst 3)",
     "| RSS at rest, MiB",
     "| RSS after burst, MiB",
 )
