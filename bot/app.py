@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import logging
 import time
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from slack_bolt import Ack, App
 
+from bot.after_ack import AfterAck
 from bot.commands import CommandHandler
 from bot.job_control import install_job_control
 from bot.metrics import ACK_SECONDS
@@ -26,9 +26,6 @@ from tasks.store import make_store
 
 log = logging.getLogger(__name__)
 
-# Threads for what comes after an ack (recording the job, answering a button click), so Slack
-# gets its answer the moment the listener has it.
-AFTER_ACK_THREADS = 16
 
 
 def make_handler(settings: Settings, registry: Registry | None = None) -> CommandHandler:
@@ -50,14 +47,14 @@ def build_app(settings: Settings, handler: CommandHandler | None = None) -> App:
     if not settings.socket_mode:
         settings.require("slack_signing_secret")
     handler = handler or make_handler(settings)
-    after_ack = ThreadPoolExecutor(max_workers=AFTER_ACK_THREADS, thread_name_prefix="after-ack")
+    after_ack = AfterAck()
     app = App(
         client=make_client(settings),
         signing_secret=settings.slack_signing_secret or None,
         # A listener runs in the request's own thread and Slack gets the ack as soon as it
         # returns. Bolt's default runs it on another thread and polls for the ack every 10 ms,
-        # which was most of the time a command took to answer. So listeners only ack here, and
-        # hand anything slower to `after_ack`.
+        # which was most of the time a command took to answer. So a listener does only the ack
+        # path's work before returning, and hands what follows the ack to `after_ack`.
         process_before_response=True,
         logger=logging.getLogger("slack_bolt"),
     )
@@ -69,7 +66,7 @@ def build_app(settings: Settings, handler: CommandHandler | None = None) -> App:
         ack(text=reply.text)
         ACK_SECONDS.observe(time.perf_counter() - started)
         if reply.after:
-            after_ack.submit(reply.run_after, log)
+            after_ack.run(lambda: reply.run_after(log), "command")
 
     install_job_control(app, handler, settings, after_ack)
     return app

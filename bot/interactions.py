@@ -9,11 +9,11 @@ after-ack threads; the clicker is answered privately through the interaction's r
 from __future__ import annotations
 
 import logging
-from concurrent.futures import Executor
 from typing import Any
 
 from slack_bolt import Ack, App, Respond
 
+from bot.after_ack import AfterAck
 from bot.commands import Reply, answer
 from bot.job_control import JobControl
 from tasks.rendering import CANCEL_ACTION, RERUN_ACTION
@@ -39,25 +39,27 @@ def _finish(reply: Reply, respond: Respond) -> None:
     reply.run_after(log)
 
 
-def register_interactions(app: App, control: JobControl, after_ack: Executor) -> None:
+def register_interactions(app: App, control: JobControl, after_ack: AfterAck) -> None:
     """Add the Cancel and Run again listeners to `app`; their work runs on `after_ack`."""
 
     @app.action(CANCEL_ACTION)
     def on_cancel(ack: Ack, body: dict[str, Any], respond: Respond) -> None:
-        ack()
         job_id, user, channel = _clicked(body)
-        after_ack.submit(
-            lambda: _finish(answer(lambda: control.cancel(job_id, user, channel), what="Cancel button"), respond)
+        ack()
+        after_ack.run(
+            lambda: _finish(answer(lambda: control.cancel(job_id, user, channel), what="Cancel button"), respond),
+            "Cancel button",
         )
 
     @app.action(RERUN_ACTION)
     def on_run_again(ack: Ack, body: dict[str, Any], respond: Respond) -> None:
-        ack()
         job_id, user, _ = _clicked(body)
         team = str((body.get("team") or {}).get("id") or "")
         response_url = str(body.get("response_url") or "")
-        after_ack.submit(
+        ack()
+        after_ack.run(
             lambda: _finish(
                 answer(lambda: control.run_again(job_id, user, team, response_url), what="Run again button"), respond
-            )
+            ),
+            "Run again button",
         )

@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Mapping
-from concurrent.futures import Executor, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Any
 
@@ -21,6 +21,7 @@ from slack_bolt import App
 from slack_sdk.errors import SlackApiError
 
 from bot import grammar
+from bot.after_ack import AfterAck
 from bot.commands import CommandHandler, Reply
 from bot.job_views import no_such_job, visible
 from tasks.errors import UserError
@@ -162,7 +163,7 @@ class JobControl:
         return self.handler.queue(record.job.report, record.job.args, payload)
 
 
-def install_job_control(app: App, handler: CommandHandler, settings: Settings, after_ack: Executor) -> JobControl:
+def install_job_control(app: App, handler: CommandHandler, settings: Settings, after_ack: AfterAck) -> JobControl:
     """Wire cancel into the command handler and the buttons into the Bolt app (from build_app);
     a click's work runs on `after_ack`, once Slack has its ack."""
     from bot.interactions import register_interactions

@@ -16,6 +16,8 @@ import os
 import select
 import ssl
 import threading
+import time
+from dataclasses import dataclass
 from http.client import HTTPConnection, HTTPSConnection
 from typing import Any
 from urllib.error import HTTPError, URLError
@@ -71,70 +73,93 @@ def retry_handlers(wait_on_rate_limit: bool = True) -> list:  # type: ignore[typ
 ACK_PATH_TIMEOUT = 1.0
 
 
+# A connection idle this long is not reused: servers, load balancers and NATs drop idle
+# connections after a while, sometimes without a word, and a call must not be the one to find out.
+IDLE_LIMIT = 30.0
+
+
+@dataclass
+class _Kept:
+    conn: HTTPConnection
+    used_at: float
+
+
 class _Connections(threading.local):
     """This thread's open connections, by (scheme, host, port), and the process they belong to:
     a forked child must not talk over its parent's sockets."""
 
     def __init__(self) -> None:
         self.pid = os.getpid()
-        self.open: dict[tuple[str, str, int], HTTPConnection] = {}
+        self.open: dict[tuple[str, str, int], _Kept] = {}
 
-    def mine(self) -> dict[tuple[str, str, int], HTTPConnection]:
+    def mine(self) -> dict[tuple[str, str, int], _Kept]:
         if self.pid != os.getpid():
             self.pid, self.open = os.getpid(), {}
         return self.open
 
 
-def _closed_by_peer(conn: HTTPConnection) -> bool:
-    """An idle kept-alive socket that is readable has been closed by the server (or sent junk):
-    reusing it would fail, or worse, look like a lost request."""
-    return conn.sock is not None and bool(select.select([conn.sock], [], [], 0)[0])
+def _reusable(kept: _Kept) -> bool:
+    """Not idle too long, and not closed by the server: an idle socket with something to read
+    has had its end of stream (or junk) from the other side."""
+    sock = kept.conn.sock
+    if sock is None or time.monotonic() - kept.used_at > IDLE_LIMIT:
+        return False
+    poller = select.poll()  # not select(): it cannot watch a descriptor above 1023
+    poller.register(sock, select.POLLIN)
+    return not poller.poll(0)
 
 
 class CountingWebClient(WebClient):
     """A WebClient that keeps its connections open and counts the calls Slack refused (every
     method goes through api_call)."""
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, keep_alive: bool = True, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        self.keep_alive = keep_alive
         self._connections = _Connections()
         self._tls: ssl.SSLContext | None = None
 
-    def _connection(self, scheme: str, host: str, port: int) -> HTTPConnection:
+    def _connection(self, scheme: str, host: str, port: int) -> _Kept:
+        """This thread's connection to the host: the kept one if it is still good, else a new one."""
         pool = self._connections.mine()
-        conn = pool.get((scheme, host, port))
-        if conn is not None and _closed_by_peer(conn):
-            conn.close()
-        if conn is None:
-            if scheme == "https":
-                self._tls = self._tls or self.ssl or ssl.create_default_context()
-                conn = HTTPSConnection(host, port, timeout=self.timeout, context=self._tls)
-            else:
-                conn = HTTPConnection(host, port, timeout=self.timeout)
-            pool[(scheme, host, port)] = conn
-        return conn
+        kept = pool.get((scheme, host, port))
+        if kept is not None:
+            try:
+                if _reusable(kept):
+                    return kept
+            except (OSError, ValueError):
+                pass
+            kept.conn.close()
+        if scheme == "https":
+            self._tls = self._tls or self.ssl or ssl.create_default_context()
+            conn: HTTPConnection = HTTPSConnection(host, port, timeout=self.timeout, context=self._tls)
+        else:
+            conn = HTTPConnection(host, port, timeout=self.timeout)
+        kept = pool[(scheme, host, port)] = _Kept(conn, time.monotonic())
+        return kept
 
     def _perform_urllib_http_request_internal(self, url: str, req: Request) -> dict[str, Any]:
         """Send `req` over this thread's open connection to the API host; the same contract as
         slack_sdk's urllib version (a dict of status, headers and body; HTTPError for a non-2xx
-        answer; URLError when sending fails), so its retry handlers work unchanged. A proxy
-        falls back to slack_sdk's own path."""
+        answer; URLError when sending fails), so its retry handlers work unchanged: a connection
+        that fails is closed, and the handlers decide whether to try again. A proxy, or a client
+        made with `keep_alive=False`, takes slack_sdk's own path (a new connection per call)."""
         parts = urlsplit(url)
-        if self.proxy is not None or parts.scheme not in ("http", "https") or not parts.hostname:
+        if not self.keep_alive or self.proxy is not None or parts.scheme not in ("http", "https") or not parts.hostname:
             return super()._perform_urllib_http_request_internal(url, req)  # type: ignore[no-any-return]
         port = parts.port or (443 if parts.scheme == "https" else 80)
-        conn = self._connection(parts.scheme, parts.hostname, port)
-        headers = dict(req.header_items())
+        kept = self._connection(parts.scheme, parts.hostname, port)
         try:
             try:
-                conn.request("POST", req.selector, body=req.data, headers=headers)
+                kept.conn.request("POST", req.selector, body=req.data, headers=dict(req.header_items()))
             except OSError as err:
                 raise URLError(err) from err
-            resp = conn.getresponse()
+            resp = kept.conn.getresponse()
             body = resp.read()
         except BaseException:
-            conn.close()  # the next call opens a fresh one
+            kept.conn.close()  # the next call opens a fresh one
             raise
+        kept.used_at = time.monotonic()
         if not 200 <= resp.status < 300:
             raise HTTPError(url, resp.status, resp.reason, resp.headers, io.BytesIO(body))
         if resp.headers.get_content_type() == "application/gzip":
@@ -160,13 +185,16 @@ def make_client(
     sleep, so the job can give its worker slot back and be retried after `Retry-After`
     (`tasks.execution`), and a digest to many channels is not paced by sleeping processes.
     `ack_path=True` is for a lookup the bot makes before it acks: one try, `ACK_PATH_TIMEOUT`,
-    no retries, so Slack's three seconds are never at risk.
+    no retries, a new connection, so Slack's three seconds are never at risk.
     """
     return CountingWebClient(
         token=settings.slack_bot_token or None,
         base_url=settings.slack_api_url,
         timeout=int(ACK_PATH_TIMEOUT) if ack_path else SLACK_TIMEOUT,
         retry_handlers=[] if ack_path else retry_handlers(wait_on_rate_limit),
+        # With one try and no retry handler, a kept connection the server closed just as the
+        # call went out would fail the lookup; a new connection per call cannot meet that.
+        keep_alive=not ack_path,
     )
 
 

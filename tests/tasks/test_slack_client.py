@@ -3,9 +3,13 @@
 
 from __future__ import annotations
 
+import json
+import os
 import select
 import socket
+import threading
 import uuid
+from collections.abc import Iterator
 
 import pytest
 from slack_sdk.errors import SlackApiError
@@ -15,6 +19,7 @@ from tasks.execution import _retry_after, run_job
 from tasks.jobs import Job, new_job_id
 from tasks.runtime import Runtime
 from tasks.settings import Settings
+from tasks import slack_client
 from tasks.slack_client import make_client
 from tests.conftest import BOT_TOKEN, REDIS_PREFIX, REDIS_URL
 
@@ -49,7 +54,8 @@ def test_a_jobs_web_api_calls_share_one_connection(services, slack: FakeSlack) -
 def test_a_connection_slack_closed_is_replaced_and_the_message_posted_once(slack: FakeSlack) -> None:
     client = make_client(Settings(slack_bot_token=BOT_TOKEN, slack_api_url=slack.api_url))
     client.chat_postMessage(channel="C0DROP", text="first")
-    (conn,) = client._connections.mine().values()  # type: ignore[attr-defined]
+    (kept,) = client._connections.mine().values()  # type: ignore[attr-defined]
+    conn = kept.conn
     conn.sock.shutdown(socket.SHUT_WR)  # the server sees the end of the stream and closes its side
     assert select.select([conn.sock], [], [], 5)[0], "the server closed the connection"
 
@@ -83,3 +89,97 @@ def test_a_slack_5xx_is_retried_by_slack_sdks_handler_and_posts_once(slack: Fake
 
     assert [r.status for r in slack.requests("chat.postMessage")] == [500, 200]
     assert [m.text for m in slack.messages("C0FIVE")] == ["through"]
+
+
+class ClosesReusedConnections:
+    """A Web API server that answers the first request of each connection and closes the
+    connection when a second one arrives on it, without a byte of answer: a server's idle
+    close racing with the client's next call."""
+
+    def __init__(self) -> None:
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self.listener.getsockname()[1]}/api/"
+        self.received: list[str] = []
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                conn, _ = self.listener.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._connection, args=(conn,), daemon=True).start()
+
+    def _connection(self, conn: socket.socket) -> None:
+        with conn, conn.makefile("rb") as reader:
+            for number in (1, 2):
+                head = b""
+                while not head.endswith(b"\r\n\r\n"):
+                    line = reader.readline()
+                    if not line:
+                        return
+                    head += line
+                length = next(int(h.split(b":")[1]) for h in head.split(b"\r\n") if h.lower().startswith(b"content-length"))
+                body = reader.read(length)
+                if number == 2:
+                    return  # closed, unanswered
+                self.received.append(body.decode())
+                answer = json.dumps({"ok": True, "channel": "C1", "ts": f"{len(self.received)}.0"}).encode()
+                conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                             b"Content-Length: " + str(len(answer)).encode() + b"\r\n\r\n" + answer)
+
+    def close(self) -> None:
+        self.listener.close()
+
+
+@pytest.fixture
+def closing_server() -> Iterator[ClosesReusedConnections]:
+    server = ClosesReusedConnections()
+    yield server
+    server.close()
+
+
+def test_the_ack_paths_one_try_never_meets_a_connection_the_server_closed(
+    closing_server: ClosesReusedConnections,
+) -> None:
+    # One try, no slack_sdk retry handler: a reused connection closed as the call went out would
+    # fail it, so this client opens a connection per call.
+    client = make_client(Settings(slack_bot_token=BOT_TOKEN, slack_api_url=closing_server.url), ack_path=True)
+    for text in ("one", "two", "three"):
+        assert client.chat_postMessage(channel="C1", text=text)["ok"]
+    assert [json.loads(b)["text"] for b in closing_server.received] == ["one", "two", "three"], "each sent once"
+
+
+def test_a_worker_call_on_a_connection_closed_as_it_went_out_is_retried_by_slack_sdk(
+    closing_server: ClosesReusedConnections,
+) -> None:
+    client = make_client(Settings(slack_bot_token=BOT_TOKEN, slack_api_url=closing_server.url))
+    for text in ("one", "two"):
+        assert client.chat_postMessage(channel="C1", text=text)["ok"]
+    assert [json.loads(b)["text"] for b in closing_server.received] == ["one", "two"]
+
+
+def test_a_connection_idle_too_long_is_not_reused(slack: FakeSlack, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    client = make_client(Settings(slack_bot_token=BOT_TOKEN, slack_api_url=slack.api_url))
+    client.chat_postMessage(channel="C0IDLE", text="first")
+    monkeypatch.setattr(slack_client, "IDLE_LIMIT", 0.0)
+    client.chat_postMessage(channel="C0IDLE", text="second")
+    first, second = slack.requests("chat.postMessage")
+    assert first.peer != second.peer
+
+
+def test_a_kept_connection_on_a_descriptor_above_1023_is_reused(slack: FakeSlack) -> None:
+    """select() cannot watch such a descriptor; a worker whose reports hold many files gets one."""
+    client = make_client(Settings(slack_bot_token=BOT_TOKEN, slack_api_url=slack.api_url))
+    client.chat_postMessage(channel="C0MANYFD", text="first")
+    (kept,) = client._connections.mine().values()  # type: ignore[attr-defined]
+    low = kept.conn.sock
+    high = socket.socket(fileno=os.dup2(low.fileno(), 1500))  # the same connection, on fd 1500
+    high.settimeout(low.gettimeout())
+    kept.conn.sock = high
+    low.close()
+
+    client.chat_postMessage(channel="C0MANYFD", text="second")
+
+    assert [m.text for m in slack.messages("C0MANYFD")] == ["first", "second"]
+    assert len({r.peer for r in slack.requests("chat.postMessage")}) == 1, "the connection was kept"
