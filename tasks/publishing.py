@@ -14,6 +14,10 @@ from tasks.reports import Report
 from tasks.settings import Settings
 
 
+# Celery cuts the repr it builds at this length; so do we.
+ARGSREPR_LIMIT = 1024
+
+
 def job_time_limit(report: Report | None, settings: Settings) -> float:
     """The report's own time limit, else the settings' default."""
     return (report.time_limit if report is not None else None) or settings.report_time_limit
@@ -41,6 +45,6 @@ def publish_job(app: Celery, job: Job, time_limit: float, *, timeout: float, con
         # What Flower and the worker's log show for the task. Given here, because Celery would
         # otherwise build it with its own safe repr of the whole message on every publish,
         # which showed as a tenth of the ack path's time in a profile.
-        argsrepr=f"{job.report} {job.args!r} in {job.channel} for {job.user}",
+        argsrepr=f"{job.report} {job.args!r} in {job.channel} for {job.user}"[:ARGSREPR_LIMIT],
         kwargsrepr="{}",
     )

@@ -14,7 +14,6 @@ from __future__ import annotations
 import io
 import os
 import select
-import ssl
 import threading
 import time
 from dataclasses import dataclass
@@ -117,7 +116,6 @@ class CountingWebClient(WebClient):
         super().__init__(*args, **kwargs)
         self.keep_alive = keep_alive
         self._connections = _Connections()
-        self._tls: ssl.SSLContext | None = None
 
     def _connection(self, scheme: str, host: str, port: int) -> _Kept:
         """This thread's connection to the host: the kept one if it is still good, else a new one."""
@@ -130,9 +128,8 @@ class CountingWebClient(WebClient):
             except (OSError, ValueError):
                 pass
             kept.conn.close()
-        if scheme == "https":
-            self._tls = self._tls or self.ssl or ssl.create_default_context()
-            conn: HTTPConnection = HTTPSConnection(host, port, timeout=self.timeout, context=self._tls)
+        if scheme == "https":  # without a context of the client's, http.client makes urllib's default
+            conn: HTTPConnection = HTTPSConnection(host, port, timeout=self.timeout, context=self.ssl)
         else:
             conn = HTTPConnection(host, port, timeout=self.timeout)
         kept = pool[(scheme, host, port)] = _Kept(conn, time.monotonic())
