@@ -13,7 +13,6 @@ from tasks.jobs import Job
 from tasks.reports import Report
 from tasks.settings import Settings
 
-
 # Celery cuts the repr it builds at this length; so do we.
 ARGSREPR_LIMIT = 1024
 

@@ -15,11 +15,11 @@ import pytest
 from slack_sdk.errors import SlackApiError
 
 from bot.sandbox import FakeSlack
+from tasks import slack_client
 from tasks.execution import _retry_after, run_job
 from tasks.jobs import Job, new_job_id
 from tasks.runtime import Runtime
 from tasks.settings import Settings
-from tasks import slack_client
 from tasks.slack_client import make_client
 from tests.conftest import BOT_TOKEN, REDIS_PREFIX, REDIS_URL
 
