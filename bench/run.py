@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import subprocess
 import sys
@@ -52,8 +53,6 @@ CPU_PARTS = ("bench (fake Slack, senders)", "bot", "workers", "RabbitMQ", "Redis
 
 def cpu_snapshot(bot: Process | None, workers: list[Process]) -> dict[str, float]:
     """CPU seconds so far of each part (the bench's own process without the children it reaped)."""
-    import os
-
     return {
         CPU_PARTS[0]: cpu_seconds(os.getpid(), reaped_children=False),
         CPU_PARTS[1]: cpu_seconds(bot.pid) if bot else 0.0,

@@ -27,7 +27,6 @@ from tasks.store import make_store
 log = logging.getLogger(__name__)
 
 
-
 def make_handler(settings: Settings, registry: Registry | None = None) -> CommandHandler:
     """The command handler with its real collaborators: reports, the broker, the store."""
     handler = CommandHandler(

@@ -43,7 +43,7 @@ def publish_job(app: Celery, job: Job, time_limit: float, *, timeout: float, con
         ignore_result=True,
         # What Flower and the worker's log show for the task. Given here, because Celery would
         # otherwise build it with its own safe repr of the whole message on every publish,
-        # which showed as a tenth of the ack path's time in a profile.
+        # which showed as 12 % of a command's dispatch in a profile.
         argsrepr=f"{job.report} {job.args!r} in {job.channel} for {job.user}"[:ARGSREPR_LIMIT],
         kwargsrepr="{}",
     )

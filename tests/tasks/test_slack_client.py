@@ -15,7 +15,7 @@ import pytest
 from slack_sdk.errors import SlackApiError
 
 from bot.sandbox import FakeSlack
-from tasks import slack_client
+from tasks import kept_alive
 from tasks.execution import _retry_after, run_job
 from tasks.jobs import Job, new_job_id
 from tasks.runtime import Runtime
@@ -162,7 +162,7 @@ def test_a_worker_call_on_a_connection_closed_as_it_went_out_is_retried_by_slack
 def test_a_connection_idle_too_long_is_not_reused(slack: FakeSlack, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     client = make_client(Settings(slack_bot_token=BOT_TOKEN, slack_api_url=slack.api_url))
     client.chat_postMessage(channel="C0IDLE", text="first")
-    monkeypatch.setattr(slack_client, "IDLE_LIMIT", 0.0)
+    monkeypatch.setattr(kept_alive, "IDLE_LIMIT", 0.0)
     client.chat_postMessage(channel="C0IDLE", text="second")
     first, second = slack.requests("chat.postMessage")
     assert first.peer != second.peer
