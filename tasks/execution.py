@@ -295,9 +295,10 @@ def register_tasks(app: Celery, runtime: Runtime) -> None:
         JOB_RETRIES.labels(reason="ratelimited" if reason == "ratelimited" else "error").inc()
         if reason == "ratelimited":
             SLACK_RETRIES.labels(reason="ratelimited").inc()
-        retry = task.retry(
-            exc=exc, countdown=countdown, throw=False, argsrepr=f"{job.report} retry {job.id}", kwargsrepr="{}"
-        )
-        # Without its context: Celery formats the traceback of every retry, and the chain
-        # through slack_sdk made that the dearest part of a rate-limited job.
-        raise retry from None
+        # Re-published now, and this delivery ends normally (`throw=False`, as Celery documents
+        # it). Raising Celery's Retry instead made the worker copy the traceback of every
+        # retry, frame by frame (billiard's ExceptionInfo): in a profile of a digest under the
+        # strict rate limit that was the dearest part of a retried job. The task then counts
+        # as succeeded in Celery's eyes; the job's own record says it is still running.
+        task.retry(exc=exc, countdown=countdown, throw=False, argsrepr=f"{job.report} retry {job.id}", kwargsrepr="{}")
+        return f"retry in {countdown:.1f} s"
