@@ -62,6 +62,13 @@ def cpu_snapshot(bot: Process | None, workers: list[Process]) -> dict[str, float
     }
 
 
+def workers_split(workers: list[Process]) -> tuple[float, float]:
+    """CPU seconds so far of the workers' main processes, and of their pool processes: a job
+    retried after a 429 costs in both (the main process holds it until it is due)."""
+    main = sum(cpu_seconds(w.pid, reaped_children=False) for w in workers)
+    return main, sum(cpu_seconds(p) for w in workers for p in (w.pid, *children(w.pid))) - main
+
+
 def cpu_per_job(before: dict[str, float], after: dict[str, float], jobs: int) -> dict[str, float]:
     """Milliseconds of CPU per job, by part, and their total."""
     per = {part: (after[part] - before[part]) * 1000 / jobs for part in CPU_PARTS}
@@ -235,6 +242,7 @@ class Bench:
             self.slack.rate_limit_post_message(s.rate, burst)
         channels = self.channels(s.digest_channels)
         cpu_before = cpu_snapshot(None, workers)
+        split_before = workers_split(workers)
         started = time.monotonic()
         for channel in channels:
             job = Job(id=new_job_id(), report="ping", args={}, channel=channel, user="U0BENCH",
@@ -245,9 +253,11 @@ class Bench:
         lost, dup = self.watcher.lost_and_duplicated(channels)
         limited = sum(1 for r in self.slack.requests("chat.postMessage") if r.status == 429)
         cpu = cpu_per_job(cpu_before, cpu_snapshot(None, workers), s.digest_channels)
+        split = {part: (after - before) * 1000 / s.digest_channels
+                 for part, before, after in zip(("main", "pool"), split_before, workers_split(workers), strict=True)}
         self.slack.reset()
         return {"seconds": took, "lost": lost, "duplicated": dup, "answered_429": limited, "finished": finished,
-                "cpu_ms_per_job": cpu}
+                "cpu_ms_per_job": cpu, "workers_cpu_ms_per_job": split}
 
     def digest(self, throughput: float, workers: list[Process]) -> None:
         """The digest without limits, under the strict limit (burst 1) and under short bursts.
@@ -270,6 +280,15 @@ class Bench:
             "ratio_to_throughput_bound": strict["seconds"] / max(per_channel, s.digest_channels / throughput),
             "unthrottled": free, f"burst {s.slack_burst}": bursty,
         }
+
+    def digest_only(self) -> Results:
+        """Only the digest phase, with its workers: for working on the digest without the rest."""
+        self.results.facts["load before"] = load_average()
+        workers = [self._start(start_worker(f"ours-{n}", "tasks", self.env, self.logs))
+                   for n in range(1, self.sizes.digest_workers + 1)]
+        self.digest(float("nan"), workers)
+        self.results.facts["load after"] = load_average()
+        return self.results
 
     def memory(self, label: str, bot: Process, worker: Process) -> None:
         pool = [rss_kib(p) for p in children(worker.pid)]
@@ -415,6 +434,11 @@ def table(results: Results, sizes: Sizes) -> str:
             "≤ 1.1× allowed, 0 lost, 0 dup",
             verdict(d["ratio"] <= 1.1 and not d["lost"] and not d["duplicated"])
             + f" ({d['ratio']:.2f}×, {d['lost']} lost, {d['duplicated']} dup)", "1 run"))
+        split, free = d["workers_cpu_ms_per_job"], d["unthrottled"]["workers_cpu_ms_per_job"]
+        lines.append(_row(
+            f"digest CPU per job, ms, workers' main / pool processes (burst {sizes.rate_burst})",
+            f"{split['main']:.2f} / {split['pool']:.2f}", f"no limit {free['main']:.2f} / {free['pool']:.2f}",
+            "-", "-", "1 run"))
         b = d[f"burst {sizes.slack_burst}"]
         lines.append(_row(
             f"digest to {d['channels']} channels, s ({sizes.rate:g} msg/s/channel, burst {sizes.slack_burst})",
@@ -441,6 +465,7 @@ def parse(argv: list[str]) -> tuple[Sizes, argparse.Namespace]:
     parser.add_argument("--broker", default="amqp://guest:guest@127.0.0.1:5672", help="RabbitMQ, without vhost")
     parser.add_argument("--redis", default="redis://127.0.0.1:6379/15", help="Redis (a key prefix of its own is used)")
     parser.add_argument("--json", type=Path, help="also write the figures here")
+    parser.add_argument("--digest-only", action="store_true", help="run only the digest phase and print its rows")
     args = parser.parse_args(argv)
     sizes = QUICK if args.quick else Sizes()
     for name in ("rounds", "commands", "concurrency", "idle_jobs", "digest_channels"):
@@ -458,7 +483,7 @@ def main(argv: list[str] | None = None) -> int:
     with Services(args.broker, args.redis) as services:
         bench = Bench(sizes, services, logs)
         try:
-            results = bench.run()
+            results = bench.digest_only() if args.digest_only else bench.run()
         finally:
             bench.close()
     info["took"] = f"{time.monotonic() - started:.0f} s"
@@ -466,7 +491,8 @@ def main(argv: list[str] | None = None) -> int:
     print()
     print("  ".join(f"{k}: {v}" for k, v in info.items()))
     print()
-    print(table(results, sizes))
+    rows = table(results, sizes).splitlines()
+    print("\n".join(rows[:2] + [r for r in rows[2:] if r.startswith("| digest")] if args.digest_only else rows))
     print(f"\nprocess logs: {logs}")
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)

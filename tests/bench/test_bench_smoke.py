@@ -30,6 +30,7 @@ ROWS = (
     "| CPU per job, ms, Redis (1 worker burst)",
     "| CPU per job, ms, total (1 worker burst)",
     "| digest to 6 channels, s (1 msg/s/channel, burst 1)",
+    "| digest CPU per job, ms, workers' main / pool processes (burst 1)",
     "| digest to 6 channels, s (1 msg/s/channel, burst 3)",
     "| RSS at rest, MiB",
     "| RSS after burst, MiB",
@@ -50,3 +51,19 @@ def test_quick_bench_prints_the_table_with_every_row() -> None:
     table = [line for line in out.splitlines() if line.startswith("| ") and "---" not in line][1:]
     assert len(table) == len(ROWS) and not any("n/a" in line for line in table), out
     assert "0 lost, 0 dup" in out, out
+
+
+def test_digest_only_runs_the_digest_phase_alone() -> None:
+    run = subprocess.run(
+        [sys.executable, "-m", "bench", "--quick", "--digest-channels", "4", "--digest-only"],
+        cwd=ROOT, capture_output=True, text=True, timeout=110,
+    )
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    table = [line for line in run.stdout.splitlines() if line.startswith("| ") and "---" not in line][1:]
+    assert [line.split(" | ")[0] for line in table] == [
+        "| digest to 4 channels, s (1 msg/s/channel, burst 1)",
+        "| digest CPU per job, ms, workers' main / pool processes (burst 1)",
+        "| digest to 4 channels, s (1 msg/s/channel, burst 3)",
+    ], run.stdout
+    assert not any("n/a" in line or "nan" in line for line in table), run.stdout
+    assert "0 lost, 0 dup" in table[0], run.stdout
