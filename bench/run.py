@@ -260,25 +260,47 @@ class Bench:
                 "cpu_ms_per_job": cpu, "workers_cpu_ms_per_job": split}
 
     def digest(self, throughput: float, workers: list[Process]) -> None:
-        """The digest without limits, under the strict limit (burst 1) and under short bursts.
+        """The digest without limits, under the strict limit (burst 1) and under short bursts,
+        `rounds` times: a figure is the median of the rounds, as for the other phases.
 
         What the limits allow on this machine: a channel's second message cannot go out before its
         bucket refills, and the jobs cannot finish sooner than the same workers finish the same
-        digest with no limit at all (measured just before, same run).
+        digest with no limit at all (measured just before, same round).
         """
         s = self.sizes
-        free = self._digest_once(None, workers)
-        strict = self._digest_once(s.rate_burst, workers)
-        bursty = self._digest_once(s.slack_burst, workers)
         per_channel = max(0, MESSAGES_PER_JOB - s.rate_burst) / s.rate
-        bound = max(per_channel, free["seconds"])
+        rounds = []
+        for _ in range(s.rounds):
+            free = self._digest_once(None, workers)
+            strict = self._digest_once(s.rate_burst, workers)
+            bursty = self._digest_once(s.slack_burst, workers)
+            bound = max(per_channel, free["seconds"])
+            for label, value in (
+                ("digest s [no limit]", free["seconds"]),
+                (f"digest s [burst {s.rate_burst}]", strict["seconds"]),
+                (f"digest s [burst {s.slack_burst}]", bursty["seconds"]),
+                ("digest bound s", bound),
+                (f"digest ratio [burst {s.rate_burst}]", strict["seconds"] / bound),
+                (f"digest ratio [burst {s.slack_burst}]", bursty["seconds"] / free["seconds"]),
+                ("digest cpu ms/job [no limit]", free["cpu_ms_per_job"]["total"]),
+                (f"digest cpu ms/job [burst {s.rate_burst}]", strict["cpu_ms_per_job"]["total"]),
+                (f"digest cpu ms/job [burst {s.slack_burst}]", bursty["cpu_ms_per_job"]["total"]),
+                *((f"digest workers {part} ms/job [{label}]", run["workers_cpu_ms_per_job"][part])
+                  for label, run in (("no limit", free), (f"burst {s.rate_burst}", strict)) for part in ("main", "pool")),
+            ):
+                self.results.add(label, value)
+            rounds.append({
+                "bound_seconds": bound, "ratio": strict["seconds"] / bound, "unthrottled": free,
+                f"burst {s.rate_burst}": strict, f"burst {s.slack_burst}": bursty,
+                # The bound the first runs used (jobs at the burst phase's throughput), for before/after.
+                "ratio_to_throughput_bound": strict["seconds"] / max(per_channel, s.digest_channels / throughput),
+            })
+        runs = [run for r in rounds for run in (r[f"burst {s.rate_burst}"], r[f"burst {s.slack_burst}"], r["unthrottled"])]
         self.results.facts["digest"] = {
-            "channels": s.digest_channels, **strict, "bound_seconds": bound, "ratio": strict["seconds"] / bound,
-            "unthrottled_seconds": free["seconds"], "per_channel_bound": per_channel,
-            # The bound the first runs used (jobs at the burst phase's throughput), for before/after.
-            "throughput_bound": s.digest_channels / throughput,
-            "ratio_to_throughput_bound": strict["seconds"] / max(per_channel, s.digest_channels / throughput),
-            "unthrottled": free, f"burst {s.slack_burst}": bursty,
+            "channels": s.digest_channels, "per_channel_bound": per_channel, "rounds": rounds,
+            "lost": sum(run["lost"] for run in runs), "duplicated": sum(run["duplicated"] for run in runs),
+            f"answered_429 [burst {s.rate_burst}]": [r[f"burst {s.rate_burst}"]["answered_429"] for r in rounds],
+            f"answered_429 [burst {s.slack_burst}]": [r[f"burst {s.slack_burst}"]["answered_429"] for r in rounds],
         }
 
     def digest_only(self) -> Results:
@@ -426,25 +448,29 @@ def table(results: Results, sizes: Sizes) -> str:
                           f"naive {m(naive):.2f}" if naive in f else "n/a", "-", "-", noise(ours, naive)))
     d = results.facts.get("digest")
     if d:
+        strict, bursty = f"burst {sizes.rate_burst}", f"burst {sizes.slack_burst}"
+        ratio = m(f"digest ratio [{strict}]")
+        lost = f"{d['lost']} lost, {d['duplicated']} dup"
         lines.append(_row(
-            f"digest to {d['channels']} channels, s ({sizes.rate:g} msg/s/channel, burst {sizes.rate_burst})",
-            f"{d['seconds']:.1f}",
-            f"limits allow {d['bound_seconds']:.1f} (no limit: {d['unthrottled_seconds']:.1f}); {d['answered_429']} × 429; "
-            f"CPU {d['cpu_ms_per_job']['total']:.1f} ms/job (no limit: {d['unthrottled']['cpu_ms_per_job']['total']:.1f})",
+            f"digest to {d['channels']} channels, s ({sizes.rate:g} msg/s/channel, {strict})",
+            val(f"digest s [{strict}]"),
+            f"limits allow {val('digest bound s')} (no limit: {val('digest s [no limit]')}); "
+            f"{'/'.join(map(str, d[f'answered_429 [{strict}]']))} × 429; "
+            f"CPU {val(f'digest cpu ms/job [{strict}]')} ms/job (no limit: {val('digest cpu ms/job [no limit]')})",
             "≤ 1.1× allowed, 0 lost, 0 dup",
-            verdict(d["ratio"] <= 1.1 and not d["lost"] and not d["duplicated"])
-            + f" ({d['ratio']:.2f}×, {d['lost']} lost, {d['duplicated']} dup)", "1 run"))
-        split, free = d["workers_cpu_ms_per_job"], d["unthrottled"]["workers_cpu_ms_per_job"]
+            verdict(ratio <= 1.1 and not d["lost"] and not d["duplicated"]) + f" ({ratio:.2f}×, {lost})",
+            noise(f"digest s [{strict}]", "digest bound s")))
+        main, pool = (m(f"digest workers {part} ms/job [{strict}]") for part in ("main", "pool"))
+        main0, pool0 = (m(f"digest workers {part} ms/job [no limit]") for part in ("main", "pool"))
         lines.append(_row(
-            f"digest CPU per job, ms, workers' main / pool processes (burst {sizes.rate_burst})",
-            f"{split['main']:.2f} / {split['pool']:.2f}", f"no limit {free['main']:.2f} / {free['pool']:.2f}",
-            "-", "-", "1 run"))
-        b = d[f"burst {sizes.slack_burst}"]
+            f"digest CPU per job, ms, workers' main / pool processes ({strict})", f"{main:.2f} / {pool:.2f}",
+            f"no limit {main0:.2f} / {pool0:.2f}", "-", "-",
+            noise(f"digest workers pool ms/job [{strict}]", "digest workers pool ms/job [no limit]")))
         lines.append(_row(
-            f"digest to {d['channels']} channels, s ({sizes.rate:g} msg/s/channel, burst {sizes.slack_burst})",
-            f"{b['seconds']:.1f}", f"no limit {d['unthrottled_seconds']:.1f}; {b['answered_429']} × 429; "
-            f"CPU {b['cpu_ms_per_job']['total']:.1f} ms/job", "-",
-            f"{b['seconds'] / d['unthrottled_seconds']:.2f}×, {b['lost']} lost, {b['duplicated']} dup", "1 run"))
+            f"digest to {d['channels']} channels, s ({sizes.rate:g} msg/s/channel, {bursty})",
+            val(f"digest s [{bursty}]"), f"no limit {val('digest s [no limit]')}; "
+            f"{'/'.join(map(str, d[f'answered_429 [{bursty}]']))} × 429; CPU {val(f'digest cpu ms/job [{bursty}]')} ms/job",
+            "-", f"{m(f'digest ratio [{bursty}]'):.2f}×, {lost}", noise(f"digest s [{bursty}]", "digest s [no limit]")))
     for label in ("at rest", "after burst"):
         mem = results.facts.get(f"memory {label}")
         if mem:
