@@ -64,7 +64,7 @@ CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 def cpu_seconds(pid: int, reaped_children: bool = True) -> float:
     """CPU time (user + system) of a process, from /proc; 0 when it is gone. With
     `reaped_children`, also that of its children that have exited, so a pool process replaced
-    mid-burst (worker_max_tasks_per_child) still counts."""
+    mid-burst (worker_max_memory_per_child) still counts."""
     try:
         fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     except OSError:

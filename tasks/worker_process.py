@@ -57,9 +57,9 @@ def connect_signals(runtime: Runtime) -> None:
         if runtime.settings.worker_metrics_port:
             serve_metrics(runtime.settings.worker_metrics_port)
         # The reports (and what they import: SQLAlchemy for SQL reports) are loaded once, here,
-        # and every pool process inherits them. Loaded in each child instead, they were paid
-        # again each time a child was replaced (worker_max_tasks_per_child), mid-burst. A
-        # report that fails to load is logged by Celery, and each job says so as before.
+        # and every pool process inherits them. Loaded in each child instead, they would be
+        # paid again each time a child is replaced (worker_max_memory_per_child). A report
+        # that fails to load is logged by Celery, and each job says so as before.
         runtime.registry  # noqa: B018
 
     for signal, receiver in (

@@ -126,7 +126,7 @@ def test_queue_report_shows_workers_online_and_queue_depth(slack, worker, http_b
 
 def test_the_reports_are_loaded_once_by_the_worker_not_again_in_each_pool_process(slack, worker, http_bot):  # type: ignore[no-untyped-def]
     """Pool processes inherit what the worker loaded before forking, so a replaced pool process
-    (worker_max_tasks_per_child) does not import every report module and SQLAlchemy again."""
+    (worker_max_memory_per_child) does not import every report module and SQLAlchemy again."""
     slack.send_command("/run-report", "whereami", channel="C0WHERE")
     status = slack.wait_for(
         lambda: next((m for m in slack.messages("C0WHERE") if "succeeded" in str(m.blocks)), None), timeout=20
