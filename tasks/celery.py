@@ -21,8 +21,10 @@ RUN_REPORT = "reportbot.run_report"
 # must stay well below it.
 RABBITMQ_CONSUMER_TIMEOUT = 30 * 60
 MAX_TIME_LIMIT = 20 * 60
-# Resident size of a pool process after which it is replaced; about 8x an idle one (65 MiB).
-WORKER_MAX_MEMORY_KIB = 512 * 1024
+# Resident size of a pool process after which it is replaced: about 6x an idle one (65 MiB),
+# and low enough that the main process and two pool processes near it fit the 1 GiB that
+# deploy/kubernetes/worker.yaml gives a worker.
+WORKER_MAX_MEMORY_KIB = 384 * 1024
 # Seconds between the soft time limit (the report is told to stop) and the hard one (killed).
 HARD_LIMIT_GRACE = 15
 

@@ -11,4 +11,4 @@ def test_pool_processes_are_replaced_by_their_memory_not_after_a_count_of_jobs()
     bench's digests showed 1.5 to 6.8 s), so it happens only when a process has grown."""
     conf = make_app(load_settings(environ={}, dotenv=None)).conf
     assert conf.worker_max_tasks_per_child is None
-    assert conf.worker_max_memory_per_child == WORKER_MAX_MEMORY_KIB == 512 * 1024
+    assert conf.worker_max_memory_per_child == WORKER_MAX_MEMORY_KIB == 384 * 1024
