@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -88,7 +89,8 @@ def run_sandbox(tmp: Path, **extra_env: str) -> Iterator[SandboxProcess]:
     proc = SandboxProcess(popen, port, stdout_path, stderr_path)
     try:
         wait_until(
-            lambda: "sandbox:" in proc.stdout() or popen.poll() is not None,
+            # The whole line: unbuffered, print() writes the text and its newline separately.
+            lambda: re.search(r"sandbox: \S+\n", proc.stdout()) or popen.poll() is not None,
             30,
             what="`python run.py` to print its address",
         )
