@@ -10,10 +10,11 @@ from __future__ import annotations
 import json
 import secrets
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from tasks.store import Store
+from tasks.store import ClaimAndPush, Store
 
 FINAL_STATES = ("succeeded", "failed", "cancelled")
 HISTORY_LENGTH = 50
@@ -99,10 +100,19 @@ class JobRecords:
         (or finished): set-if-absent, so "queued" never overwrites a later state.
         """
         record = JobRecord(job=job)
-        key, history = f"job:{job.id}", f"channel:{job.channel}:jobs"
-        if not self.store.claim_and_push(key, record.to_json(), self.ttl, history, job.id, HISTORY_LENGTH):
+        if not self.store.claim_and_push(*self._queued_entry(record)):
             record = self.get(job.id) or record
         return record
+
+    def created_many(self, jobs: Sequence[Job]) -> None:
+        """`created` for several jobs in one round trip (the bot's records of a burst)."""
+        self.store.claim_and_push_many([self._queued_entry(JobRecord(job=job)) for job in jobs])
+
+    def _queued_entry(self, record: JobRecord) -> ClaimAndPush:
+        job = record.job
+        return ClaimAndPush(
+            f"job:{job.id}", record.to_json(), self.ttl, f"channel:{job.channel}:jobs", job.id, HISTORY_LENGTH
+        )
 
     def get(self, job_id: str) -> JobRecord | None:
         """The record with any cancel applied: the record and its marker in one round trip."""

@@ -9,8 +9,21 @@ from __future__ import annotations
 import threading
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from typing import NamedTuple
+
+
+class ClaimAndPush(NamedTuple):
+    """One entry of `Store.claim_and_push_many`: claim `key` for `value` (set-if-absent, `ttl`
+    seconds) and push `item` onto `list_key`, keeping its newest `limit` items."""
+
+    key: str
+    value: str
+    ttl: float
+    list_key: str
+    item: str
+    limit: int
 
 
 class StoreUnavailable(Exception):
@@ -49,10 +62,15 @@ class Store(ABC):
     def push_capped(self, key: str, value: str, limit: int) -> None:
         """Prepend to a list and keep only its newest `limit` items."""
 
-    @abstractmethod
     def claim_and_push(self, key: str, value: str, ttl: float, list_key: str, item: str, limit: int) -> bool:
         """`claim` and `push_capped` in one round trip (a new job: its record and its place in
         the channel's history); the push happens either way. True when the claim was won."""
+        return self.claim_and_push_many([ClaimAndPush(key, value, ttl, list_key, item, limit)])[0]
+
+    @abstractmethod
+    def claim_and_push_many(self, entries: Sequence[ClaimAndPush]) -> list[bool]:
+        """`claim_and_push` for several entries in one round trip, in order: the bot's records
+        of the jobs a burst of commands queued."""
 
     @abstractmethod
     def items(self, key: str, count: int) -> list[str]: ...
@@ -146,15 +164,17 @@ class RedisStore(Store):
 
         self._call(push)
 
-    def claim_and_push(self, key: str, value: str, ttl: float, list_key: str, item: str, limit: int) -> bool:
-        def both() -> bool:
+    def claim_and_push_many(self, entries: Sequence[ClaimAndPush]) -> list[bool]:
+        def all_of_them() -> list[bool]:
             pipe = self._r.pipeline()
-            pipe.set(self._k(key), value, nx=True, px=int(ttl * 1000))
-            pipe.lpush(self._k(list_key), item)
-            pipe.ltrim(self._k(list_key), 0, limit - 1)
-            return bool(pipe.execute()[0])
+            for e in entries:
+                pipe.set(self._k(e.key), e.value, nx=True, px=int(e.ttl * 1000))
+                pipe.lpush(self._k(e.list_key), e.item)
+                pipe.ltrim(self._k(e.list_key), 0, e.limit - 1)
+            results = pipe.execute()
+            return [bool(r) for r in results[::3]]
 
-        return bool(self._call(both))
+        return list(self._call(all_of_them))
 
     def items(self, key: str, count: int) -> list[str]:
         return list(self._call(self._r.lrange, self._k(key), 0, count - 1))
@@ -242,11 +262,13 @@ class MemoryStore(Store):
             items = list(current) if isinstance(current, list) else []
             self._data[key] = ([value, *items][:limit], None)
 
-    def claim_and_push(self, key: str, value: str, ttl: float, list_key: str, item: str, limit: int) -> bool:
+    def claim_and_push_many(self, entries: Sequence[ClaimAndPush]) -> list[bool]:
+        claimed = []
         with self._lock:
-            claimed = self.claim(key, value, ttl)
-            self.push_capped(list_key, item, limit)
-            return claimed
+            for e in entries:
+                claimed.append(self.claim(e.key, e.value, e.ttl))
+                self.push_capped(e.list_key, e.item, e.limit)
+        return claimed
 
     def items(self, key: str, count: int) -> list[str]:
         with self._lock:
