@@ -2,8 +2,8 @@
 
 `CommandHandler.handle` takes the slash command payload Slack sends (the same dict over every
 transport) and returns a `Reply`: the ephemeral text to ack with, and optionally work that
-must wait until after the ack (writing the job record), so the ack path stays a parse, a
-validation and one broker publish.
+must wait until after the ack, so the ack path stays a parse, a validation and one broker
+publish (a queued job's record is handed to `bot.queued_records`, which writes it later).
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from bot import grammar, replies
 from bot.job_views import history_text, status_text, web_url
 from bot.metrics import COMMANDS, DISPATCH_FAILURES
 from bot.publish import Publisher, QueueUnavailable
+from bot.queued_records import QueuedRecords
 from tasks.access import Access, ack_path_access
 from tasks.errors import UserError
 from tasks.jobs import Job, JobRecords, new_job_id
@@ -77,6 +78,7 @@ class CommandHandler:
         self.registry = registry
         self.publisher = publisher
         self.records = records
+        self.queued_records = QueuedRecords(records)
         # Who may run what; the worker checks again before running (tasks.access).
         self.access = access or ack_path_access(settings)
         self.command = settings.slack_command
@@ -147,13 +149,8 @@ class CommandHandler:
         finally:
             job_id_var.reset(token)
         log.info("queued job %s: %s", job.id, job.report, extra={"job_id": job.id})
-        return Reply(replies.queued_text(job), after=[lambda: self._record_queued(job)], outcome="queued")
-
-    def _record_queued(self, job: Job) -> None:
-        try:
-            self.records.created(job)
-        except StoreUnavailable:
-            log.warning("store unavailable: job %s runs, but has no record for `status`", job.id)
+        self.queued_records.add(job)  # written off the ack path, batched with its neighbours
+        return Reply(replies.queued_text(job), outcome="queued")
 
     def _status(self, cmd: grammar.Status, payload: Mapping[str, Any]) -> Reply:
         return Reply(

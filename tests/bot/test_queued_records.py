@@ -1,0 +1,110 @@
+"""The records of queued jobs: written off the ack path, a burst in a few round trips, none lost
+to a Redis hiccup or a normal exit."""
+
+from __future__ import annotations
+
+import logging
+import subprocess
+import sys
+import textwrap
+import threading
+import uuid
+from collections.abc import Sequence
+
+import pytest
+
+from bot.queued_records import QueuedRecords
+from tasks.jobs import Job, JobRecords
+from tasks.store import ClaimAndPush, RedisStore, StoreUnavailable
+from tests.conftest import REDIS_PREFIX, REDIS_URL, ROOT
+
+
+class CountingStore(RedisStore):
+    """The real Redis store, counting round trips; the first one waits for `go`."""
+
+    def __init__(self, prefix: str) -> None:
+        super().__init__(REDIS_URL, prefix=prefix)
+        self.go = threading.Event()
+        self.batches: list[int] = []
+
+    def claim_and_push_many(self, entries: Sequence[ClaimAndPush]) -> list[bool]:
+        self.go.wait(10)
+        self.batches.append(len(entries))
+        return super().claim_and_push_many(entries)
+
+
+def job(n: int, channel: str = "C0BURST") -> Job:
+    return Job(id=f"{n:08x}", report="ping", args={}, channel=channel, user="U0ALICE")
+
+
+@pytest.fixture
+def prefix(services: None) -> str:
+    return f"{REDIS_PREFIX}queued-{uuid.uuid4().hex[:8]}:"
+
+
+def test_a_burst_of_commands_is_recorded_in_a_few_round_trips_and_shows_in_history(prefix: str) -> None:
+    store = CountingStore(prefix)
+    records = JobRecords(store)
+    queued = QueuedRecords(records)
+    senders = [
+        threading.Thread(target=lambda k=k: [queued.add(job(k * 100 + i)) for i in range(50)]) for k in range(6)
+    ]
+    for t in senders:
+        t.start()
+    for t in senders:
+        t.join()
+    store.go.set()  # Redis answers only now: everything above has piled up behind the first write
+    assert queued.flush(10)
+
+    assert sum(store.batches) == 300 and len(store.batches) <= 3, store.batches
+    states = {records.get(f"{k * 100 + i:08x}").state for k in range(6) for i in range(50)}  # type: ignore[union-attr]
+    assert states == {"queued"}, "what `status <id>` shows for each of them"
+    assert len(records.history("C0BURST", count=50)) == 50, "`history` lists the newest fifty"
+
+
+def test_a_record_redis_refused_is_logged_and_the_next_ones_are_written(
+    prefix: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    class FailsOnce(CountingStore):
+        def claim_and_push_many(self, entries: Sequence[ClaimAndPush]) -> list[bool]:
+            if not self.batches:
+                self.batches.append(0)
+                raise StoreUnavailable("Connection refused")
+            return super().claim_and_push_many(entries)
+
+    store = FailsOnce(prefix)
+    store.go.set()
+    records = JobRecords(store)
+    queued = QueuedRecords(records)
+    with caplog.at_level(logging.WARNING, logger="bot.queued_records"):
+        queued.add(job(1))  # never raises into the command's listener
+        assert queued.flush(10)
+    assert any("no record for `status`" in r.getMessage() for r in caplog.records)
+    assert records.get(job(1).id) is None
+
+    queued.add(job(2))
+    assert queued.flush(10)
+    assert records.get(job(2).id).state == "queued"  # type: ignore[union-attr]
+
+
+def test_records_still_waiting_when_the_bot_exits_normally_are_written(prefix: str) -> None:
+    script = textwrap.dedent(
+        f"""
+        import time
+        from bot.queued_records import QueuedRecords
+        from tasks.jobs import Job, JobRecords
+        from tasks.store import RedisStore
+
+        class Slow(RedisStore):
+            def claim_and_push_many(self, entries):
+                time.sleep(0.3)
+                return super().claim_and_push_many(entries)
+
+        queued = QueuedRecords(JobRecords(Slow({REDIS_URL!r}, prefix={prefix!r})))
+        for i in range(20):
+            queued.add(Job(id=f"{{i:08x}}", report="ping", args={{}}, channel="C0EXIT", user="U0ALICE"))
+        """
+    )
+    subprocess.run([sys.executable, "-c", script], cwd=ROOT, check=True, timeout=30)
+    records = JobRecords(RedisStore(REDIS_URL, prefix=prefix))
+    assert [r.job.id for r in records.history("C0EXIT", count=50)] == [f"{i:08x}" for i in reversed(range(20))]
