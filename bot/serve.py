@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import logging
+import signal
+import threading
+from types import FrameType
 
 from bot.app import build_app
 from bot.http import make_server, make_wsgi
@@ -14,6 +17,7 @@ log = logging.getLogger(__name__)
 
 def run_bot(settings: Settings, host: str = "0.0.0.0") -> None:
     """Serve until stopped. Socket Mode when SLACK_APP_TOKEN is set, else HTTP on PORT."""
+    _exit_on_sigterm()
     app = build_app(settings)
     if settings.socket_mode:
         runner = SocketModeRunner(app, settings).start()
@@ -23,3 +27,15 @@ def run_bot(settings: Settings, host: str = "0.0.0.0") -> None:
         server = make_server(make_wsgi(app), host, settings.port)
         log.info("reportbot: serving Slack at http://%s:%s/slack/events", host, settings.port)
     server.run()
+
+
+def _exit_on_sigterm() -> None:
+    """Docker and Kubernetes stop a container with SIGTERM, which by default ends Python on the
+    spot. As a normal exit instead, the exit handlers run: the records of jobs just queued are
+    written (`bot.queued_records`) before the process goes."""
+
+    def stop(signum: int, frame: FrameType | None) -> None:
+        raise SystemExit(0)
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, stop)

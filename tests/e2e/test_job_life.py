@@ -211,6 +211,29 @@ def test_history_survives_a_restart_of_the_bot(slack, worker, services, tmp_path
         bot.stop()
 
 
+def test_a_bot_stopped_just_after_an_ack_still_lists_the_job_in_history(slack, services, tmp_path):  # type: ignore[no-untyped-def]
+    """The record is written after the ack; a SIGTERM (how containers are stopped) right then,
+    while Redis is slow to take writes, still leaves the job in the channel's history."""
+    import redis
+
+    from tasks.store import RedisStore
+    from tests.conftest import REDIS_PREFIX, REDIS_URL
+
+    saved_url = slack.bot_url
+    bot, port = start_bot(slack, tmp_path, "stopped-bot")
+    try:
+        slack.bot_url = f"http://127.0.0.1:{port}/slack/events"
+        redis.Redis.from_url(REDIS_URL).execute_command("CLIENT", "PAUSE", "1500", "WRITE")
+        job_id = queue(slack, "ping", channel="C0STOPPED")
+        bot.stop()
+        assert bot.popen.returncode == 0, bot.log()
+    finally:
+        slack.bot_url = saved_url
+        bot.stop()
+    listed = RedisStore(REDIS_URL, prefix=REDIS_PREFIX).items("channel:C0STOPPED:jobs", 10)
+    assert job_id in listed, bot.log()
+
+
 # ---------------------------------------------------------------------------------- cancel
 
 
