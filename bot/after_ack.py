@@ -1,4 +1,6 @@
-"""What the bot does once Slack has its ack: record the job, carry out a button's command.
+"""What the bot does once Slack has its ack: carry out a button's command, show a cancel.
+
+The records of newly queued jobs are not written here but by `bot.queued_records`, in batches.
 
 Bolt runs our listeners in the request's thread (`process_before_response`), so an exception a
 listener raised after `ack()` would turn the ack into an HTTP 500, and Slack would show
