@@ -51,9 +51,18 @@ class RateLimited(Exception):
     """Slack answered 429: the job gives its worker slot back and is retried after `retry_after`
     seconds, resuming from the steps its record says are done."""
 
-    def __init__(self, retry_after: float) -> None:
-        super().__init__(f"rate limited for {retry_after:g} s")
+    def __init__(self, retry_after: float, message: str | None = None) -> None:
+        super().__init__(message or f"rate limited for {retry_after:g} s")
         self.retry_after = retry_after
+
+
+class Paced(RateLimited):
+    """The job has just posted its status message while Slack is refusing this process's
+    quick second messages (`tasks.pacing`): its remaining steps are retried when the channel
+    allows a second message, without asking Slack first."""
+
+    def __init__(self, wait: float) -> None:
+        super().__init__(wait, f"paced: the result waits {wait:.2f} s for the channel's rate limit")
 
 
 def _retry_after(exc: SlackApiError) -> float | None:
@@ -160,8 +169,8 @@ def run_job(job: Job, runtime: Runtime, time_limit: float | None = None) -> str:
     Each step done is saved in the job's record, so a redelivered or retried job skips what it
     already posted, and a job whose report already ran posts its kept outcome instead of running
     the report again. Five Redis round trips for a job, whatever it reports.
-    Raises RateLimited or a TRANSIENT error for the task to retry; every other failure ends here,
-    said in the channel.
+    Raises RateLimited (Paced when it paces itself, `tasks.pacing`) or a TRANSIENT error for the
+    task to retry; every other failure ends here, said in the channel.
     """
     token = job_id_var.set(job.id)
     record, outcome = _load(runtime, job)
@@ -178,10 +187,16 @@ def run_job(job: Job, runtime: Runtime, time_limit: float | None = None) -> str:
             record.state, record.finished_at, record.error = "failed", time.time(), "not_allowed"
             _save(runtime, record)
             return "failed"
+        posted_at = None
         if not record.status_ts:
             record.status_ts = runtime.poster.post_status(job, status_message(job, "running"))
+            posted_at = time.monotonic()
             record.state, record.started_at = "running", record.started_at or picked_at
             _save(runtime, record)
+        if outcome is None and posted_at is not None:
+            wait = runtime.pacing.wait_before_reply(posted_at)
+            if wait > 0:  # before the report runs, so nothing has to be kept for the retry
+                raise Paced(wait)
         if outcome is None:
             started = time.monotonic()
             state, result = run_report_safely(job, runtime, time_limit, picked_at)
@@ -227,6 +242,8 @@ def run_job(job: Job, runtime: Runtime, time_limit: float | None = None) -> str:
             return "failed"
         if outcome is not None and "files" not in record.steps and not kept:
             _keep_pending(runtime, job, *outcome)
+        if retry_after is not None and exc.response.api_url.endswith("chat.postMessage"):
+            runtime.pacing.refused()
         if retry_after is None:
             raise SlackUnavailable(f"Slack answered HTTP {status}") from exc
         raise RateLimited(retry_after) from exc
@@ -276,6 +293,8 @@ def register_tasks(app: Celery, runtime: Runtime) -> None:
         started = time.monotonic()
         try:
             outcome = run_job(job, runtime, time_limit=soft)
+        except Paced as exc:  # the statuses' own times stagger these: no jitter needed
+            return _retry_or_give_up(self, job, exc, exc.retry_after, "paced")
         except RateLimited as exc:
             # Slack said when; a digest's jobs hit the limit staggered as they posted, so a
             # quarter second of jitter keeps their retries from arriving together.
@@ -291,8 +310,9 @@ def register_tasks(app: Celery, runtime: Runtime) -> None:
             give_up(job, runtime, f"it still failed after {MAX_RETRIES} retries ({exc})")
             observe_job(job.report, "failed", None)
             return "failed"
-        log.warning("job %s will be retried in %.1f s: %s", job.report, countdown, exc)
-        JOB_RETRIES.labels(reason="ratelimited" if reason == "ratelimited" else "error").inc()
+        level = logging.INFO if reason == "paced" else logging.WARNING  # pacing is the plan, not a fault
+        log.log(level, "job %s will be retried in %.1f s: %s", job.report, countdown, exc)
+        JOB_RETRIES.labels(reason=reason if reason in ("ratelimited", "paced") else "error").inc()
         if reason == "ratelimited":
             SLACK_RETRIES.labels(reason="ratelimited").inc()
         # Re-published now, and this delivery ends normally (`throw=False`, as Celery documents

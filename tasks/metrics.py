@@ -31,7 +31,8 @@ SLACK_RETRIES = Counter(
 )
 JOB_RETRIES = Counter(
     "reportbot_job_retries_total",
-    "Jobs handed back to the queue to be retried later, by reason (ratelimited or error)",
+    "Jobs handed back to the queue to be retried later, by reason: ratelimited (Slack answered "
+    "429), paced (the job waits for its channel while Slack is limiting us, tasks.pacing) or error",
     ["reason"],
 )
 

@@ -12,6 +12,7 @@ from slack_sdk import WebClient
 
 from tasks.access import Access, make_access
 from tasks.jobs import JobRecords
+from tasks.pacing import Pacing
 from tasks.posting import Poster
 from tasks.reports import Registry, load_reports
 from tasks.settings import Settings
@@ -41,6 +42,11 @@ class Runtime:
     @cached_property
     def poster(self) -> Poster:
         return Poster(self.client)
+
+    @cached_property
+    def pacing(self) -> Pacing:
+        """What this process has learned of Slack's per-channel limit lately."""
+        return Pacing()
 
     @cached_property
     def access(self) -> Access:

@@ -2,19 +2,24 @@
 
 The fake Slack limits chat.postMessage to one message a second per channel (burst 1), as Slack
 does, answering 429 with Retry-After. A job's status message goes out, its result hits the limit
-a few milliseconds later, and the job is retried after Retry-After from where it stopped.
+a few milliseconds later, and the job is retried after Retry-After from where it stopped. A pool
+process refused that way paces its next jobs itself for a while (`tasks.pacing`).
 """
 
 from __future__ import annotations
 
 import re
+import time
 from pathlib import Path
+
+from tasks.pacing import MEMORY
 
 JOB_ID = re.compile(r"job `([0-9a-f]{8})`")
 
 
 def test_a_rate_limited_result_is_posted_once_later_and_the_report_runs_once(slack, worker, http_bot, tmp_path: Path):  # type: ignore[no-untyped-def]
     runs = tmp_path / "runs.txt"
+    time.sleep(MEMORY)  # the worker forgets earlier tests' refusals, so this job asks Slack first
     slack.rate_limit_post_message(per_second=1.0, burst=1)
     response = slack.send_command("/run-report", f"tally path={runs}", channel="C0LIMIT")
     job_id = JOB_ID.search(str(response.body)).group(1)  # type: ignore[union-attr]
@@ -33,7 +38,7 @@ def test_a_rate_limited_result_is_posted_once_later_and_the_report_runs_once(sla
 
 def test_many_channels_under_the_limit_lose_and_duplicate_nothing(slack, worker, http_bot):  # type: ignore[no-untyped-def]
     slack.rate_limit_post_message(per_second=1.0, burst=1)
-    channels = [f"C0FAN{i:02d}" for i in range(12)]
+    channels = [f"C0FAN{i:02d}" for i in range(30)]
     ids = {}
     for channel in channels:
         response = slack.send_command("/run-report", "echo text=digest", channel=channel)
@@ -49,6 +54,10 @@ def test_many_channels_under_the_limit_lose_and_duplicate_nothing(slack, worker,
         statuses = [m for m in slack.messages(channel) if ids[channel] in str(m.blocks)]
         assert len(statuses) == 1
         assert [r.text for r in slack.thread(channel, statuses[0].ts)] == ["digest"]
+    refused = [r for r in slack.requests("chat.postMessage") if r.status == 429]
+    # Each of the worker's two pool processes is refused once, then paces its jobs (a refusal
+    # is remembered MEMORY seconds); without pacing every channel's result was refused once.
+    assert len(refused) < len(channels) / 3, f"{len(refused)} of {len(channels)} results refused"
 
 
 def test_a_job_retried_after_its_result_was_posted_does_not_run_the_report_again(slack, worker, http_bot, tmp_path: Path):  # type: ignore[no-untyped-def]

@@ -1,15 +1,17 @@
 """The worker tells passing failures (retry later) from final ones, against real Redis and the
-fake Slack: a group lookup Slack could not answer is retried, never taken for a refusal."""
+fake Slack: a group lookup Slack could not answer is retried, never taken for a refusal; and
+once Slack has refused a quick second message, the next jobs wait for their channel themselves."""
 
 from __future__ import annotations
 
+import time
 import uuid
 
 import pytest
 
 from bot.sandbox import FakeSlack
 from tasks.access import GroupLookupFailed
-from tasks.execution import run_job
+from tasks.execution import Paced, RateLimited, run_job
 from tasks.jobs import Job, new_job_id
 from tasks.reports import Registry, Report
 from tasks.runtime import Runtime
@@ -27,6 +29,9 @@ def runtime(services):  # type: ignore[no-untyped-def]
     rt = Runtime(settings)
     registry = Registry()
     registry.add(Report.from_function(lambda: "secret numbers", name="finance", groups=("S0FIN",)))
+    runs: list[str] = []
+    registry.add(Report.from_function(lambda: runs.append("ran") or f"run {len(runs)}", name="tally"))
+    rt.__dict__["tally_runs"] = runs
     rt.__dict__["registry"] = registry
     yield rt, slack
     slack.stop()
@@ -45,3 +50,28 @@ def test_a_group_lookup_slack_cannot_answer_is_retried_not_refused(runtime) -> N
     assert run_job(job, rt) == "succeeded", "the retry finds the user in the group"
     status = slack.messages("C0FIN")[0]
     assert [r.text for r in slack.thread("C0FIN", status.ts)] == ["secret numbers"]
+
+
+def test_after_a_refusal_the_next_job_waits_for_its_channel_instead_of_being_refused(runtime) -> None:  # type: ignore[no-untyped-def]
+    rt, slack = runtime
+    slack.rate_limit_post_message(per_second=1.0, burst=1)
+    first = Job(id=new_job_id(), report="tally", args={}, channel="C0FIRST", user="U0A")
+    with pytest.raises(RateLimited) as refused:
+        run_job(first, rt)
+    assert not isinstance(refused.value, Paced), "nothing refused yet: the first job asks Slack"
+    assert [r.status for r in slack.requests("chat.postMessage")] == [200, 429]
+
+    second = Job(id=new_job_id(), report="tally", args={}, channel="C0NEXT", user="U0A")
+    with pytest.raises(Paced) as paced:
+        run_job(second, rt)
+    assert 0.5 < paced.value.retry_after <= 1.0, "due when the channel allows its second message"
+    assert rt.tally_runs == ["ran"], "the paced job's report waits for its retry"
+    status = slack.messages("C0NEXT")[0]
+    assert "running" in str(status.blocks) and slack.thread("C0NEXT", status.ts) == []
+
+    time.sleep(paced.value.retry_after)
+    assert run_job(second, rt) == "succeeded"
+    assert [r.text for r in slack.thread("C0NEXT", status.ts)] == ["run 2"]
+    assert "succeeded" in str(slack.messages("C0NEXT")[0].blocks)
+    to_next = [r.status for r in slack.requests("chat.postMessage") if r.params.get("channel") == "C0NEXT"]
+    assert to_next == [200, 200], "Slack never had to refuse the paced job"
