@@ -44,6 +44,7 @@ from bench.processes import (
 )
 from bench.stats import Figure, percentile
 from bot.sandbox import FakeSlack
+from tasks.pacing import MEMORY as PACING_MEMORY
 
 MESSAGES_PER_JOB = 2  # chat.postMessage calls per job (status, result); the update is not limited
 # Where the CPU of a burst goes, by process. On one machine they all share the same cores, so
@@ -237,6 +238,9 @@ class Bench:
         s = self.sizes
         settings = load_settings(environ=self.env, dotenv=None)
         publisher = Publisher(settings)
+        # Each digest starts as a worker would after a quiet while: not still pacing its jobs
+        # because of the refusals of the digest before it (tasks.pacing).
+        time.sleep(PACING_MEMORY)
         self.slack.reset()
         if burst is not None:
             self.slack.rate_limit_post_message(s.rate, burst)
