@@ -4,8 +4,8 @@ chat.postMessage allows about one message a second per channel, with short burst
 twice in its channel: its status message, then its result in the thread a few milliseconds
 later. Slack's burst usually lets that through. When it does not (a digest to many channels,
 or a workspace Slack holds to the strict rate), every job posted its result too soon, was
-refused with a 429, kept its rendered result in Redis and was retried: twice the Slack calls,
-three more Redis writes and a re-rendered result per job.
+refused with a 429, kept its rendered result in Redis and was retried: per job, one more Slack
+call and five more Redis round trips than the paced retry below, which adds one.
 
 So a worker process that has just been refused remembers it for a short while, and meanwhile a
 job that has just posted its status message hands its remaining steps back to the queue, due
