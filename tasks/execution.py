@@ -193,7 +193,7 @@ def run_job(job: Job, runtime: Runtime, time_limit: float | None = None) -> str:
             posted_at = time.monotonic()
             record.state, record.started_at = "running", record.started_at or picked_at
             _save(runtime, record)
-        if outcome is None and posted_at is not None:
+        if posted_at is not None:  # posted just now, so no outcome is kept yet
             wait = runtime.pacing.wait_before_reply(posted_at)
             if wait > 0:  # before the report runs, so nothing has to be kept for the retry
                 raise Paced(wait)
