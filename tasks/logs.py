@@ -62,6 +62,14 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(data, ensure_ascii=False)
 
 
+# slack_sdk's logger and those of its clients we use (WebClient, WebhookClient, Socket Mode).
+SLACK_SDK_LOGGERS = (
+    "slack_sdk",
+    "slack_sdk.web.base_client",
+    "slack_sdk.webhook.client",
+    "slack_sdk.socket_mode.builtin.client",
+)
+
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s%(job_suffix)s: %(message)s"
 
 
@@ -84,5 +92,10 @@ def configure_logging(settings: Settings) -> None:
     root.setLevel(settings.log_level.upper())
     # Python warnings (Celery's SecurityWarning, deprecations) become log lines in the same format.
     logging.captureWarnings(True)
-    # slack_sdk logs request bodies at DEBUG; keep it quieter than ours.
-    logging.getLogger("slack_sdk").setLevel(max(logging.INFO, root.level))
+    # slack_sdk logs request bodies at DEBUG; keep it quieter than ours. Its clients skip
+    # building those lines only when the level set on their own module's logger says so: they
+    # test `logger.level`, which stays 0 unless set on that very logger (python-slack-sdk#1957),
+    # so every Web API call formatted its request into a string that logging then dropped.
+    quiet = max(logging.INFO, root.level)
+    for name in SLACK_SDK_LOGGERS:
+        logging.getLogger(name).setLevel(quiet)

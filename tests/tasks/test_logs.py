@@ -1,0 +1,55 @@
+"""Logging as every process sets it up: what slack_sdk would log at DEBUG costs nothing at INFO."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+
+import pytest
+
+from bot.sandbox import FakeSlack
+from tasks.logs import SLACK_SDK_LOGGERS, configure_logging
+from tasks.settings import Settings
+from tasks.slack_client import make_client
+from tests.conftest import BOT_TOKEN
+
+
+@pytest.fixture
+def configured() -> Iterator[None]:
+    """configure_logging changes the process's loggers: put them back for the other tests."""
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    levels = {name: logging.getLogger(name).level for name in SLACK_SDK_LOGGERS}
+    yield
+    for handler in list(root.handlers):
+        root.removeHandler(handler)
+    for handler in handlers:
+        root.addHandler(handler)
+    root.setLevel(level)
+    for name, old in levels.items():
+        logging.getLogger(name).setLevel(old)
+    logging.captureWarnings(False)
+
+
+class Spy(str):
+    """Text that notes when something formats it with repr(), as slack_sdk's DEBUG line does."""
+
+    formatted: list[str] = []
+
+    def __repr__(self) -> str:
+        Spy.formatted.append(str(self))
+        return str.__repr__(self)
+
+
+def test_at_info_a_web_api_call_does_not_format_its_request_for_the_debug_log(configured: None) -> None:
+    slack = FakeSlack(bot_token=BOT_TOKEN).start()
+    try:
+        settings = Settings(slack_bot_token=BOT_TOKEN, slack_api_url=slack.api_url, log_level="INFO")
+        configure_logging(settings)
+        client = make_client(settings)
+        Spy.formatted.clear()
+        client.chat_postMessage(channel="C0LOGS", text=Spy("the weekly numbers"))
+        assert [m.text for m in slack.messages("C0LOGS")] == ["the weekly numbers"]
+        assert Spy.formatted == [], "the request was formatted for a DEBUG line that INFO drops"
+    finally:
+        slack.stop()
