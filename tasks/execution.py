@@ -187,13 +187,11 @@ def run_job(job: Job, runtime: Runtime, time_limit: float | None = None) -> str:
             record.state, record.finished_at, record.error = "failed", time.time(), "not_allowed"
             _save(runtime, record)
             return "failed"
-        posted_at = None
         if not record.status_ts:
             record.status_ts = runtime.poster.post_status(job, status_message(job, "running"))
             posted_at = time.monotonic()
             record.state, record.started_at = "running", record.started_at or picked_at
             _save(runtime, record)
-        if posted_at is not None:  # posted just now, so no outcome is kept yet
             wait = runtime.pacing.wait_before_reply(posted_at)
             if wait > 0:  # before the report runs, so nothing has to be kept for the retry
                 raise Paced(wait)
