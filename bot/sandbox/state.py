@@ -34,7 +34,7 @@ import secrets
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
 logger = logging.getLogger(__name__)
@@ -800,9 +800,14 @@ def _copy_event(event: dict[str, Any]) -> dict[str, Any]:
 def _event_view(obj: Any) -> dict[str, Any]:
     """JSON-friendly view of a stored object for listeners (file bytes omitted). Shallow: `emit`
     copies the whole event for each listener."""
-    data = {f.name: getattr(obj, f.name) for f in fields(obj)}
+    data = _fields_of(obj)
     if data.get("files"):
-        data["files"] = [{k: v for k, v in asdict(f).items() if k != "data"} for f in data["files"]]
+        data["files"] = [{k: v for k, v in _fields_of(f).items() if k != "data"} for f in data["files"]]
     if data.get("edits"):
-        data["edits"] = [{"text": e.text, "blocks": e.blocks, "replaced_at": e.replaced_at} for e in data["edits"]]
+        data["edits"] = [_fields_of(e) for e in data["edits"]]
     return data
+
+
+def _fields_of(obj: Any) -> dict[str, Any]:
+    """A dataclass's fields as a dict, values as they are (not copied)."""
+    return {f.name: getattr(obj, f.name) for f in fields(obj)}
