@@ -6,8 +6,10 @@
 
 from bot.sandbox.fake_slack import CommandResponse, FakeSlack, SocketConnection, sign
 from bot.sandbox.state import Ephemeral, Message, RecordedRequest, StoredFile, mentions
+from bot.sandbox.tls import Certificate, make_certificate
 
 __all__ = [
+    "Certificate",
     "CommandResponse",
     "Ephemeral",
     "FakeSlack",
@@ -15,6 +17,7 @@ __all__ = [
     "RecordedRequest",
     "SocketConnection",
     "StoredFile",
+    "make_certificate",
     "mentions",
     "sign",
 ]

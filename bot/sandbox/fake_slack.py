@@ -61,6 +61,7 @@ from bot.sandbox.state import (
     Workspace,
     mentions,
 )
+from bot.sandbox.tls import Certificate
 
 logger = logging.getLogger(__name__)
 
@@ -124,8 +125,13 @@ class FakeSlack:
         app_token: str = "xapp-test",
         bot_url: str | None = None,
         clock: Callable[[], float] = time.time,
+        tls: Certificate | None = None,
     ) -> None:
         self.signing_secret = signing_secret
+        # With a certificate, the Web API, response_url, uploads and Socket Mode are served over
+        # TLS (https://, wss://), as Slack serves them; see bot.sandbox.tls. slack_sdk's builtin
+        # Socket Mode client speaks TLS only to port 443, so over TLS it cannot reach the fake.
+        self.tls = tls
         self.port = port
         self.bot_token = bot_token
         self.app_token = app_token
@@ -150,7 +156,7 @@ class FakeSlack:
 
     @property
     def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/"
+        return f"{'https' if self.tls else 'http'}://127.0.0.1:{self.port}/"
 
     @property
     def api_url(self) -> str:
@@ -186,7 +192,7 @@ class FakeSlack:
         add_page_routes(app, self)  # the sandbox page: always on, it costs nothing when unused
         self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
         self._loop.run_until_complete(self._runner.setup())
-        site = web.SockSite(self._runner, sock)
+        site = web.SockSite(self._runner, sock, ssl_context=self.tls.server_context() if self.tls else None)
         self._loop.run_until_complete(site.start())
         ready.set()
         self._loop.run_forever()
@@ -452,7 +458,7 @@ class FakeSlack:
         ticket = secrets.token_urlsafe(16)
         with self._state_lock:
             self._tickets.add(ticket)
-        return {"url": f"ws://127.0.0.1:{self.port}/socket?ticket={ticket}"}
+        return {"url": f"{'wss' if self.tls else 'ws'}://127.0.0.1:{self.port}/socket?ticket={ticket}"}
 
     # -------------------------------------------------- response_url & upload
 

@@ -12,9 +12,10 @@ import uuid
 from collections.abc import Iterator
 
 import pytest
+from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from bot.sandbox import FakeSlack
+from bot.sandbox import FakeSlack, make_certificate
 from tasks import kept_alive
 from tasks.execution import _retry_after, run_job
 from tasks.jobs import Job, new_job_id
@@ -49,6 +50,38 @@ def test_a_jobs_web_api_calls_share_one_connection(services, slack: FakeSlack) -
     assert len({c.peer for c in calls}) == 1, f"one connection for six calls, not {sorted({c.peer for c in calls})}"
     (reply,) = slack.thread("C0KEEP1", slack.messages("C0KEEP1")[0].ts)
     assert reply.text.startswith("pong")
+
+
+@pytest.fixture
+def slack_over_tls(tmp_path, monkeypatch):  # type: ignore[no-untyped-def]
+    """The fake serving HTTPS, as Slack does; clients trust it through SSL_CERT_FILE."""
+    cert = make_certificate(tmp_path)
+    monkeypatch.setenv("SSL_CERT_FILE", str(cert.cert))
+    fake = FakeSlack(bot_token=BOT_TOKEN, tls=cert).start()
+    yield fake
+    fake.stop()
+
+
+def test_over_tls_a_jobs_calls_share_one_connection_where_slack_sdks_client_opens_one_each(
+    services, slack_over_tls: FakeSlack  # type: ignore[no-untyped-def]
+) -> None:
+    slack = slack_over_tls
+    assert slack.api_url.startswith("https://")
+    job = Job(id=new_job_id(), report="ping", args={}, channel="C0TLS1", user="U0ALICE")
+    assert run_job(job, Runtime(settings_for(slack))) == "succeeded"
+    ours = slack.requests()
+    assert [c.method for c in ours] == ["chat.postMessage", "chat.postMessage", "chat.update"]
+    assert len({c.peer for c in ours}) == 1, "one TLS handshake for the job's three calls"
+    (reply,) = slack.thread("C0TLS1", slack.messages("C0TLS1")[0].ts)
+    assert reply.text.startswith("pong")
+
+    # What that saves: slack_sdk's default client (a first attempt's) shakes hands on every call.
+    slack.reset()
+    default = WebClient(token=BOT_TOKEN, base_url=slack.api_url)
+    ts = default.chat_postMessage(channel="C0TLS2", text="running")["ts"]
+    default.chat_postMessage(channel="C0TLS2", thread_ts=ts, text="pong")
+    default.chat_update(channel="C0TLS2", ts=ts, text="succeeded")
+    assert len({c.peer for c in slack.requests()}) == 3
 
 
 def test_a_connection_slack_closed_is_replaced_and_the_message_posted_once(slack: FakeSlack) -> None:

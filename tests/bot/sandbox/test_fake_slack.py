@@ -25,7 +25,7 @@ from slack_sdk.socket_mode.request import SocketModeRequest
 from slack_sdk.socket_mode.response import SocketModeResponse
 from slack_sdk.webhook import WebhookClient
 
-from bot.sandbox import FakeSlack, mentions
+from bot.sandbox import FakeSlack, make_certificate, mentions
 
 # SLACK.md §6 proxy trap: slack_sdk applies HTTP(S)_PROXY and ignores NO_PROXY.
 for _var in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy", "ALL_PROXY", "all_proxy"):
@@ -419,6 +419,32 @@ def test_socket_mode_command_ack_and_reconnect(slack: FakeSlack) -> None:
         assert seen[-1].type == "interactive"
     finally:
         sm.close()
+
+
+def test_over_tls_every_url_the_fake_mints_is_served_over_tls(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """Slack serves HTTPS only: with a certificate, so does the fake, for each URL it hands out."""
+    cert = make_certificate(tmp_path)
+    monkeypatch.setenv("SSL_CERT_FILE", str(cert.cert))
+    slack = FakeSlack(signing_secret=SECRET, bot_token=BOT_TOKEN, app_token=APP_TOKEN, tls=cert).start()
+    bot = Receiver(lambda form: (200, "text/plain", ""))
+    try:
+        web = WebClient(BOT_TOKEN, base_url=slack.api_url)
+        parent = web.chat_postMessage(channel="C0TLS", text="Report")
+        web.files_upload_v2(channel="C0TLS", thread_ts=parent["ts"], content=b"a\n1\n", filename="r.csv")
+        assert slack.requests("upload")[0].status == 200
+        assert [f.name for f in slack.thread("C0TLS", parent["ts"])[0].files] == ["r.csv"]
+
+        slack.bot_url = bot.url
+        assert slack.send_command("/run-report", "ping", channel="C0TLS").ok
+        response_url = bot.received[0]["form"]["response_url"]
+        assert response_url.startswith("https://127.0.0.1:")
+        assert WebhookClient(response_url).send(text="done").status_code == 200
+        assert [e.text for e in slack.ephemerals(channel="C0TLS")] == ["done"]
+
+        assert web.apps_connections_open(app_token=APP_TOKEN)["url"].startswith("wss://127.0.0.1:")
+    finally:
+        bot.close()
+        slack.stop()
 
 
 def test_socket_mode_without_client_is_dispatch_failed(slack: FakeSlack) -> None:
