@@ -11,6 +11,9 @@ Phases, each repeated `--rounds` times so every figure is a median with its spre
              limit, then with the fake Slack limiting chat.postMessage per channel (429 +
              Retry-After) strictly (burst 1) and with Slack's short bursts (burst 3).
   memory     RSS of the bot and of one worker (main and pool processes), at rest and after.
+  TLS        the one-worker burst again, ours and the naive bot, with the fake serving the Web API
+             over TLS as Slack does (HTTPS only): a client that opens a connection per call pays a
+             handshake on each.
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench.load import Sent, send_burst, watch
+from bench.load import Sent, Watcher, send_burst, watch
 from bench.processes import (
     BOT_TOKEN,
     PY,
@@ -43,7 +46,7 @@ from bench.processes import (
     start_worker,
 )
 from bench.stats import Figure, percentile
-from bot.sandbox import FakeSlack
+from bot.sandbox import FakeSlack, make_certificate
 from tasks.pacing import MEMORY as PACING_MEMORY
 
 MESSAGES_PER_JOB = 2  # chat.postMessage calls per job (status, result); the update is not limited
@@ -136,8 +139,8 @@ class Bench:
         first, self._channel = self._channel, self._channel + n
         return [f"CB{i:06d}" for i in range(first, first + n)]
 
-    def use(self, bot: Process) -> None:
-        self.slack.bot_url = f"http://127.0.0.1:{bot.port}/slack/events"
+    def use(self, bot: Process, slack: FakeSlack | None = None) -> None:
+        (slack or self.slack).bot_url = f"http://127.0.0.1:{bot.port}/slack/events"
 
     # ------------------------------------------------------------------ phases
 
@@ -164,31 +167,59 @@ class Bench:
         self.results.add(f"ack p50 ms [{name}]", percentile(acks, 50))
         self.results.add(f"ack p99 ms [{name}]", percentile(acks, 99))
 
-    def burst(self, name: str, bot: Process, workers: list[Process]) -> None:
+    def burst(
+        self, name: str, bot: Process, workers: list[Process], slack: FakeSlack | None = None,
+        watcher: Watcher | None = None,
+    ) -> None:
         """The ack load against a bot whose workers run: ack, e2e under burst, throughput, and
-        the CPU each process spent per job."""
-        self.use(bot)
+        the CPU each process spent per job. `slack` and its `watcher`: another fake than the
+        run's own (the TLS phase)."""
+        slack, watcher = slack or self.slack, watcher or self.watcher
+        self.use(bot, slack)
         n = self.sizes.commands
         for _ in range(self.sizes.rounds):
             channels = self.channels(n)
             cpu_before = cpu_snapshot(bot, workers)
             started = time.monotonic()
-            sent = send_burst(self.slack, "ping", channels, self.sizes.concurrency)
-            if not self.watcher.wait_done(channels, timeout=max(60.0, n * 0.5)):
-                lost, _ = self.watcher.lost_and_duplicated(channels)
+            sent = send_burst(slack, "ping", channels, self.sizes.concurrency)
+            if not watcher.wait_done(channels, timeout=max(60.0, n * 0.5)):
+                lost, _ = watcher.lost_and_duplicated(channels)
                 raise RuntimeError(f"{name}: {lost} of {n} jobs never finished")
             for part, ms in cpu_per_job(cpu_before, cpu_snapshot(bot, workers), n).items():
                 self.results.add(f"cpu ms/job {part} [{name}]", ms)
             self._record_acks(name, sent)
-            done = [self.watcher.done_at[s.channel] for s in sent]
+            done = [watcher.done_at[s.channel] for s in sent]
             e2e = [(d - s.sent_at) * 1000 for d, s in zip(done, sent, strict=True)]
             self.results.add(f"burst e2e p50 ms [{name}]", percentile(e2e, 50))
             self.results.add(f"burst e2e p99 ms [{name}]", percentile(e2e, 99))
             self.results.add(f"jobs/s [{name}]", n / (max(done) - started))
-            lost, dup = self.watcher.lost_and_duplicated(channels)
+            lost, dup = watcher.lost_and_duplicated(channels)
             if lost or dup:
                 raise RuntimeError(f"{name}: {lost} lost, {dup} duplicated")
-            self.slack.reset()
+            slack.reset()
+
+    def over_tls(self, ours: Process, naive: Process) -> None:
+        """The one-worker burst of ours and of the naive bot, with the Web API served over TLS.
+
+        Slack serves HTTPS only. Our workers keep one connection per pool process
+        (`tasks.kept_alive`); slack_sdk's default WebClient, the naive bot's, opens one, so shakes
+        hands, on every call. The fake's side of those handshakes is Slack's CPU in production,
+        but here it shares the cores: it shows in the bench part of CPU per job.
+        """
+        cert = make_certificate(self.logs / "tls")
+        slack = FakeSlack(signing_secret=SIGNING_SECRET, bot_token=BOT_TOKEN, tls=cert).start()
+        watcher, unsubscribe = watch(slack)
+        env = {**self.services.env(slack.api_url), "SSL_CERT_FILE": str(cert.cert)}
+        try:
+            for name, app, bot in (("ours", "tasks", ours), ("naive", "bench.naive_tasks", naive)):
+                worker = self._start(start_worker(f"{name}-tls", app, env, self.logs))
+                try:
+                    self.burst(f"{name}, 1 worker, TLS", bot, [worker], slack, watcher)
+                finally:
+                    self._stop(worker)
+        finally:
+            unsubscribe()
+            slack.stop()
 
     def idle(self, name: str, bot: Process) -> None:
         """One command at a time: sent → result in the thread and status updated."""
@@ -364,6 +395,9 @@ class Bench:
         self.burst("naive, 1 worker", naive, [first])
         second = self._start(start_worker("naive-2", "bench.naive_tasks", self.env, self.logs))
         self.burst("naive, 2 workers", naive, [first, second])
+        for proc in (first, second):  # nothing else may take the TLS phase's jobs
+            self._stop(proc)
+        self.over_tls(ours, naive)
         r.facts["load after"] = load_average()
         return r
 
@@ -449,6 +483,14 @@ def table(results: Results, sizes: Sizes) -> str:
     for part in (*CPU_PARTS, "total"):
         ours, naive = f"cpu ms/job {part} [ours, 1 worker]", f"cpu ms/job {part} [naive, 1 worker]"
         lines.append(_row(f"CPU per job, ms, {part} (1 worker burst)", f"{m(ours):.2f}" if ours in f else "n/a",
+                          f"naive {m(naive):.2f}" if naive in f else "n/a", "-", "-", noise(ours, naive)))
+    ours, naive = m("jobs/s [ours, 1 worker, TLS]"), m("jobs/s [naive, 1 worker, TLS]")
+    lines.append(_row("throughput, jobs/s (1 worker), Slack over TLS", val("jobs/s [ours, 1 worker, TLS]"),
+                      f"naive {val('jobs/s [naive, 1 worker, TLS]')}", "≥ naive", verdict(ours >= naive) + f" ({ours / naive:.2f}×)",
+                      noise("jobs/s [ours, 1 worker, TLS]", "jobs/s [naive, 1 worker, TLS]")))
+    for part in (CPU_PARTS[0], CPU_PARTS[2], "total"):
+        ours, naive = f"cpu ms/job {part} [ours, 1 worker, TLS]", f"cpu ms/job {part} [naive, 1 worker, TLS]"
+        lines.append(_row(f"CPU per job, ms, {part} (1 worker burst, Slack over TLS)", f"{m(ours):.2f}" if ours in f else "n/a",
                           f"naive {m(naive):.2f}" if naive in f else "n/a", "-", "-", noise(ours, naive)))
     d = results.facts.get("digest")
     if d:
