@@ -11,9 +11,9 @@ Phases, each repeated `--rounds` times so every figure is a median with its spre
              limit, then with the fake Slack limiting chat.postMessage per channel (429 +
              Retry-After) strictly (burst 1) and with Slack's short bursts (burst 3).
   memory     RSS of the bot and of one worker (main and pool processes), at rest and after.
-  TLS        the one-worker burst again, ours and the naive bot, with the fake serving the Web API
-             over TLS as Slack does (HTTPS only): a client that opens a connection per call pays a
-             handshake on each.
+  TLS        idle e2e and the one-worker burst again, ours and the naive bot, with the fake serving
+             the Web API over TLS as Slack does (HTTPS only): a client that opens a connection per
+             call pays a handshake on each.
 """
 
 from __future__ import annotations
@@ -199,7 +199,7 @@ class Bench:
             slack.reset()
 
     def over_tls(self, ours: Process, naive: Process) -> None:
-        """The one-worker burst of ours and of the naive bot, with the Web API served over TLS.
+        """Idle e2e and the one-worker burst of ours and of the naive bot, the Web API over TLS.
 
         Slack serves HTTPS only. Our workers keep one connection per pool process
         (`tasks.kept_alive`); slack_sdk's default WebClient, the naive bot's, opens one, so shakes
@@ -214,6 +214,7 @@ class Bench:
             for name, app, bot in (("ours", "tasks", ours), ("naive", "bench.naive_tasks", naive)):
                 worker = self._start(start_worker(f"{name}-tls", app, env, self.logs))
                 try:
+                    self.idle(f"{name}, TLS", bot, slack, watcher)
                     self.burst(f"{name}, 1 worker, TLS", bot, [worker], slack, watcher)
                 finally:
                     self._stop(worker)
@@ -221,20 +222,23 @@ class Bench:
             unsubscribe()
             slack.stop()
 
-    def idle(self, name: str, bot: Process) -> None:
+    def idle(
+        self, name: str, bot: Process, slack: FakeSlack | None = None, watcher: Watcher | None = None
+    ) -> None:
         """One command at a time: sent → result in the thread and status updated."""
-        self.use(bot)
+        slack, watcher = slack or self.slack, watcher or self.watcher
+        self.use(bot, slack)
         for _ in range(self.sizes.rounds):
             e2e = []
             for channel in self.channels(self.sizes.idle_jobs):
-                sent = send_burst(self.slack, "ping", [channel], 1)[0]
-                if not sent.ok or not self.watcher.wait_done([channel], timeout=30):
+                sent = send_burst(slack, "ping", [channel], 1)[0]
+                if not sent.ok or not watcher.wait_done([channel], timeout=30):
                     raise RuntimeError(f"{name}: the idle ping in {channel} did not finish")
-                e2e.append((self.watcher.done_at[channel] - sent.sent_at) * 1000)
+                e2e.append((watcher.done_at[channel] - sent.sent_at) * 1000)
                 time.sleep(0.02)
             self.results.add(f"idle e2e p50 ms [{name}]", percentile(e2e, 50))
             self.results.add(f"idle e2e p99 ms [{name}]", percentile(e2e, 99))
-            self.slack.reset()
+            slack.reset()
 
     def celery_floor(self) -> None:
         """A raw Celery no-op round trip on the same broker (rpc:// result over RabbitMQ)."""
@@ -484,6 +488,14 @@ def table(results: Results, sizes: Sizes) -> str:
         ours, naive = f"cpu ms/job {part} [ours, 1 worker]", f"cpu ms/job {part} [naive, 1 worker]"
         lines.append(_row(f"CPU per job, ms, {part} (1 worker burst)", f"{m(ours):.2f}" if ours in f else "n/a",
                           f"naive {m(naive):.2f}" if naive in f else "n/a", "-", "-", noise(ours, naive)))
+    for p in ("p50", "p99"):
+        lines.append(_row(f"idle e2e {p}, ms, Slack over TLS", val(f"idle e2e {p} ms [ours, TLS]"),
+                          f"naive {val(f'idle e2e {p} ms [naive, TLS]')}", "-", "-",
+                          noise(f"idle e2e {p} ms [ours, TLS]", f"idle e2e {p} ms [naive, TLS]")))
+    for p in ("p50", "p99"):
+        lines.append(_row(f"burst e2e {p}, ms (1 worker), Slack over TLS", val(f"burst e2e {p} ms [ours, 1 worker, TLS]"),
+                          f"naive {val(f'burst e2e {p} ms [naive, 1 worker, TLS]')}", "-", "-",
+                          noise(f"burst e2e {p} ms [ours, 1 worker, TLS]", f"burst e2e {p} ms [naive, 1 worker, TLS]")))
     ours, naive = m("jobs/s [ours, 1 worker, TLS]"), m("jobs/s [naive, 1 worker, TLS]")
     lines.append(_row("throughput, jobs/s (1 worker), Slack over TLS", val("jobs/s [ours, 1 worker, TLS]"),
                       f"naive {val('jobs/s [naive, 1 worker, TLS]')}", "≥ naive", verdict(ours >= naive) + f" ({ours / naive:.2f}×)",
