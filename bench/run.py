@@ -451,6 +451,16 @@ def table(results: Results, sizes: Sizes) -> str:
     def verdict(ok: bool) -> str:
         return "yes" if ok else "NO"
 
+    def versus(figure: str, ours: str, naive: str) -> str:
+        """A row of ours against the naive bot, with no target of its own."""
+        return _row(figure, val(ours), f"naive {val(naive)}", "-", "-", noise(ours, naive))
+
+    def cpu_rows(parts: tuple[str, ...], phase: str, label: str) -> list[str]:
+        keys = ((part, f"cpu ms/job {part} [ours, {phase}]", f"cpu ms/job {part} [naive, {phase}]") for part in parts)
+        return [_row(f"CPU per job, ms, {part} ({label})", f"{m(ours):.2f}" if ours in f else "n/a",
+                     f"naive {m(naive):.2f}" if naive in f else "n/a", "-", "-", noise(ours, naive))
+                for part, ours, naive in keys]
+
     lines = [
         _row("figure", "ours", "reference", "target", "met", "noise (ours / ref)"),
         _row("---", "---", "---", "---", "---", "---"),
@@ -468,42 +478,32 @@ def table(results: Results, sizes: Sizes) -> str:
                       f"floor {val('ack p50 ms [floor, in the request thread]')}", "-", f"{a50 / t50:.2f}×",
                       noise("ack p50 ms [ours, bot alone]", "ack p50 ms [floor, in the request thread]")))
     for p in ("p50", "p99"):
-        lines.append(_row(f"ack {p}, ms, while 1 worker runs the burst", val(f"ack {p} ms [ours, 1 worker]"),
-                          f"naive {val(f'ack {p} ms [naive, 1 worker]')}", "-", "-",
-                          noise(f"ack {p} ms [ours, 1 worker]", f"ack {p} ms [naive, 1 worker]")))
+        lines.append(versus(f"ack {p}, ms, while 1 worker runs the burst", f"ack {p} ms [ours, 1 worker]",
+                            f"ack {p} ms [naive, 1 worker]"))
     for p in ("p50", "p99"):
         lines.append(_row(f"idle e2e {p}, ms", val(f"idle e2e {p} ms [ours]"),
                           f"celery no-op {val(f'idle e2e {p} ms [celery no-op]')}, naive {val(f'idle e2e {p} ms [naive]')}",
                           "-", "-", noise(f"idle e2e {p} ms [ours]", f"idle e2e {p} ms [celery no-op]")))
     for p in ("p50", "p99"):
-        lines.append(_row(f"burst e2e {p}, ms (1 worker)", val(f"burst e2e {p} ms [ours, 1 worker]"),
-                          f"naive {val(f'burst e2e {p} ms [naive, 1 worker]')}", "-", "-",
-                          noise(f"burst e2e {p} ms [ours, 1 worker]", f"burst e2e {p} ms [naive, 1 worker]")))
+        lines.append(versus(f"burst e2e {p}, ms (1 worker)", f"burst e2e {p} ms [ours, 1 worker]",
+                            f"burst e2e {p} ms [naive, 1 worker]"))
     for w in ("1 worker", "2 workers"):
         ours, naive = m(f"jobs/s [ours, {w}]"), m(f"jobs/s [naive, {w}]")
         lines.append(_row(f"throughput, jobs/s ({w})", val(f"jobs/s [ours, {w}]"), f"naive {val(f'jobs/s [naive, {w}]')}",
                           "≥ naive", verdict(ours >= naive) + f" ({ours / naive:.2f}×)",
                           noise(f"jobs/s [ours, {w}]", f"jobs/s [naive, {w}]")))
-    for part in (*CPU_PARTS, "total"):
-        ours, naive = f"cpu ms/job {part} [ours, 1 worker]", f"cpu ms/job {part} [naive, 1 worker]"
-        lines.append(_row(f"CPU per job, ms, {part} (1 worker burst)", f"{m(ours):.2f}" if ours in f else "n/a",
-                          f"naive {m(naive):.2f}" if naive in f else "n/a", "-", "-", noise(ours, naive)))
+    lines += cpu_rows((*CPU_PARTS, "total"), "1 worker", "1 worker burst")
     for p in ("p50", "p99"):
-        lines.append(_row(f"idle e2e {p}, ms, Slack over TLS", val(f"idle e2e {p} ms [ours, TLS]"),
-                          f"naive {val(f'idle e2e {p} ms [naive, TLS]')}", "-", "-",
-                          noise(f"idle e2e {p} ms [ours, TLS]", f"idle e2e {p} ms [naive, TLS]")))
+        lines.append(versus(f"idle e2e {p}, ms, Slack over TLS", f"idle e2e {p} ms [ours, TLS]",
+                            f"idle e2e {p} ms [naive, TLS]"))
     for p in ("p50", "p99"):
-        lines.append(_row(f"burst e2e {p}, ms (1 worker), Slack over TLS", val(f"burst e2e {p} ms [ours, 1 worker, TLS]"),
-                          f"naive {val(f'burst e2e {p} ms [naive, 1 worker, TLS]')}", "-", "-",
-                          noise(f"burst e2e {p} ms [ours, 1 worker, TLS]", f"burst e2e {p} ms [naive, 1 worker, TLS]")))
+        lines.append(versus(f"burst e2e {p}, ms (1 worker), Slack over TLS", f"burst e2e {p} ms [ours, 1 worker, TLS]",
+                            f"burst e2e {p} ms [naive, 1 worker, TLS]"))
     ours, naive = m("jobs/s [ours, 1 worker, TLS]"), m("jobs/s [naive, 1 worker, TLS]")
     lines.append(_row("throughput, jobs/s (1 worker), Slack over TLS", val("jobs/s [ours, 1 worker, TLS]"),
                       f"naive {val('jobs/s [naive, 1 worker, TLS]')}", "≥ naive", verdict(ours >= naive) + f" ({ours / naive:.2f}×)",
                       noise("jobs/s [ours, 1 worker, TLS]", "jobs/s [naive, 1 worker, TLS]")))
-    for part in (CPU_PARTS[0], CPU_PARTS[2], "total"):
-        ours, naive = f"cpu ms/job {part} [ours, 1 worker, TLS]", f"cpu ms/job {part} [naive, 1 worker, TLS]"
-        lines.append(_row(f"CPU per job, ms, {part} (1 worker burst, Slack over TLS)", f"{m(ours):.2f}" if ours in f else "n/a",
-                          f"naive {m(naive):.2f}" if naive in f else "n/a", "-", "-", noise(ours, naive)))
+    lines += cpu_rows((CPU_PARTS[0], CPU_PARTS[2], "total"), "1 worker, TLS", "1 worker burst, Slack over TLS")
     d = results.facts.get("digest")
     if d:
         strict, bursty = f"burst {sizes.rate_burst}", f"burst {sizes.slack_burst}"
