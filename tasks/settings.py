@@ -56,7 +56,7 @@ class Settings:
 
     @property
     def socket_mode(self) -> bool:
-        """Socket Mode is chosen by the presence of an app-level token, as DESIGN.md says."""
+        """Socket Mode is chosen by the presence of an app-level token (`SLACK_APP_TOKEN`)."""
         return bool(self.slack_app_token)
 
     def secrets(self) -> tuple[str, ...]:

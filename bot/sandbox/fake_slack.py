@@ -1,10 +1,11 @@
 """A fake Slack, at Slack's HTTP boundary, for tests and the local sandbox.
 
-Slack cannot be reached from our machines, so the bot is exercised against
-this server instead: the real ``slack_sdk`` / ``slack_bolt`` clients talk to
-it over real HTTP and WebSockets, exactly as they would talk to Slack (see
-``/work/shared/SLACK.md`` for the facts it follows).  Nothing is mocked inside
-the bot, so what passes here exercises the same code paths as production.
+So the bot can be exercised without a Slack workspace, this server plays
+Slack: the real ``slack_sdk`` / ``slack_bolt`` clients talk to it over real
+HTTP and WebSockets, exactly as they would talk to Slack, and it follows
+Slack's documented behaviour (the docs and slack_sdk sources are named where
+a fact is used).  Nothing is mocked inside the bot, so what passes here
+exercises the same code paths as production.
 
 It plays both of Slack's roles:
 
@@ -67,7 +68,7 @@ logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
-ACK_TIMEOUT_SECONDS = 3.0  # SLACK.md §1: Slack waits 3000 ms for the ack
+ACK_TIMEOUT_SECONDS = 3.0  # Slack waits 3000 ms for the ack (api.slack.com/interactivity/slash-commands)
 JSON_METHODS = {"chat.postMessage", "chat.update", "chat.postEphemeral", "chat.scheduleMessage"}
 
 
@@ -160,7 +161,7 @@ class FakeSlack:
 
     @property
     def api_url(self) -> str:
-        """Pass as ``WebClient(base_url=...)`` (SLACK.md §6)."""
+        """Pass as ``WebClient(base_url=...)``: slack_sdk joins each method name onto it."""
         return self.base_url + "api/"
 
     def start(self) -> FakeSlack:
@@ -481,7 +482,7 @@ class FakeSlack:
         return web.json_response(body, status=status, headers=extra)
 
     def _apply_response_url(self, url_id: str, p: dict[str, Any]) -> tuple[int, Any, dict[str, str]]:
-        """Post/replace/delete what a response_url addresses (SLACK.md §1)."""
+        """Post/replace/delete what a response_url addresses (api.slack.com/interactivity/handling#message_responses)."""
         try:
             ru = self.workspace.use_response_url(url_id)
             text, blocks = p.get("text") or "", p.get("blocks")
@@ -606,7 +607,7 @@ class FakeSlack:
     def disconnect_sockets(self, reason: str = "refresh_requested") -> None:
         """Send Slack's ``disconnect`` frame to every connection, then close them.
 
-        The SDK answers by opening a new connection (SLACK.md §3); the old one
+        The SDK answers by opening a new connection (``slack_sdk/socket_mode/client.py``); the old one
         is closed after ``socket_disconnect_grace`` seconds, as Slack does.
         """
 
@@ -632,7 +633,7 @@ class FakeSlack:
     async def _send_envelope(
         self, envelope: dict[str, Any], timeout: float, on_ack: Callable[[dict[str, Any]], None]
     ) -> dict[str, Any] | None:
-        """Send to one live connection at random (SLACK.md §3); await its ack frame.
+        """Send to one live connection at random, as Slack does (bolt-python#579); await its ack frame.
 
         ``on_ack`` runs on the server loop the moment the ack arrives, so the
         ack's message is stored before a ``respond()`` that quickly follows it.
@@ -888,7 +889,8 @@ class FakeSlack:
 
 
 def sign(secret: str, timestamp: str | int, body: bytes) -> str:
-    """Slack's v0 signature: ``v0=`` + HMAC-SHA256(secret, ``v0:{ts}:{body}``) (SLACK.md §2)."""
+    """Slack's v0 signature: ``v0=`` + HMAC-SHA256(secret, ``v0:{ts}:{body}``)
+    (api.slack.com/authentication/verifying-requests-from-slack)."""
     base = b"v0:" + str(timestamp).encode() + b":" + body
     return "v0=" + hmac.new(secret.encode(), base, hashlib.sha256).hexdigest()
 

@@ -18,7 +18,7 @@ Web API call answers) share them; listeners get copies of their own.  ``channel(
 are live: copy a dict in one step (``dict(ws.channels)``, atomic under the GIL)
 before iterating it, as ``page.snapshot`` does, and never change what they hold.
 
-Platform facts (limits, error codes) come from ``/work/shared/SLACK.md``.
+Platform facts (limits, error codes) come from Slack's documentation and slack_sdk; each names its source.
 """
 
 from __future__ import annotations
@@ -48,7 +48,8 @@ BOT_ID = "B0BOT"
 BOT_NAME = "reportbot"
 DEFAULT_TZ = "America/New_York"
 
-# SLACK.md §5: Block Kit and message limits.
+# Block Kit and message limits: docs.slack.dev/reference/block-kit/blocks and slack_sdk's
+# validators (slack_sdk/models/blocks/blocks.py); text over 40,000 characters is truncated.
 MAX_BLOCKS = 50
 MAX_SECTION_TEXT = 3000
 MAX_SECTION_FIELDS = 10
@@ -58,7 +59,7 @@ MAX_ACTIONS_ELEMENTS = 25
 MAX_BLOCK_ID = 255
 MAX_TEXT = 40_000
 
-# SLACK.md §1: a response_url works 5 times within 30 minutes.
+# A response_url works 5 times within 30 minutes (api.slack.com/interactivity/handling#message_responses).
 RESPONSE_URL_MAX_USES = 5
 RESPONSE_URL_TTL_SECONDS = 30 * 60
 
@@ -273,7 +274,7 @@ def parse_blocks(raw: Any) -> list[dict[str, Any]] | None:
 
 
 def validate_blocks(blocks: list[dict[str, Any]] | None) -> None:
-    """Enforce the Block Kit limits of SLACK.md §5; raise ``invalid_blocks``.
+    """Enforce the Block Kit limits above; raise ``invalid_blocks``.
 
     Details go in ``response_metadata.messages`` in Slack's own style, so a
     bot that logs them gets something useful.

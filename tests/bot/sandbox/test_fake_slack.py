@@ -1,7 +1,7 @@
 """FakeSlack driven by the real slack_sdk / slack_bolt clients (no mocks).
 
 Every test talks HTTP or WebSocket to a live FakeSlack, so these tests pin
-the fake to what the real clients send and expect (SLACK.md).
+the fake to what the real clients send and expect.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from slack_sdk.webhook import WebhookClient
 
 from bot.sandbox import FakeSlack, make_certificate, mentions
 
-# SLACK.md §6 proxy trap: slack_sdk applies HTTP(S)_PROXY and ignores NO_PROXY.
+# The proxy trap: slack_sdk applies HTTP(S)_PROXY and ignores NO_PROXY (slack_sdk/proxy_env_variable_loader.py).
 for _var in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy", "ALL_PROXY", "all_proxy"):
     os.environ.pop(_var, None)
 
