@@ -7,6 +7,7 @@ the project's notes on Celery and RabbitMQ.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from celery import Celery
@@ -90,6 +91,19 @@ def queue_type_config(queue_type: str) -> dict[str, Any]:
         "task_create_missing_queue_type": "quorum",
         "task_default_exchange_type": "topic",
     }
+
+
+def retry_countdown(seconds: float, queue_type: str) -> float:
+    """The countdown to give Celery for a retry due in `seconds`.
+
+    With quorum queues a retry waits in RabbitMQ (Celery's native delayed delivery), which counts
+    whole seconds: Celery truncates the countdown, and one under a second makes the publish fail
+    (kombu's `calculate_routing_key`), which `Task.retry` turns into a rejected, dropped message.
+    So it is rounded up there; a classic queue's worker holds the retry itself, to the millisecond.
+    """
+    if queue_type != "quorum":
+        return seconds
+    return float(max(1, math.ceil(seconds)))
 
 
 def producer_config(settings: Settings) -> dict[str, Any]:

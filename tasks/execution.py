@@ -19,7 +19,7 @@ from celery.exceptions import SoftTimeLimitExceeded
 from slack_sdk.errors import SlackApiError
 
 from tasks.access import AccessDenied, GroupLookupFailed
-from tasks.celery import RUN_REPORT
+from tasks.celery import RUN_REPORT, retry_countdown
 from tasks.errors import UserError
 from tasks.jobs import FINAL_STATES, Job, JobRecord
 from tasks.logs import job_id_var, redact
@@ -304,6 +304,7 @@ def register_tasks(app: Celery, runtime: Runtime) -> None:
         return outcome
 
     def _retry_or_give_up(task: Task, job: Job, exc: Exception, countdown: float, reason: str) -> str:
+        countdown = retry_countdown(countdown, runtime.settings.celery_queue_type)
         if task.request.retries >= MAX_RETRIES:
             give_up(job, runtime, f"it still failed after {MAX_RETRIES} retries ({exc})")
             observe_job(job.report, "failed", None)

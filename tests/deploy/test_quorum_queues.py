@@ -3,6 +3,8 @@
 A virtual host of its own (a queue's type is fixed when first declared, and other tests use
 classic queues), a real worker started with the setting, and a job published by the bot's own
 publisher: the job runs and its result reaches Slack, from a queue RabbitMQ reports as quorum.
+A job the worker has to retry waits in RabbitMQ (Celery's native delayed delivery) and still
+gets its result posted.
 """
 
 from __future__ import annotations
@@ -50,22 +52,50 @@ def quorum_env(services, slack_server) -> Iterator[dict[str, str]]:  # type: ign
         )
 
 
-def test_a_job_runs_through_a_quorum_queue_when_the_setting_asks(slack, quorum_env, tmp_path):  # type: ignore[no-untyped-def]
-    worker = start_worker("quorum-worker", "tasks", quorum_env, tmp_path, *WORKER_OPTIONS, "--concurrency=1")
-    try:
-        assert ("reports", "quorum") in listed("queues", "name", "type")
-        # Native delayed delivery (ETA, countdown, retry backoff) needs a topic exchange.
-        assert ("reports", "topic") in listed("exchanges", "name", "type")
+@pytest.fixture(scope="module")
+def quorum_worker(quorum_env, tmp_path_factory):  # type: ignore[no-untyped-def]
+    logs = tmp_path_factory.mktemp("quorum-worker")
+    worker = start_worker("quorum-worker", "tasks", quorum_env, logs, *WORKER_OPTIONS, "--concurrency=1")
+    yield worker
+    worker.stop()
 
-        settings = load_settings(quorum_env, dotenv=None)
-        job = Job(id=new_job_id(), report="ping", args={}, channel=CHANNEL, user="U0ALICE", requested_at=time.time())
-        Publisher(settings).publish(job, time_limit=10)
 
-        status = slack.wait_for(
-            lambda: [m for m in slack.messages(CHANNEL) if job.id in str(m.blocks) and "succeeded" in str(m.blocks)],
-            timeout=20,
-            message=f"job {job.id} to succeed",
-        )[0]
-        assert "pong" in slack.thread(CHANNEL, status.ts)[0].text
-    finally:
-        worker.stop()
+def publish_ping(env: dict[str, str], channel: str) -> Job:
+    job = Job(id=new_job_id(), report="ping", args={}, channel=channel, user="U0ALICE", requested_at=time.time())
+    Publisher(load_settings(env, dotenv=None)).publish(job, time_limit=10)
+    return job
+
+
+def succeeded(slack, channel: str, job: Job, timeout: float = 20):  # type: ignore[no-untyped-def]
+    return slack.wait_for(
+        lambda: [m for m in slack.messages(channel) if job.id in str(m.blocks) and "succeeded" in str(m.blocks)],
+        timeout=timeout,
+        message=f"job {job.id} to succeed",
+    )[0]
+
+
+def test_a_job_runs_through_a_quorum_queue_when_the_setting_asks(slack, quorum_env, quorum_worker):  # type: ignore[no-untyped-def]
+    assert ("reports", "quorum") in listed("queues", "name", "type")
+    # Native delayed delivery (ETA, countdown, retry backoff) needs a topic exchange.
+    assert ("reports", "topic") in listed("exchanges", "name", "type")
+
+    job = publish_ping(quorum_env, CHANNEL)
+
+    status = succeeded(slack, CHANNEL, job)
+    assert "pong" in slack.thread(CHANNEL, status.ts)[0].text
+
+
+def test_a_job_retried_after_a_slack_outage_waits_in_rabbitmq_and_is_posted_once(slack, quorum_env, quorum_worker):  # type: ignore[no-untyped-def]
+    # Slack answers 503 to the status message more often than slack_sdk's own retries (three)
+    # cover, so the worker gives the job back with a backoff under a second. RabbitMQ delays
+    # quorum-queue retries in whole seconds only: the job must still come back and finish.
+    channel = "C0QUORUMRETRY"
+    slack.fail("chat.postMessage", None, times=4, status=503)
+
+    job = publish_ping(quorum_env, channel)
+
+    status = succeeded(slack, channel, job, timeout=30)
+    assert [m.ts for m in slack.messages(channel)] == [status.ts], "one status message"
+    replies = slack.thread(channel, status.ts)
+    assert len(replies) == 1 and replies[0].text.startswith("pong"), "one result"
+    assert [r.status for r in slack.requests("chat.postMessage")] == [503, 503, 503, 503, 200, 200]
