@@ -140,9 +140,11 @@ class Services:
         name: str = "",
         bot_token: str = BOT_TOKEN,
         signing_secret: str = SIGNING_SECRET,
+        queue_type: str = "classic",
     ) -> None:
         self.name = name or f"reportbot-bench-{os.getpid()}"
         self.bot_token, self.signing_secret = bot_token, signing_secret
+        self.queue_type = queue_type  # CELERY_QUEUE_TYPE of our processes (the vhost is new, so either works)
         self.broker_url = f"{broker_root.rstrip('/')}/{self.name}"
         self.redis_url = redis_url
         self.redis_prefix = f"{self.name}:"
@@ -177,6 +179,7 @@ class Services:
                 "REDIS_PREFIX": self.redis_prefix,
                 "PYTHONUNBUFFERED": "1",
                 "LOG_LEVEL": "WARNING",
+                "CELERY_QUEUE_TYPE": self.queue_type,
             }
         )
         env.update(extra)

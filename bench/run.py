@@ -548,6 +548,8 @@ def parse(argv: list[str]) -> tuple[Sizes, argparse.Namespace]:
     parser.add_argument("--digest-channels", type=int, help="channels of the digest (default 500)")
     parser.add_argument("--broker", default="amqp://guest:guest@127.0.0.1:5672", help="RabbitMQ, without vhost")
     parser.add_argument("--redis", default="redis://127.0.0.1:6379/15", help="Redis (a key prefix of its own is used)")
+    parser.add_argument("--queue-type", choices=("classic", "quorum"), default="classic",
+                        help="CELERY_QUEUE_TYPE of our bot and workers (default classic)")
     parser.add_argument("--json", type=Path, help="also write the figures here")
     parser.add_argument("--digest-only", action="store_true", help="run only the digest phase and print its rows")
     args = parser.parse_args(argv)
@@ -564,7 +566,7 @@ def main(argv: list[str] | None = None) -> int:
     info = machine()
     logs = Path(tempfile.mkdtemp(prefix="reportbot-bench-"))
     print(f"reportbot bench: {info['command']}  ({json.dumps(asdict(sizes))})", flush=True)
-    with Services(args.broker, args.redis) as services:
+    with Services(args.broker, args.redis, queue_type=args.queue_type) as services:
         bench = Bench(sizes, services, logs)
         try:
             results = bench.digest_only() if args.digest_only else bench.run()
