@@ -93,17 +93,18 @@ def queue_type_config(queue_type: str) -> dict[str, Any]:
     }
 
 
-def retry_countdown(seconds: float, queue_type: str) -> float:
-    """The countdown to give Celery for a retry due in `seconds`.
+def retry_countdown(due: float, queue_type: str, jitter: float = 0.0) -> float:
+    """The countdown to give Celery for a retry due in `due` seconds, spread by `jitter`.
 
     With quorum queues a retry waits in RabbitMQ (Celery's native delayed delivery), which counts
     whole seconds: Celery truncates the countdown, and one under a second makes the publish fail
     (kombu's `calculate_routing_key`), which `Task.retry` turns into a rejected, dropped message.
-    So it is rounded up there; a classic queue's worker holds the retry itself, to the millisecond.
+    So there `due` is rounded up and the jitter, which whole seconds cannot carry, is left out;
+    a classic queue's worker holds the retry itself, to the millisecond.
     """
     if queue_type != "quorum":
-        return seconds
-    return float(max(1, math.ceil(seconds)))
+        return due + jitter
+    return float(max(1, math.ceil(due)))
 
 
 def producer_config(settings: Settings) -> dict[str, Any]:

@@ -296,15 +296,17 @@ def register_tasks(app: Celery, runtime: Runtime) -> None:
         except RateLimited as exc:
             # Slack said when; a digest's jobs hit the limit staggered as they posted, so a
             # quarter second of jitter keeps their retries from arriving together.
-            return _retry_or_give_up(self, job, exc, exc.retry_after + random.uniform(0, 0.25), "ratelimited")
+            return _retry_or_give_up(self, job, exc, exc.retry_after, "ratelimited", jitter=random.uniform(0, 0.25))
         except (SlackUnavailable, *TRANSIENT) as exc:
             backoff = min(BACKOFF_MAX, 2.0 ** self.request.retries) * random.uniform(0.5, 1.0)
             return _retry_or_give_up(self, job, exc, backoff, type(exc).__name__)
         observe_job(job.report, outcome, time.monotonic() - started)
         return outcome
 
-    def _retry_or_give_up(task: Task, job: Job, exc: Exception, countdown: float, reason: str) -> str:
-        countdown = retry_countdown(countdown, runtime.settings.celery_queue_type)
+    def _retry_or_give_up(
+        task: Task, job: Job, exc: Exception, due: float, reason: str, jitter: float = 0.0
+    ) -> str:
+        countdown = retry_countdown(due, runtime.settings.celery_queue_type, jitter)
         if task.request.retries >= MAX_RETRIES:
             give_up(job, runtime, f"it still failed after {MAX_RETRIES} retries ({exc})")
             observe_job(job.report, "failed", None)

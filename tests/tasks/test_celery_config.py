@@ -25,4 +25,6 @@ def test_a_retry_through_a_quorum_queue_waits_whole_seconds_and_never_less_than_
         assert countdown >= due and countdown == int(countdown) >= 1, due
         calculate_routing_key(int(countdown), "reports")  # what Celery will do with it: accepted
     assert retry_countdown(1.2, "quorum") == 2.0
+    assert retry_countdown(1.0, "quorum", jitter=0.2) == 1.0, "Slack's Retry-After, not a second more"
+    assert retry_countdown(1.0, "classic", jitter=0.2) == 1.2
     assert retry_countdown(0.37, "classic") == 0.37
