@@ -15,7 +15,7 @@ import time
 from typing import Any
 
 from celery import Celery, Task
-from celery.exceptions import SoftTimeLimitExceeded
+from celery.exceptions import Reject, SoftTimeLimitExceeded
 from slack_sdk.errors import SlackApiError
 
 from tasks.access import AccessDenied, GroupLookupFailed
@@ -41,6 +41,9 @@ TRANSIENT = (OSError, StoreUnavailable, GroupLookupFailed)
 # up: its status message then says it failed, and the requester is told.
 MAX_RETRIES = 30
 BACKOFF_MAX = 60.0
+# How long a job whose retry RabbitMQ refused waits before it is handed back to the queue, so a
+# broker that keeps refusing is not asked again in a tight loop.
+REQUEUE_PAUSE = 1.0
 
 
 class SlackUnavailable(Exception):
@@ -321,5 +324,13 @@ def register_tasks(app: Celery, runtime: Runtime) -> None:
         # retry, frame by frame (billiard's ExceptionInfo): in a profile of a digest under the
         # strict rate limit that was the dearest part of a retried job. The task then counts
         # as succeeded in Celery's eyes; the job's own record says it is still running.
-        task.retry(exc=exc, countdown=countdown, throw=False, argsrepr=f"{job.report} retry {job.id}", kwargsrepr="{}")
+        try:
+            task.retry(exc=exc, countdown=countdown, throw=False, argsrepr=f"{job.report} retry {job.id}", kwargsrepr="{}")
+        except Reject as refused:
+            # The retry could not be published, and Celery would reject this delivery without
+            # requeueing it: the job would be gone. It goes back to the queue instead, and its
+            # next delivery resumes from the steps its record says are done.
+            log.error("job %s: its retry could not be queued (%s); handing it back", job.report, refused.reason)
+            time.sleep(REQUEUE_PAUSE)
+            raise Reject(refused.reason, requeue=True) from None
         return f"retry in {countdown:.1f} s"
