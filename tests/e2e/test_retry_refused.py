@@ -10,12 +10,12 @@ counts only messages waiting in the queue, so the job the worker holds is not to
 from __future__ import annotations
 
 import json
-import subprocess
 import time
 from collections.abc import Iterator
 
 import pytest
 
+from bench.processes import rabbitmqctl
 from bot.publish import Publisher
 from tasks.jobs import Job, new_job_id
 from tasks.settings import load_settings
@@ -33,10 +33,6 @@ from tests.conftest import (
 VHOST = f"{SESSION}-refused"
 CHANNEL = "C0REFUSED"
 POLICY = "reports-full"
-
-
-def rabbitmqctl(*args: str) -> None:
-    subprocess.run(["rabbitmqctl", "-q", *args], check=True, capture_output=True, timeout=60)
 
 
 @pytest.fixture(scope="module")
