@@ -29,6 +29,12 @@ from tasks.store import StoreUnavailable
 
 log = logging.getLogger(__name__)
 
+# Commands that read job records. Each first waits, at most RECORDS_SETTLE seconds, for the
+# records of jobs this process queued but has not written yet (`bot.queued_records`), so a job
+# is never unknown to `status` right after its ack said it was queued.
+READS_RECORDS = (grammar.Status, grammar.History, grammar.Cancel)
+RECORDS_SETTLE = 0.5
+
 
 @dataclass
 class Reply:
@@ -105,6 +111,8 @@ class CommandHandler:
             handler = self._handlers.get(type(parsed))
             if handler is None:
                 raise UserError(f"`{self.command} {kind.lower()}` is not available in this installation.")
+            if isinstance(parsed, READS_RECORDS):
+                self.queued_records.flush(RECORDS_SETTLE)
             return handler(parsed, payload)
 
         reply = answer(work, what=f"command {payload.get('text')!r}")

@@ -6,7 +6,9 @@ at a time on the after-ack pool, it cost a thread hand-off and a Redis round tri
 under a burst in the bench, about a quarter of the bot's CPU per command. Here one thread
 writes whatever has arrived in one pipeline: a lone command is written at once, a burst in a
 few round trips. As before, a record not yet written when the process is killed is lost (the
-job still runs, and the worker records it); a normal exit writes what is left.
+job still runs, and the worker records it); a normal exit writes what is left. `status`,
+`history` and `cancel` wait for what this process has not written yet (`bot.commands`), so a
+job just acked is never unknown to them here; another bot process may miss it for that moment.
 """
 
 from __future__ import annotations

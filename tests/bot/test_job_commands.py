@@ -147,3 +147,19 @@ def test_a_failed_group_lookup_is_a_refusal_and_nothing_is_queued(slack, store) 
     assert reply.outcome == "refused", reply.text
     assert "try again" in reply.text and "Queued" not in reply.text
     assert JobRecords(store).history(PRIVATE) == []
+
+
+def test_status_history_and_cancel_right_after_the_ack_know_the_job_just_queued(slack, store) -> None:  # type: ignore[no-untyped-def]
+    """The bot writes a queued job's record after the ack, from a thread of its own: a person
+    who types `status`, `history` or `cancel` at once must still find the job."""
+    handler = make_handler(slack, store)
+    for n in range(10):
+        queued = say(handler, f"echo text=quick{n}", PRIVATE, ALICE)
+        assert queued.outcome == "queued", queued.text
+        job_id = queued.text.split("job `")[1].split("`")[0]
+        status = say(handler, f"status {job_id}", PRIVATE, ALICE).text
+        assert "There is no job" not in status and job_id in status, status
+    newest = say(handler, "echo text=last", PRIVATE, ALICE).text.split("job `")[1].split("`")[0]
+    assert newest in say(handler, "history", PRIVATE, ALICE).text
+    last = say(handler, "echo text=cancel-me", PRIVATE, ALICE).text.split("job `")[1].split("`")[0]
+    assert f"Cancelled job `{last}`" in say(handler, f"cancel {last}", PRIVATE, ALICE).text
