@@ -12,10 +12,15 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
+
+if TYPE_CHECKING:
+    from tasks.jobs import Job
 
 from bench.processes import (
     ROOT,
@@ -116,6 +121,26 @@ def worker(services, slack_server, tmp_path_factory) -> Iterator[Process]:  # ty
     )
     yield proc
     proc.stop()
+
+
+def publish_ping(env: dict[str, str], channel: str) -> Job:
+    """A `ping` job for ALICE in `channel`, published as the bot publishes it, with `env`'s settings."""
+    from bot.publish import Publisher
+    from tasks.jobs import Job, new_job_id
+    from tasks.settings import load_settings
+
+    job = Job(id=new_job_id(), report="ping", args={}, channel=channel, user="U0ALICE", requested_at=time.time())
+    Publisher(load_settings(env, dotenv=None)).publish(job, time_limit=10)
+    return job
+
+
+def wait_succeeded(slack, channel: str, job: Job, timeout: float = 20):  # type: ignore[no-untyped-def]
+    """The job's status message, once it says succeeded."""
+    return slack.wait_for(
+        lambda: [m for m in slack.messages(channel) if job.id in str(m.blocks) and "succeeded" in str(m.blocks)],
+        timeout=timeout,
+        message=f"job {job.id} to succeed",
+    )[0]
 
 
 def start_bot(slack_server, tmp: Path, name: str, **env: str) -> tuple[Process, int]:  # type: ignore[no-untyped-def]

@@ -10,14 +10,10 @@ gets its result posted.
 from __future__ import annotations
 
 import subprocess
-import time
 from collections.abc import Iterator
 
 import pytest
 
-from bot.publish import Publisher
-from tasks.jobs import Job, new_job_id
-from tasks.settings import load_settings
 from tests.conftest import (
     BROKER_ROOT,
     REDIS_PREFIX,
@@ -26,7 +22,9 @@ from tests.conftest import (
     WORKER_OPTIONS,
     Services,
     base_env,
+    publish_ping,
     start_worker,
+    wait_succeeded,
 )
 
 VHOST = f"{SESSION}-quorum"
@@ -60,20 +58,6 @@ def quorum_worker(quorum_env, tmp_path_factory):  # type: ignore[no-untyped-def]
     worker.stop()
 
 
-def publish_ping(env: dict[str, str], channel: str) -> Job:
-    job = Job(id=new_job_id(), report="ping", args={}, channel=channel, user="U0ALICE", requested_at=time.time())
-    Publisher(load_settings(env, dotenv=None)).publish(job, time_limit=10)
-    return job
-
-
-def succeeded(slack, channel: str, job: Job, timeout: float = 20):  # type: ignore[no-untyped-def]
-    return slack.wait_for(
-        lambda: [m for m in slack.messages(channel) if job.id in str(m.blocks) and "succeeded" in str(m.blocks)],
-        timeout=timeout,
-        message=f"job {job.id} to succeed",
-    )[0]
-
-
 def test_a_job_runs_through_a_quorum_queue_when_the_setting_asks(slack, quorum_env, quorum_worker):  # type: ignore[no-untyped-def]
     assert ("reports", "quorum") in listed("queues", "name", "type")
     # Native delayed delivery (ETA, countdown, retry backoff) needs a topic exchange.
@@ -81,7 +65,7 @@ def test_a_job_runs_through_a_quorum_queue_when_the_setting_asks(slack, quorum_e
 
     job = publish_ping(quorum_env, CHANNEL)
 
-    status = succeeded(slack, CHANNEL, job)
+    status = wait_succeeded(slack, CHANNEL, job)
     assert "pong" in slack.thread(CHANNEL, status.ts)[0].text
 
 
@@ -94,7 +78,7 @@ def test_a_job_retried_after_a_slack_outage_waits_in_rabbitmq_and_is_posted_once
 
     job = publish_ping(quorum_env, channel)
 
-    status = succeeded(slack, channel, job, timeout=30)
+    status = wait_succeeded(slack, channel, job, timeout=30)
     assert [m.ts for m in slack.messages(channel)] == [status.ts], "one status message"
     replies = slack.thread(channel, status.ts)
     assert len(replies) == 1 and replies[0].text.startswith("pong"), "one result"

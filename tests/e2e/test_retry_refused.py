@@ -10,15 +10,11 @@ counts only messages waiting in the queue, so the job the worker holds is not to
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Iterator
 
 import pytest
 
 from bench.processes import rabbitmqctl
-from bot.publish import Publisher
-from tasks.jobs import Job, new_job_id
-from tasks.settings import load_settings
 from tests.conftest import (
     BROKER_ROOT,
     REDIS_PREFIX,
@@ -27,7 +23,9 @@ from tests.conftest import (
     WORKER_OPTIONS,
     Services,
     base_env,
+    publish_ping,
     start_worker,
+    wait_succeeded,
 )
 
 VHOST = f"{SESSION}-refused"
@@ -47,17 +45,12 @@ def test_a_job_whose_retry_rabbitmq_refuses_is_handed_back_and_finished(slack, r
         # The status message fails past slack_sdk's own retries (three, 3.5 s of backoff), so the
         # worker must retry the job itself; by then RabbitMQ refuses every publish to the queue.
         slack.fail("chat.postMessage", None, times=4, status=503)
-        job = Job(id=new_job_id(), report="ping", args={}, channel=CHANNEL, user="U0ALICE", requested_at=time.time())
-        Publisher(load_settings(refused_env, dotenv=None)).publish(job, time_limit=10)
+        job = publish_ping(refused_env, CHANNEL)
         slack.wait_for(lambda: slack.requests("chat.postMessage"), timeout=10, message="the worker to take the job")
         limit = json.dumps({"max-length": 0, "overflow": "reject-publish"})
         rabbitmqctl("set_policy", "-p", VHOST, "--apply-to", "queues", POLICY, "^reports$", limit)
         try:
-            status = slack.wait_for(
-                lambda: [m for m in slack.messages(CHANNEL) if job.id in str(m.blocks) and "succeeded" in str(m.blocks)],
-                timeout=30,
-                message=f"job {job.id} to succeed",
-            )[0]
+            status = wait_succeeded(slack, CHANNEL, job, timeout=30)
         finally:
             rabbitmqctl("clear_policy", "-p", VHOST, POLICY)
         assert [m.ts for m in slack.messages(CHANNEL)] == [status.ts], "one status message"
