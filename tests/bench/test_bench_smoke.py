@@ -38,6 +38,7 @@ ROWS = (
     "| CPU per job, ms, workers (1 worker burst, Slack over TLS)",
     "| CPU per job, ms, total (1 worker burst, Slack over TLS)",
     "| digest to 6 channels, s (1 msg/s/channel, burst 1)",
+    "| digest to 6 channels, s (1 msg/s/channel, burst 1), against no limit + one refill",
     "| digest CPU per job, ms, workers' main / pool processes (burst 1)",
     "| digest to 6 channels, s (1 msg/s/channel, burst 3)",
     "| RSS at rest, MiB",
@@ -70,6 +71,7 @@ def test_digest_only_runs_the_digest_phase_alone() -> None:
     table = [line for line in run.stdout.splitlines() if line.startswith("| ") and "---" not in line][1:]
     assert [line.split(" | ")[0] for line in table] == [
         "| digest to 4 channels, s (1 msg/s/channel, burst 1)",
+        "| digest to 4 channels, s (1 msg/s/channel, burst 1), against no limit + one refill",
         "| digest CPU per job, ms, workers' main / pool processes (burst 1)",
         "| digest to 4 channels, s (1 msg/s/channel, burst 3)",
     ], run.stdout
