@@ -4,6 +4,9 @@
 2. run the report, within its time limit;
 3. post the result, or a short error, in the status message's thread;
 4. update the status message: succeeded or failed, the run time, the job id.
+
+A schedule's run (a digest) has no status message: step 3 posts the result in the channel, with
+what step 4 would have said (`tasks.rendering.digest_message`).
 """
 
 from __future__ import annotations
@@ -26,7 +29,14 @@ from tasks.logs import job_id_var, redact
 from tasks.metrics import JOB_RETRIES, SLACK_RETRIES, observe_job
 from tasks.mrkdwn import escape_mrkdwn
 from tasks.posting import ChannelUnavailable
-from tasks.rendering import Rendered, error_result, format_duration, render_result, status_message
+from tasks.rendering import (
+    Rendered,
+    digest_message,
+    error_result,
+    format_duration,
+    render_result,
+    status_message,
+)
 from tasks.reports.context import JobContext, running
 from tasks.runtime import Runtime
 from tasks.store import StoreUnavailable
@@ -169,9 +179,13 @@ def run_report_safely(
 def run_job(job: Job, runtime: Runtime, time_limit: float | None = None) -> str:
     """Run one job through its four steps; returns its final state.
 
+    A schedule's run (a digest) has no status message: once its report has run it posts one
+    message in the channel, the result with how it went (`digest_message`), and attaches any
+    files in that message's thread.
+
     Each step done is saved in the job's record, so a redelivered or retried job skips what it
     already posted, and a job whose report already ran posts its kept outcome instead of running
-    the report again. Five Redis round trips for a job, whatever it reports.
+    the report again. Five Redis round trips for a job, whatever it reports; four for a digest.
     Raises RateLimited (Paced when it paces itself, `tasks.pacing`) or a TRANSIENT error for the
     task to retry; every other failure ends here, said in the channel.
     """
@@ -190,8 +204,12 @@ def run_job(job: Job, runtime: Runtime, time_limit: float | None = None) -> str:
             record.state, record.finished_at, record.error = "failed", time.time(), "not_allowed"
             _save(runtime, record)
             return "failed"
-        if not record.status_ts:
-            record.status_ts = runtime.poster.post_status(job, status_message(job, "running"))
+        digest = bool(job.schedule_id)
+        if digest and record.state == "queued":
+            record.state, record.started_at = "running", picked_at
+            _save(runtime, record)
+        elif not digest and not record.status_ts:
+            record.status_ts = runtime.poster.post_in_channel(job, status_message(job, "running"))
             posted_at = time.monotonic()
             record.state, record.started_at = "running", record.started_at or picked_at
             _save(runtime, record)
@@ -205,25 +223,33 @@ def run_job(job: Job, runtime: Runtime, time_limit: float | None = None) -> str:
         state, duration, result = outcome
         cancelled_by = _cancelled_by(runtime, job)
         if cancelled_by is not None:  # the revoke did not stop it in time: post nothing more
-            message = status_message(job, "cancelled", duration=duration, cancelled_by=cancelled_by)
-            runtime.poster.update_status(job, record.status_ts, message)
+            if record.status_ts and not digest:
+                message = status_message(job, "cancelled", duration=duration, cancelled_by=cancelled_by)
+                runtime.poster.update_status(job, record.status_ts, message)
             log.info("job %s was cancelled while running; its result is not posted", job.report)
             return "cancelled"
         if "result" not in record.steps:
             if result.files and not kept:  # uploads come after the post: keep them for a retry
                 _keep_pending(runtime, job, *outcome)
                 kept = True
-            runtime.poster.post_in_thread(job, record.status_ts, result)
+            if digest:  # its one message is the parent of its files' thread
+                record.status_ts = runtime.poster.post_in_channel(job, digest_message(job, state, result, duration))
+            else:
+                runtime.poster.post_in_thread(job, record.status_ts, result)
             record.steps["result"], record.duration = state, duration
             if not result.files:
                 record.steps["files"] = "none"
+                if digest:  # its message already says how it went: nothing is left to do
+                    record.state, record.finished_at = state, time.time()
             _save(runtime, record)  # at once: a worker killed after this must not post it again
         if "files" not in record.steps:
             uploaded = runtime.poster.upload_files(job, record.status_ts, result.files)
             record.steps["files"] = "uploaded" if uploaded else "failed"
-        runtime.poster.update_status(job, record.status_ts, status_message(job, state, duration=duration))
-        record.state, record.finished_at = state, time.time()
-        _save(runtime, record)
+        if not digest:
+            runtime.poster.update_status(job, record.status_ts, status_message(job, state, duration=duration))
+        if record.state not in FINAL_STATES:
+            record.state, record.finished_at = state, time.time()
+            _save(runtime, record)
         if kept:
             _drop_pending(runtime, job)
         log.info("job %s %s in %s", job.report, state, format_duration(duration))

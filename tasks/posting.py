@@ -53,8 +53,8 @@ class Poster:
             self.tell_requester(job, f":warning: Job `{job.id}` could not post here. {CHANNEL_ERRORS[error]}")
             raise ChannelUnavailable(error) from exc
 
-    def post_status(self, job: Job, message: Rendered) -> str:
-        """Post the status message in the job's channel; return its ts."""
+    def post_in_channel(self, job: Job, message: Rendered) -> str:
+        """Post the job's message in its channel (its status message, or a digest); return its ts."""
         try:
             response = self.client.chat_postMessage(
                 channel=job.channel, text=message.text, blocks=message.block_dicts()

@@ -133,6 +133,35 @@ def status_message(
     return Rendered(text=text, blocks=blocks)
 
 
+def digest_message(job: Job, state: str, result: Rendered, duration: float) -> Rendered:
+    """A schedule's run as its one message in the channel: the result (or the error) itself,
+    then a context line naming the schedule, how it went and the job, and Run again.
+
+    A digest is posted to a channel that did not ask for it just now, so it is the message
+    people read, not a status line with the content in a thread; and nobody needs a "running"
+    message or a Cancel button for it. One message also spends one of the channel's
+    chat.postMessage allowance (about one a second) instead of two, and no chat.update, for
+    every channel a schedule posts to. Not naming the schedule's creator keeps each run from
+    notifying them.
+    """
+    icon = STATE_ICONS.get(state, "")
+    where = f"{state} {'in' if state == 'succeeded' else 'after'} {format_duration(duration)}"
+    line = (
+        f"{icon} {describe_request(job)} (schedule `{escape_mrkdwn(job.schedule_id)}`): {where} · job `{job.id}`"
+    )
+    room = MAX_BLOCKS - 2  # the context line and the buttons
+    blocks: list[Block | dict[str, Any]] = list(result.blocks[:room])
+    if len(result.blocks) > room:
+        blocks[-1] = ContextBlock(elements=[MarkdownTextObject(text="_… more of the result did not fit in one message._")])
+    blocks.append(ContextBlock(elements=[MarkdownTextObject(text=line[:SECTION_LIMIT])]))
+    blocks.append(ActionsBlock(block_id=f"job_{job.id}", elements=job_buttons(job, state)))
+    heading = f"{escape_mrkdwn(job.report)} (schedule {escape_mrkdwn(job.schedule_id)}, {where}): "
+    text = heading + result.text
+    if len(text) > TEXT_LIMIT:
+        text = text[: TEXT_LIMIT - 20] + "\n… (truncated)"
+    return Rendered(text=text, blocks=blocks, files=result.files)
+
+
 # The action_ids of the status message's buttons; the bot's interactivity listeners match them.
 CANCEL_ACTION = "reportbot_cancel"
 RERUN_ACTION = "reportbot_rerun"

@@ -21,6 +21,7 @@ import pytest
 
 if TYPE_CHECKING:
     from tasks.jobs import Job
+    from tasks.runtime import Runtime
 
 from bench.processes import (
     ROOT,
@@ -44,6 +45,7 @@ __all__ = [
     "start_http",
     "start_worker",
     "wait_until",
+    "worker_runtime",
 ]
 
 SESSION = f"reportbot-test-{os.getpid()}"
@@ -58,6 +60,20 @@ BROKER_URL = SERVICES.broker_url
 REDIS_PREFIX = SERVICES.redis_prefix
 # A test worker joins no cluster chatter: it starts faster and hears no other session's workers.
 WORKER_OPTIONS = ("--without-gossip", "--without-mingle")
+
+
+def worker_runtime(slack) -> Runtime:  # type: ignore[no-untyped-def]
+    """A worker's runtime in this process, against the fake Slack `slack` and the real Redis,
+    under a key prefix of its own: for tests that call `run_job` directly."""
+    import uuid
+
+    from tasks.runtime import Runtime
+    from tasks.settings import Settings
+
+    return Runtime(Settings(
+        slack_bot_token=BOT_TOKEN, slack_api_url=slack.api_url, redis_url=REDIS_URL,
+        redis_prefix=f"{REDIS_PREFIX}{uuid.uuid4().hex[:6]}:",
+    ))
 
 
 def base_env(slack_api_url: str, **extra: str) -> dict[str, str]:

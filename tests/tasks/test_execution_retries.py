@@ -5,7 +5,6 @@ once Slack has refused a quick second message, the next jobs wait for their chan
 from __future__ import annotations
 
 import time
-import uuid
 
 import pytest
 
@@ -14,19 +13,13 @@ from tasks.access import GroupLookupFailed
 from tasks.execution import Paced, RateLimited, run_job
 from tasks.jobs import Job, new_job_id
 from tasks.reports import Registry, Report
-from tasks.runtime import Runtime
-from tasks.settings import Settings
-from tests.conftest import BOT_TOKEN, REDIS_PREFIX, REDIS_URL
+from tests.conftest import BOT_TOKEN, worker_runtime
 
 
 @pytest.fixture
 def runtime(services):  # type: ignore[no-untyped-def]
     slack = FakeSlack(bot_token=BOT_TOKEN).start()
-    settings = Settings(
-        slack_bot_token=BOT_TOKEN, slack_api_url=slack.api_url, redis_url=REDIS_URL,
-        redis_prefix=f"{REDIS_PREFIX}{uuid.uuid4().hex[:6]}:",
-    )
-    rt = Runtime(settings)
+    rt = worker_runtime(slack)
     registry = Registry()
     registry.add(Report.from_function(lambda: "secret numbers", name="finance", groups=("S0FIN",)))
     rt.__dict__["registry"] = registry

@@ -8,7 +8,6 @@ import os
 import select
 import socket
 import threading
-import uuid
 from collections.abc import Iterator
 
 import pytest
@@ -19,10 +18,9 @@ from bot.sandbox import FakeSlack, make_certificate
 from tasks import kept_alive
 from tasks.execution import _retry_after, run_job
 from tasks.jobs import Job, new_job_id
-from tasks.runtime import Runtime
 from tasks.settings import Settings
 from tasks.slack_client import make_client
-from tests.conftest import BOT_TOKEN, REDIS_PREFIX, REDIS_URL
+from tests.conftest import BOT_TOKEN, worker_runtime
 
 
 @pytest.fixture
@@ -32,15 +30,8 @@ def slack():  # type: ignore[no-untyped-def]
     fake.stop()
 
 
-def settings_for(slack: FakeSlack) -> Settings:
-    return Settings(
-        slack_bot_token=BOT_TOKEN, slack_api_url=slack.api_url, redis_url=REDIS_URL,
-        redis_prefix=f"{REDIS_PREFIX}{uuid.uuid4().hex[:6]}:",
-    )
-
-
 def test_a_jobs_web_api_calls_share_one_connection(services, slack: FakeSlack) -> None:  # type: ignore[no-untyped-def]
-    runtime = Runtime(settings_for(slack))
+    runtime = worker_runtime(slack)
     for channel in ("C0KEEP1", "C0KEEP2"):
         job = Job(id=new_job_id(), report="ping", args={}, channel=channel, user="U0ALICE")
         assert run_job(job, runtime) == "succeeded"
@@ -68,7 +59,7 @@ def test_over_tls_a_jobs_calls_share_one_connection_where_slack_sdks_client_open
     slack = slack_over_tls
     assert slack.api_url.startswith("https://")
     job = Job(id=new_job_id(), report="ping", args={}, channel="C0TLS1", user="U0ALICE")
-    assert run_job(job, Runtime(settings_for(slack))) == "succeeded"
+    assert run_job(job, worker_runtime(slack)) == "succeeded"
     ours = slack.requests()
     assert [c.method for c in ours] == ["chat.postMessage", "chat.postMessage", "chat.update"]
     assert len({c.peer for c in ours}) == 1, "one TLS handshake for the job's three calls"
