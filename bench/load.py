@@ -2,7 +2,8 @@
 
 Every job of a burst gets a channel of its own, so "done" is read off the fake Slack exactly as a
 person would see it: a status message in the channel, a reply in its thread, then the status
-message updated. The watcher is a FakeSlack subscriber, stamped on arrival (no polling).
+message updated; for a schedule's run (a digest), its one message in the channel. The watcher is
+a FakeSlack subscriber, stamped on arrival (no polling).
 """
 
 from __future__ import annotations
@@ -27,11 +28,13 @@ class Sent:
 
 @dataclass
 class Watcher:
-    """Per channel: bot messages at top level, thread replies, and when the status was updated."""
+    """Per channel: bot messages at top level, thread replies, when the status was updated, and
+    when the first top-level message came (a digest's one message)."""
 
     top: Counter[str] = field(default_factory=Counter)
     replies: Counter[str] = field(default_factory=Counter)
     done_at: dict[str, float] = field(default_factory=dict)
+    posted_at: dict[str, float] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _changed: threading.Condition = field(init=False)
 
@@ -52,26 +55,35 @@ class Watcher:
                     self.replies[channel] += 1
                 else:
                     self.top[channel] += 1
+                    self.posted_at.setdefault(channel, now)
+                    self._changed.notify_all()
             elif kind == "message_changed" and self.replies[channel] and channel not in self.done_at:
                 self.done_at[channel] = now
                 self._changed.notify_all()
 
-    def wait_done(self, channels: list[str], timeout: float) -> bool:
+    def finished(self, digest: bool = False) -> dict[str, float]:
+        """When each channel's job was done: its status updated, or for a digest, its message."""
+        return self.posted_at if digest else self.done_at
+
+    def wait_done(self, channels: list[str], timeout: float, digest: bool = False) -> bool:
         """Wait until every channel's job is done; False on timeout."""
         deadline = time.monotonic() + timeout
+        done = self.finished(digest)
         with self._lock:
-            while not all(c in self.done_at for c in channels):
+            while not all(c in done for c in channels):
                 left = deadline - time.monotonic()
                 if left <= 0:
                     return False
                 self._changed.wait(min(left, 0.5))
         return True
 
-    def lost_and_duplicated(self, channels: list[str]) -> tuple[int, int]:
-        """Jobs that never finished, and channels with more than one status message or reply."""
+    def lost_and_duplicated(self, channels: list[str], digest: bool = False) -> tuple[int, int]:
+        """Jobs that never finished, and channels with more than one status message or reply
+        (for a digest: more than its one message)."""
+        done, replies = self.finished(digest), 0 if digest else 1
         with self._lock:
-            lost = sum(1 for c in channels if c not in self.done_at)
-            dup = sum(1 for c in channels if self.top[c] > 1 or self.replies[c] > 1)
+            lost = sum(1 for c in channels if c not in done)
+            dup = sum(1 for c in channels if self.top[c] > 1 or self.replies[c] > replies)
         return lost, dup
 
 

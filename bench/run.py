@@ -51,7 +51,9 @@ from bench.stats import Figure, percentile
 from bot.sandbox import FakeSlack, make_certificate
 from tasks.pacing import MEMORY as PACING_MEMORY
 
-MESSAGES_PER_JOB = 2  # chat.postMessage calls per job (status, result); the update is not limited
+# chat.postMessage calls per job in one channel; chat.update is not limited in the fake.
+MESSAGES_PER_JOB = 2  # a command's job: its status message, then the result in its thread
+MESSAGES_PER_DIGEST = 1  # a schedule's run: its one message (tasks.rendering.digest_message)
 # Where the CPU of a burst goes, by process. On one machine they all share the same cores, so
 # throughput is total CPU per job; this says whose.
 CPU_PARTS = ("bench (fake Slack, senders)", "bot", "workers", "RabbitMQ", "Redis")
@@ -265,9 +267,11 @@ class Bench:
             client.close()
             self._stop(worker)
 
-    def _digest_once(self, burst: int | None, workers: list[Process]) -> dict[str, Any]:
+    def _digest_once(self, burst: int | None, workers: list[Process], schedule: bool = True) -> dict[str, Any]:
         """N channels, one job each, published as a schedule's dispatch would; `burst=None` runs
-        it without a rate limit, else the fake Slack limits chat.postMessage per channel."""
+        it without a rate limit, else the fake Slack limits chat.postMessage per channel.
+        `schedule=False` publishes them as commands' jobs instead (status message, result in
+        its thread): a burst of commands, one in each of N channels."""
         from bot.publish import Publisher
         from tasks.jobs import Job, new_job_id
         from tasks.settings import load_settings
@@ -287,11 +291,11 @@ class Bench:
         started = time.monotonic()
         for channel in channels:
             job = Job(id=new_job_id(), report="ping", args={}, channel=channel, user="U0BENCH",
-                      schedule_id="bench-digest")
+                      schedule_id="bench-digest" if schedule else "")
             publisher.publish(job, settings.report_time_limit)
-        finished = self.watcher.wait_done(channels, timeout=max(120.0, 2.0 * s.digest_channels))
-        took = max(self.watcher.done_at.get(c, time.monotonic()) for c in channels) - started
-        lost, dup = self.watcher.lost_and_duplicated(channels)
+        finished = self.watcher.wait_done(channels, timeout=max(120.0, 2.0 * s.digest_channels), digest=schedule)
+        took = max(self.watcher.finished(digest=schedule).get(c, time.monotonic()) for c in channels) - started
+        lost, dup = self.watcher.lost_and_duplicated(channels, digest=schedule)
         limited = sum(1 for r in self.slack.requests("chat.postMessage") if r.status == 429)
         cpu = cpu_per_job(cpu_before, cpu_snapshot(None, workers), s.digest_channels)
         main = (workers_main(workers) - main_before) * 1000 / s.digest_channels
@@ -300,37 +304,48 @@ class Bench:
         return {"seconds": took, "lost": lost, "duplicated": dup, "answered_429": limited, "finished": finished,
                 "cpu_ms_per_job": cpu, "workers_cpu_ms_per_job": split}
 
-    def digest(self, throughput: float, workers: list[Process]) -> None:
-        """The digest without limits, under the strict limit (burst 1) and under short bursts,
+    def digest(self, workers: list[Process]) -> None:
+        """The digest without limits, under the strict limit (burst 1) and under short bursts;
+        then the same fan-out as commands' jobs, without a limit and under the strict one;
         `rounds` times: a figure is the median of the rounds, as for the other phases.
 
-        What the limits allow on this machine: a channel's second message cannot go out before its
+        What the limits allow on this machine: a channel's next message cannot go out before its
         bucket refills, and the jobs cannot finish sooner than the same workers finish the same
-        digest with no limit at all (measured just before, same round).
+        fan-out with no limit at all (measured just before, same round). A digest posts one
+        message a channel, so the limit never holds it up; a command's job posts two, and under
+        the strict limit the second waits for a refill.
         """
         s = self.sizes
-        per_channel = max(0, MESSAGES_PER_JOB - s.rate_burst) / s.rate
+        per_channel = max(0, MESSAGES_PER_DIGEST - s.rate_burst) / s.rate
+        per_channel_commands = max(0, MESSAGES_PER_JOB - s.rate_burst) / s.rate
         rounds = []
         for _ in range(s.rounds):
             free = self._digest_once(None, workers)
             strict = self._digest_once(s.rate_burst, workers)
             bursty = self._digest_once(s.slack_burst, workers)
+            commands_free = self._digest_once(None, workers, schedule=False)
+            commands_strict = self._digest_once(s.rate_burst, workers, schedule=False)
             bound = max(per_channel, free["seconds"])
-            # The order our message flow sets (each result one refill after its own status
-            # message), had waiting cost nothing: how much of the strict time is pacing's own.
-            flow_floor = free["seconds"] + per_channel
+            # Each result one refill after its own status message, had waiting cost nothing;
+            # what is left over is pacing's own cost (tasks.pacing).
+            commands_floor = commands_free["seconds"] + per_channel_commands
             for label, value in (
                 ("digest s [no limit]", free["seconds"]),
                 (f"digest s [burst {s.rate_burst}]", strict["seconds"]),
                 (f"digest s [burst {s.slack_burst}]", bursty["seconds"]),
                 ("digest bound s", bound),
                 (f"digest ratio [burst {s.rate_burst}]", strict["seconds"] / bound),
-                ("digest no limit + refill s", flow_floor),
-                (f"digest ratio to no limit + refill [burst {s.rate_burst}]", strict["seconds"] / flow_floor),
                 (f"digest ratio [burst {s.slack_burst}]", bursty["seconds"] / free["seconds"]),
                 ("digest cpu ms/job [no limit]", free["cpu_ms_per_job"]["total"]),
                 (f"digest cpu ms/job [burst {s.rate_burst}]", strict["cpu_ms_per_job"]["total"]),
                 (f"digest cpu ms/job [burst {s.slack_burst}]", bursty["cpu_ms_per_job"]["total"]),
+                ("commands fan-out s [no limit]", commands_free["seconds"]),
+                (f"commands fan-out s [burst {s.rate_burst}]", commands_strict["seconds"]),
+                ("commands fan-out no limit + refill s", commands_floor),
+                (f"commands fan-out ratio to no limit + refill [burst {s.rate_burst}]",
+                 commands_strict["seconds"] / commands_floor),
+                ("commands fan-out cpu ms/job [no limit]", commands_free["cpu_ms_per_job"]["total"]),
+                (f"commands fan-out cpu ms/job [burst {s.rate_burst}]", commands_strict["cpu_ms_per_job"]["total"]),
                 *((f"digest workers {part} ms/job [{label}]", run["workers_cpu_ms_per_job"][part])
                   for label, run in (("no limit", free), (f"burst {s.rate_burst}", strict)) for part in ("main", "pool")),
             ):
@@ -338,15 +353,18 @@ class Bench:
             rounds.append({
                 "bound_seconds": bound, "ratio": strict["seconds"] / bound, "unthrottled": free,
                 f"burst {s.rate_burst}": strict, f"burst {s.slack_burst}": bursty,
-                # The bound the first runs used (jobs at the burst phase's throughput), for before/after.
-                "ratio_to_throughput_bound": strict["seconds"] / max(per_channel, s.digest_channels / throughput),
+                "commands, unthrottled": commands_free, f"commands, burst {s.rate_burst}": commands_strict,
             })
-        runs = [run for r in rounds for run in (r[f"burst {s.rate_burst}"], r[f"burst {s.slack_burst}"], r["unthrottled"])]
+        runs = [r[key] for r in rounds for key in (f"burst {s.rate_burst}", f"burst {s.slack_burst}", "unthrottled",
+                                                     "commands, unthrottled", f"commands, burst {s.rate_burst}")]
         self.results.facts["digest"] = {
-            "channels": s.digest_channels, "per_channel_bound": per_channel, "rounds": rounds,
+            "channels": s.digest_channels, "per_channel_bound": per_channel,
+            "per_channel_bound_commands": per_channel_commands, "rounds": rounds,
             "lost": sum(run["lost"] for run in runs), "duplicated": sum(run["duplicated"] for run in runs),
             f"answered_429 [burst {s.rate_burst}]": [r[f"burst {s.rate_burst}"]["answered_429"] for r in rounds],
             f"answered_429 [burst {s.slack_burst}]": [r[f"burst {s.slack_burst}"]["answered_429"] for r in rounds],
+            f"answered_429 [commands, burst {s.rate_burst}]":
+                [r[f"commands, burst {s.rate_burst}"]["answered_429"] for r in rounds],
         }
 
     def digest_only(self) -> Results:
@@ -354,7 +372,7 @@ class Bench:
         self.results.facts["load before"] = load_average()
         workers = [self._start(start_worker(f"ours-{n}", "tasks", self.env, self.logs))
                    for n in range(1, self.sizes.digest_workers + 1)]
-        self.digest(float("nan"), workers)
+        self.digest(workers)
         self.results.facts["load after"] = load_average()
         return self.results
 
@@ -393,10 +411,9 @@ class Bench:
         self.memory("after burst", ours, first)
         second = self._start(start_worker("ours-2", "tasks", self.env, self.logs))
         self.burst("ours, 2 workers", ours, [first, second])
-        throughput = r.median(f"jobs/s [ours, {s.digest_workers} worker{'s' if s.digest_workers > 1 else ''}]")
         if s.digest_workers == 1:
             self._stop(second)
-        self.digest(throughput, [w for w in (first, second) if w in self.processes])
+        self.digest([w for w in (first, second) if w in self.processes])
         for proc in (first, second):
             if proc in self.processes:
                 self._stop(proc)
@@ -525,11 +542,6 @@ def table(results: Results, sizes: Sizes) -> str:
             "≤ 1.1× allowed, 0 lost, 0 dup",
             verdict(ratio <= 1.1 and not d["lost"] and not d["duplicated"]) + f" ({ratio:.2f}×, {lost})",
             noise(f"digest s [{strict}]", "digest bound s")))
-        lines.append(_row(
-            f"digest to {d['channels']} channels, s ({sizes.rate:g} msg/s/channel, {strict}), against no limit + one refill",
-            val(f"digest s [{strict}]"), f"no limit + {d['per_channel_bound']:g} s: {val('digest no limit + refill s')}",
-            "-", f"{m(f'digest ratio to no limit + refill [{strict}]'):.2f}×",
-            noise(f"digest s [{strict}]", "digest no limit + refill s")))
         main, pool = (m(f"digest workers {part} ms/job [{strict}]") for part in ("main", "pool"))
         main0, pool0 = (m(f"digest workers {part} ms/job [no limit]") for part in ("main", "pool"))
         lines.append(_row(
@@ -541,6 +553,17 @@ def table(results: Results, sizes: Sizes) -> str:
             val(f"digest s [{bursty}]"), f"no limit {val('digest s [no limit]')}; "
             f"{'/'.join(map(str, d[f'answered_429 [{bursty}]']))} × 429; CPU {val(f'digest cpu ms/job [{bursty}]')} ms/job",
             "-", f"{m(f'digest ratio [{bursty}]'):.2f}×, {lost}", noise(f"digest s [{bursty}]", "digest s [no limit]")))
+        lines.append(_row(
+            f"commands' jobs to {d['channels']} channels, s ({sizes.rate:g} msg/s/channel, {strict}), "
+            "status message + result in its thread",
+            val(f"commands fan-out s [{strict}]"),
+            f"no limit {val('commands fan-out s [no limit]')} + {d['per_channel_bound_commands']:g} s: "
+            f"{val('commands fan-out no limit + refill s')}; "
+            f"{'/'.join(map(str, d[f'answered_429 [commands, {strict}]']))} × 429; "
+            f"CPU {val(f'commands fan-out cpu ms/job [{strict}]')} ms/job "
+            f"(no limit: {val('commands fan-out cpu ms/job [no limit]')})",
+            "-", f"{m(f'commands fan-out ratio to no limit + refill [{strict}]'):.2f}×",
+            noise(f"commands fan-out s [{strict}]", "commands fan-out no limit + refill s")))
     for label in ("at rest", "after burst"):
         mem = results.facts.get(f"memory {label}")
         if mem:
@@ -590,7 +613,7 @@ def main(argv: list[str] | None = None) -> int:
     print("  ".join(f"{k}: {v}" for k, v in info.items()))
     print()
     rows = table(results, sizes).splitlines()
-    print("\n".join(rows[:2] + [r for r in rows[2:] if r.startswith("| digest")] if args.digest_only else rows))
+    print("\n".join(rows[:2] + [r for r in rows[2:] if r.startswith(("| digest", "| commands' jobs"))] if args.digest_only else rows))
     print(f"\nprocess logs: {logs}")
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)

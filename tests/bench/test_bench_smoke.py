@@ -38,9 +38,9 @@ ROWS = (
     "| CPU per job, ms, workers (1 worker burst, Slack over TLS)",
     "| CPU per job, ms, total (1 worker burst, Slack over TLS)",
     "| digest to 6 channels, s (1 msg/s/channel, burst 1)",
-    "| digest to 6 channels, s (1 msg/s/channel, burst 1), against no limit + one refill",
     "| digest CPU per job, ms, workers' main / pool processes (burst 1)",
     "| digest to 6 channels, s (1 msg/s/channel, burst 3)",
+    "| commands' jobs to 6 channels, s (1 msg/s/channel, burst 1), status message + result in its thread",
     "| RSS at rest, MiB",
     "| RSS after burst, MiB",
 )
@@ -71,9 +71,9 @@ def test_digest_only_runs_the_digest_phase_alone() -> None:
     table = [line for line in run.stdout.splitlines() if line.startswith("| ") and "---" not in line][1:]
     assert [line.split(" | ")[0] for line in table] == [
         "| digest to 4 channels, s (1 msg/s/channel, burst 1)",
-        "| digest to 4 channels, s (1 msg/s/channel, burst 1), against no limit + one refill",
         "| digest CPU per job, ms, workers' main / pool processes (burst 1)",
         "| digest to 4 channels, s (1 msg/s/channel, burst 3)",
+        "| commands' jobs to 4 channels, s (1 msg/s/channel, burst 1), status message + result in its thread",
     ], run.stdout
     assert not any("n/a" in line or "nan" in line for line in table), run.stdout
     assert "0 lost, 0 dup" in table[0], run.stdout
