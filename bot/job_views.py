@@ -43,9 +43,12 @@ def no_such_job(job_id: str, command: str) -> UserError:
 
 
 def thread_link(record: JobRecord, web: str) -> str:
+    """A link to the job's message: a command's status message and its thread, or a schedule's
+    one message."""
     if not record.status_ts:
         return ""
-    return f"<{web}archives/{record.job.channel}/p{record.status_ts.replace('.', '')}|thread>"
+    label = "message" if record.job.schedule_id else "thread"
+    return f"<{web}archives/{record.job.channel}/p{record.status_ts.replace('.', '')}|{label}>"
 
 
 def _when(ts: float | None) -> str:

@@ -58,9 +58,10 @@ def say(handler: CommandHandler, text: str, channel: str, user: str) -> Any:
     )
 
 
-def saved(store: Store, state: str, status_ts: str = "") -> JobRecord:
+def saved(store: Store, state: str, status_ts: str = "", schedule_id: str = "") -> JobRecord:
     """A job ALICE ran in the private channel, recorded as the worker records it."""
-    job = Job(id=new_job_id(), report="echo", args={"text": "secret plans"}, channel=PRIVATE, user=ALICE)
+    job = Job(id=new_job_id(), report="echo", args={"text": "secret plans"}, channel=PRIVATE, user=ALICE,
+              schedule_id=schedule_id)
     record = JobRecord(job=job, state=state, status_ts=status_ts)
     JobRecords(store).save(record)
     return record
@@ -114,6 +115,9 @@ def test_status_links_the_thread_on_the_workspaces_own_slack(slack, store) -> No
     assert f"<{slack.base_url}archives/{PRIVATE}/p1700000000123456|thread>" in sandbox
     gov = say(make_handler(slack, store, api_url="https://slack-gov.com/api/"), f"status {job_id}", PRIVATE, ALICE)
     assert f"<https://slack-gov.com/archives/{PRIVATE}/p1700000000123456|thread>" in gov.text
+    digest = saved(store, "succeeded", status_ts="1700000000.654321", schedule_id="s-morning").job.id
+    shown = say(make_handler(slack, store), f"status {digest}", PRIVATE, ALICE).text
+    assert f"<{slack.base_url}archives/{PRIVATE}/p1700000000654321|message>" in shown, "a digest has no thread"
 
 
 def test_with_redis_down_every_job_command_gives_the_same_clear_answer(slack) -> None:  # type: ignore[no-untyped-def]

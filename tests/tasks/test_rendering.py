@@ -3,7 +3,15 @@
 from __future__ import annotations
 
 from tasks.jobs import Job
-from tasks.rendering import MAX_BLOCKS, SECTION_LIMIT, error_result, render_result, status_message
+from tasks.rendering import (
+    MAX_BLOCKS,
+    SECTION_LIMIT,
+    TEXT_LIMIT,
+    digest_message,
+    error_result,
+    render_result,
+    status_message,
+)
 
 JOB = Job(id="3f9c2a71", report="sales", args={"region": "emea", "title": "two words"}, channel="C1", user="U1")
 
@@ -43,3 +51,17 @@ def test_long_text_is_split_into_sections_within_the_block_limit() -> None:
 def test_an_empty_result_says_so_and_errors_are_marked() -> None:
     assert "returned nothing" in render_result("").text
     assert error_result("It broke.").text == ":warning: It broke."
+
+
+def test_a_digest_is_its_result_then_how_it_went_within_the_block_limit() -> None:
+    job = Job(id="5e1d0c2b", report="echo", args={"text": "<!channel>"}, channel="C", user="U", schedule_id="s-<x>")
+    long = render_result("line\n" * 100_000)
+    rendered = digest_message(job, "succeeded", long, 0.25)
+    blocks = rendered.block_dicts()
+    assert len(blocks) == MAX_BLOCKS and blocks[0] == long.block_dicts()[0]
+    assert "did not fit in one message" in str(blocks[-3])
+    line = blocks[-2]["elements"][0]["text"]
+    assert "schedule `s-&lt;x&gt;`" in line and "succeeded in 250 ms" in line and "job `5e1d0c2b`" in line
+    assert "&lt;!channel&gt;" in line and "<!channel>" not in str(blocks)
+    assert blocks[-1]["elements"][0]["text"]["text"] == "Run again"
+    assert len(rendered.text) <= TEXT_LIMIT and rendered.text.startswith("echo (schedule s-&lt;x&gt;, succeeded in 250 ms): ")
