@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -82,6 +83,24 @@ def describe_request(job: Job) -> str:
     return f"{name} {args}" if args else name
 
 
+def _outcome(state: str, duration: float) -> str:
+    """"succeeded in 1.5 s", "failed after 120 ms": a finished job's state and run time."""
+    return f"{state} {'in' if state == 'succeeded' else 'after'} {format_duration(duration)}"
+
+
+def _capped_text(text: str) -> str:
+    """A message's fallback text within what Slack keeps, saying where it was cut."""
+    return text if len(text) <= TEXT_LIMIT else text[: TEXT_LIMIT - 20] + "\n… (truncated)"
+
+
+def _capped_blocks(blocks: Sequence[Block | dict[str, Any]], limit: int = MAX_BLOCKS) -> list[Block | dict[str, Any]]:
+    """At most `limit` blocks, the last saying that more did not fit."""
+    if len(blocks) <= limit:
+        return list(blocks)
+    more = ContextBlock(elements=[MarkdownTextObject(text="_… more of the result did not fit in one message._")])
+    return [*blocks[: limit - 1], more]
+
+
 def format_duration(seconds: float) -> str:
     if seconds < 1:
         return f"{seconds * 1000:.0f} ms"
@@ -115,7 +134,7 @@ def status_message(
         if duration is not None:
             where += f" after {format_duration(duration)}"
     elif duration is not None:
-        where = f"{state} {'in' if state == 'succeeded' else 'after'} {format_duration(duration)}"
+        where = _outcome(state, duration)
     else:
         where = state
     line = f"{icon} {who} ran {describe_request(job)}{origin}: {where}"
@@ -145,21 +164,15 @@ def digest_message(job: Job, state: str, result: Rendered, duration: float) -> R
     notifying them.
     """
     icon = STATE_ICONS.get(state, "")
-    where = f"{state} {'in' if state == 'succeeded' else 'after'} {format_duration(duration)}"
+    where = _outcome(state, duration)
     line = (
         f"{icon} {describe_request(job)} (schedule `{escape_mrkdwn(job.schedule_id)}`): {where} · job `{job.id}`"
     )
-    room = MAX_BLOCKS - 2  # the context line and the buttons
-    blocks: list[Block | dict[str, Any]] = list(result.blocks[:room])
-    if len(result.blocks) > room:
-        blocks[-1] = ContextBlock(elements=[MarkdownTextObject(text="_… more of the result did not fit in one message._")])
+    blocks = _capped_blocks(result.blocks, MAX_BLOCKS - 2)  # room for the context line and the buttons
     blocks.append(ContextBlock(elements=[MarkdownTextObject(text=line[:SECTION_LIMIT])]))
     blocks.append(ActionsBlock(block_id=f"job_{job.id}", elements=job_buttons(job, state)))
     heading = f"{escape_mrkdwn(job.report)} (schedule {escape_mrkdwn(job.schedule_id)}, {where}): "
-    text = heading + result.text
-    if len(text) > TEXT_LIMIT:
-        text = text[: TEXT_LIMIT - 20] + "\n… (truncated)"
-    return Rendered(text=text, blocks=blocks, files=result.files)
+    return Rendered(text=_capped_text(heading + result.text), blocks=blocks, files=result.files)
 
 
 # The action_ids of the status message's buttons; the bot's interactivity listeners match them.
@@ -207,8 +220,7 @@ def text_result(text: str) -> Rendered:
         shown.append(f"_… {omitted:,} more characters not shown._")
         pieces = shown
     blocks: list[Block] = [SectionBlock(text=MarkdownTextObject(text=p)) for p in pieces]
-    fallback = text if len(text) <= TEXT_LIMIT else text[: TEXT_LIMIT - 20] + "\n… (truncated)"
-    return Rendered(text=fallback, blocks=blocks)
+    return Rendered(text=_capped_text(text), blocks=blocks)
 
 
 def render_result(result: Any, name: str = "result") -> Rendered:
@@ -271,13 +283,8 @@ def rich_result(result: Any, name: str = "result") -> Rendered:
             texts.append(rendered.text)
     if not blocks:
         return text_result("")
-    if len(blocks) > MAX_BLOCKS:
-        blocks = blocks[: MAX_BLOCKS - 1]
-        blocks.append(ContextBlock(elements=[MarkdownTextObject(text="_… more of the result did not fit in one message._")]))
     text = "\n\n".join(t for t in texts if t)
-    if len(text) > TEXT_LIMIT:
-        text = text[: TEXT_LIMIT - 20] + "\n… (truncated)"
-    return Rendered(text=text, blocks=blocks, files=files)
+    return Rendered(text=_capped_text(text), blocks=_capped_blocks(blocks), files=files)
 
 
 def error_result(message: str) -> Rendered:
