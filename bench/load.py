@@ -28,13 +28,19 @@ class Sent:
 
 @dataclass
 class Watcher:
-    """Per channel: bot messages at top level, thread replies, when the status was updated, and
-    when the first top-level message came (a digest's one message)."""
+    """Per channel: bot messages at top level, thread replies, when the job was done as a person
+    sees it (its result in the thread, and its status message no longer saying it runs), and
+    when the first top-level message came (a digest's one message).
+
+    A status message may be posted running and edited once finished (the naive bot's, and ours
+    for a long report) or posted finished (ours for a quick report): either counts, whichever
+    comes last of it and the reply."""
 
     top: Counter[str] = field(default_factory=Counter)
     replies: Counter[str] = field(default_factory=Counter)
     done_at: dict[str, float] = field(default_factory=dict)
     posted_at: dict[str, float] = field(default_factory=dict)
+    settled: set[str] = field(default_factory=set)  # channels whose status message says how it went
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _changed: threading.Condition = field(init=False)
 
@@ -57,7 +63,11 @@ class Watcher:
                     self.top[channel] += 1
                     self.posted_at.setdefault(channel, now)
                     self._changed.notify_all()
-            elif kind == "message_changed" and self.replies[channel] and channel not in self.done_at:
+                    if "running" not in str(message.get("text", "")):
+                        self.settled.add(channel)
+            elif kind == "message_changed" and "running" not in str(message.get("text", "")):
+                self.settled.add(channel)
+            if channel not in self.done_at and self.replies[channel] and channel in self.settled:
                 self.done_at[channel] = now
                 self._changed.notify_all()
 
