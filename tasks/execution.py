@@ -1,9 +1,13 @@
 """A job's steps, as a person would list them, and the Celery task that runs them.
 
-1. post the status message in the channel (running);
+1. post the status message in the channel (running), once the report has run `STATUS_GRACE`;
 2. run the report, within its time limit;
 3. post the result, or a short error, in the status message's thread;
 4. update the status message: succeeded or failed, the run time, the job id.
+
+A report done within `STATUS_GRACE` gets its status message after it has run, already saying
+how it went: steps 1 and 4 become one message, and nobody sees a "running" line edited a few
+milliseconds later.
 
 A schedule's run (a digest) has no status message: step 3 posts the result in the channel, with
 what step 4 would have said (`tasks.rendering.digest_message`).
@@ -11,6 +15,7 @@ what step 4 would have said (`tasks.rendering.digest_message`).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import random
@@ -23,6 +28,7 @@ from slack_sdk.errors import SlackApiError
 
 from tasks.access import AccessDenied, GroupLookupFailed
 from tasks.celery import RUN_REPORT, retry_countdown
+from tasks.deferred_calls import Deferred
 from tasks.errors import UserError
 from tasks.jobs import FINAL_STATES, Job, JobRecord
 from tasks.logs import job_id_var, redact
@@ -54,6 +60,11 @@ BACKOFF_MAX = 60.0
 # How long a job whose retry RabbitMQ refused waits before it is handed back to the queue, so a
 # broker that keeps refusing is not asked again in a tight loop.
 REQUEUE_PAUSE = 1.0
+# Seconds a command's report runs before its "running" status message is posted. Most reports
+# are done sooner: their status message is posted once, finished, after the report, which saves
+# a chat.update (Tier 3: about 50 a minute per workspace, so a busy workspace's edits queue up)
+# and a Redis round trip per job. Longer reports show "running" and a Cancel button from then on.
+STATUS_GRACE = 0.5
 
 
 class SlackUnavailable(Exception):
@@ -176,16 +187,42 @@ def run_report_safely(
         )
 
 
+class _RunningStatus:
+    """The "running" status message of a report that has not finished within STATUS_GRACE,
+    posted from the process's deferred-calls thread while the report runs on the job's own.
+    The job's thread leaves the record alone until `call_off` has returned."""
+
+    def __init__(self, runtime: Runtime, record: JobRecord, picked_at: float) -> None:
+        self.runtime, self.record, self.picked_at = runtime, record, picked_at
+        self.posted_at: float | None = None
+        self._deferred: Deferred = runtime.deferred.after(STATUS_GRACE, self._post)
+
+    def _post(self) -> None:
+        record = self.record
+        record.status_ts = self.runtime.poster.post_in_channel(record.job, status_message(record.job, "running"))
+        self.posted_at = time.monotonic()
+        record.state, record.started_at = "running", record.started_at or self.picked_at
+        _save(self.runtime, record)
+
+    def call_off(self) -> float | None:
+        """Stop the post if it has not started; when it was made, when (time.monotonic()).
+        Raises what the post raised (a 429, a channel that refuses the bot)."""
+        return self.posted_at if self._deferred.call_off() else None
+
+
 def run_job(job: Job, runtime: Runtime, time_limit: float | None = None) -> str:
     """Run one job through its four steps; returns its final state.
 
-    A schedule's run (a digest) has no status message: once its report has run it posts one
-    message in the channel, the result with how it went (`digest_message`), and attaches any
-    files in that message's thread.
+    A command's report starts at once; its status message is posted STATUS_GRACE later if the
+    report is still running (`_RunningStatus`), or, when the report is done sooner, after it,
+    saying how it went, so it is never edited. A schedule's run (a digest) has no status
+    message: once its report has run it posts one message in the channel, the result with how
+    it went (`digest_message`), and attaches any files in that message's thread.
 
     Each step done is saved in the job's record, so a redelivered or retried job skips what it
     already posted, and a job whose report already ran posts its kept outcome instead of running
-    the report again. Five Redis round trips for a job, whatever it reports; four for a digest.
+    the report again. Four Redis round trips for a job whose report is done within the grace,
+    five for a longer one, four for a digest.
     Raises RateLimited (Paced when it paces itself, `tasks.pacing`) or a TRANSIENT error for the
     task to retry; every other failure ends here, said in the channel.
     """
@@ -208,18 +245,23 @@ def run_job(job: Job, runtime: Runtime, time_limit: float | None = None) -> str:
         if digest and record.state == "queued":
             record.state, record.started_at = "running", picked_at
             _save(runtime, record)
-        elif not digest and not record.status_ts:
-            record.status_ts = runtime.poster.post_in_channel(job, status_message(job, "running"))
-            posted_at = time.monotonic()
-            record.state, record.started_at = "running", record.started_at or picked_at
-            _save(runtime, record)
-            wait = runtime.pacing.wait_before_reply(posted_at)
-            if wait > 0:  # before the report runs, so nothing has to be kept for the retry
-                raise Paced(wait)
+        posted_at: float | None = None  # when this delivery posted the status message
         if outcome is None:
+            # Run now, so a status message already posted (finished, by an earlier delivery)
+            # is brought up to date with this run's outcome.
+            record.steps.pop("status", None)
+            running = _RunningStatus(runtime, record, picked_at) if not digest and not record.status_ts else None
             started = time.monotonic()
-            state, result = run_report_safely(job, runtime, time_limit, picked_at)
+            try:
+                state, result = run_report_safely(job, runtime, time_limit, picked_at)
+            except BaseException:  # the process is being stopped: post nothing more
+                if running is not None:
+                    with contextlib.suppress(Exception):
+                        running.call_off()
+                raise
             outcome = (state, time.monotonic() - started, result)
+            if running is not None:
+                posted_at = running.call_off()
         state, duration, result = outcome
         cancelled_by = _cancelled_by(runtime, job)
         if cancelled_by is not None:  # the revoke did not stop it in time: post nothing more
@@ -228,6 +270,19 @@ def run_job(job: Job, runtime: Runtime, time_limit: float | None = None) -> str:
                 runtime.poster.update_status(job, record.status_ts, message)
             log.info("job %s was cancelled while running; its result is not posted", job.report)
             return "cancelled"
+        if not digest and not record.status_ts:  # done within the grace: posted once, finished
+            record.status_ts = runtime.poster.post_in_channel(job, status_message(job, state, duration=duration))
+            posted_at = time.monotonic()
+            record.state, record.started_at = "running", record.started_at or picked_at
+            record.steps["status"] = "final"
+            _save(runtime, record)
+        if posted_at is not None and "result" not in record.steps:
+            wait = runtime.pacing.wait_before_reply(posted_at)
+            if wait > 0:  # the result waits for the channel's limit, kept for the retry
+                if not kept:
+                    _keep_pending(runtime, job, *outcome)
+                raise Paced(wait)
+        finished_message = digest or record.steps.get("status") == "final"
         if "result" not in record.steps:
             if result.files and not kept:  # uploads come after the post: keep them for a retry
                 _keep_pending(runtime, job, *outcome)
@@ -239,13 +294,13 @@ def run_job(job: Job, runtime: Runtime, time_limit: float | None = None) -> str:
             record.steps["result"], record.duration = state, duration
             if not result.files:
                 record.steps["files"] = "none"
-                if digest:  # its message already says how it went: nothing is left to do
+                if finished_message:  # it already says how it went: nothing is left to do
                     record.state, record.finished_at = state, time.time()
             _save(runtime, record)  # at once: a worker killed after this must not post it again
         if "files" not in record.steps:
             uploaded = runtime.poster.upload_files(job, record.status_ts, result.files)
             record.steps["files"] = "uploaded" if uploaded else "failed"
-        if not digest:
+        if not finished_message:
             runtime.poster.update_status(job, record.status_ts, status_message(job, state, duration=duration))
         if record.state not in FINAL_STATES:
             record.state, record.finished_at = state, time.time()

@@ -5,14 +5,14 @@ twice in its channel: its status message, then its result in the thread a few mi
 later. Slack's burst usually lets that through. When it does not (a digest to many channels,
 or a workspace Slack holds to the strict rate), every job posted its result too soon, was
 refused with a 429, kept its rendered result in Redis and was retried: per job, one more Slack
-call and five more Redis round trips than the paced retry below, which adds one.
+call and more Redis round trips than the paced retry below.
 
 So a worker process that has just been refused remembers it for a short while, and meanwhile a
-job that has just posted its status message hands its remaining steps back to the queue, due
-when the channel allows a second message, instead of asking Slack first. The memory is short
-and renewed only by another refusal: when Slack allows bursts again, the jobs post at once again.
-Process-local on purpose: nothing to read per job, and each pool process learns from its own
-first refusal.
+job that has just posted its status message keeps its result and hands its remaining steps back
+to the queue, due when the channel allows a second message, instead of asking Slack first. The
+memory is short and renewed only by another refusal: when Slack allows bursts again, the jobs
+post at once again. Process-local on purpose: nothing to read per job, and each pool process
+learns from its own first refusal.
 """
 
 from __future__ import annotations

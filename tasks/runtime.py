@@ -11,6 +11,7 @@ from functools import cached_property
 from slack_sdk import WebClient
 
 from tasks.access import Access, make_access
+from tasks.deferred_calls import DeferredCalls
 from tasks.jobs import JobRecords
 from tasks.pacing import Pacing
 from tasks.posting import Poster
@@ -42,6 +43,11 @@ class Runtime:
     @cached_property
     def poster(self) -> Poster:
         return Poster(self.client)
+
+    @cached_property
+    def deferred(self) -> DeferredCalls:
+        """The thread that posts a long report's "running" status message while it runs."""
+        return DeferredCalls()
 
     @cached_property
     def pacing(self) -> Pacing:

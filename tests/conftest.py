@@ -62,18 +62,26 @@ REDIS_PREFIX = SERVICES.redis_prefix
 WORKER_OPTIONS = ("--without-gossip", "--without-mingle")
 
 
-def worker_runtime(slack) -> Runtime:  # type: ignore[no-untyped-def]
+def worker_runtime(slack, *reports) -> Runtime:  # type: ignore[no-untyped-def]
     """A worker's runtime in this process, against the fake Slack `slack` and the real Redis,
-    under a key prefix of its own: for tests that call `run_job` directly."""
+    under a key prefix of its own: for tests that call `run_job` directly. Given `reports`
+    (`tasks.reports.Report`), it knows those alone instead of REPORT_MODULES'."""
     import uuid
 
+    from tasks.reports import Registry
     from tasks.runtime import Runtime
     from tasks.settings import Settings
 
-    return Runtime(Settings(
+    runtime = Runtime(Settings(
         slack_bot_token=BOT_TOKEN, slack_api_url=slack.api_url, redis_url=REDIS_URL,
         redis_prefix=f"{REDIS_PREFIX}{uuid.uuid4().hex[:6]}:",
     ))
+    if reports:
+        registry = Registry()
+        for report in reports:
+            registry.add(report)
+        runtime.__dict__["registry"] = registry  # in place of the cached_property's
+    return runtime
 
 
 def base_env(slack_api_url: str, **extra: str) -> dict[str, str]:

@@ -38,7 +38,8 @@ def slow(seconds: float = 20.0) -> str:
 
 
 @report("tally", help="Counts its own runs in a file (tests: a report must not run twice)")
-def tally(path: str) -> str:
+def tally(path: str, seconds: float = 0.0) -> str:
+    time.sleep(seconds)
     with open(path, "a") as f:
         f.write("ran\n")
     return "counted"

@@ -354,9 +354,10 @@ def test_with_redis_down_jobs_still_run_status_says_so_and_all_recovers_without_
 def test_slack_rate_limits_and_server_errors_are_waited_out_and_the_result_posted_once(env, slack) -> None:  # type: ignore[no-untyped-def]
     channel = "C0FLAKY"
     env.start_worker("steady")
-    slack.fail("chat.postMessage", "ratelimited", times=2, status=429, retry_after=1)
-    slack.fail("chat.update", None, times=2, status=503)
-    _, _, job_id = send(slack, "echo text=survived", channel)
+    # A report longer than STATUS_GRACE: its status message is posted running, then updated.
+    slack.fail("chat.postMessage", None, times=2, status=503)
+    slack.fail("chat.update", "ratelimited", times=2, status=429, retry_after=1)
+    _, _, job_id = send(slack, "slow seconds=1", channel)
     assert job_id
     final = finished(slack, channel, job_id)
     answers = [r.status for r in slack.requests("chat.postMessage")] + [
@@ -366,7 +367,7 @@ def test_slack_rate_limits_and_server_errors_are_waited_out_and_the_result_poste
     counts = outcome(slack, channel, [job_id], sent=1)
     COUNTS["Slack 429 (x2) and 503 (x2)"] = counts
     assert counts == {"sent": 1, "queued": 1, "completed": 1, "lost": 0, "duplicated": 0}
-    assert slack.thread(channel, final.ts)[0].text == "survived"
+    assert slack.thread(channel, final.ts)[0].text == "finally done"
 
 
 def test_a_slack_connection_outage_is_retried_until_the_result_is_posted(env, slack) -> None:  # type: ignore[no-untyped-def]

@@ -2,7 +2,9 @@
 
 The fake Slack limits chat.postMessage to one message a second per channel (burst 1), as Slack
 does, answering 429 with Retry-After. A job's status message goes out, its result hits the limit
-a few milliseconds later, and the job is retried after Retry-After from where it stopped. A pool
+a few milliseconds later, and the job is retried after Retry-After from where it stopped. A
+quick report's status message says it succeeded before its result is in the thread, so these
+tests wait for the result itself. A pool
 process refused that way paces its next jobs itself for a while (`tasks.pacing`).
 """
 
@@ -28,7 +30,7 @@ def test_a_rate_limited_result_is_posted_once_later_and_the_report_runs_once(sla
         lambda: next((m for m in slack.messages("C0LIMIT") if job_id in str(m.blocks) and "succeeded" in str(m.blocks)), None),
         timeout=20,
     )
-    replies = slack.thread("C0LIMIT", final.ts)
+    replies = slack.wait_for(lambda: slack.thread("C0LIMIT", final.ts), timeout=20)
     assert [r.text for r in replies] == ["counted"]
     assert runs.read_text() == "ran\n", "the retry posted the kept result; the report ran once"
     refused = [r for r in slack.requests("chat.postMessage") if r.status == 429]
@@ -47,7 +49,8 @@ def test_many_channels_under_the_limit_lose_and_duplicate_nothing(slack, worker,
 
     def all_done() -> bool:
         return all(
-            any(ids[c] in str(m.blocks) and "succeeded" in str(m.blocks) for m in slack.messages(c)) for c in channels
+            any(ids[c] in str(m.blocks) and "succeeded" in str(m.blocks) and slack.thread(c, m.ts) for m in slack.messages(c))
+            for c in channels
         )
 
     slack.wait_for(all_done, timeout=40)
@@ -67,7 +70,8 @@ def test_many_channels_under_the_limit_lose_and_duplicate_nothing(slack, worker,
 def test_a_job_retried_after_its_result_was_posted_does_not_run_the_report_again(slack, worker, http_bot, tmp_path: Path):  # type: ignore[no-untyped-def]
     runs = tmp_path / "runs.txt"
     slack.fail("chat.update", error="ratelimited", status=429, retry_after=1, times=1)
-    response = slack.send_command("/run-report", f"tally path={runs}", channel="C0LATE")
+    # Longer than STATUS_GRACE, so its status message is posted running and updated at the end.
+    response = slack.send_command("/run-report", f"tally path={runs} seconds=1", channel="C0LATE")
     job_id = JOB_ID.search(str(response.body)).group(1)  # type: ignore[union-attr]
 
     final = slack.wait_for(
@@ -80,7 +84,7 @@ def test_a_job_retried_after_its_result_was_posted_does_not_run_the_report_again
 
 def test_a_message_slack_refuses_for_good_ends_the_job_visibly(slack, worker, http_bot):  # type: ignore[no-untyped-def]
     slack.fail("chat.update", error="msg_too_long", times=1)
-    response = slack.send_command("/run-report", "echo text=hello", channel="C0REFUSE", user="U0CAROL")
+    response = slack.send_command("/run-report", "slow seconds=1", channel="C0REFUSE", user="U0CAROL")
     job_id = JOB_ID.search(str(response.body)).group(1)  # type: ignore[union-attr]
 
     status = slack.wait_for(

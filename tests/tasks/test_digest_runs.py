@@ -10,7 +10,7 @@ from slack_sdk import WebClient
 from bot.sandbox import FakeSlack
 from tasks.execution import RateLimited, run_job
 from tasks.jobs import Job, new_job_id
-from tasks.reports import Registry, Report
+from tasks.reports import Report
 from tasks.reports.results import File
 from tests.conftest import BOT_TOKEN, worker_runtime
 
@@ -18,18 +18,17 @@ from tests.conftest import BOT_TOKEN, worker_runtime
 @pytest.fixture
 def runtime(services):  # type: ignore[no-untyped-def]
     slack = FakeSlack(bot_token=BOT_TOKEN).start()
-    rt = worker_runtime(slack)
     runs: list[str] = []
-    registry = Registry()
-    registry.add(Report.from_function(lambda: runs.append("ran") or "*Sales* today: 42", name="sales"))
-    registry.add(Report.from_function(lambda: [
-        "Attached.", File("sales.csv", b"region,total\nemea,42\n")], name="export"))
 
     def broken() -> str:
         raise ValueError("no such table: orders")
 
-    registry.add(Report.from_function(broken, name="broken"))
-    rt.__dict__["registry"] = registry
+    rt = worker_runtime(
+        slack,
+        Report.from_function(lambda: runs.append("ran") or "*Sales* today: 42", name="sales"),
+        Report.from_function(lambda: ["Attached.", File("sales.csv", b"region,total\nemea,42\n")], name="export"),
+        Report.from_function(broken, name="broken"),
+    )
     yield rt, slack, runs
     slack.stop()
 

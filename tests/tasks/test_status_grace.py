@@ -1,0 +1,129 @@
+"""A command's status message: posted once, finished, for a report done within STATUS_GRACE;
+posted "running" with its Cancel button for a longer one, while it runs, and updated after.
+Against real Redis and the fake Slack, with the worker's own `run_job`."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from bot.sandbox import FakeSlack
+from tasks.deferred_calls import DeferredCalls
+from tasks.execution import STATUS_GRACE, Paced, RateLimited, run_job
+from tasks.jobs import Job, new_job_id
+from tasks.reports import Report
+from tests.conftest import BOT_TOKEN, worker_runtime
+
+SLOW = STATUS_GRACE + 0.7
+
+
+@pytest.fixture
+def runtime(services):  # type: ignore[no-untyped-def]
+    slack = FakeSlack(bot_token=BOT_TOKEN).start()
+    runs: list[str] = []
+    rt = worker_runtime(
+        slack,
+        Report.from_function(lambda: runs.append("quick") or "42 orders", name="quick"),
+        Report.from_function(lambda: runs.append("slow") or time.sleep(SLOW) or "the long one", name="slow"),
+    )
+    yield rt, slack, runs
+    slack.stop()
+
+
+def command_job(report: str, channel: str) -> Job:
+    return Job(id=new_job_id(), report=report, args={}, channel=channel, user="U0ALICE")
+
+
+def test_a_quick_report_gets_its_status_message_once_already_finished(runtime) -> None:  # type: ignore[no-untyped-def]
+    rt, slack, _ = runtime
+    job = command_job("quick", "C0QUICK")
+    assert run_job(job, rt) == "succeeded"
+    (status,) = slack.messages("C0QUICK")
+    assert "succeeded in" in str(status.blocks) and f"job `{job.id}`" in str(status.blocks)
+    assert "Run again" in str(status.blocks) and "Cancel" not in str(status.blocks)
+    assert [m.text for m in slack.thread("C0QUICK", status.ts)] == ["42 orders"]
+    assert not slack.requests("chat.update") and not status.edits, "never edited: nothing to edit"
+    record = rt.records.get(job.id)
+    assert record is not None and record.state == "succeeded" and record.status_ts == status.ts
+
+
+def test_a_long_report_shows_running_with_cancel_while_it_runs_then_how_it_went(runtime) -> None:  # type: ignore[no-untyped-def]
+    rt, slack, _ = runtime
+    job = command_job("slow", "C0SLOW")
+    seen: list[str] = []
+
+    def look_while_it_runs() -> None:
+        time.sleep(STATUS_GRACE + 0.35)
+        seen.extend(str(m.blocks) for m in slack.messages("C0SLOW"))
+        record = rt.records.get(job.id)
+        seen.append(record.state if record else "no record")
+
+    watcher = threading.Thread(target=look_while_it_runs)
+    watcher.start()
+    assert run_job(job, rt) == "succeeded"
+    watcher.join()
+    assert len(seen) == 2 and "running" in seen[0] and "Cancel" in seen[0], seen
+    assert seen[1] == "running", "status and history say it runs"
+    (status,) = slack.messages("C0SLOW")
+    assert "succeeded in" in str(status.blocks) and "Run again" in str(status.blocks)
+    assert [m.text for m in slack.thread("C0SLOW", status.ts)] == ["the long one"]
+    assert [r.method for r in slack.requests()] == ["chat.postMessage", "chat.postMessage", "chat.update"]
+
+
+def test_a_refused_running_message_keeps_the_result_for_the_retry(runtime) -> None:  # type: ignore[no-untyped-def]
+    rt, slack, runs = runtime
+    slack.fail("chat.postMessage", error="ratelimited", status=429, retry_after=1, times=1)
+    job = command_job("slow", "C0LATE")
+    with pytest.raises(RateLimited):
+        run_job(job, rt)
+    assert runs == ["slow"] and slack.messages("C0LATE") == []
+
+    # The retry posts the status message; the worker, refused a moment ago, paces the result.
+    with pytest.raises(Paced) as paced:
+        run_job(job, rt)
+    time.sleep(paced.value.retry_after)
+    assert run_job(job, rt) == "succeeded"
+    assert runs == ["slow"], "the retry posts what the report returned, without running it again"
+    (status,) = slack.messages("C0LATE")
+    assert "succeeded in" in str(status.blocks)
+    assert [m.text for m in slack.thread("C0LATE", status.ts)] == ["the long one"]
+
+
+def test_a_job_whose_channel_refuses_the_running_message_fails_and_says_why(runtime) -> None:  # type: ignore[no-untyped-def]
+    rt, slack, _ = runtime
+    slack.fail("chat.postMessage", error="not_in_channel", times=1)
+    job = command_job("slow", "C0OUT")
+    assert run_job(job, rt) == "failed"
+    (told,) = slack.requests("chat.postEphemeral")
+    assert "/invite @reportbot" in told.params["text"] and slack.messages("C0OUT") == []
+    record = rt.records.get(job.id)
+    assert record is not None and record.state == "failed" and record.error == "not_in_channel"
+
+
+def test_a_deferred_call_runs_at_its_time_unless_called_off_first() -> None:
+    calls = DeferredCalls()
+    made: list[str] = []
+    early = calls.after(0.3, lambda: made.append("early"))
+    late = calls.after(0.05, lambda: made.append("late"))
+    assert early.call_off() is False
+    time.sleep(0.4)
+    assert made == ["late"] and late.call_off() is True
+
+
+def test_a_running_deferred_call_is_waited_for_and_its_error_raised_to_the_caller() -> None:
+    calls = DeferredCalls()
+    started = threading.Event()
+
+    def post() -> None:
+        started.set()
+        time.sleep(0.2)
+        raise OSError("connection reset")
+
+    deferred = calls.after(0, post)
+    assert started.wait(2)
+    began = time.monotonic()
+    with pytest.raises(OSError, match="connection reset"):
+        deferred.call_off()
+    assert time.monotonic() - began >= 0.1, "call_off waited for the call to end"
