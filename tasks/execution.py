@@ -143,6 +143,16 @@ def _cancelled_by(runtime: Runtime, job: Job) -> str | None:
         return None
 
 
+def _save_then_cancelled_by(runtime: Runtime, record: JobRecord) -> str | None:
+    """`_save` and `_cancelled_by` in one round trip. For a quick report's job, whose status
+    message is already up: a cancel that came while the report ran turns it into "cancelled"."""
+    try:
+        return runtime.records.save_then_cancelled_by(record)
+    except StoreUnavailable:
+        log.warning("store unavailable: job record not saved, nor checked for a cancel (job %s)", record.job.id)
+        return None
+
+
 def _refused(runtime: Runtime, job: Job) -> str | None:
     """Why this job may not run, or None. Checked again here, not only by the bot, so a job
     forged into the queue (or queued before a report was restricted) cannot bypass the rules."""
@@ -221,7 +231,7 @@ def run_job(job: Job, runtime: Runtime, time_limit: float | None = None) -> str:
 
     Each step done is saved in the job's record, so a redelivered or retried job skips what it
     already posted, and a job whose report already ran posts its kept outcome instead of running
-    the report again. Four Redis round trips for a job whose report is done within the grace,
+    the report again. Three Redis round trips for a job whose report is done within the grace,
     five for a longer one, four for a digest.
     Raises RateLimited (Paced when it paces itself, `tasks.pacing`) or a TRANSIENT error for the
     task to retry; every other failure ends here, said in the channel.
@@ -263,19 +273,20 @@ def run_job(job: Job, runtime: Runtime, time_limit: float | None = None) -> str:
             if running is not None:
                 posted_at = running.call_off()
         state, duration, result = outcome
-        cancelled_by = _cancelled_by(runtime, job)
+        if not digest and not record.status_ts:  # done within the grace: posted once, finished
+            record.status_ts = runtime.poster.post_in_channel(job, status_message(job, state, duration=duration))
+            posted_at = time.monotonic()
+            record.state, record.started_at = "running", record.started_at or picked_at
+            record.steps["status"] = "final"
+            cancelled_by = _save_then_cancelled_by(runtime, record)
+        else:
+            cancelled_by = _cancelled_by(runtime, job)
         if cancelled_by is not None:  # the revoke did not stop it in time: post nothing more
             if record.status_ts and not digest:
                 message = status_message(job, "cancelled", duration=duration, cancelled_by=cancelled_by)
                 runtime.poster.update_status(job, record.status_ts, message)
             log.info("job %s was cancelled while running; its result is not posted", job.report)
             return "cancelled"
-        if not digest and not record.status_ts:  # done within the grace: posted once, finished
-            record.status_ts = runtime.poster.post_in_channel(job, status_message(job, state, duration=duration))
-            posted_at = time.monotonic()
-            record.state, record.started_at = "running", record.started_at or picked_at
-            record.steps["status"] = "final"
-            _save(runtime, record)
         if posted_at is not None and "result" not in record.steps:
             wait = runtime.pacing.wait_before_reply(posted_at)
             if wait > 0:  # the result waits for the channel's limit, kept for the retry

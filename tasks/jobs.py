@@ -143,8 +143,13 @@ class JobRecords:
     def cancelled_by(self, job_id: str) -> str | None:
         """Who cancelled the job (possibly ""), or None when it was not cancelled: one read,
         for the worker's check between running a report and posting its result."""
-        marker = self.store.get(f"job:{job_id}:cancelled")
-        return str(json.loads(marker).get("by", "")) if marker else None
+        return _canceller(self.store.get(f"job:{job_id}:cancelled"))
+
+    def save_then_cancelled_by(self, record: JobRecord) -> str | None:
+        """`save`, then `cancelled_by`, in one round trip: a quick report's job, once its status
+        message is up, before its result goes in the thread."""
+        job_id = record.job.id
+        return _canceller(self.store.set_then_get(f"job:{job_id}", record.to_json(), self.ttl, f"job:{job_id}:cancelled"))
 
     def cancel(self, record: JobRecord, by: str) -> bool:
         """Mark a job cancelled by `by`; False when it already was (the first cancel wins).
@@ -171,6 +176,10 @@ class JobRecords:
         values = self.store.get_many([key for i in ids for key in (f"job:{i}", f"job:{i}:cancelled")])
         records = (self._parse(values[n], values[n + 1]) for n in range(0, len(values), 2))
         return [r for r in records if r is not None]
+
+
+def _canceller(marker: str | None) -> str | None:
+    return str(json.loads(marker).get("by", "")) if marker else None
 
 
 def _apply_cancel(record: JobRecord, marker: str) -> None:

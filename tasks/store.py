@@ -44,6 +44,11 @@ class Store(ABC):
     def set(self, key: str, value: str, ttl: float | None = None) -> None: ...
 
     @abstractmethod
+    def set_then_get(self, key: str, value: str, ttl: float, other: str) -> str | None:
+        """`set` `key`, then `get` `other`, in one round trip: a job's record saved and its
+        cancel marker read back."""
+
+    @abstractmethod
     def claim(self, key: str, value: str, ttl: float) -> bool:
         """Set `key` only if absent; True when this caller now holds it (SET NX EX)."""
 
@@ -143,6 +148,15 @@ class RedisStore(Store):
     def set(self, key: str, value: str, ttl: float | None = None) -> None:
         self._call(self._r.set, self._k(key), value, px=int(ttl * 1000) if ttl else None)
 
+    def set_then_get(self, key: str, value: str, ttl: float, other: str) -> str | None:
+        def both() -> str | None:
+            pipe = self._r.pipeline(transaction=False)
+            pipe.set(self._k(key), value, px=int(ttl * 1000))
+            pipe.get(self._k(other))
+            return pipe.execute()[1]  # type: ignore[no-any-return]
+
+        return self._call(both)  # type: ignore[no-any-return]
+
     def claim(self, key: str, value: str, ttl: float) -> bool:
         return bool(self._call(self._r.set, self._k(key), value, nx=True, px=int(ttl * 1000)))
 
@@ -230,6 +244,11 @@ class MemoryStore(Store):
     def set(self, key: str, value: str, ttl: float | None = None) -> None:
         with self._lock:
             self._data[key] = (value, self._expiry(ttl))
+
+    def set_then_get(self, key: str, value: str, ttl: float, other: str) -> str | None:
+        with self._lock:
+            self.set(key, value, ttl)
+            return self.get(other)
 
     def claim(self, key: str, value: str, ttl: float) -> bool:
         with self._lock:

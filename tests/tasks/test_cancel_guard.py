@@ -10,6 +10,7 @@ Redis (a key prefix of each test's own); records are written as the worker write
 from __future__ import annotations
 
 import threading
+import time
 import uuid
 
 import pytest
@@ -80,6 +81,26 @@ def test_a_job_cancelled_while_running_posts_no_result_and_says_who_cancelled(sl
     assert slack.thread(CHANNEL, status.ts) == [], "the result is not posted"
     record = runtime.records.get(job.id)
     assert record is not None and record.state == "cancelled" and record.cancelled_by == "U0BOB"
+
+
+def test_a_quick_report_cancelled_while_it_ran_posts_no_result_and_says_who_cancelled(slack, prefix):  # type: ignore[no-untyped-def]
+    runtime = make_runtime(slack, prefix)
+    job = new_job("slow", seconds="0.3")  # done within STATUS_GRACE: no status message while it runs
+    runtime.records.created(job)
+    outcome: list[str] = []
+    thread = threading.Thread(target=lambda: outcome.append(run_job(job, runtime)))
+    thread.start()
+    time.sleep(0.1)
+    assert slack.messages(CHANNEL) == []
+    assert runtime.records.cancel(runtime.records.get(job.id), "U0BOB")  # type: ignore[arg-type]
+    thread.join(10)
+
+    assert outcome == ["cancelled"]
+    (status,) = slack.messages(CHANNEL)
+    assert "cancelled by <@U0BOB>" in str(status.blocks) and "Cancel" not in str(status.blocks)
+    assert slack.thread(CHANNEL, status.ts) == [], "the result is not posted"
+    record = runtime.records.get(job.id)
+    assert record is not None and record.state == "cancelled" and record.status_ts == status.ts
 
 
 def test_the_first_cancel_wins_and_a_worker_save_cannot_undo_it(records: JobRecords) -> None:

@@ -68,3 +68,10 @@ def test_a_new_job_is_claimed_and_listed_in_one_call_and_a_second_claim_loses(st
     assert store.claim_and_push("job:2", "queued", 60, "channel:C1:jobs", "2", limit=2)
     assert store.get("job:1") == "queued", "the losing claim did not overwrite"
     assert store.items("channel:C1:jobs", 10) == ["2", "1b"], "pushed either way, capped"
+
+
+def test_set_then_get_saves_one_key_and_reads_another(store: Store) -> None:
+    assert store.set_then_get("job:a", "record", 60, "job:a:cancelled") is None
+    store.set("job:a:cancelled", "marker")
+    assert store.set_then_get("job:a", "record 2", 60, "job:a:cancelled") == "marker"
+    assert store.get("job:a") == "record 2"
