@@ -3,10 +3,11 @@
 Phases, each repeated `--rounds` times so every figure is a median with its spread:
   ack        `/run-report ping` over HTTP, 8 senders: the floor (ack-only Bolt app, same server),
              ours (during the burst, one worker consuming) and the naive bot.
-  idle e2e   one command at a time, sent → status updated with the result in its thread; the
-             floor is a raw Celery no-op round trip on the same broker.
+  idle e2e   one command at a time, sent → its result in the thread under a status message that
+             says how it went; the floor is a raw Celery no-op round trip on the same broker.
   burst      the ack load's jobs: e2e latency of each, and completed jobs per second, with one
-             worker process and with two; the same for the naive bot.
+             worker process and with two; the same for the naive bot, its rounds and ours in
+             turn, so a machine whose speed drifts during the run weighs on both alike.
   digest     one job per channel to N channels published as a digest dispatch does: with no
              limit, then with the fake Slack limiting chat.postMessage per channel (429 +
              Retry-After) strictly (burst 1) and with Slack's short bursts (burst 3); the strict
@@ -85,7 +86,7 @@ def cpu_per_job(before: dict[str, float], after: dict[str, float], jobs: int) ->
 
 @dataclass
 class Sizes:
-    rounds: int = 3
+    rounds: int = 5
     commands: int = 500
     concurrency: int = 8
     idle_jobs: int = 20
@@ -175,32 +176,46 @@ class Bench:
         self, name: str, bot: Process, workers: list[Process], slack: FakeSlack | None = None,
         watcher: Watcher | None = None,
     ) -> None:
-        """The ack load against a bot whose workers run: ack, e2e under burst, throughput, and
-        the CPU each process spent per job. `slack` and its `watcher`: another fake than the
-        run's own (the TLS phase)."""
+        """The ack load against a bot whose workers run, `rounds` times: ack, e2e under burst,
+        throughput, and the CPU each process spent per job. `slack` and its `watcher`: another
+        fake than the run's own (the TLS phase)."""
+        for _ in range(self.sizes.rounds):
+            self._burst_round(name, bot, workers, slack, watcher)
+
+    def alternate_bursts(self, *systems: tuple[str, Process, list[Process]]) -> None:
+        """`burst` for several systems, a round of each in turn, so a machine that gets slower
+        or faster during the run weighs on each alike (their workers consume different queues;
+        the others' wait idle)."""
+        for _ in range(self.sizes.rounds):
+            for name, bot, workers in systems:
+                self._burst_round(name, bot, workers)
+
+    def _burst_round(
+        self, name: str, bot: Process, workers: list[Process], slack: FakeSlack | None = None,
+        watcher: Watcher | None = None,
+    ) -> None:
         slack, watcher = slack or self.slack, watcher or self.watcher
         self.use(bot, slack)
         n = self.sizes.commands
-        for _ in range(self.sizes.rounds):
-            channels = self.channels(n)
-            cpu_before = cpu_snapshot(bot, workers)
-            started = time.monotonic()
-            sent = send_burst(slack, "ping", channels, self.sizes.concurrency)
-            if not watcher.wait_done(channels, timeout=max(60.0, n * 0.5)):
-                lost, _ = watcher.lost_and_duplicated(channels)
-                raise RuntimeError(f"{name}: {lost} of {n} jobs never finished")
-            for part, ms in cpu_per_job(cpu_before, cpu_snapshot(bot, workers), n).items():
-                self.results.add(f"cpu ms/job {part} [{name}]", ms)
-            self._record_acks(name, sent)
-            done = [watcher.done_at[s.channel] for s in sent]
-            e2e = [(d - s.sent_at) * 1000 for d, s in zip(done, sent, strict=True)]
-            self.results.add(f"burst e2e p50 ms [{name}]", percentile(e2e, 50))
-            self.results.add(f"burst e2e p99 ms [{name}]", percentile(e2e, 99))
-            self.results.add(f"jobs/s [{name}]", n / (max(done) - started))
-            lost, dup = watcher.lost_and_duplicated(channels)
-            if lost or dup:
-                raise RuntimeError(f"{name}: {lost} lost, {dup} duplicated")
-            slack.reset()
+        channels = self.channels(n)
+        cpu_before = cpu_snapshot(bot, workers)
+        started = time.monotonic()
+        sent = send_burst(slack, "ping", channels, self.sizes.concurrency)
+        if not watcher.wait_done(channels, timeout=max(60.0, n * 0.5)):
+            lost, _ = watcher.lost_and_duplicated(channels)
+            raise RuntimeError(f"{name}: {lost} of {n} jobs never finished")
+        for part, ms in cpu_per_job(cpu_before, cpu_snapshot(bot, workers), n).items():
+            self.results.add(f"cpu ms/job {part} [{name}]", ms)
+        self._record_acks(name, sent)
+        done = [watcher.done_at[s.channel] for s in sent]
+        e2e = [(d - s.sent_at) * 1000 for d, s in zip(done, sent, strict=True)]
+        self.results.add(f"burst e2e p50 ms [{name}]", percentile(e2e, 50))
+        self.results.add(f"burst e2e p99 ms [{name}]", percentile(e2e, 99))
+        self.results.add(f"jobs/s [{name}]", n / (max(done) - started))
+        lost, dup = watcher.lost_and_duplicated(channels)
+        if lost or dup:
+            raise RuntimeError(f"{name}: {lost} lost, {dup} duplicated")
+        slack.reset()
 
     def over_tls(self, ours: Process, naive: Process) -> None:
         """Idle e2e and the one-worker burst of ours and of the naive bot, the Web API over TLS.
@@ -405,26 +420,25 @@ class Bench:
         self.purge_queue()
 
         first = self._start(start_worker("ours-1", "tasks", self.env, self.logs))
+        naive_first = self._start(start_worker("naive-1", "bench.naive_tasks", self.env, self.logs))
         self.memory("at rest", ours, first)
         self.idle("ours", ours)
-        self.burst("ours, 1 worker", ours, [first])
+        self.idle("naive", naive)
+        self.alternate_bursts(("ours, 1 worker", ours, [first]), ("naive, 1 worker", naive, [naive_first]))
         self.memory("after burst", ours, first)
         second = self._start(start_worker("ours-2", "tasks", self.env, self.logs))
-        self.burst("ours, 2 workers", ours, [first, second])
+        naive_second = self._start(start_worker("naive-2", "bench.naive_tasks", self.env, self.logs))
+        self.alternate_bursts(
+            ("ours, 2 workers", ours, [first, second]), ("naive, 2 workers", naive, [naive_first, naive_second])
+        )
+        for proc in (naive_first, naive_second):  # nothing else may take the TLS phase's jobs
+            self._stop(proc)
         if s.digest_workers == 1:
             self._stop(second)
         self.digest([w for w in (first, second) if w in self.processes])
         for proc in (first, second):
             if proc in self.processes:
                 self._stop(proc)
-
-        first = self._start(start_worker("naive-1", "bench.naive_tasks", self.env, self.logs))
-        self.idle("naive", naive)
-        self.burst("naive, 1 worker", naive, [first])
-        second = self._start(start_worker("naive-2", "bench.naive_tasks", self.env, self.logs))
-        self.burst("naive, 2 workers", naive, [first, second])
-        for proc in (first, second):  # nothing else may take the TLS phase's jobs
-            self._stop(proc)
         self.over_tls(ours, naive)
         r.facts["load after"] = load_average()
         return r
@@ -576,7 +590,7 @@ def table(results: Results, sizes: Sizes) -> str:
 def parse(argv: list[str]) -> tuple[Sizes, argparse.Namespace]:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="tiny sizes, for the smoke test")
-    parser.add_argument("--rounds", type=int, help="runs of each phase (default 3)")
+    parser.add_argument("--rounds", type=int, help="runs of each phase (default 5)")
     parser.add_argument("--commands", type=int, help="commands per burst (default 500)")
     parser.add_argument("--concurrency", type=int, help="concurrent senders (default 8)")
     parser.add_argument("--idle-jobs", type=int, help="sequential pings per idle round (default 20)")
