@@ -159,9 +159,13 @@ def publish_ping(env: dict[str, str], channel: str) -> Job:
 
 
 def wait_succeeded(slack, channel: str, job: Job, timeout: float = 20):  # type: ignore[no-untyped-def]
-    """The job's status message, once it says succeeded."""
+    """The job's status message, once it says succeeded and its result is in the thread (a quick
+    report's status message is posted finished, a moment before the result)."""
     return slack.wait_for(
-        lambda: [m for m in slack.messages(channel) if job.id in str(m.blocks) and "succeeded" in str(m.blocks)],
+        lambda: [
+            m for m in slack.messages(channel)
+            if job.id in str(m.blocks) and "succeeded" in str(m.blocks) and slack.thread(channel, m.ts)
+        ],
         timeout=timeout,
         message=f"job {job.id} to succeed",
     )[0]

@@ -133,7 +133,7 @@ def test_the_reports_are_loaded_once_by_the_worker_not_again_in_each_pool_proces
     status = slack.wait_for(
         lambda: next((m for m in slack.messages("C0WHERE") if "succeeded" in str(m.blocks)), None), timeout=20
     )
-    (reply,) = slack.thread("C0WHERE", status.ts)
+    (reply,) = slack.wait_for(lambda: slack.thread("C0WHERE", status.ts), timeout=10)
     loaded, ran = (int(n) for n in re.findall(r"\d+", reply.text))
     assert loaded == worker.pid, "the worker's main process loaded the reports"
     assert ran != worker.pid, "a pool process ran the job"

@@ -164,11 +164,14 @@ def statuses(slack, channel: str, job_id: str) -> list[Any]:  # type: ignore[no-
 
 
 def finished(slack, channel: str, job_id: str, timeout: float = 40) -> Any:  # type: ignore[no-untyped-def]
+    """The job's status message once it says how the job went and its result is in the thread (a
+    quick report's status message is posted finished, a moment before the result)."""
+
     def done() -> Any:
         found = [
             m
             for m in statuses(slack, channel, job_id)
-            if re.search(r"(succeeded|failed) (in|after)", str(m.blocks))
+            if re.search(r"(succeeded|failed) (in|after)", str(m.blocks)) and slack.thread(channel, m.ts)
         ]
         return found[0] if found else None
 
