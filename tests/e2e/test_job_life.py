@@ -54,6 +54,16 @@ def wait_status(slack, job_id: str, word: str, channel: str = CHANNEL, timeout: 
     return slack.wait_for(seen, timeout=timeout, message=f"job {job_id}'s status message to say {word!r}")
 
 
+def wait_recorded(slack, job_id: str, state: str, channel: str = CHANNEL) -> str:  # type: ignore[no-untyped-def]
+    """`status <job_id>` once it says `state`: the worker saves a finished job's record just after
+    its last message, a moment after its status message says how it went."""
+    def said() -> str | None:
+        answer = command(slack, f"status {job_id}", channel=channel)
+        return answer if f"*{state}*" in answer else None
+
+    return wait_until(said, 10, interval=0.2, what=f"job {job_id}'s record to say {state}")
+
+
 def section_text(message) -> str:  # type: ignore[no-untyped-def]
     return " ".join(
         str((b.get("text") or {}).get("text", "")) for b in message.blocks or [] if b["type"] == "section"
@@ -138,6 +148,7 @@ def fill_worker(slack, slow_jobs: list[str], mode: str = "http") -> tuple[str, s
 def test_status_of_a_finished_job_says_who_ran_it_when_and_links_its_thread(slack, worker, http_bot):  # type: ignore[no-untyped-def]
     job_id = queue(slack, "echo text=hi")
     final = wait_status(slack, job_id, "succeeded")
+    wait_recorded(slack, job_id, "succeeded")
     answer = command(slack, f"status {job_id}", user=BOB)
     assert f"`{job_id}`" in answer and "*echo*" in answer and "*succeeded*" in answer
     assert f"by <@{ALICE}>" in answer
@@ -180,8 +191,10 @@ def test_status_of_an_unknown_job_says_so_and_points_to_history(slack, http_bot)
 def test_history_lists_the_channels_jobs_newest_first(slack, worker, http_bot):  # type: ignore[no-untyped-def]
     first = queue(slack, "ping", channel="C0HIST")
     wait_status(slack, first, "succeeded", channel="C0HIST")
+    wait_recorded(slack, first, "succeeded", channel="C0HIST")
     second = queue(slack, "boom", user=BOB, channel="C0HIST")
     wait_status(slack, second, "failed", channel="C0HIST")
+    wait_recorded(slack, second, "failed", channel="C0HIST")
     elsewhere = queue(slack, "ping", channel="C0OTHER")
 
     answer = command(slack, "history", channel="C0HIST")
@@ -199,6 +212,7 @@ def test_history_survives_a_restart_of_the_bot(slack, worker, services, tmp_path
         slack.bot_url = f"http://127.0.0.1:{port}/slack/events"
         job_id = queue(slack, "ping", channel="C0RESTART")
         wait_status(slack, job_id, "succeeded", channel="C0RESTART")
+        wait_recorded(slack, job_id, "succeeded", channel="C0RESTART")
         # The bot lists the job just after its ack; see it there before the restart.
         wait_until(lambda: job_id in command(slack, "history", channel="C0RESTART"), 10, what="history")
         bot.stop()

@@ -155,10 +155,15 @@ def test_worker_metrics_show_job_durations_and_outcomes_summed_over_its_processe
     for _ in range(3):  # with two pool processes, more than one of them likely ran a job
         run_to_the_end(deployment)
 
-    status, after = get(url)
-    assert status == 200
     ping_ok = dict(report="ping", outcome="succeeded")
-    assert metric(after, "reportbot_jobs_total", **ping_ok) == metric(before, "reportbot_jobs_total", **ping_ok) + 3
+    wanted = metric(before, "reportbot_jobs_total", **ping_ok) + 3
+    # A job is counted when its last step is done, a moment after its status message says so.
+    after = wait_until(
+        lambda: (lambda t: t if metric(t, "reportbot_jobs_total", **ping_ok) >= wanted else None)(get(url)[1]),
+        10,
+        what="the three jobs to be counted",
+    )
+    assert metric(after, "reportbot_jobs_total", **ping_ok) == wanted
     assert metric(after, "reportbot_job_seconds_count", **ping_ok) == metric(before, "reportbot_job_seconds_count", **ping_ok) + 3
     assert metric(after, "reportbot_job_seconds_sum", **ping_ok) > 0
     assert get(f"http://127.0.0.1:{deployment.metrics_port}/healthz")[0] == 200
