@@ -215,8 +215,8 @@ class _RunningStatus:
         _save(self.runtime, record)
 
     def call_off(self) -> float | None:
-        """Stop the post if it has not started; when it was made, when (time.monotonic()).
-        Raises what the post raised (a 429, a channel that refuses the bot)."""
+        """Stop the post if it has not started. Returns when it was made (time.monotonic()), or
+        None when it was not; raises what the post raised (a 429, a channel that refuses the bot)."""
         return self.posted_at if self._deferred.call_off() else None
 
 
