@@ -8,12 +8,13 @@ import subprocess
 import sys
 import textwrap
 import threading
+import time
 import uuid
 from collections.abc import Sequence
 
 import pytest
 
-from bot.queued_records import QueuedRecords
+from bot.queued_records import LINGER, QueuedRecords
 from tasks.jobs import Job, JobRecords
 from tasks.store import ClaimAndPush, RedisStore, StoreUnavailable
 from tests.conftest import REDIS_PREFIX, REDIS_URL, ROOT
@@ -108,3 +109,21 @@ def test_records_still_waiting_when_the_bot_exits_normally_are_written(prefix: s
     subprocess.run([sys.executable, "-c", script], cwd=ROOT, check=True, timeout=30)
     records = JobRecords(RedisStore(REDIS_URL, prefix=prefix))
     assert [r.job.id for r in records.history("C0EXIT", count=50)] == [f"{i:08x}" for i in reversed(range(20))]
+
+
+def test_commands_a_few_milliseconds_apart_share_round_trips(prefix: str) -> None:
+    store = CountingStore(prefix)
+    store.go.set()
+    records = JobRecords(store)
+    queued = QueuedRecords(records)
+    started = time.monotonic()
+    for i in range(30):  # a steady stream, as a busy workspace sends them
+        queued.add(job(i, channel="C0STREAM"))
+        time.sleep(0.002)
+    span = time.monotonic() - started
+    assert queued.flush(10)
+
+    assert sum(store.batches) == 30
+    # One round trip per LINGER of the stream at most, where one each would be thirty.
+    assert len(store.batches) <= span / LINGER + 2 and len(store.batches) < 15, (store.batches, span)
+    assert len(records.history("C0STREAM", count=50)) == 30
