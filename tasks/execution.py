@@ -30,7 +30,7 @@ from tasks.access import AccessDenied, GroupLookupFailed
 from tasks.celery import RUN_REPORT, retry_countdown
 from tasks.deferred_calls import Deferred
 from tasks.errors import UserError
-from tasks.jobs import FINAL_STATES, Job, JobRecord
+from tasks.jobs import FINAL_STATES, Cancel, Job, JobRecord
 from tasks.logs import job_id_var, redact
 from tasks.metrics import JOB_RETRIES, SLACK_RETRIES, observe_job
 from tasks.mrkdwn import escape_mrkdwn
@@ -143,6 +143,32 @@ def _cancelled_by(runtime: Runtime, job: Job) -> str | None:
         return None
 
 
+def _read_after_run(runtime: Runtime, job: Job) -> tuple[JobRecord | None, Cancel | None]:
+    try:
+        return runtime.records.read_after_run(job)
+    except StoreUnavailable:
+        log.warning("store unavailable: cannot check whether job %s was cancelled", job.id)
+        return None, None
+
+
+def _cancelled_before_posting(runtime: Runtime, record: JobRecord, cancel: Cancel, picked_at: float, duration: float) -> str:
+    """A first delivery that finds its job cancelled once the report has run, before it posted
+    anything. Cancelled while it waited in the queue (a revoke this worker never got, or lost in
+    a restart): nothing is posted, as if the revoke had stopped it there. Cancelled while its
+    report ran: its status message says who cancelled it, and no result is posted."""
+    job = record.job
+    record.state, record.cancelled_by = "cancelled", cancel.by
+    record.finished_at = record.finished_at or cancel.at
+    if cancel.at < picked_at:
+        log.info("job %s was cancelled while queued; nothing is posted", job.report)
+        return "cancelled"
+    message = status_message(job, "cancelled", duration=duration, cancelled_by=cancel.by)
+    record.status_ts = runtime.poster.post_in_channel(job, message)
+    _save(runtime, record)
+    log.info("job %s was cancelled while running; its result is not posted", job.report)
+    return "cancelled"
+
+
 def _save_then_cancelled_by(runtime: Runtime, record: JobRecord) -> str | None:
     """`_save` and `_cancelled_by` in one round trip. For a quick report's job, whose status
     message is already up: a cancel that came while the report ran turns it into "cancelled"."""
@@ -202,13 +228,16 @@ class _RunningStatus:
     posted from the process's deferred-calls thread while the report runs on the job's own.
     The job's thread leaves the record alone until `call_off` has returned."""
 
-    def __init__(self, runtime: Runtime, record: JobRecord, picked_at: float) -> None:
+    def __init__(self, runtime: Runtime, record: JobRecord, picked_at: float, check_cancel: bool = False) -> None:
         self.runtime, self.record, self.picked_at = runtime, record, picked_at
+        self.check_cancel = check_cancel  # the job's record was not read before its report ran
         self.posted_at: float | None = None
         self._deferred: Deferred = runtime.deferred.after(STATUS_GRACE, self._post)
 
     def _post(self) -> None:
         record = self.record
+        if self.check_cancel and _cancelled_by(self.runtime, record.job) is not None:
+            return  # nothing to show: the job says so once its report has run
         record.status_ts = self.runtime.poster.post_in_channel(record.job, status_message(record.job, "running"))
         self.posted_at = time.monotonic()
         record.state, record.started_at = "running", record.started_at or self.picked_at
@@ -220,7 +249,7 @@ class _RunningStatus:
         return self.posted_at if self._deferred.call_off() else None
 
 
-def run_job(job: Job, runtime: Runtime, time_limit: float | None = None) -> str:
+def run_job(job: Job, runtime: Runtime, time_limit: float | None = None, first_delivery: bool = False) -> str:
     """Run one job through its four steps; returns its final state.
 
     A command's report starts at once; its status message is posted STATUS_GRACE later if the
@@ -231,13 +260,21 @@ def run_job(job: Job, runtime: Runtime, time_limit: float | None = None) -> str:
 
     Each step done is saved in the job's record, so a redelivered or retried job skips what it
     already posted, and a job whose report already ran posts its kept outcome instead of running
-    the report again. Three Redis round trips for a job whose report is done within the grace,
-    five for a longer one, four for a digest.
+    the report again. A command's job on its `first_delivery` (neither retried nor redelivered
+    by RabbitMQ) has nothing in the store yet but the bot's "queued" record and perhaps a
+    cancel, so it reads them only once its report has run, and a quick one saves its record
+    once, after both its messages are up: two Redis round trips for such a job. A redelivered or
+    retried one reads its record first, and saves after each message: three; a longer report
+    five or six, a digest four. (What that costs: a worker killed between a first delivery's
+    status message and its result's save posts both again when the job is redelivered; one
+    killed between a message and its save in the longer flow posts that one message again.)
     Raises RateLimited (Paced when it paces itself, `tasks.pacing`) or a TRANSIENT error for the
     task to retry; every other failure ends here, said in the channel.
     """
     token = job_id_var.set(job.id)
-    record, outcome = _load(runtime, job)
+    digest = bool(job.schedule_id)
+    read_late = first_delivery and not digest
+    record, outcome = (JobRecord(job=job), None) if read_late else _load(runtime, job)
     kept = outcome is not None and outcome[2].to_json() != Rendered(text="").to_json()
     try:
         if record.state in FINAL_STATES:  # finished before a redelivery, or cancelled meanwhile
@@ -251,7 +288,6 @@ def run_job(job: Job, runtime: Runtime, time_limit: float | None = None) -> str:
             record.state, record.finished_at, record.error = "failed", time.time(), "not_allowed"
             _save(runtime, record)
             return "failed"
-        digest = bool(job.schedule_id)
         if digest and record.state == "queued":
             record.state, record.started_at = "running", picked_at
             _save(runtime, record)
@@ -260,7 +296,11 @@ def run_job(job: Job, runtime: Runtime, time_limit: float | None = None) -> str:
             # Run now, so a status message already posted (finished, by an earlier delivery)
             # is brought up to date with this run's outcome.
             record.steps.pop("status", None)
-            running = _RunningStatus(runtime, record, picked_at) if not digest and not record.status_ts else None
+            running = (
+                _RunningStatus(runtime, record, picked_at, check_cancel=read_late)
+                if not digest and not record.status_ts
+                else None
+            )
             started = time.monotonic()
             try:
                 state, result = run_report_safely(job, runtime, time_limit, picked_at)
@@ -273,12 +313,25 @@ def run_job(job: Job, runtime: Runtime, time_limit: float | None = None) -> str:
             if running is not None:
                 posted_at = running.call_off()
         state, duration, result = outcome
+        status_unsaved = False  # posted by this delivery, to be saved with its result
+        if read_late and not record.status_ts:  # the first read of a first delivery
+            stored, cancel = _read_after_run(runtime, job)
+            if cancel is not None:
+                return _cancelled_before_posting(runtime, stored or record, cancel, picked_at, duration)
+            if stored is not None and stored.state in FINAL_STATES:  # a copy of it, published twice, ran first
+                log.info("job %s is already %s; not posting it again", job.report, stored.state)
+                return stored.state
+            if stored is not None and stored.status_ts:  # that copy is posting: carry on from its steps
+                record = stored
         if not digest and not record.status_ts:  # done within the grace: posted once, finished
             record.status_ts = runtime.poster.post_in_channel(job, status_message(job, state, duration=duration))
             posted_at = time.monotonic()
             record.state, record.started_at = "running", record.started_at or picked_at
             record.steps["status"] = "final"
-            cancelled_by = _save_then_cancelled_by(runtime, record)
+            if read_late:  # its cancel was read just before the post
+                status_unsaved, cancelled_by = True, None
+            else:
+                cancelled_by = _save_then_cancelled_by(runtime, record)
         else:
             cancelled_by = _cancelled_by(runtime, job)
         if cancelled_by is not None:  # the revoke did not stop it in time: post nothing more
@@ -290,6 +343,8 @@ def run_job(job: Job, runtime: Runtime, time_limit: float | None = None) -> str:
         if posted_at is not None and "result" not in record.steps:
             wait = runtime.pacing.wait_before_reply(posted_at)
             if wait > 0:  # the result waits for the channel's limit, kept for the retry
+                if status_unsaved:
+                    _save(runtime, record)
                 if not kept:
                     _keep_pending(runtime, job, *outcome)
                 raise Paced(wait)
@@ -384,8 +439,11 @@ def register_tasks(app: Celery, runtime: Runtime) -> None:
         limits = self.request.timelimit or (None, None)
         soft = limits[1] or runtime.settings.report_time_limit
         started = time.monotonic()
+        # Neither retried (a retry is a new message) nor handed back by RabbitMQ (a worker lost,
+        # a connection dropped, a retry that could not be queued): see run_job's first_delivery.
+        first = not self.request.retries and not (self.request.delivery_info or {}).get("redelivered", True)
         try:
-            outcome = run_job(job, runtime, time_limit=soft)
+            outcome = run_job(job, runtime, time_limit=soft, first_delivery=first)
         except Paced as exc:  # the statuses' own times stagger these: no jitter needed
             return _retry_or_give_up(self, job, exc, exc.retry_after, "paced")
         except RateLimited as exc:

@@ -12,7 +12,7 @@ import secrets
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from tasks.store import ClaimAndPush, Store
 
@@ -50,6 +50,13 @@ class Job:
         known = {k: message[k] for k in cls.__dataclass_fields__ if k in message}
         known["args"] = {str(k): str(v) for k, v in dict(known.get("args") or {}).items()}
         return cls(**known)
+
+
+class Cancel(NamedTuple):
+    """Who cancelled a job, and when (time.time() on the bot that took the cancel)."""
+
+    by: str
+    at: float
 
 
 @dataclass
@@ -132,6 +139,17 @@ class JobRecords:
         keys = [f"job:{job.id}", f"job:{job.id}:cancelled", f"job:{job.id}:pending"]
         raw, marker, pending = self.store.get_many(keys)
         return self._parse(raw, marker) or JobRecord(job=job), pending
+
+    def read_after_run(self, job: Job) -> tuple[JobRecord | None, Cancel | None]:
+        """What a job's first delivery reads once its report has run, before it posts anything,
+        in one round trip: its record as saved (no cancel applied: the bot's "queued" one, or
+        one a copy of the job published twice has written) and the cancel, if there was one."""
+        raw, marker = self.store.get_many([f"job:{job.id}", f"job:{job.id}:cancelled"])
+        record = JobRecord.from_json(raw) if raw else None
+        if not marker:
+            return record, None
+        data = json.loads(marker)
+        return record, Cancel(by=str(data.get("by", "")), at=float(data.get("at") or time.time()))
 
     def keep_pending(self, job_id: str, payload: str) -> None:
         """Keep a rendered result that Slack's rate limit stopped, for the job's retry."""

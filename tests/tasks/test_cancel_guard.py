@@ -62,12 +62,25 @@ def test_a_job_cancelled_while_queued_never_runs_nor_posts(slack, prefix):  # ty
     assert runtime.records.get(job.id).state == "cancelled"  # type: ignore[union-attr]
 
 
-def test_a_job_cancelled_while_running_posts_no_result_and_says_who_cancelled(slack, prefix):  # type: ignore[no-untyped-def]
+def test_a_first_delivery_of_a_job_cancelled_while_queued_posts_nothing(slack, prefix):  # type: ignore[no-untyped-def]
+    # A first delivery reads its record once its report has run (run_job's first_delivery):
+    # the cancel is found then, before anything is posted.
+    runtime = make_runtime(slack, prefix)
+    job = new_job("echo", text="should not appear")
+    assert runtime.records.cancel(runtime.records.created(job), "U0BOB")
+
+    assert run_job(job, runtime, first_delivery=True) == "cancelled"
+    assert slack.messages(CHANNEL) == []
+    assert runtime.records.get(job.id).state == "cancelled"  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize("first_delivery", [False, True])
+def test_a_job_cancelled_while_running_posts_no_result_and_says_who_cancelled(slack, prefix, first_delivery):  # type: ignore[no-untyped-def]
     runtime = make_runtime(slack, prefix)
     job = new_job("slow", seconds="1")
     runtime.records.created(job)
     outcome: list[str] = []
-    thread = threading.Thread(target=lambda: outcome.append(run_job(job, runtime)))
+    thread = threading.Thread(target=lambda: outcome.append(run_job(job, runtime, first_delivery=first_delivery)))
     thread.start()
     status = wait_until(lambda: slack.messages(CHANNEL), 10, what="the status message")[0]
     assert "running" in str(status.blocks)
@@ -83,12 +96,13 @@ def test_a_job_cancelled_while_running_posts_no_result_and_says_who_cancelled(sl
     assert record is not None and record.state == "cancelled" and record.cancelled_by == "U0BOB"
 
 
-def test_a_quick_report_cancelled_while_it_ran_posts_no_result_and_says_who_cancelled(slack, prefix):  # type: ignore[no-untyped-def]
+@pytest.mark.parametrize("first_delivery", [False, True])
+def test_a_quick_report_cancelled_while_it_ran_posts_no_result_and_says_who_cancelled(slack, prefix, first_delivery):  # type: ignore[no-untyped-def]
     runtime = make_runtime(slack, prefix)
     job = new_job("slow", seconds="0.3")  # done within STATUS_GRACE: no status message while it runs
     runtime.records.created(job)
     outcome: list[str] = []
-    thread = threading.Thread(target=lambda: outcome.append(run_job(job, runtime)))
+    thread = threading.Thread(target=lambda: outcome.append(run_job(job, runtime, first_delivery=first_delivery)))
     thread.start()
     time.sleep(0.1)
     assert slack.messages(CHANNEL) == []

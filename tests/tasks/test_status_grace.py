@@ -36,10 +36,26 @@ def command_job(report: str, channel: str) -> Job:
     return Job(id=new_job_id(), report=report, args={}, channel=channel, user="U0ALICE")
 
 
-def test_a_quick_report_gets_its_status_message_once_already_finished(runtime) -> None:  # type: ignore[no-untyped-def]
+def round_trips(rt) -> list[str]:  # type: ignore[no-untyped-def]
+    """The Redis round trips `rt`'s job records make from now on (each goes through `_call`)."""
+    store, trips = rt.records.store, []
+    real = store._call
+
+    def counted(fn, *args, **kwargs):  # type: ignore[no-untyped-def]
+        trips.append(getattr(fn, "__name__", "?"))
+        return real(fn, *args, **kwargs)
+
+    store._call = counted
+    return trips
+
+
+@pytest.mark.parametrize("first_delivery, trips", [(True, 2), (False, 3)])
+def test_a_quick_report_gets_its_status_message_once_already_finished(runtime, first_delivery, trips) -> None:  # type: ignore[no-untyped-def]
     rt, slack, _ = runtime
     job = command_job("quick", "C0QUICK")
-    assert run_job(job, rt) == "succeeded"
+    made = round_trips(rt)
+    assert run_job(job, rt, first_delivery=first_delivery) == "succeeded"
+    assert len(made) == trips, made  # a first delivery reads its record after the report, saves it once
     (status,) = slack.messages("C0QUICK")
     assert "succeeded in" in str(status.blocks) and f"job `{job.id}`" in str(status.blocks)
     assert "Run again" in str(status.blocks) and "Cancel" not in str(status.blocks)
@@ -89,6 +105,22 @@ def test_a_refused_running_message_keeps_the_result_for_the_retry(runtime) -> No
     (status,) = slack.messages("C0LATE")
     assert "succeeded in" in str(status.blocks)
     assert [m.text for m in slack.thread("C0LATE", status.ts)] == ["the long one"]
+
+
+def test_a_first_delivery_paced_after_its_status_message_posts_its_result_once_later(runtime) -> None:  # type: ignore[no-untyped-def]
+    rt, slack, runs = runtime
+    rt.pacing.refused()  # Slack refused this process a moment ago: quick second messages wait
+    job = command_job("quick", "C0PACED")
+    with pytest.raises(Paced) as paced:
+        run_job(job, rt, first_delivery=True)
+    (status,) = slack.messages("C0PACED")
+    assert "succeeded in" in str(status.blocks) and slack.thread("C0PACED", status.ts) == []
+
+    time.sleep(paced.value.retry_after)
+    assert run_job(job, rt) == "succeeded"  # the retry: its record says the status message is up
+    assert runs == ["quick"]
+    (again,) = slack.messages("C0PACED")
+    assert again.ts == status.ts and [m.text for m in slack.thread("C0PACED", status.ts)] == ["42 orders"]
 
 
 def test_a_job_whose_channel_refuses_the_running_message_fails_and_says_why(runtime) -> None:  # type: ignore[no-untyped-def]
