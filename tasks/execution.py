@@ -157,8 +157,7 @@ def _cancelled_before_posting(runtime: Runtime, record: JobRecord, cancel: Cance
     a restart): nothing is posted, as if the revoke had stopped it there. Cancelled while its
     report ran: its status message says who cancelled it, and no result is posted."""
     job = record.job
-    record.state, record.cancelled_by = "cancelled", cancel.by
-    record.finished_at = record.finished_at or cancel.at
+    record.mark_cancelled(cancel)
     if cancel.at < picked_at:
         log.info("job %s was cancelled while queued; nothing is posted", job.report)
         return "cancelled"

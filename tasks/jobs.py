@@ -77,6 +77,10 @@ class JobRecord:
     # its result was posted finishes its status message without running the report again.
     duration: float | None = None
 
+    def mark_cancelled(self, cancel: Cancel) -> None:
+        self.state, self.cancelled_by = "cancelled", cancel.by
+        self.finished_at = self.finished_at or cancel.at
+
     def to_json(self) -> str:
         # By hand rather than dataclasses.asdict, whose deep copy showed in the worker's profile.
         data = {name: getattr(self, name) for name in self.__dataclass_fields__}
@@ -145,11 +149,7 @@ class JobRecords:
         in one round trip: its record as saved (no cancel applied: the bot's "queued" one, or
         one a copy of the job published twice has written) and the cancel, if there was one."""
         raw, marker = self.store.get_many([f"job:{job.id}", f"job:{job.id}:cancelled"])
-        record = JobRecord.from_json(raw) if raw else None
-        if not marker:
-            return record, None
-        data = json.loads(marker)
-        return record, Cancel(by=str(data.get("by", "")), at=float(data.get("at") or time.time()))
+        return (JobRecord.from_json(raw) if raw else None), (_cancel_of(marker) if marker else None)
 
     def keep_pending(self, job_id: str, payload: str) -> None:
         """Keep a rendered result that Slack's rate limit stopped, for the job's retry."""
@@ -196,12 +196,14 @@ class JobRecords:
         return [r for r in records if r is not None]
 
 
+def _cancel_of(marker: str) -> Cancel:
+    data = json.loads(marker)
+    return Cancel(by=str(data.get("by", "")), at=float(data.get("at") or time.time()))
+
+
 def _canceller(marker: str | None) -> str | None:
-    return str(json.loads(marker).get("by", "")) if marker else None
+    return _cancel_of(marker).by if marker else None
 
 
 def _apply_cancel(record: JobRecord, marker: str) -> None:
-    data = json.loads(marker)
-    record.state = "cancelled"
-    record.cancelled_by = str(data.get("by", ""))
-    record.finished_at = record.finished_at or float(data.get("at") or time.time())
+    record.mark_cancelled(_cancel_of(marker))
