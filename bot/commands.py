@@ -112,12 +112,17 @@ class CommandHandler:
             if handler is None:
                 raise UserError(f"`{self.command} {kind.lower()}` is not available in this installation.")
             if isinstance(parsed, READS_RECORDS):
-                self.queued_records.flush(RECORDS_SETTLE)
+                self.settle_records()
             return handler(parsed, payload)
 
         reply = answer(work, what=f"command {payload.get('text')!r}")
         COMMANDS.labels(kind=kind, outcome=reply.outcome).inc()
         return reply
+
+    def settle_records(self) -> None:
+        """Wait, at most RECORDS_SETTLE, for the records of jobs this process queued but has not
+        written yet (`bot.queued_records`), so a job just queued here is known to what reads it."""
+        self.queued_records.flush(RECORDS_SETTLE)
 
     def _help(self, cmd: grammar.Help, payload: Mapping[str, Any]) -> Reply:
         if cmd.report:

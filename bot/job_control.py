@@ -69,7 +69,7 @@ class JobControl:
         reason if not. Someone who may not see the job (`visible`) hears exactly what `status`
         says of an unknown id, before anything about its state or its owner."""
         shown = escape_mrkdwn(job_id)
-        record = self.records.get(job_id)
+        record = self._record(job_id)
         if record is None or not visible(record, channel, user, self.settings.admin_users):
             raise no_such_job(job_id, self.command)
         self._check_can_cancel(record, user)
@@ -88,6 +88,13 @@ class JobControl:
                 "to its end; its result will still not be posted."
             )
         return Reply(text, after=[lambda: self.show_cancelled(job_id)], outcome="cancelled")
+
+    def _record(self, job_id: str) -> JobRecord | None:
+        """The job's record, once this process has written the queued ones it still holds: a
+        quick job's status message, with its Run again button, can be up within milliseconds of
+        the ack, before the bot has written that job's record (and before the worker has)."""
+        self.handler.settle_records()
+        return self.records.get(job_id)
 
     def _check_can_cancel(self, record: JobRecord, user: str) -> None:
         shown = escape_mrkdwn(record.job.id)
@@ -148,7 +155,7 @@ class JobControl:
     def run_again(self, job_id: str, user: str, team: str, response_url: str) -> Reply:
         """Queue the job's report and arguments anew, in its channel, requested by `user`."""
         shown = escape_mrkdwn(job_id)
-        record = self.records.get(job_id)
+        record = self._record(job_id)
         if record is None:
             raise UserError(
                 f"Job `{shown}` is older than the retention period, so I no longer know what it ran. "

@@ -167,3 +167,16 @@ def test_status_history_and_cancel_right_after_the_ack_know_the_job_just_queued(
     assert newest in say(handler, "history", PRIVATE, ALICE).text
     last = say(handler, "echo text=cancel-me", PRIVATE, ALICE).text.split("job `")[1].split("`")[0]
     assert f"Cancelled job `{last}`" in say(handler, f"cancel {last}", PRIVATE, ALICE).text
+
+
+def test_run_again_and_the_cancel_button_right_after_the_ack_know_the_job_just_queued(slack, store) -> None:  # type: ignore[no-untyped-def]
+    """A quick job's status message, with its buttons, can be up within milliseconds of the ack:
+    a click that comes at once must find the job, whose record this bot may not have written yet."""
+    handler = make_handler(slack, store)
+    control: JobControl = handler.control  # type: ignore[attr-defined]
+    first = say(handler, 'echo text="once more"', PRIVATE, ALICE).text.split("job `")[1].split("`")[0]
+    again = answer(lambda: control.run_again(first, BOB, "T0TEST", ""))
+    assert again.outcome == "queued" and 'text="once more"' in again.text, again.text
+    second = again.text.split("job `")[1].split("`")[0]
+    cancelled = answer(lambda: control.cancel(second, BOB, PRIVATE))
+    assert f"Cancelled job `{second}`" in cancelled.text, cancelled.text
