@@ -31,8 +31,9 @@ log = logging.getLogger(__name__)
 
 # Commands that read job records. Each first waits, at most RECORDS_SETTLE seconds, for the
 # records of jobs this process queued but has not written yet (`bot.queued_records`), so a job
-# is never unknown to `status` right after its ack said it was queued.
-READS_RECORDS = (grammar.Status, grammar.History, grammar.Cancel)
+# is never unknown to `status` right after its ack said it was queued. `cancel` waits in
+# `bot.job_control`, which its button shares.
+READS_RECORDS = (grammar.Status, grammar.History)
 RECORDS_SETTLE = 0.5
 
 
