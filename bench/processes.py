@@ -8,6 +8,7 @@ prefix, both removed at the end. Processes are started the way a user starts the
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -141,10 +142,15 @@ class Services:
         bot_token: str = BOT_TOKEN,
         signing_secret: str = SIGNING_SECRET,
         queue_type: str = "classic",
+        queue_version: int = 2,
     ) -> None:
         self.name = name or f"reportbot-bench-{os.getpid()}"
         self.bot_token, self.signing_secret = bot_token, signing_secret
         self.queue_type = queue_type  # CELERY_QUEUE_TYPE of our processes (the vhost is new, so either works)
+        # How RabbitMQ stores the vhost's classic queues, for every process of the run: version 2 is
+        # RabbitMQ's default from 4.2 and what deploy/ sets up; up to 4.1 a queue starts on version
+        # 1 unless a policy or the node's configuration says otherwise (deploy/README.md).
+        self.queue_version = queue_version
         self.broker_url = f"{broker_root.rstrip('/')}/{self.name}"
         self.redis_url = redis_url
         self.redis_prefix = f"{self.name}:"
@@ -152,6 +158,8 @@ class Services:
     def __enter__(self) -> Services:
         rabbitmqctl("add_vhost", self.name)
         rabbitmqctl("set_permissions", "-p", self.name, "guest", ".*", ".*", ".*")
+        rabbitmqctl("set_policy", "-p", self.name, "queue-version", ".*",
+                    json.dumps({"queue-version": self.queue_version}), "--apply-to", "queues")
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -599,6 +599,9 @@ def parse(argv: list[str]) -> tuple[Sizes, argparse.Namespace]:
     parser.add_argument("--redis", default="redis://127.0.0.1:6379/15", help="Redis (a key prefix of its own is used)")
     parser.add_argument("--queue-type", choices=("classic", "quorum"), default="classic",
                         help="CELERY_QUEUE_TYPE of our bot and workers (default classic)")
+    parser.add_argument("--queue-version", type=int, choices=(1, 2), default=2,
+                        help="storage version of the run's classic queues, set by policy (default 2, as "
+                             "deploy/ sets up; 1 is what RabbitMQ up to 4.1 starts a queue on)")
     parser.add_argument("--json", type=Path, help="also write the figures here")
     parser.add_argument("--digest-only", action="store_true", help="run only the digest phase and print its rows")
     args = parser.parse_args(argv)
@@ -613,9 +616,10 @@ def main(argv: list[str] | None = None) -> int:
     sizes, args = parse(sys.argv[1:] if argv is None else argv)
     started = time.monotonic()
     info = machine()
+    info["classic queues"] = f"v{args.queue_version}, by policy"
     logs = Path(tempfile.mkdtemp(prefix="reportbot-bench-"))
     print(f"reportbot bench: {info['command']}  ({json.dumps(asdict(sizes))})", flush=True)
-    with Services(args.broker, args.redis, queue_type=args.queue_type) as services:
+    with Services(args.broker, args.redis, queue_type=args.queue_type, queue_version=args.queue_version) as services:
         bench = Bench(sizes, services, logs)
         try:
             results = bench.digest_only() if args.digest_only else bench.run()

@@ -56,6 +56,7 @@ def test_quick_bench_prints_the_table_with_every_row() -> None:
     for row in ROWS:
         assert row in out, f"missing row {row!r} in:\n{out}"
     assert "nproc:" in out and "rabbitmq:" in out and "load (1/5/15 min)" in out
+    assert "classic queues: v2, by policy" in out  # the storage deploy/ sets up
     # every figure was measured: no row is left without a number
     table = [line for line in out.splitlines() if line.startswith("| ") and "---" not in line][1:]
     assert len(table) == len(ROWS) and not any("n/a" in line for line in table), out

@@ -181,6 +181,15 @@ def test_compose_runs_each_process_of_ours_with_settings_the_code_reads():
     assert "management" in compose()["services"]["rabbitmq"]["image"]
 
 
+def test_compose_rabbitmq_creates_classic_queues_on_storage_version_2():
+    """What bench/ measures; RabbitMQ's default only from 4.2 (deploy/README.md)."""
+    rabbitmq = compose()["services"]["rabbitmq"]
+    assert rabbitmq["image"].startswith("rabbitmq:4.1")
+    erl_args = rabbitmq["environment"]["RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS"].split()
+    assert erl_args[erl_args.index("classic_queue_default_version") - 1:][:3] == [
+        "-rabbit", "classic_queue_default_version", "2"]
+
+
 def test_compose_ports_and_health_checks_match_the_code():
     services = our_services()
 
