@@ -1,0 +1,49 @@
+"""The bench's vhost stores the `reports` queue the way deploy/ sets RabbitMQ up.
+
+The figures in bench/README.md are for classic queues on storage version 2; a run that silently
+fell back to RabbitMQ's version 1 (this machine's default) would measure something else.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+
+import pytest
+from kombu import Connection
+
+from bench.processes import Services
+from tasks.celery import QUEUE
+
+BROKER_ROOT = "amqp://guest:guest@127.0.0.1:5672"
+REDIS_URL = "redis://127.0.0.1:6379/15"
+
+
+def rabbitmqctl_rows(*args: str) -> list[list[str]]:
+    out = subprocess.run(
+        ["rabbitmqctl", "-q", "--no-table-headers", *args],
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    ).stdout
+    return [line.split("\t") for line in out.splitlines() if line]
+
+
+def effective_policy(vhost: str, queue: str) -> str:
+    """The definition of the policy RabbitMQ applies to `queue` (the highest priority that matches)."""
+    applied = {
+        name: policy for name, policy in rabbitmqctl_rows("list_queues", "-p", vhost, "name", "policy")
+    }
+    definitions = {row[1]: row[4] for row in rabbitmqctl_rows("list_policies", "-p", vhost)}
+    return definitions[applied[queue]]
+
+
+@pytest.mark.parametrize("version", [2, 1])
+def test_the_reports_queue_of_a_bench_run_has_the_storage_version_asked_for(version: int) -> None:
+    with Services(
+        BROKER_ROOT, REDIS_URL, name=f"reportbot-bench-test-{os.getpid()}-{version}", queue_version=version
+    ) as services:
+        with Connection(services.broker_url) as conn:
+            conn.default_channel.queue_declare(QUEUE, durable=True)
+        assert effective_policy(services.name, QUEUE).replace(" ", "") == f'{{"queue-version":{version}}}'
