@@ -142,12 +142,13 @@ class Services:
         bot_token: str = BOT_TOKEN,
         signing_secret: str = SIGNING_SECRET,
         queue_type: str = "classic",
-        queue_version: int = 2,
+        queue_version: int | None = None,
     ) -> None:
         self.name = name or f"reportbot-bench-{os.getpid()}"
         self.bot_token, self.signing_secret = bot_token, signing_secret
         self.queue_type = queue_type  # CELERY_QUEUE_TYPE of our processes (the vhost is new, so either works)
-        # How RabbitMQ stores the vhost's classic queues, for every process of the run: version 2 is
+        # How RabbitMQ stores the vhost's classic queues, for every process of the run, set by a
+        # policy (None: the node's default, and no policy to shadow one a test sets): version 2 is
         # RabbitMQ's default from 4.2 and what deploy/ sets up; up to 4.1 a queue starts on version
         # 1 unless a policy or the node's configuration says otherwise (deploy/README.md).
         self.queue_version = queue_version
@@ -158,8 +159,9 @@ class Services:
     def __enter__(self) -> Services:
         rabbitmqctl("add_vhost", self.name)
         rabbitmqctl("set_permissions", "-p", self.name, "guest", ".*", ".*", ".*")
-        rabbitmqctl("set_policy", "-p", self.name, "queue-version", ".*",
-                    json.dumps({"queue-version": self.queue_version}), "--apply-to", "queues")
+        if self.queue_version is not None:
+            rabbitmqctl("set_policy", "-p", self.name, "queue-version", ".*",
+                        json.dumps({"queue-version": self.queue_version}), "--apply-to", "queues")
         return self
 
     def __exit__(self, *exc: object) -> None:

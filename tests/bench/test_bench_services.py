@@ -47,3 +47,9 @@ def test_the_reports_queue_of_a_bench_run_has_the_storage_version_asked_for(vers
         with Connection(services.broker_url) as conn:
             conn.default_channel.queue_declare(QUEUE, durable=True)
         assert effective_policy(services.name, QUEUE).replace(" ", "") == f'{{"queue-version":{version}}}'
+
+
+def test_a_vhost_without_a_storage_version_gets_no_policy_to_shadow_a_tests_own() -> None:
+    """Only one policy applies to a queue; the tests set their own (a length limit, say)."""
+    with Services(BROKER_ROOT, REDIS_URL, name=f"reportbot-bench-test-{os.getpid()}-none") as services:
+        assert rabbitmqctl_rows("list_policies", "-p", services.name) == []
