@@ -200,6 +200,14 @@ def rabbitmqctl(*args: str) -> None:
     subprocess.run(["rabbitmqctl", "-q", *args], check=True, capture_output=True, timeout=60)
 
 
+def rabbitmqctl_rows(*args: str) -> list[tuple[str, ...]]:
+    """A `rabbitmqctl list_…` command's rows, split into their tab-separated columns."""
+    out = subprocess.run(
+        ["rabbitmqctl", "-q", "--no-table-headers", *args], check=True, capture_output=True, text=True, timeout=60
+    ).stdout
+    return [tuple(line.split("\t")) for line in out.splitlines() if line.strip()]
+
+
 def start_http(name: str, argv: list[str], env: dict[str, str], logs: Path) -> Process:
     """Start a process serving HTTP on a free port; return once its /healthz answers."""
     port = free_port()

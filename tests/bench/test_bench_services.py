@@ -6,35 +6,17 @@ fell back to RabbitMQ's version 1 (this machine's default) would measure somethi
 
 from __future__ import annotations
 
-import os
-import subprocess
-
 import pytest
 from kombu import Connection
 
-from bench.processes import Services
+from bench.processes import Services, rabbitmqctl_rows
 from tasks.celery import QUEUE
-
-BROKER_ROOT = "amqp://guest:guest@127.0.0.1:5672"
-REDIS_URL = "redis://127.0.0.1:6379/15"
-
-
-def rabbitmqctl_rows(*args: str) -> list[list[str]]:
-    out = subprocess.run(
-        ["rabbitmqctl", "-q", "--no-table-headers", *args],
-        check=True,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    ).stdout
-    return [line.split("\t") for line in out.splitlines() if line]
+from tests.conftest import BROKER_ROOT, REDIS_URL, SESSION
 
 
 def effective_policy(vhost: str, queue: str) -> str:
     """The definition of the policy RabbitMQ applies to `queue` (the highest priority that matches)."""
-    applied = {
-        name: policy for name, policy in rabbitmqctl_rows("list_queues", "-p", vhost, "name", "policy")
-    }
+    applied = dict(rabbitmqctl_rows("list_queues", "-p", vhost, "name", "policy"))
     definitions = {row[1]: row[4] for row in rabbitmqctl_rows("list_policies", "-p", vhost)}
     return definitions[applied[queue]]
 
@@ -42,7 +24,7 @@ def effective_policy(vhost: str, queue: str) -> str:
 @pytest.mark.parametrize("version", [2, 1])
 def test_the_reports_queue_of_a_bench_run_has_the_storage_version_asked_for(version: int) -> None:
     with Services(
-        BROKER_ROOT, REDIS_URL, name=f"reportbot-bench-test-{os.getpid()}-{version}", queue_version=version
+        BROKER_ROOT, REDIS_URL, name=f"{SESSION}-bench-v{version}", queue_version=version
     ) as services:
         with Connection(services.broker_url) as conn:
             conn.default_channel.queue_declare(QUEUE, durable=True)
@@ -51,5 +33,5 @@ def test_the_reports_queue_of_a_bench_run_has_the_storage_version_asked_for(vers
 
 def test_a_vhost_without_a_storage_version_gets_no_policy_to_shadow_a_tests_own() -> None:
     """Only one policy applies to a queue; the tests set their own (a length limit, say)."""
-    with Services(BROKER_ROOT, REDIS_URL, name=f"reportbot-bench-test-{os.getpid()}-none") as services:
+    with Services(BROKER_ROOT, REDIS_URL, name=f"{SESSION}-bench-none") as services:
         assert rabbitmqctl_rows("list_policies", "-p", services.name) == []

@@ -9,11 +9,11 @@ gets its result posted.
 
 from __future__ import annotations
 
-import subprocess
 from collections.abc import Iterator
 
 import pytest
 
+from bench.processes import rabbitmqctl_rows
 from tests.conftest import (
     BROKER_ROOT,
     REDIS_PREFIX,
@@ -32,11 +32,7 @@ CHANNEL = "C0QUORUM"
 
 
 def listed(what: str, *columns: str) -> set[tuple[str, ...]]:
-    out = subprocess.run(
-        ["rabbitmqctl", "-q", "--no-table-headers", f"list_{what}", "-p", VHOST, *columns],
-        check=True, capture_output=True, text=True, timeout=60,
-    ).stdout
-    return {tuple(line.split("\t")) for line in out.splitlines() if line.strip()}
+    return set(rabbitmqctl_rows(f"list_{what}", "-p", VHOST, *columns))
 
 
 @pytest.fixture(scope="module")
