@@ -313,9 +313,10 @@ def rich_result(result: Any, name: str = "result", *, notify: bool = False) -> R
             chart = chart_file(part, stem_for(part.title, "chart"))
             files.append(chart)
             if room >= 1:
-                line = f":bar_chart: {escape_mrkdwn(chart.title or chart.name)}: {part.type} chart attached below."
+                title = escape_mrkdwn(chart.title or chart.name)
+                line = f":bar_chart: {title}: {part.type} chart attached below."
                 blocks.append(ContextBlock(elements=[MarkdownTextObject(text=line[:SECTION_LIMIT])]))
-                say(f"{escape_mrkdwn(chart.title or chart.name)} ({part.type} chart attached)")
+                say(f"{title} ({part.type} chart attached)")
         elif isinstance(part, File):
             files.append(part)
             if room >= 1:

@@ -49,7 +49,18 @@ MAX_ROWS = 100_000  # rows fetched; past it the result is cut, and the thread sa
 SAMPLE = "{sample}"  # in a database URL: the made-up orders' SQLite file
 REDACTED = "[redacted]"
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
-_REPORT_KEYS = {"help", "database", "sql", "chart", "args", "time_limit", "channels", "users", "groups", "notify"}
+_REPORT_KEYS = {
+    "help",
+    "database",
+    "sql",
+    "chart",
+    "args",
+    "time_limit",
+    "channels",
+    "users",
+    "groups",
+    "notify",
+}
 _ARG_KEYS = {"type", "default", "help", "choices"}
 
 __all__ = ["SqlReport", "SqlReportError", "load_sql_reports", "query", "resolve_url"]
