@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 
 from tasks.errors import UserError
-from tasks.jobs import JobRecord, JobRecords
+from tasks.jobs import JobRecord, JobRecords, may_see
 from tasks.mrkdwn import escape_mrkdwn
 from tasks.rendering import STATE_ICONS, describe_request, format_duration
 
@@ -28,10 +28,10 @@ def web_url(api_url: str) -> str:
 
 
 def visible(record: JobRecord | None, channel: str, user: str, admins: tuple[str, ...] = ()) -> bool:
-    """Whether `user`, typing in `channel`, may learn anything of this job: it is in their
-    channel, or it is theirs, or they are an admin. Everyone else must not tell it from an
-    unknown id, so a guessed id reveals nothing of a private channel."""
-    return record is not None and (record.job.channel == channel or record.job.user == user or user in admins)
+    """Whether `user`, typing or clicking in `channel`, may learn anything of this job
+    (`tasks.jobs.may_see`). Everyone else must not tell it from an unknown id, so a guessed id
+    reveals nothing of a private channel."""
+    return record is not None and may_see(record.job, channel, user, admins)
 
 
 def no_such_job(job_id: str, command: str) -> UserError:
