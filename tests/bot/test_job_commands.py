@@ -211,15 +211,15 @@ def test_run_again_from_another_channel_says_what_an_unknown_id_gets_and_queues_
 
 def test_run_again_runs_in_the_channel_clicked_with_that_channels_access_check(slack, store) -> None:  # type: ignore[no-untyped-def]
     registry = load_reports(tuple(TEST_REPORTS.split(",")))
-    registry.add(Report.from_function(lambda: "42", name="finance", channels=(PRIVATE,)))
+    registry.add(Report.from_function(lambda: "42", name="ledger", channels=(PRIVATE,)))
     handler = make_handler(slack, store, registry=registry)
-    finance = Job(id=new_job_id(), report="finance", args={}, channel=PRIVATE, user=ALICE)
-    JobRecords(store).save(JobRecord(job=finance, state="succeeded"))
+    ledger = Job(id=new_job_id(), report="ledger", args={}, channel=PRIVATE, user=ALICE)
+    JobRecords(store).save(JobRecord(job=ledger, state="succeeded"))
 
     # Its owner may see it from anywhere, but the report may not run outside its channel.
-    outside = click_run_again(handler, finance.id, ALICE, ELSEWHERE)
-    assert outside.outcome == "refused" and "You cannot run `finance` here" in outside.text, outside.text
-    inside = click_run_again(handler, finance.id, ALICE, PRIVATE)
+    outside = click_run_again(handler, ledger.id, ALICE, ELSEWHERE)
+    assert outside.outcome == "refused" and "You cannot run `ledger` here" in outside.text, outside.text
+    inside = click_run_again(handler, ledger.id, ALICE, PRIVATE)
     assert inside.outcome == "queued", inside.text
     # An echo job re-run from the owner's other channel is queued there, for the clicker.
     echo = saved(store, "succeeded").job.id
