@@ -52,19 +52,6 @@ class Job:
         return cls(**known)
 
 
-def may_see(job: Job, channel: str, user: str, admins: Sequence[str] = ()) -> bool:
-    """Whether `user`, asking in `channel`, may learn anything of `job`: it is in their channel,
-    or it is theirs, or they are an admin. The one rule for `status`, `cancel`, the buttons and
-    the `queue` report; an empty id matches nothing, so a request or record missing one reveals
-    nothing.
-
-    >>> job = Job(id="0badf00d", report="ping", args={}, channel="C1", user="U1")
-    >>> may_see(job, "C1", "U2"), may_see(job, "C2", "U1"), may_see(job, "C2", "U2"), may_see(job, "C2", "U9", ("U9",))
-    (True, True, False, True)
-    """
-    return bool(channel) and job.channel == channel or bool(user) and (job.user == user or user in admins)
-
-
 class Cancel(NamedTuple):
     """Who cancelled a job, and when (time.time() on the bot that took the cancel)."""
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from tasks.jobs import Job, may_see
+from tasks.jobs import Job
 from tasks.mrkdwn import escape_mrkdwn
 from tasks.rendering import format_duration
 from tasks.reports._registry import report
-from tasks.reports.context import JobContext, current_job
+from tasks.reports.context import current_job
 
 
 @report("ping", help="Check the whole path: how long the job waited in the queue, and ran")
@@ -24,13 +24,13 @@ def ping() -> str:
     return f"pong :table_tennis_paddle_and_ball: waited {format_duration(waited)} in the queue, ran for {format_duration(ran)}."
 
 
-@report("queue", help="Workers online, jobs waiting in the queue, and the running jobs you may see")
+@report("queue", help="Workers online, jobs waiting in the queue, and this channel's running jobs")
 def queue() -> str:
     """The live state of the system, asked of the broker and the workers themselves. Running
-    jobs are counted on every worker, but only those the asker may see (`tasks.jobs.may_see`:
-    this channel's, their own, or any for an admin) are named: a job id is a handle on another
-    channel's business."""
-    from tasks import app, settings
+    jobs are counted on every worker, but only this channel's are named: the answer is posted
+    in the channel, for all its members to read, and a job id is a handle on another channel's
+    business (`status <id>` tells its owner and admins more, privately)."""
+    from tasks import app
     from tasks.celery import QUEUE
 
     lines = []
@@ -51,34 +51,30 @@ def queue() -> str:
         lines.append(f"*Workers*: could not be asked ({type(exc).__name__}).")
         return "\n".join(lines)
     asker = current_job()
+    here = asker.channel if asker else ""
     lines.append(f"*Workers online*: {len(replies)}")
     for name in sorted(replies):
         running = active.get(name) or []
-        lines.append(f"• `{name}`: {len(running)} running{_named(running, asker, settings.admin_users)}")
+        lines.append(f"• `{name}`: {len(running)} running{_named(running, here)}")
     return "\n".join(lines)
 
 
-def _named(running: list[dict[str, Any]], asker: JobContext | None, admins: tuple[str, ...]) -> str:
-    """The ids of the running tasks `asker` may see, and how many others there are.
+def _named(running: list[dict[str, Any]], channel: str) -> str:
+    """The ids of the running tasks that are jobs of `channel`, and how many others there are.
 
-    >>> mine = {"id": "0badf00d", "args": [{"id": "0badf00d", "report": "ping", "args": {}, "channel": "C1", "user": "U1"}]}
-    >>> theirs = {"id": "5ca1ab1e", "args": [{"id": "5ca1ab1e", "report": "ping", "args": {}, "channel": "C2", "user": "U2"}]}
-    >>> _named([mine, theirs], JobContext("f00dcafe", "U1", "C1", 0.0, 0.0), ())
-    ' (`0badf00d`; 1 from elsewhere)'
-    >>> _named([mine, theirs], JobContext("f00dcafe", "U9", "C9", 0.0, 0.0), ("U9",))
-    ' (`0badf00d`, `5ca1ab1e`)'
+    >>> here = {"id": "0badf00d", "args": [{"id": "0badf00d", "report": "ping", "args": {}, "channel": "C1", "user": "U1"}]}
+    >>> there = {"id": "5ca1ab1e", "args": [{"id": "5ca1ab1e", "report": "ping", "args": {}, "channel": "C2", "user": "U1"}]}
+    >>> _named([here, there], "C1"), _named([there], "C1"), _named([], "C1")
+    (' (`0badf00d`; 1 from other channels)', ' (1 from other channels)', ' (idle)')
     """
     if not running:
         return " (idle)"
-    shown = [
-        escape_mrkdwn(job.id)
-        for job in map(_job_of, running)
-        if job is not None and asker is not None and may_see(job, asker.channel, asker.user, admins)
-    ]
+    jobs = [_job_of(task) for task in running]
+    shown = [escape_mrkdwn(job.id) for job in jobs if job is not None and channel and job.channel == channel]
     hidden = len(running) - len(shown)
     parts = [", ".join(f"`{job_id}`" for job_id in shown)] if shown else []
     if hidden:
-        parts.append(f"{hidden} from elsewhere")
+        parts.append(f"{hidden} from other channels")
     return f" ({'; '.join(parts)})"
 
 
