@@ -9,6 +9,7 @@ text; the HTTP tests send what a hostile or confused client would to the real `p
 from __future__ import annotations
 
 import re
+import secrets
 import time
 from collections.abc import Iterator
 
@@ -146,7 +147,9 @@ class Installed:
     def say(self, text: str, user: str, channel: str) -> Reply:
         text = text.replace("@JOB", self.jobs[-1] if self.jobs else "0badf00d")
         text = text.replace("@SCHEDULE", self.schedules[-1][0] if self.schedules else "s-0badf0")
-        return self.handler.handle({**_payload(text), "user_id": user, "channel_id": channel})
+        # Slack gives every delivery a trigger_id of its own.
+        delivery = {"user_id": user, "channel_id": channel, "trigger_id": secrets.token_hex(8)}
+        return self.handler.handle({**_payload(text), **delivery})
 
     def remember(self, reply: Reply, user: str, channel: str) -> None:
         """Cancel a job the reply queued at once (as its owner would), so no worker runs it later;

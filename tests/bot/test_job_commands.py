@@ -175,7 +175,7 @@ def test_run_again_and_the_cancel_button_right_after_the_ack_know_the_job_just_q
     handler = make_handler(slack, store)
     control: JobControl = handler.control  # type: ignore[attr-defined]
     first = say(handler, 'echo text="once more"', PRIVATE, ALICE).text.split("job `")[1].split("`")[0]
-    again = answer(lambda: control.run_again(first, BOB, PRIVATE, team="T0TEST"))
+    again = answer(lambda: control.run_again(first, BOB, PRIVATE, team="T0TEST", trigger_id="t-again"))
     assert again.outcome == "queued" and 'text="once more"' in again.text, again.text
     second = again.text.split("job `")[1].split("`")[0]
     cancelled = answer(lambda: control.cancel(second, BOB, PRIVATE))
