@@ -53,13 +53,17 @@ def register_interactions(app: App, control: JobControl, after_ack: AfterAck) ->
 
     @app.action(RERUN_ACTION)
     def on_run_again(ack: Ack, body: dict[str, Any], respond: Respond) -> None:
-        job_id, user, _ = _clicked(body)
+        job_id, user, channel = _clicked(body)
         team = str((body.get("team") or {}).get("id") or "")
         response_url = str(body.get("response_url") or "")
+        trigger_id = str(body.get("trigger_id") or "")
         ack()
+
+        def run_again() -> Reply:
+            return control.run_again(
+                job_id, user, channel, team=team, response_url=response_url, trigger_id=trigger_id
+            )
+
         after_ack.run(
-            lambda: _finish(
-                answer(lambda: control.run_again(job_id, user, team, response_url), what="Run again button"), respond
-            ),
-            "Run again button",
+            lambda: _finish(answer(run_again, what="Run again button"), respond), "Run again button"
         )

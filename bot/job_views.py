@@ -28,10 +28,14 @@ def web_url(api_url: str) -> str:
 
 
 def visible(record: JobRecord | None, channel: str, user: str, admins: tuple[str, ...] = ()) -> bool:
-    """Whether `user`, typing in `channel`, may learn anything of this job: it is in their
-    channel, or it is theirs, or they are an admin. Everyone else must not tell it from an
-    unknown id, so a guessed id reveals nothing of a private channel."""
-    return record is not None and (record.job.channel == channel or record.job.user == user or user in admins)
+    """Whether `user`, typing or clicking in `channel`, may learn anything of this job: it is in
+    their channel, or it is theirs, or they are an admin. Everyone else must not tell it from an
+    unknown id, so a guessed id reveals nothing of a private channel. An empty id matches
+    nothing, so a request or a record missing one reveals nothing either."""
+    if record is None:
+        return False
+    job = record.job
+    return bool(channel) and job.channel == channel or bool(user) and (job.user == user or user in admins)
 
 
 def no_such_job(job_id: str, command: str) -> UserError:
