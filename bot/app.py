@@ -89,6 +89,6 @@ def _on_error(error: Exception, request: BoltRequest, logger: logging.Logger) ->
     if isinstance(error, BoltUnhandledRequestError):
         body = request.body
         kind = body.get("type") or ("command " + str(body.get("command")) if "command" in body else "?")
-        log.info("no listener for a %.60s request", kind)
+        log.info("no listener for a %s request", repr(kind)[:60])
         return
     logger.exception("Failed to run a listener or middleware (error: %s)", error)

@@ -86,6 +86,12 @@ def wsgi(slack_server) -> Callable[..., Iterable[bytes]]:  # type: ignore[no-unt
     return make_wsgi(build_app(settings, handler), signing_secret=SIGNING_SECRET)
 
 
+@pytest.fixture(autouse=True)
+def log_level(caplog: pytest.LogCaptureFixture) -> None:
+    """Capture what a bot at its default LOG_LEVEL (INFO) writes."""
+    caplog.set_level(logging.INFO)
+
+
 def call(
     wsgi: Callable[..., Iterable[bytes]],
     body: bytes,
@@ -264,7 +270,6 @@ def test_the_largest_real_slack_payload_fits_under_the_limit(wsgi) -> None:  # t
 def test_a_bad_signature_is_401_with_one_short_log_line_and_no_body(wsgi, caplog, override) -> None:  # type: ignore[no-untyped-def]
     secret_text = "the-body-must-not-be-logged"
     body = command_form(f"echo text={secret_text}" + "x" * 20_000)
-    caplog.set_level(logging.DEBUG)
     answer = call(wsgi, body, {**signed(body), **override})
     assert answer.code == 401, (answer.code, answer.body)
     assert not long_lines(caplog), long_lines(caplog)
@@ -291,6 +296,7 @@ def test_a_signed_body_that_is_not_utf8_is_400_not_500(wsgi, caplog) -> None:  #
         (b"command=%2Frun-report&text=ping", "text/plain"),
         (b"command=%2Frun-report&text=ping", "multipart/form-data; boundary=x"),
         (b"", FORM),
+        (json.dumps({"type": "no\nsuch\n" * 100}).encode(), "application/json"),
     ],
     ids=[
         "bad-json",
@@ -301,6 +307,7 @@ def test_a_signed_body_that_is_not_utf8_is_400_not_500(wsgi, caplog) -> None:  #
         "text-plain",
         "multipart",
         "empty",
+        "unknown-multiline-type",
     ],
 )
 def test_a_signed_malformed_request_is_400_never_500(wsgi, caplog, body: bytes, content_type: str) -> None:  # type: ignore[no-untyped-def]
