@@ -108,17 +108,24 @@ def test_a_click_on_a_message_that_says_payload_is_handled(slack, worker, http_b
     )
 
 
-def _post(port: int, body: bytes, headers: dict[str, str], chunk: int = 1 << 20) -> tuple[int, float]:
-    """POST `body` in chunks; the server may answer and close before it is all sent."""
+def _post(
+    port: int, body: bytes, headers: dict[str, str], chunk: int = 1 << 20, chunked: bool = False
+) -> tuple[int, float]:
+    """POST `body` in pieces (with Content-Length, or in HTTP chunks); the server may answer and
+    close before it is all sent."""
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
     started = time.monotonic()
     conn.putrequest("POST", "/slack/events")
-    for name, value in {**headers, "Content-Length": str(len(body))}.items():
+    framing = {"Transfer-Encoding": "chunked"} if chunked else {"Content-Length": str(len(body))}
+    for name, value in {**headers, **framing}.items():
         conn.putheader(name, value)
     conn.endheaders()
     try:
         for start in range(0, len(body), chunk):
-            conn.send(body[start : start + chunk])
+            piece = body[start : start + chunk]
+            conn.send(b"%x\r\n%s\r\n" % (len(piece), piece) if chunked else piece)
+        if chunked:
+            conn.send(b"0\r\n\r\n")
     except OSError:  # refused mid-body: the answer is already waiting
         pass
     response = conn.getresponse()
@@ -127,12 +134,14 @@ def _post(port: int, body: bytes, headers: dict[str, str], chunk: int = 1 << 20)
     return response.status, time.monotonic() - started
 
 
-def test_a_30_mb_unsigned_post_is_refused_quickly_and_the_log_stays_small(http_bot) -> None:  # type: ignore[no-untyped-def]
+@pytest.mark.parametrize("chunked", [False, True], ids=["content-length", "chunked"])
+def test_a_30_mb_unsigned_post_is_refused_quickly_and_the_log_stays_small(http_bot, chunked) -> None:  # type: ignore[no-untyped-def]
     before = http_bot.log_path.stat().st_size
     status, elapsed = _post(
         http_bot.port,
         b"text=" + b"A" * (30 * 1024 * 1024),
         {"Content-Type": "application/x-www-form-urlencoded"},
+        chunked=chunked,
     )
     assert status == 413
     assert elapsed < 2.0
