@@ -100,9 +100,14 @@ class SlackEndpoint:
             body = parse_body(text, headers.get("content-type", ""))
         except BadBody as bad:
             raise Refused(400, str(bad)) from None
-        return ParsedBoltRequest(
-            raw_body=text, body=body, headers=headers, query=str(environ.get("QUERY_STRING", ""))
-        )
+        try:
+            return ParsedBoltRequest(
+                raw_body=text, body=body, headers=headers, query=str(environ.get("QUERY_STRING", ""))
+            )
+        except (TypeError, AttributeError, KeyError, IndexError, ValueError):
+            # Bolt reads ids out of the body to build the request's context; `bot.slack_body`
+            # checks the fields it knows Bolt reads, and this catches a shape it does not know.
+            raise Refused(400, "fields are not what Slack sends") from None
 
 
 def read_body(environ: dict[str, Any], limit: int) -> bytes:
