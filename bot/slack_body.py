@@ -37,8 +37,6 @@ _OBJECTS = frozenset(
         "item",
         "assistant_thread",
         "function_data",
-        "container",
-        "state",
     }
 )
 _ID_OR_OBJECT = frozenset({"user", "channel", "team", "enterprise"})

@@ -26,6 +26,7 @@ from bot.commands import CommandHandler
 from bot.http import EVENTS_PATH, MAX_BODY_BYTES, make_wsgi
 from bot.publish import Publisher
 from bot.sandbox.fake_slack import sign
+from bot.slack_body import parse_body
 from tasks.jobs import JobRecords
 from tasks.reports import load_reports
 from tasks.settings import Settings
@@ -450,3 +451,157 @@ def test_whatever_arrives_the_answer_is_never_5xx_slow_or_loud(
     assert answer.code < 500, (answer.code, answer.body[:200])
     assert answer.elapsed < 3.0
     assert not long_lines(caplog), long_lines(caplog)
+
+
+# ------------------------------------------- what Slack really sends is accepted (pure)
+
+_REAL_BODIES = {
+    "block_actions": {
+        "type": "block_actions",
+        "user": {"id": "U1", "username": "a", "name": "a", "team_id": "T1"},
+        "api_app_id": "A1",
+        "token": "t",
+        "container": {"type": "message", "message_ts": "1.2", "channel_id": "C1", "is_ephemeral": False},
+        "trigger_id": "1.2.x",
+        "team": {"id": "T1", "domain": "d"},
+        "enterprise": None,
+        "is_enterprise_install": False,
+        "channel": {"id": "C1", "name": "general"},
+        "message": {
+            "bot_id": "B1",
+            "type": "message",
+            "text": "x",
+            "user": "U2",
+            "ts": "1.2",
+            "team": "T1",
+            "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": "x"}}],
+        },
+        "state": {"values": {}},
+        "response_url": "https://hooks.slack.com/actions/T1/1/x",
+        "actions": [
+            {
+                "action_id": "reportbot_rerun",
+                "block_id": "b",
+                "text": {"type": "plain_text", "text": "Run"},
+                "value": "deadbeef",
+                "type": "button",
+                "action_ts": "1.3",
+            }
+        ],
+    },
+    "view_submission": {
+        "type": "view_submission",
+        "team": {"id": "T1", "domain": "d", "enterprise_id": "E1"},
+        "user": {"id": "U1", "username": "a", "team_id": "T1"},
+        "view": {
+            "id": "V1",
+            "team_id": "T1",
+            "type": "modal",
+            "callback_id": "cb",
+            "hash": "h",
+            "state": {"values": {"b": {"a": {"type": "plain_text_input", "value": "payload"}}}},
+            "previous_view_id": None,
+            "root_view_id": "V1",
+            "app_installed_team_id": "T1",
+            "bot_id": "B1",
+        },
+        "response_urls": [],
+        "enterprise": {"id": "E1", "name": "e"},
+    },
+    "dialog_submission": {
+        "type": "dialog_submission",
+        "callback_id": "c",
+        "state": "a string",
+        "submission": {},
+        "user": {"id": "U1"},
+        "channel": {"id": "C1"},
+        "team": {"id": "T1"},
+    },
+    "message_changed": {
+        "type": "event_callback",
+        "team_id": "T1",
+        "api_app_id": "A1",
+        "event_id": "Ev1",
+        "event_time": 1,
+        "is_ext_shared_channel": True,
+        "event_context": "x",
+        "authorizations": [
+            {
+                "enterprise_id": None,
+                "team_id": "T1",
+                "user_id": "U9",
+                "is_bot": True,
+                "is_enterprise_install": False,
+            }
+        ],
+        "event": {
+            "type": "message",
+            "subtype": "message_changed",
+            "channel": "C1",
+            "hidden": True,
+            "ts": "1.3",
+            "message": {
+                "type": "message",
+                "user": "U1",
+                "text": "new",
+                "ts": "1.2",
+                "edited": {"user": "U1", "ts": "1.3"},
+            },
+            "previous_message": {"type": "message", "user": "U1", "text": "old", "ts": "1.2"},
+        },
+    },
+    "channel_created": {
+        "type": "event_callback",
+        "team_id": "T1",
+        "event": {
+            "type": "channel_created",
+            "channel": {"id": "C1", "name": "x", "created": 1, "creator": "U1"},
+        },
+    },
+    "user_change": {
+        "type": "event_callback",
+        "team_id": "T1",
+        "event": {
+            "type": "user_change",
+            "user": {"id": "U1", "team_id": "T1", "deleted": False, "profile": {"real_name": "a"}},
+        },
+    },
+    "reaction_added": {
+        "type": "event_callback",
+        "team_id": "T1",
+        "event": {
+            "type": "reaction_added",
+            "user": "U1",
+            "reaction": "+1",
+            "item_user": "U2",
+            "item": {"type": "message", "channel": "C1", "ts": "1.2"},
+            "event_ts": "1.4",
+        },
+    },
+    "app_home_opened": {
+        "type": "event_callback",
+        "team_id": "T1",
+        "event": {
+            "type": "app_home_opened",
+            "user": "U1",
+            "channel": "D1",
+            "tab": "home",
+            "view": {"id": "V1", "type": "home"},
+        },
+    },
+}
+
+
+@pytest.mark.parametrize("kind", sorted(_REAL_BODIES))
+@pytest.mark.parametrize("form", [False, True], ids=["json", "form"])
+def test_the_bodies_slack_sends_are_parsed_whole(kind: str, form: bool) -> None:
+    body = _REAL_BODIES[kind]
+    if form:
+        assert parse_body(urllib.parse.urlencode({"payload": json.dumps(body)}), FORM) == body
+    else:
+        assert parse_body(json.dumps(body), "application/json") == body
+
+
+def test_a_slash_command_and_an_ssl_check_are_parsed_as_forms() -> None:
+    assert parse_body(command_form("echo payload=1").decode(), FORM)["text"] == "echo payload=1"
+    assert parse_body("ssl_check=1&token=t", FORM) == {"ssl_check": "1", "token": "t"}
