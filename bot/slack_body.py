@@ -2,8 +2,8 @@
 
 Slack sends three shapes (SLACK.md §1, §8): a slash command as a form, an interaction as a form
 of one field `payload=<json>`, an event as JSON. The shape is told by the content type and by
-the form's field names; Bolt's own parser looks for the text "payload" anywhere in the body, so
-a command that says "payload" in any field lost all its fields.
+the form's field names. (Bolt's own parser looks for the text "payload" anywhere in the body,
+so a command that says "payload" in any field would lose all its fields.)
 
 >>> parse_body("command=%2Frun-report&text=echo+text%3Dpayload", "application/x-www-form-urlencoded")
 {'command': '/run-report', 'text': 'echo text=payload'}

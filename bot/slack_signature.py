@@ -1,9 +1,8 @@
 """Is this HTTP request signed by Slack? slack_sdk's SignatureVerifier, fed only well-formed input.
 
-The verifier raises on what an attacker controls (`int("abc")` on the timestamp, a non-ASCII
-signature in `hmac.compare_digest`, a body that is not UTF-8), which reached the client as a 500
-with a traceback in the log; Bolt's own middleware also logs the whole body of every refused
-request. Here a refusal is a short reason, and the caller logs one line without the body.
+The verifier raises on input an attacker controls (`int("abc")` on the timestamp, a non-ASCII
+signature in `hmac.compare_digest`), so malformed headers are refused here before it sees them.
+A refusal is a short reason; the caller logs one line, never the body.
 """
 
 from __future__ import annotations
