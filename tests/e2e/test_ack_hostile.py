@@ -92,7 +92,8 @@ def job_messages(slack, channel: str) -> list[Any]:  # type: ignore[no-untyped-d
 def test_a_400000_character_command_is_refused_within_the_ack_budget(
     slack, http_bot, socket_bot, worker, mode
 ):  # type: ignore[no-untyped-def]
-    text = 'echo text="' + ("a=\"b' " * 66_667)[: 400_000 - 11]
+    # Quotes, `=` and spaces all through it, but mostly letters: about 410 kB once form-encoded.
+    text = 'echo text="' + (("a=\"b' " + "x" * 94) * 4000)[: 400_000 - 11]
     assert len(text) == 400_000
     response = slack.send_command("/run-report", text, channel="C0HUGE", user="U0MALLORY", mode=mode)
     assert response.ok and response.status == 200, response
