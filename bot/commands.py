@@ -8,10 +8,9 @@ publish (a queued job's record is handed to `bot.queued_records`, which writes i
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from bot import grammar, replies
@@ -165,7 +164,7 @@ class CommandHandler:
         )
         first = self.deliveries.first(payload.get("trigger_id"), job.id)
         if first:
-            return Reply(replies.queued_text(dataclasses.replace(job, id=first)), outcome="replayed")
+            return Reply(replies.queued_text(replace(job, id=first)), outcome="replayed")
         token = job_id_var.set(job.id)
         try:
             self.publisher.publish(job, job_time_limit(report, self.settings))
