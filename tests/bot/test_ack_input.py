@@ -13,6 +13,8 @@ import uuid
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from bot.commands import CommandHandler
 from bot.job_views import describe
@@ -92,6 +94,15 @@ def test_user_ids_are_a_u_or_w_then_uppercase_letters_and_digits(good: str) -> N
 def test_anything_else_is_not_a_user_id_and_never_becomes_a_mention(bad: Any) -> None:
     assert not is_user_id(bad) and valid_user_id(bad) == ""
     assert user_mention(bad) == "someone" and user_mention(bad, unknown="Someone") == "Someone"
+
+
+@given(st.text(max_size=40) | st.from_regex(r"[UWCGD][A-Z0-9]{1,12}", fullmatch=True))
+def test_whatever_a_request_carries_a_mention_is_one_mention_or_none(value: str) -> None:
+    for shown, opener in ((user_mention(value), "<@"), (channel_mention(value), "<#")):
+        if shown.startswith("<"):
+            assert shown == f"{opener}{value}>" and re.fullmatch(r"[A-Z0-9]+", value), shown
+        else:
+            assert "<" not in shown and ">" not in shown
 
 
 def test_channel_and_team_ids_have_their_own_letters() -> None:

@@ -194,3 +194,33 @@ def test_the_same_signed_command_delivered_three_times_to_two_bots_runs_one_job(
         assert len([m for m in slack.messages("C0REPLAY") if "ran *echo*" in str(m.blocks)]) == 1
     finally:
         other.stop()
+
+
+def test_a_command_delivered_over_socket_mode_and_http_alike_runs_one_job(
+    slack, http_bot, socket_bot, worker
+):  # type: ignore[no-untyped-def]
+    """Socket Mode redelivers an envelope it thinks was lost; the same payload over either
+    transport is one delivery."""
+    fields = form("echo text=both", "C0REPLAYSM", user_id="U0ALICE")
+    answers = [
+        slack._deliver(fields, "slash_commands", True, "socket", None, None, None, 3.0),
+        slack._deliver(fields, "slash_commands", True, "socket", None, None, None, 3.0),
+    ]
+    status, body, _ = deliver(http_bot.port, *signed(fields))
+    ids = {
+        JOB_ID.search(ack_text(r.body)).group(1) for r in answers if r.ok and JOB_ID.search(ack_text(r.body))
+    }
+    ids.add(JOB_ID.search(ack_text(body)).group(1))  # type: ignore[union-attr]
+    assert status == 200 and len(ids) == 1 and all(r.ok for r in answers), (ids, answers)
+    (job_id,) = ids
+    slack.wait_for(
+        lambda: [
+            m
+            for m in slack.messages("C0REPLAYSM")
+            if job_id in str(m.blocks) and "succeeded" in str(m.blocks)
+        ],
+        timeout=20,
+        message=f"job {job_id} to finish",
+    )
+    time.sleep(1.5)
+    assert len([m for m in slack.messages("C0REPLAYSM") if "ran *echo*" in str(m.blocks)]) == 1
