@@ -81,10 +81,6 @@ def deliver(port: int, raw: bytes, headers: dict[str, str]) -> tuple[int, Any, f
     return status, body, elapsed
 
 
-def job_messages(slack, channel: str) -> list[Any]:  # type: ignore[no-untyped-def]
-    return [m for m in slack.messages(channel) if JOB_ID.search(str(m.blocks)) or "job `" in str(m.blocks)]
-
-
 # ------------------------------------------------------------------ case 4: huge text
 
 
