@@ -17,6 +17,7 @@ from bot.after_ack import AfterAck
 from bot.commands import Reply, answer
 from bot.job_control import JobControl
 from tasks.rendering import CANCEL_ACTION, RERUN_ACTION
+from tasks.slack_ids import valid_channel_id, valid_user_id
 
 log = logging.getLogger(__name__)
 
@@ -26,8 +27,8 @@ def _clicked(body: dict[str, Any]) -> tuple[str, str, str]:
     actions = body.get("actions") or [{}]
     return (
         str(actions[0].get("value") or ""),
-        str((body.get("user") or {}).get("id") or ""),
-        str((body.get("channel") or {}).get("id") or ""),
+        valid_user_id((body.get("user") or {}).get("id")),  # "" unless shaped like Slack's ids
+        valid_channel_id((body.get("channel") or {}).get("id")),
     )
 
 

@@ -12,6 +12,7 @@ from tasks.errors import UserError
 from tasks.jobs import JobRecord, JobRecords
 from tasks.mrkdwn import escape_mrkdwn
 from tasks.rendering import STATE_ICONS, describe_request, format_duration
+from tasks.slack_ids import is_channel_id, user_mention
 
 
 def web_url(api_url: str) -> str:
@@ -49,7 +50,7 @@ def no_such_job(job_id: str, command: str) -> UserError:
 def thread_link(record: JobRecord, web: str) -> str:
     """A link to the job's message: a command's status message and its thread, or a schedule's
     one message."""
-    if not record.status_ts:
+    if not record.status_ts or not is_channel_id(record.job.channel):
         return ""
     label = "message" if record.job.schedule_id else "thread"
     return f"<{web}archives/{record.job.channel}/p{record.status_ts.replace('.', '')}|{label}>"
@@ -66,12 +67,12 @@ def describe(record: JobRecord, web: str) -> str:
     job = record.job
     parts = [f"{STATE_ICONS.get(record.state, '')} `{job.id}` {describe_request(job)}: *{record.state}*"]
     if job.user:
-        parts.append(f"by <@{job.user}>")
+        parts.append(f"by {user_mention(job.user)}")
     parts.append(_when(job.requested_at))
     if record.started_at and record.finished_at:
         parts.append(f"ran {format_duration(record.finished_at - record.started_at)}")
     if record.cancelled_by:
-        parts.append(f"cancelled by <@{record.cancelled_by}>")
+        parts.append(f"cancelled by {user_mention(record.cancelled_by)}")
     link = thread_link(record, web)
     if link:
         parts.append(link)

@@ -27,6 +27,7 @@ from slack_sdk.models.blocks import (
 from tasks.jobs import Job
 from tasks.mrkdwn import code, escape_mrkdwn, without_broadcasts
 from tasks.reports.results import Chart, File, MayNotify, Table, parts_of
+from tasks.slack_ids import user_mention
 
 SECTION_LIMIT = 3000  # characters of one section's text
 MAX_BLOCKS = 50  # blocks in one message
@@ -123,14 +124,14 @@ def status_message(
     `note` is a line of mrkdwn shown under it, escaped by the caller.
     """
     icon = STATE_ICONS.get(state, "")
-    who = f"<@{job.user}>" if job.user else "Someone"
+    who = user_mention(job.user, unknown="Someone")
     origin = f" (schedule `{escape_mrkdwn(job.schedule_id)}`)" if job.schedule_id else ""
     if state == "running":
         where = "running…"
     elif state == "queued":
         where = "queued"
     elif state == "cancelled" and cancelled_by:
-        where = f"cancelled by <@{cancelled_by}>"
+        where = f"cancelled by {user_mention(cancelled_by)}"
         if duration is not None:
             where += f" after {format_duration(duration)}"
     elif duration is not None:
