@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bot import grammar, replies
+from bot.job_cap import JobCap
 from bot.job_views import history_text, status_text, web_url
 from bot.metrics import COMMANDS, DISPATCH_FAILURES
 from bot.publish import Publisher, QueueUnavailable
@@ -89,6 +90,7 @@ class CommandHandler:
         # Who may run what; the worker checks again before running (tasks.access).
         self.access = access or ack_path_access(settings)
         self.command = settings.slack_command
+        self.job_cap = JobCap(records.in_flight, settings)
         self._handlers: dict[type, Callable[[Any, Mapping[str, Any]], Reply]] = {
             grammar.Help: self._help,
             grammar.ListReports: self._list,
@@ -154,10 +156,12 @@ class CommandHandler:
             team=str(payload.get("team_id", "")),
             response_url=str(payload.get("response_url", "")),
         )
+        admission = self.job_cap.admit(job, job_time_limit(report, self.settings))  # refused at the cap
         token = job_id_var.set(job.id)
         try:
-            self.publisher.publish(job, job_time_limit(report, self.settings))
+            self.publisher.publish(job, job_time_limit(report, self.settings), bulk=admission.bulk)
         except QueueUnavailable:
+            self.job_cap.release(job)
             DISPATCH_FAILURES.inc()
             return Reply(replies.not_queued_text(report.name), outcome="not_queued")
         finally:

@@ -40,13 +40,13 @@ class Settings:
     schedule_min_interval: int = 60
     default_timezone: str = "UTC"
     admin_users: tuple[str, ...] = ()
-    # Fair use (0 = no limit; ADMIN_USERS are exempt from the schedule limits). Ten schedules a
-    # person covers their own digests; twenty-five in a channel keep even every-minute
-    # schedules under Slack's one message a second there. Ten jobs queued or running per person
-    # is more than anyone waits for, and keeps one person's burst from filling the workers.
+    # Fair use; 0 turns a limit off. ADMIN_USERS have none of them. Ten schedules cover one
+    # person's digests; twenty-five in a channel keep even every-minute schedules under Slack's
+    # one message a second there. Twenty jobs queued or running is more than anyone waits for by
+    # hand, and stops a script's burst before it fills the queue.
     schedules_per_user: int = 10
     schedules_per_channel: int = 25
-    jobs_per_user: int = 10
+    jobs_per_user: int = 20
     job_retention_days: int = 30
     flower_port: int = 5555
     flower_basic_auth: str = field(default="", repr=False)
