@@ -8,6 +8,7 @@ session's virtual host; no worker consumes here, so queued jobs stay queued).
 from __future__ import annotations
 
 import re
+import time
 import uuid
 from dataclasses import replace
 
@@ -111,3 +112,21 @@ def test_a_refused_publish_does_not_use_up_a_place(store: Store) -> None:
     closed = f"amqp://guest:guest@127.0.0.1:{free_port()}//"  # nothing listens: refused at once
     assert run(bot(store, limit=1, broker=closed)).outcome == "not_queued"
     assert run(bot(store, limit=1)).outcome == "queued"
+
+
+def test_a_redis_that_hangs_adds_at_most_half_a_second_to_the_ack(services) -> None:  # type: ignore[no-untyped-def]
+    from urllib.parse import urlsplit
+
+    from tests.faults import FaultProxy
+
+    redis_at = urlsplit(REDIS_URL)
+    with FaultProxy(redis_at.hostname or "127.0.0.1", redis_at.port or 6379) as proxy:
+        handler = bot(RedisStore(proxy.url("redis://", "/15"), prefix=f"{REDIS_PREFIX}{uuid.uuid4().hex}:"))
+        proxy.blackhole()
+        started = time.monotonic()
+        reply = handler.handle(
+            {"text": "echo text=hi", "channel_id": "C0CAP", "user_id": ALICE, "team_id": "T0"}
+        )
+        took = time.monotonic() - started
+    assert reply.outcome == "queued", reply.text
+    assert took < 1.2, f"the ack took {took:.2f} s"
