@@ -486,8 +486,8 @@ class ScheduleStore:
 
 class ScheduleLimits:
     """How many schedules one person, and one channel, may have (0: no limit; `exempt` users,
-    the admins, have none). The count and the add happen under a short lock of the person and
-    one of the channel, so a burst of adds, from any number of bot processes, cannot overshoot.
+    the admins, have none). The count and the add happen under a short lock on the person and
+    another on the channel, so a burst of adds from any number of bot processes cannot overshoot.
     """
 
     LOCK_TTL = 10.0
