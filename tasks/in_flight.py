@@ -46,7 +46,9 @@ class Admission:
         return self.ahead >= INTERACTIVE_PER_USER
 
 
-def _key(user: str) -> str:
+def counted_key(user: str) -> str:
+    """The store's key of `user`'s jobs in flight (`tasks.jobs` removes a finished job with its
+    final record, in the same round trip)."""
     return f"user:{user}:jobs-in-flight"
 
 
@@ -64,7 +66,7 @@ class JobsInFlight:
         workers, and refusing every command while Redis is down would protect nothing."""
         expires_at = job.requested_at + hard_limit + LOST_AFTER
         try:
-            ahead = self.store.add_counted(_key(job.user), job.id, expires_at, self.clock(), limit)
+            ahead = self.store.add_counted(counted_key(job.user), job.id, expires_at, self.clock(), limit)
         except StoreUnavailable as exc:
             log.warning("jobs in flight not counted (store unavailable: %s); job %s let through", exc, job.id)
             return Admission(allowed=True, ahead=0, limit=limit)
@@ -72,4 +74,4 @@ class JobsInFlight:
 
     def done(self, job: Job) -> None:
         """`job` no longer counts: its record reached a final state, or it was cancelled."""
-        self.store.remove_counted(_key(job.user), job.id)
+        self.store.remove_counted(counted_key(job.user), job.id)

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
-from tasks.in_flight import JobsInFlight
+from tasks.in_flight import JobsInFlight, counted_key
 from tasks.store import ClaimAndPush, Store
 
 FINAL_STATES = ("succeeded", "failed", "cancelled")
@@ -101,12 +101,14 @@ class JobRecords:
     def __init__(self, store: Store, retention_days: int = 30) -> None:
         self.store = store
         self.ttl = retention_days * 86400
-        self.in_flight = JobsInFlight(store)  # a job in a final state no longer counts
+        self.in_flight = JobsInFlight(store)  # a cancelled job no longer counts
 
     def save(self, record: JobRecord) -> None:
-        self.store.set(f"job:{record.job.id}", record.to_json(), ttl=self.ttl)
-        if record.state in FINAL_STATES:
-            self.in_flight.done(record.job)
+        key, job = f"job:{record.job.id}", record.job
+        if record.state in FINAL_STATES:  # and no longer among its person's jobs in flight
+            self.store.set_then_remove_counted(key, record.to_json(), self.ttl, counted_key(job.user), job.id)
+        else:
+            self.store.set(key, record.to_json(), ttl=self.ttl)
 
     def created(self, job: Job) -> JobRecord:
         """Record a newly queued job and list it in its channel's history.

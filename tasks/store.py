@@ -106,6 +106,11 @@ class Store(ABC):
     def remove_counted(self, key: str, member: str) -> None:
         """Take `member` out of the sorted set `key` (`add_counted`)."""
 
+    @abstractmethod
+    def set_then_remove_counted(self, key: str, value: str, ttl: float, counted: str, member: str) -> None:
+        """`set` and `remove_counted` in one round trip: a job's final record saved, and the job
+        no longer counted among its person's jobs in flight."""
+
     @contextmanager
     def lock(self, key: str, holder: str, ttl: float) -> Iterator[bool]:
         """Hold `key` for the block if free; yields whether this caller got it."""
@@ -239,6 +244,15 @@ class RedisStore(Store):
     def remove_counted(self, key: str, member: str) -> None:
         self._call(self._r.zrem, self._k(key), member)
 
+    def set_then_remove_counted(self, key: str, value: str, ttl: float, counted: str, member: str) -> None:
+        def both() -> None:
+            pipe = self._r.pipeline(transaction=False)
+            pipe.set(self._k(key), value, px=int(ttl * 1000))
+            pipe.zrem(self._k(counted), member)
+            pipe.execute()
+
+        self._call(both)
+
 
 class MemoryStore(Store):
     """The same semantics in one process, for the sandbox's all-in-one mode and unit tests."""
@@ -360,6 +374,11 @@ class MemoryStore(Store):
     def remove_counted(self, key: str, member: str) -> None:
         with self._lock:
             self._hash(key).pop(member, None)
+
+    def set_then_remove_counted(self, key: str, value: str, ttl: float, counted: str, member: str) -> None:
+        with self._lock:
+            self.set(key, value, ttl)
+            self.remove_counted(counted, member)
 
 
 def make_store(url: str, prefix: str = "reportbot:") -> Store:
