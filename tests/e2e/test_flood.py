@@ -107,3 +107,37 @@ def test_a_ping_is_done_within_5_s_while_a_digest_fans_out_to_60_channels(
 
     took = ping_takes(slack, "C0PING")
     assert took < 5.0, f"ping took {took:.1f} s behind the digest"
+
+
+@pytest.fixture
+def capped_bot(slack_server, services, tmp_path) -> Iterator[None]:  # type: ignore[no-untyped-def]
+    """A bot of its own with JOBS_PER_USER=2, taking the fake Slack's commands for one test."""
+    from tests.conftest import start_bot
+
+    previous = getattr(slack_server, "bot_url", None)
+    proc, port = start_bot(slack_server, tmp_path, "capped-bot", JOBS_PER_USER="2")
+    slack_server.bot_url = f"http://127.0.0.1:{port}/slack/events"
+    yield
+    slack_server.bot_url = previous
+    proc.stop()
+
+
+def test_a_person_at_the_cap_is_refused_at_the_ack_until_their_jobs_end(
+    slack, worker, capped_bot, empty_queues
+):  # type: ignore[no-untyped-def]
+    def run(text: str) -> str:
+        response = slack.send_command("/run-report", text, channel="C0CAPPED", user="U0BUSY")
+        assert response.ok and response.status == 200, response
+        return str(response.body)
+
+    # One succeeds after 1.5 s; the other is stopped at sleepy's 2 s time limit and fails.
+    first, second = run("sleepy seconds=1.5"), run("sleepy seconds=10")
+    assert "Queued" in first and "Queued" in second
+    refused = run("echo")
+    assert "You have 2 jobs queued or running" in refused and "Queued" not in refused
+    # Both end, one succeeded and one failed, in the real worker: the person may run again.
+    slack.wait_for(lambda: finished(slack, "C0CAPPED") >= 2, timeout=30, message="both jobs to end")
+    assert any("failed" in str(m.blocks) for m in slack.messages("C0CAPPED"))
+    assert "Queued" in slack.wait_for(
+        lambda: (lambda a: a if "Queued" in a else None)(run("echo")), timeout=5
+    )
