@@ -15,6 +15,7 @@ from typing import Any
 
 from bot import grammar, replies
 from bot.deliveries import Deliveries
+from bot.job_cap import JobCap
 from bot.job_views import history_text, status_text, web_url
 from bot.metrics import COMMANDS, DISPATCH_FAILURES
 from bot.publish import Publisher, QueueUnavailable
@@ -92,6 +93,7 @@ class CommandHandler:
         # Who may run what; the worker checks again before running (tasks.access).
         self.access = access or ack_path_access(settings)
         self.command = settings.slack_command
+        self.job_cap = JobCap(records.in_flight, settings)
         self._handlers: dict[type, Callable[[Any, Mapping[str, Any]], Reply]] = {
             grammar.Help: self._help,
             grammar.ListReports: self._list,
@@ -165,10 +167,16 @@ class CommandHandler:
         first = self.deliveries.first(payload.get("trigger_id"), job.id)
         if first:
             return Reply(replies.queued_text(replace(job, id=first)), outcome="replayed")
+        try:
+            admission = self.job_cap.admit(job, job_time_limit(report, self.settings))
+        except UserError:  # refused at the cap: this delivery queued nothing, so a retry may
+            self.deliveries.forget(payload.get("trigger_id"), job.id)
+            raise
         token = job_id_var.set(job.id)
         try:
-            self.publisher.publish(job, job_time_limit(report, self.settings))
+            self.publisher.publish(job, job_time_limit(report, self.settings), bulk=admission.bulk)
         except QueueUnavailable:
+            self.job_cap.release(job)
             DISPATCH_FAILURES.inc()
             self.deliveries.forget(payload.get("trigger_id"), job.id)
             return Reply(replies.not_queued_text(report.name), outcome="not_queued")

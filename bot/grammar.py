@@ -125,7 +125,9 @@ class ScheduleAdd:
 
 @dataclasses.dataclass(frozen=True)
 class ScheduleList:
-    """``schedule list``."""
+    """``schedule list [page <N>]``: a long list is shown a page at a time."""
+
+    page: int = 1
 
 
 @dataclasses.dataclass(frozen=True)
@@ -217,7 +219,7 @@ def usage(command: str = COMMAND) -> str:
             f'{command} schedule add <report> [key=value …] cron "<m h dom mon dow>" [tz=Zone] [misfire=skip|once]',
             "repeat a report by cron",
         ),
-        (f"{command} schedule list", "this channel's schedules"),
+        (f"{command} schedule list [page <N>]", "this channel's schedules"),
         (f"{command} schedule remove|pause|resume <id>", "manage a schedule"),
     ]
     rows = [f"{code(form)} — {what}" for form, what in lines]
@@ -335,6 +337,20 @@ class _Parser:
             )
         return value
 
+    def page(self, keyword: str, rest: list[_Token]) -> int:
+        """Nothing (page 1), or ``page <N>`` with N a whole number from 1."""
+        if not rest:
+            return 1
+        number = rest[1].text if len(rest) == 2 and rest[0].word == "page" else ""
+        if number.isascii() and number.isdigit() and 0 < int(number) < 100_000:
+            return int(number)
+        raise self.error(
+            f"{code(keyword)} takes nothing after it but a page; you gave {self.shown(rest)}.",
+            "Try",
+            f"{self.command} {keyword}",
+            f"{self.command} {keyword} page 2",
+        )
+
     def report_name(self, token: _Token, *, after: str = "") -> str:
         name = token.text.lower()
         if "=" in token.text:
@@ -423,8 +439,7 @@ class _Parser:
         if sub == "add":
             return self.schedule_add(after)
         if sub == "list":
-            self.nothing_after("schedule list", after)
-            return ScheduleList()
+            return ScheduleList(self.page("schedule list", after))
         schedule_id = self.one_id(f"schedule {sub}", after, _SCHEDULE_ID, "schedule id", "s1a2b3")
         return {"remove": ScheduleRemove, "pause": SchedulePause, "resume": ScheduleResume}[sub](schedule_id)
 

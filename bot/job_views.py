@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 
+from bot.paging import fit_lines
 from tasks.errors import UserError
 from tasks.jobs import JobRecord, JobRecords
 from tasks.mrkdwn import escape_mrkdwn
@@ -100,4 +101,8 @@ def history_text(records: JobRecords, channel: str, command: str, web: str, coun
     found = records.history(channel, count)
     if not found:
         return f"No jobs have run in this channel yet. Try `{command} ping`."
-    return f"*Recent jobs in this channel* ({len(found)}):\n" + "\n".join(describe(r, web) for r in found)
+    return fit_lines(
+        f"*Recent jobs in this channel* ({len(found)}):",
+        [describe(r, web) for r in found],
+        lambda left: f"… and {left} older jobs that did not fit in one message.",
+    )

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
+from tasks.in_flight import JobsInFlight, counted_key
 from tasks.store import ClaimAndPush, Store
 
 FINAL_STATES = ("succeeded", "failed", "cancelled")
@@ -100,9 +101,14 @@ class JobRecords:
     def __init__(self, store: Store, retention_days: int = 30) -> None:
         self.store = store
         self.ttl = retention_days * 86400
+        self.in_flight = JobsInFlight(store)  # a cancelled job no longer counts
 
     def save(self, record: JobRecord) -> None:
-        self.store.set(f"job:{record.job.id}", record.to_json(), ttl=self.ttl)
+        key, job = f"job:{record.job.id}", record.job
+        if record.state in FINAL_STATES:  # and no longer among its person's jobs in flight
+            self.store.set_then_remove_counted(key, record.to_json(), self.ttl, counted_key(job.user), job.id)
+        else:
+            self.store.set(key, record.to_json(), ttl=self.ttl)
 
     def created(self, job: Job) -> JobRecord:
         """Record a newly queued job and list it in its channel's history.
@@ -186,6 +192,7 @@ class JobRecords:
         # Only the caller's copy: saving it would overwrite what the worker wrote since it was
         # read (the status message's ts), and every read applies the marker anyway.
         _apply_cancel(record, marker)
+        self.in_flight.done(record.job)
         return True
 
     def history(self, channel: str, count: int = 10) -> list[JobRecord]:

@@ -95,6 +95,22 @@ class Store(ABC):
     @abstractmethod
     def ping(self) -> bool: ...
 
+    @abstractmethod
+    def add_counted(self, key: str, member: str, expires_at: float, now: float, limit: int) -> int:
+        """One round trip on the sorted set `key`, whose scores are expiry times (UNIX): drop the
+        members expired at `now`, count the rest, and add `member` (scored `expires_at`) unless
+        `limit` (0: none) are there already. Returns the count before the add; the key itself
+        expires with its last member."""
+
+    @abstractmethod
+    def remove_counted(self, key: str, member: str) -> None:
+        """Take `member` out of the sorted set `key` (`add_counted`)."""
+
+    @abstractmethod
+    def set_then_remove_counted(self, key: str, value: str, ttl: float, counted: str, member: str) -> None:
+        """`set` and `remove_counted` in one round trip: a job's final record saved, and the job
+        no longer counted among its person's jobs in flight."""
+
     @contextmanager
     def lock(self, key: str, holder: str, ttl: float) -> Iterator[bool]:
         """Hold `key` for the block if free; yields whether this caller got it."""
@@ -111,6 +127,17 @@ _EXTEND = (
     "if redis.call('get', KEYS[1]) == ARGV[1] then "
     "return redis.call('pexpire', KEYS[1], ARGV[2]) else return 0 end"
 )
+
+_ADD_COUNTED = """
+redis.call('zremrangebyscore', KEYS[1], '-inf', ARGV[3])
+local n = redis.call('zcard', KEYS[1])
+local limit = tonumber(ARGV[4])
+if limit > 0 and n >= limit then return n end
+redis.call('zadd', KEYS[1], ARGV[2], ARGV[1])
+local last = redis.call('zrange', KEYS[1], -1, -1, 'WITHSCORES')
+redis.call('expireat', KEYS[1], math.ceil(tonumber(last[2])))
+return n
+"""
 
 
 class RedisStore(Store):
@@ -210,6 +237,21 @@ class RedisStore(Store):
             return bool(self._r.ping())
         except self._redis_errors:
             return False
+
+    def add_counted(self, key: str, member: str, expires_at: float, now: float, limit: int) -> int:
+        return int(self._call(self._r.eval, _ADD_COUNTED, 1, self._k(key), member, expires_at, now, limit))
+
+    def remove_counted(self, key: str, member: str) -> None:
+        self._call(self._r.zrem, self._k(key), member)
+
+    def set_then_remove_counted(self, key: str, value: str, ttl: float, counted: str, member: str) -> None:
+        def both() -> None:
+            pipe = self._r.pipeline(transaction=False)
+            pipe.set(self._k(key), value, px=int(ttl * 1000))
+            pipe.zrem(self._k(counted), member)
+            pipe.execute()
+
+        self._call(both)
 
 
 class MemoryStore(Store):
@@ -319,6 +361,24 @@ class MemoryStore(Store):
 
     def ping(self) -> bool:
         return True
+
+    def add_counted(self, key: str, member: str, expires_at: float, now: float, limit: int) -> int:
+        with self._lock:
+            members = {m: at for m, at in self._hash(key).items() if float(at) > now}
+            count = len(members)
+            if not limit or count < limit:
+                members[member] = str(expires_at)
+            self._data[key] = (members, None)
+            return count
+
+    def remove_counted(self, key: str, member: str) -> None:
+        with self._lock:
+            self._hash(key).pop(member, None)
+
+    def set_then_remove_counted(self, key: str, value: str, ttl: float, counted: str, member: str) -> None:
+        with self._lock:
+            self.set(key, value, ttl)
+            self.remove_counted(counted, member)
 
 
 def make_store(url: str, prefix: str = "reportbot:") -> Store:
