@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Mapping
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -53,6 +54,7 @@ class ScheduleCommands:
         self.registry = handler.registry
         self.records = handler.records
         self.access = handler.access
+        self.deliveries = handler.deliveries  # a replayed `schedule add` adds nothing new
         self.schedules = ScheduleStore(handler.records.store)
         self.limits = ScheduleLimits(
             self.schedules,
@@ -102,8 +104,16 @@ class ScheduleCommands:
             created_at=now,
             since=now,
         )
-        with self.limits.room_for(user, channel):
-            self.schedules.add(schedule)
+        trigger_id = payload.get("trigger_id")
+        first = self.deliveries.first(trigger_id, schedule.id)
+        if first:  # the same request again: the answer of the schedule it added
+            return Reply(added_text(replace(schedule, id=first), runs, self.command), outcome="replayed")
+        try:
+            with self.limits.room_for(user, channel):
+                self.schedules.add(schedule)
+        except UserError:  # nothing was added, so a later delivery of this request may add it
+            self.deliveries.forget(trigger_id, schedule.id)
+            raise
         log.info("schedule %s added by %s: %s %s", schedule.id, user, schedule.report, rule.describe())
         return Reply(added_text(schedule, runs, self.command), outcome="scheduled")
 

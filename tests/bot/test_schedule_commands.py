@@ -210,3 +210,38 @@ def test_a_short_list_is_shown_whole_without_paging_words() -> None:
     ids = seed(handler, 3)
     text = say(handler, "schedule list", channel="C0MANY").text
     assert shown_ids(text) == ids and "page" not in text
+
+
+# -- case 6 for schedules: a replayed `schedule add` adds nothing new ------------------------
+
+
+def test_the_same_schedule_add_delivered_twice_adds_one_schedule_and_both_answers_name_it() -> None:
+    handler = handler_for()
+    request = {
+        "text": "schedule add echo text=x every 1h tz=UTC",
+        "channel_id": "C0HERE",
+        "user_id": ALICE,
+        "team_id": "T0TEST",
+        "trigger_id": "1234.5678.replayed",
+    }
+    first, again = handler.handle(request), handler.handle(dict(request))
+    assert first.outcome == "scheduled", first.text
+    assert len(stored(handler)) == 1, again.text
+    assert SCHEDULE_ID.findall(again.text) == SCHEDULE_ID.findall(first.text), (first.text, again.text)
+
+
+def test_a_schedule_add_refused_at_its_limit_leaves_no_mark_so_a_later_delivery_adds() -> None:
+    handler = handler_for(schedules_per_user=1)
+    assert add(handler, text="one").outcome == "scheduled"
+    request = {
+        "text": "schedule add echo text=two every 1h tz=UTC",
+        "channel_id": "C0HERE",
+        "user_id": ALICE,
+        "trigger_id": "1234.5678.refused",
+    }
+    assert "schedules already" in handler.handle(request).text
+    ScheduleStore(handler.records.store).remove(stored(handler)[0].id)
+    deadline = time.monotonic() + 2
+    while (reply := handler.handle(dict(request))).outcome != "scheduled" and time.monotonic() < deadline:
+        time.sleep(0.02)  # the refused delivery's mark is removed off the ack path
+    assert reply.outcome == "scheduled", reply.text
