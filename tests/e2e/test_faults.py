@@ -22,6 +22,7 @@ from typing import Any
 
 import pytest
 
+from tasks.rendering import CANCEL_ACTION, RERUN_ACTION
 from tests.conftest import (
     APP_TOKEN,
     BOT_TOKEN,
@@ -43,7 +44,9 @@ from tests.faults import FaultProxy
 
 JOB_ID = re.compile(r"job `([0-9a-f]{8})`")
 # This module's own virtual host; its Redis keys stay under the session's prefix.
-FAULTS = Services(BROKER_ROOT, REDIS_URL, name=f"{SESSION}-faults", bot_token=BOT_TOKEN, signing_secret=SIGNING_SECRET)
+FAULTS = Services(
+    BROKER_ROOT, REDIS_URL, name=f"{SESSION}-faults", bot_token=BOT_TOKEN, signing_secret=SIGNING_SECRET
+)
 VHOST = FAULTS.name
 BROKER = FAULTS.broker_url
 REPORTS = f"{TEST_REPORTS},tests.fault_reports"
@@ -68,10 +71,14 @@ class Rig:
         self.workers: list[Process] = []
         self.logs: list[Path] = []
 
-    def start_worker(self, name: str, concurrency: int = 1, slack_api_url: str = "") -> Process:
+    def start_worker(
+        self, name: str, concurrency: int = 1, slack_api_url: str = "", broker: FaultProxy | None = None
+    ) -> Process:
+        """A worker of `concurrency` pool processes; given `broker`, it reaches RabbitMQ only
+        through that proxy, so a test can break the worker's path to the broker."""
         env = base_env(
             slack_api_url or self.slack_server.api_url,
-            CELERY_BROKER_URL=BROKER,
+            CELERY_BROKER_URL=through(broker) if broker else BROKER,
             REDIS_URL=self.redis_url,
             REPORT_MODULES=REPORTS,
             REPORT_TIME_LIMIT="10",
@@ -93,17 +100,14 @@ class Rig:
 def rig(services, slack_server, tmp_path_factory) -> Iterator[Rig]:  # type: ignore[no-untyped-def]
     redis_target = urllib.parse.urlsplit(REDIS_URL)
     FAULTS.__enter__()
-    amqp = FaultProxy(
-        urllib.parse.urlsplit(BROKER_ROOT).hostname or "127.0.0.1",
-        urllib.parse.urlsplit(BROKER_ROOT).port or 5672,
-    ).start()
+    amqp = broker_proxy().start()
     redis = FaultProxy(redis_target.hostname or "127.0.0.1", redis_target.port or 6379).start()
     rig = Rig(slack_server, tmp_path_factory.mktemp("faults"), amqp, redis)
     bot, port = start_bot(
         slack_server,
         rig.tmp,
         "fault-bot",
-        CELERY_BROKER_URL=amqp.url("amqp://guest:guest@", f"/{VHOST}"),
+        CELERY_BROKER_URL=through(amqp),
         REDIS_URL=rig.redis_url,
         REPORT_MODULES=REPORTS,
     )
@@ -132,6 +136,17 @@ def env(rig, slack) -> Iterator[Rig]:  # type: ignore[no-untyped-def]
     rig.amqp.restore()
     rig.redis.restore()
     rig.stop_workers()
+
+
+def through(proxy: FaultProxy) -> str:
+    """This module's broker URL, reached through `proxy`."""
+    return proxy.url("amqp://guest:guest@", f"/{VHOST}")
+
+
+def broker_proxy() -> FaultProxy:
+    """A fault proxy of its own in front of RabbitMQ, for a test to break one process's path."""
+    target = urllib.parse.urlsplit(BROKER_ROOT)
+    return FaultProxy(target.hostname or "127.0.0.1", target.port or 5672)
 
 
 def _purge() -> None:
@@ -317,6 +332,144 @@ def test_with_the_broker_down_or_silent_the_user_hears_nothing_was_queued_and_th
     # Nothing from the outage ran later: only the three confirmed jobs reached the channel.
     tops = [m for m in slack.messages(channel) if m.thread_ts in (None, "", m.ts)]
     assert len(tops) == 3
+
+
+# --------------------------------------------------------------- a worker's broker faults
+
+
+def buttons(message: Any) -> list[str]:
+    """The action ids of a message's buttons (Cancel while it runs, Run again once it is over)."""
+    return [
+        e.get("action_id", "")
+        for b in message.blocks or []
+        if b.get("type") == "actions"
+        for e in b["elements"]
+    ]
+
+
+def status_answer(slack, channel: str, job_id: str) -> str:  # type: ignore[no-untyped-def]
+    """What `/run-report status <id>` tells the requester about the job."""
+    return send(slack, f"status {job_id}", channel)[1]
+
+
+def assert_ended_once(slack, channel: str, job_id: str, result: str) -> None:  # type: ignore[no-untyped-def]
+    """One status message for the job, final (it says how the job went and offers Run again, not
+    Cancel), one result in its thread, and `status` says it is over, not running."""
+    final = finished(slack, channel, job_id, timeout=90)
+    time.sleep(2)  # long enough for a second copy of the job to post, if one were running
+    tops = statuses(slack, channel, job_id)
+    assert len(tops) == 1, f"one status message, not {len(tops)}"
+    assert "succeeded in" in str(tops[0].blocks) and buttons(tops[0]) == [RERUN_ACTION], tops[0].blocks
+    assert [r.text for r in slack.thread(channel, final.ts)] == [result]
+    told = wait_until(
+        lambda: (lambda text: text if "*succeeded*" in text else None)(status_answer(slack, channel, job_id)),
+        10,
+        interval=0.3,
+        what="status to say the job succeeded",
+    )
+    assert "*running*" not in told
+
+
+def lost_and_found(worker: Process, job_id: str) -> dict[str, int]:
+    """What the worker's log says about the job: runs terminated after the connection loss,
+    runs that finished, and redeliveries skipped because the job was already over."""
+    log = worker.log()
+    return {
+        "runs terminated": log.count("Terminating it instead"),
+        "runs finished": len(re.findall(rf"\[job {job_id}\]: job \w+ succeeded in", log)),
+        "redeliveries skipped": len(re.findall(rf"\[job {job_id}\]: job \w+ is already succeeded", log)),
+    }
+
+
+@pytest.mark.parametrize(
+    ("fault", "report_seconds", "outage"),
+    [
+        ("cut", 3, 4),  # the worker hears at once; the report is cut short and run again
+        ("blackhole", 3, 4),  # silent past the report's end: its ack goes nowhere
+        ("blackhole", 6, 2),  # silent, then dropped while the report still runs
+    ],
+    ids=["cut", "blackhole-past-the-end", "blackhole-mid-job"],
+)
+def test_a_worker_that_loses_its_broker_mid_job_ends_the_job_exactly_once(
+    env, slack, fault: str, report_seconds: int, outage: float
+) -> None:  # type: ignore[no-untyped-def]
+    channel = f"C0LOST{fault[:5].upper()}{report_seconds}"
+    with broker_proxy() as path:
+        worker = env.start_worker(f"lost-{fault}-{report_seconds}", broker=path)
+        _, _, job_id = send(slack, f"dawdle seconds={report_seconds}", channel)
+        assert job_id
+        running = slack.wait_for(
+            lambda: statuses(slack, channel, job_id), timeout=20, message="the status message"
+        )
+        assert "running" in str(running[0].blocks) and buttons(running[0]) == [CANCEL_ACTION]
+        time.sleep(0.5)  # about a second into the report
+        getattr(path, fault)()
+        time.sleep(outage)
+        path.restore()
+        assert_ended_once(slack, channel, job_id, f"done after {report_seconds} s")
+        seen = lost_and_found(worker, job_id)
+        assert worker.alive()
+    counts = {**outcome(slack, channel, [job_id], sent=1), **seen}
+    COUNTS[f"worker's broker {fault} for {outage:g} s, {report_seconds} s report"] = counts
+    print(counts)
+    assert counts["completed"] == 1 and counts["lost"] == 0 and counts["duplicated"] == 0
+
+
+def test_jobs_queued_and_running_survive_a_broker_restart_each_completing_once(env, slack) -> None:  # type: ignore[no-untyped-def]
+    """A broker restart as the clients live it (the shared RabbitMQ is never restarted): every
+    connection of the bot and of the worker is closed and refused for several seconds, with one
+    job running and five queued; then the broker is back."""
+    channel = "C0RESTART"
+    worker = env.start_worker("restarted", broker=env.amqp)  # the bot's proxy: one cut drops both
+    sent = 0
+    accepted: list[str] = []
+    refused: list[str] = []
+
+    def command(text: str) -> str | None:
+        nonlocal sent
+        sent += 1
+        _, ack, job_id = send(slack, text, channel)
+        (accepted if job_id else refused).append(job_id or ack)
+        return job_id
+
+    long_job = command("dawdle seconds=4")
+    assert long_job
+    slack.wait_for(lambda: statuses(slack, channel, long_job), timeout=20, message="the long job running")
+    queued = [command(f"echo text=queued-{i}") for i in range(5)]
+    assert all(queued), "queued while the worker is busy"
+
+    env.amqp.cut()  # the broker goes away: every open connection closed, new ones refused
+    during = [command(f"echo text=during-{i}") for i in range(2)]
+    time.sleep(5)
+    env.amqp.restore()  # the broker is back: nothing restarted on our side
+    after = [command(f"echo text=after-{i}") for i in range(2)]
+
+    assert not any(during) and all("Nothing was queued" in ack for ack in refused), refused
+    assert all(after), "the bot publishes again once the broker is back"
+    for job_id in accepted:
+        finished(slack, channel, job_id, timeout=90)
+    time.sleep(2)  # long enough for a second copy of a job to post, if one were running
+    counts = outcome(slack, channel, accepted, sent=sent)
+    counts["told not queued"] = len(refused)
+    counts["runs terminated"] = worker.log().count("Terminating it instead")
+    COUNTS["broker restart (all connections cut 5 s): 1 running, 5 queued"] = counts
+    print(counts)
+    assert counts == {
+        "sent": 10,
+        "queued": 8,
+        "completed": 8,
+        "lost": 0,
+        "duplicated": 0,
+        "told not queued": 2,
+        "runs terminated": 1,
+    }
+    tops = [m for m in slack.messages(channel) if m.thread_ts in (None, "", m.ts)]
+    assert len(tops) == 8, "one status message per accepted job, none for the refused ones"
+    replies = sorted(r.text for m in tops for r in slack.thread(channel, m.ts))
+    assert replies == sorted(
+        ["done after 4 s"] + [f"queued-{i}" for i in range(5)] + [f"after-{i}" for i in range(2)]
+    )
+    assert worker.alive() and env.bot.alive()
 
 
 # ------------------------------------------------------------------------- Redis faults
