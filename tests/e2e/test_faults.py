@@ -372,12 +372,14 @@ def assert_ended_once(slack, channel: str, job_id: str, result: str) -> None:  #
 
 def lost_and_found(worker: Process, job_id: str) -> dict[str, int]:
     """What the worker's log says about the job: runs terminated after the connection loss,
-    runs that finished, and redeliveries skipped because the job was already over."""
+    runs that finished, redeliveries skipped because the job was already over, and deliveries
+    that stepped back (retried later) because another delivery of the job was running it."""
     log = worker.log()
     return {
         "runs terminated": log.count("Terminating it instead"),
         "runs finished": len(re.findall(rf"\[job {job_id}\]: job \w+ succeeded in", log)),
         "redeliveries skipped": len(re.findall(rf"\[job {job_id}\]: job \w+ is already succeeded", log)),
+        "deliveries stepped back": log.count(f"job {job_id} is being run by another delivery"),
     }
 
 
@@ -411,6 +413,40 @@ def test_a_worker_that_loses_its_broker_mid_job_ends_the_job_exactly_once(
         assert worker.alive()
     counts = {**outcome(slack, channel, [job_id], sent=1), **seen}
     COUNTS[f"worker's broker {fault} for {outage:g} s, {report_seconds} s report"] = counts
+    print(counts)
+    assert counts["completed"] == 1 and counts["lost"] == 0 and counts["duplicated"] == 0
+
+
+@pytest.mark.timeout(240)
+def test_a_job_handed_to_another_worker_while_its_first_runs_on_unheard_posts_once(env, slack) -> None:  # type: ignore[no-untyped-def]
+    """A worker cut off from RabbitMQ without hearing it (a partition: RabbitMQ has dropped the
+    connection after its heartbeat timeout, the worker's own check has not fired yet) still runs
+    its job and still reaches Slack and Redis, while RabbitMQ hands the job to another worker:
+    the job must still be run to its end once, and posted once."""
+    channel = "C0SPLIT"
+    with broker_proxy() as path:
+        first = env.start_worker("partitioned", broker=path)
+        _, _, job_id = send(slack, "dawdle seconds=8", channel)
+        assert job_id
+        slack.wait_for(lambda: statuses(slack, channel, job_id), timeout=20, message="the status message")
+        second = env.start_worker("healthy")  # idle: the queue is empty, the job is on the first
+        path.partition()  # RabbitMQ hands the job to the healthy worker; the first runs on
+        wait_until(
+            lambda: re.search(
+                rf"\[job {job_id}\]: job \w+ (succeeded in|is already succeeded)", second.log()
+            ),
+            90,
+            interval=0.3,
+            what="the second worker to be done with the job",
+        )
+        assert_ended_once(slack, channel, job_id, "done after 8 s")
+        path.restore()
+        seen = {
+            what: lost_and_found(first, job_id)[what] + lost_and_found(second, job_id)[what]
+            for what in lost_and_found(first, job_id)
+        }
+    counts = {**outcome(slack, channel, [job_id], sent=1), **seen}
+    COUNTS["worker partitioned from RabbitMQ mid-job, its job handed to another worker"] = counts
     print(counts)
     assert counts["completed"] == 1 and counts["lost"] == 0 and counts["duplicated"] == 0
 
