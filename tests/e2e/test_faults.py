@@ -370,6 +370,17 @@ def assert_ended_once(slack, channel: str, job_id: str, result: str) -> None:  #
     assert "*running*" not in told
 
 
+def redelivery_skipped(worker: Process, job_id: str) -> None:
+    """Wait until the worker, back on the broker, has been handed the job again (its delivery
+    was never acked) and has found it already done."""
+    wait_until(
+        lambda: re.search(rf"\[job {job_id}\]: job \w+ is already succeeded", worker.log()),
+        60,
+        interval=0.3,
+        what=f"the worker to skip the redelivered job {job_id}",
+    )
+
+
 def lost_and_found(worker: Process, job_id: str) -> dict[str, int]:
     """What the worker's log says about the job: runs terminated after the connection loss,
     runs that finished, redeliveries skipped because the job was already over, and deliveries
@@ -413,6 +424,41 @@ def test_a_worker_that_loses_its_broker_mid_job_ends_the_job_exactly_once(
         assert worker.alive()
     counts = {**outcome(slack, channel, [job_id], sent=1), **seen}
     COUNTS[f"worker's broker {fault} for {outage:g} s, {report_seconds} s report"] = counts
+    print(counts)
+    assert counts["completed"] == 1 and counts["lost"] == 0 and counts["duplicated"] == 0
+
+
+def test_a_worker_that_loses_its_broker_while_posting_a_job_posts_it_once(env, slack) -> None:  # type: ignore[no-untyped-def]
+    """The connection drops just as a quick job's status message reaches Slack, before its result
+    is posted: what a broker restart does to a worker busy with quick jobs, made certain by
+    holding Slack's answer for a second."""
+    channel = "C0MIDPOST"
+    with broker_proxy() as path:
+        worker = env.start_worker("mid-post", broker=path)
+        cut: list[str] = []
+
+        def cut_once_the_status_is_up(event: dict[str, Any]) -> None:
+            message = event.get("message") or {}
+            if event.get("type") == "message" and event.get("channel") == channel and not cut:
+                if not message.get("thread_ts"):
+                    cut.append(message.get("ts", ""))
+                    path.cut()
+                    time.sleep(1)  # Slack answers late: the worker hears of the loss first
+
+        unsubscribe = slack.subscribe(cut_once_the_status_is_up)
+        try:
+            _, _, job_id = send(slack, "echo text=once", channel)
+            assert job_id
+            wait_until(lambda: cut, 20, what="the status message, and the cut")
+        finally:
+            unsubscribe()
+        time.sleep(3)
+        path.restore()
+        redelivery_skipped(worker, job_id)
+        assert_ended_once(slack, channel, job_id, "once")
+        seen = lost_and_found(worker, job_id)
+    counts = {**outcome(slack, channel, [job_id], sent=1), **seen}
+    COUNTS["worker's broker cut as a quick job's status message is posted"] = counts
     print(counts)
     assert counts["completed"] == 1 and counts["lost"] == 0 and counts["duplicated"] == 0
 
