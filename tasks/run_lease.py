@@ -1,12 +1,12 @@
 """One delivery of a job runs at a time: a lease in the store, held while a delivery runs it.
 
-RabbitMQ hands an unacked delivery to another worker as soon as it takes the first worker's
-connection for dead (its heartbeat timeout). The first worker may still be running the job and
-still reach Slack and Redis: Celery cancels that run
-(`worker_cancel_long_running_tasks_on_connection_loss`) only once the worker notices the loss
-itself, up to twice the heartbeat later. A job's record cannot keep the two copies apart, since
-each reads it before its report runs; the lease does. A holder renews it while it runs, so one
-that is killed lets it lapse within `LEASE_TTL`, and the job's next delivery runs it.
+RabbitMQ hands an unacked delivery out again once it takes its worker's connection for dead (a
+broker restart, a network partition once its heartbeat timeout has fired), while that worker
+may still be running the job and still reach Slack and Redis: it runs on (`tasks.celery`), and
+a worker cut off silently hears of the loss only at its own heartbeat check, twice the
+heartbeat later. A job's record cannot keep two copies apart, since each reads it before its
+report runs; the lease does. A holder renews it while it runs, so one that is killed lets it
+lapse within `LEASE_TTL`, and the job's next delivery runs it.
 """
 
 from __future__ import annotations
