@@ -2,10 +2,13 @@
 posted twice, every user told what happened.
 
 The servers are shared with other test sessions, so they are never stopped: this module's bot and
-workers reach RabbitMQ and Redis through `tests.faults.FaultProxy`, which cuts or blackholes the
-path instead. Jobs go through a RabbitMQ virtual host of this module's own, so only the workers a
-test starts can take them. Each test counts what it sent and what the channel showed (jobs
-completed, lost, duplicated); `docs/reliability.md` reports those counts, printed at the end.
+workers reach them through `tests.faults.FaultProxy`, which cuts, blackholes or partitions the
+path instead (the bot and the workers share one proxy to Redis; a worker reaches RabbitMQ through
+a proxy when its test breaks that path: its own, or the bot's to cut both, as a broker restart
+would). A broker restart is played from the clients' side, never on the shared server. Jobs go
+through a RabbitMQ virtual host of this module's own, so only the workers a test starts can take
+them. Each test counts what it sent and what the channel showed (jobs completed, lost,
+duplicated); `docs/reliability.md` reports those counts, printed at the end.
 """
 
 from __future__ import annotations
@@ -397,7 +400,7 @@ def lost_and_found(worker: Process, job_id: str) -> dict[str, int]:
 @pytest.mark.parametrize(
     ("fault", "report_seconds", "outage"),
     [
-        ("cut", 3, 4),  # the worker hears at once; the report is cut short and run again
+        ("cut", 3, 4),  # the worker hears at once; its report runs on, posts, and cannot ack
         ("blackhole", 3, 4),  # silent past the report's end: its ack goes nowhere
         ("blackhole", 6, 2),  # silent, then dropped while the report still runs
     ],
@@ -406,6 +409,8 @@ def lost_and_found(worker: Process, job_id: str) -> dict[str, int]:
 def test_a_worker_that_loses_its_broker_mid_job_ends_the_job_exactly_once(
     env, slack, fault: str, report_seconds: int, outage: float
 ) -> None:  # type: ignore[no-untyped-def]
+    """The job's delivery is never acked (the connection it came on is gone), so RabbitMQ hands
+    it out again once the path is back: the job still ends once, and that copy is skipped."""
     channel = f"C0LOST{fault[:5].upper()}{report_seconds}"
     with broker_proxy() as path:
         worker = env.start_worker(f"lost-{fault}-{report_seconds}", broker=path)
