@@ -451,7 +451,14 @@ def register_tasks(app: Celery, runtime: Runtime) -> None:
             # Slack said when; a digest's jobs hit the limit staggered as they posted, so a
             # quarter second of jitter keeps their retries from arriving together.
             return _retry_or_give_up(self, job, exc, exc.retry_after, "ratelimited", jitter=random.uniform(0, 0.25))
-        except (SlackUnavailable, RunningElsewhere, *TRANSIENT) as exc:
+        except RunningElsewhere as exc:
+            # Its holder renews the lease, so it is alive and ends the job itself; this copy only
+            # covers its death (the lease then lapses), so it is never given up as failed.
+            if self.request.retries >= MAX_RETRIES:
+                log.warning("job %s: this copy is dropped, another delivery still runs it", job.report)
+                return "running elsewhere"
+            return _retry_or_give_up(self, job, exc, min(BACKOFF_MAX, 2.0**self.request.retries), "elsewhere")
+        except (SlackUnavailable, *TRANSIENT) as exc:
             backoff = min(BACKOFF_MAX, 2.0 ** self.request.retries) * random.uniform(0.5, 1.0)
             return _retry_or_give_up(self, job, exc, backoff, type(exc).__name__)
         observe_job(job.report, outcome, time.monotonic() - started)

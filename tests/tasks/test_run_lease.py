@@ -1,8 +1,9 @@
 """A job's run lease: one delivery of a job runs at a time, and a dead holder's lease lapses.
 
-Pure logic on the in-process store (`MemoryStore`, its clock in the test's hands); the end-to-end
-case (a worker cut off from RabbitMQ while its job is handed to another) is in
-tests/e2e/test_faults.py.
+The lease itself on the in-process store (`MemoryStore`, its clock in the test's hands); then the
+Celery task, run in this process against real Redis and the fake Slack, with the lease held by
+"another delivery". The end-to-end case (a worker cut off from RabbitMQ while its job is handed
+to another) is in tests/e2e/test_faults.py.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import pytest
 
 from tasks.run_lease import RunningElsewhere, run_lease
 from tasks.store import MemoryStore, StoreUnavailable
+from tests.conftest import BOT_TOKEN, worker_runtime
 
 
 class Clock:
@@ -68,3 +70,31 @@ def test_without_the_store_the_job_runs_unguarded() -> None:
     with run_lease(Down(), "j1"):
         ran = True
     assert ran
+
+
+# The `tasks` package's own app shares its task under the same name; this app's is the one called.
+@pytest.mark.filterwarnings("ignore::celery.exceptions.DuplicateTaskNameWarning")
+def test_a_copy_finding_its_job_run_elsewhere_is_dropped_not_failed_once_its_retries_run_out(
+    services,
+) -> None:  # type: ignore[no-untyped-def]
+    from bot.sandbox import FakeSlack
+    from tasks.celery import RUN_REPORT, make_app
+    from tasks.execution import MAX_RETRIES, register_tasks
+    from tasks.jobs import Job, new_job_id
+    from tasks.reports import Report
+
+    slack = FakeSlack(bot_token=BOT_TOKEN).start()
+    try:
+        runtime = worker_runtime(slack, Report.from_function(lambda: "ran", name="once"))
+        app = make_app(runtime.settings)
+        register_tasks(app, runtime)
+        job = Job(id=new_job_id(), report="once", args={}, channel="C0LEASE", user="U0ALICE")
+        runtime.store.claim(f"job:{job.id}:lease", "the delivery running it", ttl=30)
+
+        # Its retries spent, the copy is dropped: its holder is alive and ends the job itself.
+        outcome = app.tasks[RUN_REPORT].apply(args=[job.to_message()], retries=MAX_RETRIES).get()
+        assert outcome == "running elsewhere"
+        assert not slack.messages("C0LEASE") and not slack.ephemerals(), "nobody told it failed"
+        assert runtime.records.get(job.id) is None, "no record written by the copy"
+    finally:
+        slack.stop()
