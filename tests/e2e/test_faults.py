@@ -25,6 +25,7 @@ from typing import Any
 
 import pytest
 
+from bench.processes import rabbitmqctl_rows
 from tasks.rendering import CANCEL_ACTION, RERUN_ACTION
 from tests.conftest import (
     APP_TOKEN,
@@ -503,6 +504,9 @@ def test_a_job_handed_to_another_worker_while_its_first_runs_on_unheard_posts_on
     assert counts["completed"] == 1 and counts["lost"] == 0 and counts["duplicated"] == 0
 
 
+QUEUE_COLUMNS = ("list_queues", "-p", VHOST, "name", "durable", "messages", "messages_persistent")
+
+
 def test_jobs_queued_and_running_survive_a_broker_restart_each_completing_once(env, slack) -> None:  # type: ignore[no-untyped-def]
     """A broker restart as the clients live it (the shared RabbitMQ is never restarted): every
     connection of the bot and of the worker is closed and refused for several seconds, with one
@@ -527,8 +531,18 @@ def test_jobs_queued_and_running_survive_a_broker_restart_each_completing_once(e
     assert all(queued), "queued while the worker is busy"
 
     env.amqp.cut()  # the broker goes away: every open connection closed, new ones refused
+    outage = time.monotonic()
     during = [command(f"echo text=during-{i}") for i in range(2)]
-    time.sleep(5)
+    # What a real restart would keep: the queue is durable and its messages persistent, the
+    # running job's among them (unacked, so back in the queue once its connection closed).
+    kept = wait_until(
+        lambda: [row for row in rabbitmqctl_rows(*QUEUE_COLUMNS) if row[0] == "reports" and row[2] == "6"],
+        5,
+        interval=0.2,
+        what="the queued jobs and the running one in the queue",
+    )
+    assert kept == [("reports", "true", "6", "6")], kept
+    time.sleep(max(0.0, 5 - (time.monotonic() - outage)))
     finished(slack, channel, long_job, timeout=1)  # the running job ran on, and posted meanwhile
     env.amqp.restore()  # the broker is back: nothing restarted on our side
     after = [command(f"echo text=after-{i}") for i in range(2)]
