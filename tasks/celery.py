@@ -61,7 +61,12 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         "task_acks_late": True,
         "task_reject_on_worker_lost": True,
         "worker_prefetch_multiplier": 1,
-        "worker_cancel_long_running_tasks_on_connection_loss": True,
+        # A job runs on when the worker's broker connection drops: killed there, it left Slack
+        # half-told (a status message up, its result not) and its redelivery posted both again.
+        # Its delivery cannot be acked on the dead connection, so RabbitMQ hands it out again;
+        # that copy steps back while this one holds the job's run lease (tasks.run_lease), then
+        # finds the job done.
+        "worker_cancel_long_running_tasks_on_connection_loss": False,
         "task_soft_time_limit": time_limits(settings.report_time_limit)[0],
         "task_time_limit": time_limits(settings.report_time_limit)[1],
         # A pool process is replaced when a report leaves it above this resident size (KiB), not
