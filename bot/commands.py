@@ -164,14 +164,10 @@ class CommandHandler:
             team=who.team,
             response_url=str(payload.get("response_url", "")),
         )
-        first = self.deliveries.first(payload.get("trigger_id"), job.id)
-        if first:
-            return Reply(replies.queued_text(replace(job, id=first)), outcome="replayed")
-        try:
-            admission = self.job_cap.admit(job, job_time_limit(report, self.settings))
-        except UserError:  # refused at the cap: this delivery queued nothing, so a retry may
-            self.deliveries.forget(payload.get("trigger_id"), job.id)
-            raise
+        mark = self.deliveries.mark(payload.get("trigger_id"))
+        admission = self.job_cap.admit(job, job_time_limit(report, self.settings), mark)  # or refused at the cap
+        if admission.replay_of:
+            return Reply(replies.queued_text(replace(job, id=admission.replay_of)), outcome="replayed")
         token = job_id_var.set(job.id)
         try:
             self.publisher.publish(job, job_time_limit(report, self.settings), bulk=admission.bulk)

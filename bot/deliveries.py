@@ -3,13 +3,14 @@
 A signed request stays valid for Slack's five-minute window, so a captured or re-sent one would
 queue its job again, on whichever bot process it reaches. Each request that queues a job carries
 Slack's `trigger_id`, unique per invocation (a slash command, a button click), so the first
-process to handle it marks it in Redis, in one `SET NX` with the job's id, before publishing;
-any later copy finds the mark and answers with that job instead of queueing another. The mark
-is removed if the publish fails, so nothing is claimed for a job that never ran.
+process to handle it marks it in Redis with the job's id before publishing, in the ack's one
+round trip (`mark`, taken by `bot.job_cap`); any later copy finds the mark and answers with that
+job instead of queueing another. The mark is removed if the publish fails, so nothing is claimed
+for a job that never ran. `schedule add` marks its deliveries the same way (`first`).
 
-If Redis does not answer within `CLAIM_TIMEOUT`, the job runs unguarded: refusing every command
-while Redis is away would stop reports that do not need Redis at all, for a replay that needs
-a captured request to happen at the same time.
+If Redis does not answer in time, the job runs unguarded: refusing every command while Redis is
+away would stop reports that do not need Redis at all, for a replay that needs a captured
+request to happen at the same time.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import logging
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 
-from tasks.store import Store, StoreUnavailable
+from tasks.store import Mark, Store, StoreUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -44,9 +45,17 @@ class Deliveries:
         # A fixed-size key whatever the request carried.
         return "delivery:" + hashlib.sha256(trigger_id.encode()).hexdigest()[:32]
 
+    def mark(self, trigger_id: object) -> Mark | None:
+        """The mark of this delivery, for the ack's round trip; None when it cannot be told
+        (no trigger_id)."""
+        if not trigger_id or not isinstance(trigger_id, str):
+            return None
+        return Mark(self._key(trigger_id), DELIVERY_TTL)
+
     def first(self, trigger_id: object, job_id: str) -> str | None:
-        """Mark this delivery as queueing `job_id`; the id of the job an earlier copy of it
-        queued, or None when this is the first (or it cannot be told: no trigger_id, or Redis
+        """Mark this delivery as making `job_id` (a schedule's id, for `schedule add`; a job's
+        mark is taken in the ack's round trip instead, see `mark`); the id an earlier copy of it
+        marked, or None when this is the first (or it cannot be told: no trigger_id, or Redis
         not answering in time)."""
         if not trigger_id or not isinstance(trigger_id, str):
             return None

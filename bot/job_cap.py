@@ -1,6 +1,9 @@
-"""The per-person cap on jobs in flight, as the ack path applies it: count the job in (one
-round trip, `tasks.in_flight`, waited for at most COUNT_TIMEOUT), refuse it in words for the
-person when they are at JOBS_PER_USER (admins have no cap), and say which lane it goes on."""
+"""The ack path's one Redis round trip: mark the delivery, count the job in, pick its lane.
+
+`tasks.in_flight` does it in one call, waited for at most COUNT_TIMEOUT: the delivery's mark
+(`bot.deliveries`: a copy of a request already handled gets the job its first copy queued), the
+per-person cap (a person at JOBS_PER_USER is refused in words; admins have no cap), and the lane
+(a person's burst goes on the bulk queue)."""
 
 from __future__ import annotations
 
@@ -13,7 +16,7 @@ from tasks.errors import UserError
 from tasks.in_flight import Admission, JobsInFlight
 from tasks.jobs import Job
 from tasks.settings import Settings
-from tasks.store import StoreUnavailable
+from tasks.store import Mark, StoreUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -35,10 +38,11 @@ class JobCap:
         # hung call keeps its thread until the store's own socket timeout ends it.
         self._counting = ThreadPoolExecutor(max_workers=4, thread_name_prefix="job-cap")
 
-    def admit(self, job: Job, time_limit: float) -> Admission:
-        """Count `job` in, or UserError when its person has as many jobs in flight as allowed."""
+    def admit(self, job: Job, time_limit: float, mark: Mark | None = None) -> Admission:
+        """Count `job` in, or UserError when its person has as many jobs in flight as allowed;
+        with its delivery's `mark`, the admission names the job an earlier copy queued, if any."""
         limit = 0 if job.user in self.admins else self.limit
-        counted = self._counting.submit(self.in_flight.admit, job, time_limits(time_limit)[1], limit)
+        counted = self._counting.submit(self.in_flight.admit, job, time_limits(time_limit)[1], limit, mark)
         try:
             admission = counted.result(timeout=COUNT_TIMEOUT)
         except Late:

@@ -19,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from tasks.store import Store, StoreUnavailable
+from tasks.store import Mark, Store, StoreUnavailable
 
 if TYPE_CHECKING:  # tasks.jobs calls `done`; a type is all this module needs of it
     from tasks.jobs import Job
@@ -40,6 +40,7 @@ class Admission:
     allowed: bool
     ahead: int  # the person's jobs already in flight
     limit: int
+    replay_of: str | None = None  # the job an earlier copy of this delivery queued (`Mark`)
 
     @property
     def bulk(self) -> bool:
@@ -59,18 +60,21 @@ class JobsInFlight:
         self.store = store
         self.clock = clock
 
-    def admit(self, job: Job, hard_limit: float, limit: int) -> Admission:
-        """Count `job` in unless its person has `limit` (0: no limit) in flight already.
+    def admit(self, job: Job, hard_limit: float, limit: int, mark: Mark | None = None) -> Admission:
+        """Count `job` in unless its person has `limit` (0: no limit) in flight already, or its
+        delivery's `mark` says an earlier copy queued a job (then nothing is counted).
 
         Redis not answering lets the job through on the normal lane: the cap protects the
         workers, and refusing every command while Redis is down would protect nothing."""
         expires_at = job.requested_at + hard_limit + LOST_AFTER
         try:
-            ahead = self.store.add_counted(counted_key(job.user), job.id, expires_at, self.clock(), limit)
+            ahead, earlier = self.store.add_counted(
+                counted_key(job.user), job.id, expires_at, self.clock(), limit, mark
+            )
         except StoreUnavailable as exc:
             log.warning("jobs in flight not counted (store unavailable: %s); job %s let through", exc, job.id)
             return Admission(allowed=True, ahead=0, limit=limit)
-        return Admission(allowed=not limit or ahead < limit, ahead=ahead, limit=limit)
+        return Admission(allowed=not limit or ahead < limit, ahead=ahead, limit=limit, replay_of=earlier)
 
     def done(self, job: Job) -> None:
         """`job` no longer counts: its record reached a final state, or it was cancelled."""

@@ -26,6 +26,13 @@ class ClaimAndPush(NamedTuple):
     limit: int
 
 
+class Mark(NamedTuple):
+    """A key set once, with a time to live (`Store.add_counted`): which job a delivery queued."""
+
+    key: str
+    ttl: float
+
+
 class StoreUnavailable(Exception):
     """Redis did not answer; callers say what degrades instead of crashing."""
 
@@ -96,11 +103,16 @@ class Store(ABC):
     def ping(self) -> bool: ...
 
     @abstractmethod
-    def add_counted(self, key: str, member: str, expires_at: float, now: float, limit: int) -> int:
+    def add_counted(
+        self, key: str, member: str, expires_at: float, now: float, limit: int, mark: Mark | None = None
+    ) -> tuple[int, str | None]:
         """One round trip on the sorted set `key`, whose scores are expiry times (UNIX): drop the
         members expired at `now`, count the rest, and add `member` (scored `expires_at`) unless
-        `limit` (0: none) are there already. Returns the count before the add; the key itself
-        expires with its last member."""
+        `limit` (0: none) are there already; the key itself expires with its last member.
+
+        With a `mark`, the add happens only while the mark's key is unset, and sets it to
+        `member`. Returns (the count before the add, the value an earlier caller marked), the
+        latter None unless the mark was already taken, in which case nothing was counted."""
 
     @abstractmethod
     def remove_counted(self, key: str, member: str) -> None:
@@ -129,14 +141,19 @@ _EXTEND = (
 )
 
 _ADD_COUNTED = """
+if ARGV[5] ~= '' then
+  local earlier = redis.call('get', KEYS[2])
+  if earlier then return {0, earlier} end
+end
 redis.call('zremrangebyscore', KEYS[1], '-inf', ARGV[3])
 local n = redis.call('zcard', KEYS[1])
 local limit = tonumber(ARGV[4])
-if limit > 0 and n >= limit then return n end
+if limit > 0 and n >= limit then return {n, false} end
 redis.call('zadd', KEYS[1], ARGV[2], ARGV[1])
 local last = redis.call('zrange', KEYS[1], -1, -1, 'WITHSCORES')
 redis.call('expireat', KEYS[1], math.ceil(tonumber(last[2])))
-return n
+if ARGV[5] ~= '' then redis.call('set', KEYS[2], ARGV[1], 'PX', ARGV[5]) end
+return {n, false}
 """
 
 
@@ -238,8 +255,14 @@ class RedisStore(Store):
         except self._redis_errors:
             return False
 
-    def add_counted(self, key: str, member: str, expires_at: float, now: float, limit: int) -> int:
-        return int(self._call(self._r.eval, _ADD_COUNTED, 1, self._k(key), member, expires_at, now, limit))
+    def add_counted(
+        self, key: str, member: str, expires_at: float, now: float, limit: int, mark: Mark | None = None
+    ) -> tuple[int, str | None]:
+        mark_key, mark_ms = (self._k(mark.key), int(mark.ttl * 1000)) if mark else (self._k(key), "")
+        count, earlier = self._call(
+            self._r.eval, _ADD_COUNTED, 2, self._k(key), mark_key, member, expires_at, now, limit, mark_ms
+        )
+        return int(count), earlier or None
 
     def remove_counted(self, key: str, member: str) -> None:
         self._call(self._r.zrem, self._k(key), member)
@@ -362,14 +385,21 @@ class MemoryStore(Store):
     def ping(self) -> bool:
         return True
 
-    def add_counted(self, key: str, member: str, expires_at: float, now: float, limit: int) -> int:
+    def add_counted(
+        self, key: str, member: str, expires_at: float, now: float, limit: int, mark: Mark | None = None
+    ) -> tuple[int, str | None]:
         with self._lock:
+            earlier = self.get(mark.key) if mark else None
+            if earlier is not None:
+                return 0, earlier
             members = {m: at for m, at in self._hash(key).items() if float(at) > now}
             count = len(members)
             if not limit or count < limit:
                 members[member] = str(expires_at)
+                if mark:
+                    self.set(mark.key, member, mark.ttl)
             self._data[key] = (members, None)
-            return count
+            return count, None
 
     def remove_counted(self, key: str, member: str) -> None:
         with self._lock:

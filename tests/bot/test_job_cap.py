@@ -130,3 +130,27 @@ def test_a_redis_that_hangs_adds_at_most_half_a_second_to_the_ack(services) -> N
         took = time.monotonic() - started
     assert reply.outcome == "queued", reply.text
     assert took < 1.2, f"the ack took {took:.2f} s"
+
+
+def test_a_copy_of_a_delivery_is_answered_not_counted_and_a_refused_one_leaves_no_mark(store: Store) -> None:
+    handler = bot(store, limit=1)
+
+    def deliver(trigger_id: str) -> Reply:
+        reply = handler.handle(
+            {"text": "echo text=hi", "channel_id": "C0CAP", "user_id": ALICE, "trigger_id": trigger_id}
+        )
+        handler.queued_records.flush(5)
+        return reply
+
+    first = deliver("1.2.first")
+    # At the cap of one, a copy of the same delivery still gets its job, not a refusal.
+    again = deliver("1.2.first")
+    assert (first.outcome, again.outcome) == ("queued", "replayed"), again.text
+    assert QUEUED.search(again.text).group(1) == QUEUED.search(first.text).group(1)  # type: ignore[union-attr]
+
+    assert deliver("1.2.second").outcome == "refused"
+    record = job_of(handler, first)
+    record.state = "succeeded"
+    handler.records.save(record)
+    # The refused delivery marked nothing, so its next copy is queued once there is room.
+    assert deliver("1.2.second").outcome == "queued"
