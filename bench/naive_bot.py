@@ -1,7 +1,8 @@
 """The naive bot: slack-bolt, one plain `send_task` per command with Celery's defaults, then ack.
 
-Served on the same HTTP server as ours (`bot.http.make_server`), so a difference in the figures
-is the difference in what the two do per command, not in the server.
+Served on the same HTTP server and signature check as ours (`bot.http.make_server`,
+`make_wsgi`; Bolt's own check off, as in our bot), so a difference in the figures is the
+difference in what the two do per command, not in the server.
 
     python -m bench.naive_bot      # serves on PORT
 """
@@ -27,6 +28,7 @@ def main() -> None:
     app = App(
         client=WebClient(token=settings.slack_bot_token, base_url=settings.slack_api_url),
         signing_secret=settings.slack_signing_secret,
+        request_verification_enabled=False,  # make_wsgi checks the signature, as for our bot
     )
 
     @app.command(settings.slack_command)
@@ -34,7 +36,7 @@ def main() -> None:
         celery.send_task(NAIVE_RUN, args=[command["channel_id"], command["user_id"], command["text"]])
         ack(text=f"Queued {command['text']}")
 
-    make_server(make_wsgi(app), "127.0.0.1", settings.port).run()
+    make_server(make_wsgi(app, signing_secret=settings.slack_signing_secret), "127.0.0.1", settings.port).run()
 
 
 if __name__ == "__main__":

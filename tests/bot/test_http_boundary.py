@@ -13,6 +13,7 @@ import json
 import logging
 import time
 import urllib.parse
+import uuid
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -157,7 +158,7 @@ def command_form(text: str, **fields: str) -> bytes:
         "api_app_id": "A0TEST",
         "is_enterprise_install": "false",
         "response_url": "http://127.0.0.1:9/response/x",
-        "trigger_id": "1.2.abc",
+        "trigger_id": f"1.2.{uuid.uuid4().hex}",  # one per delivery, as Slack's
     }
     return urllib.parse.urlencode({**form, **fields}).encode()
 
