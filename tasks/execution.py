@@ -211,15 +211,21 @@ def run_report_safely(
         limit = f"{time_limit:g} seconds" if time_limit else "its time limit"
         log.warning("report %s timed out after %s", job.report, limit)
         return "failed", error_result(f"The report timed out after {limit} and was stopped.")
-    except UserError as exc:
+    except UserError as exc:  # written for people by the report's author
         return "failed", error_result(exc.message)
-    except Exception as exc:  # a report's own bug: the trace goes to the log, not to Slack
+    except Exception as exc:  # a report's own bug: the trace goes to the log (redacted), not to Slack
         log.exception("report %s raised", job.report)
-        detail = redact(str(exc), runtime.settings.secrets())[:300]
-        what = f"{type(exc).__name__}: {detail}" if detail else type(exc).__name__
-        return "failed", error_result(
-            f"The report failed ({escape_mrkdwn(what)}). The details are in the worker's log under job `{job.id}`."
-        )
+        return "failed", error_result(report_error(job, exc))
+
+
+def report_error(job: Job, exc: BaseException) -> str:
+    """What the channel is told of a report's unexpected error: its kind and where to look.
+    Never the exception's text, which may hold anything (a database URL, a key, a customer's
+    data); a message meant for people is a `UserError`'s."""
+    return (
+        f"The report failed with an unexpected error (`{escape_mrkdwn(type(exc).__name__)}`). "
+        f"The details are in the worker's log under job `{job.id}`."
+    )
 
 
 class _RunningStatus:
@@ -414,6 +420,7 @@ def give_up(job: Job, runtime: Runtime, reason: str, record: JobRecord | None = 
     """End a job that cannot be finished, visibly: the record and the status message say it
     failed and why, the requester is told, and the log has the job id. Never raises."""
     log.error("job %s given up: %s", job.report, reason)
+    reason = redact(reason, runtime.settings.secrets())  # it may quote a library's error
     try:
         record = record or _load(runtime, job)[0]
     except Exception:  # the store may be what failed

@@ -132,8 +132,7 @@ def test_password_token_and_secret_values_are_redacted(
 @settings(max_examples=100, deadline=None)
 @given(before=WORDS, token=st.text(alphabet=TOKEN_CHARS + "-._~+/", min_size=12, max_size=60))
 def test_bearer_tokens_are_redacted(before: str, token: str) -> None:
-    text = redact(f"{before} Authorization: Bearer {token}")
-    assert token not in text
+    assert redact(f"{before} Authorization: Bearer {token}") == f"{before} Authorization: Bearer [redacted]"
 
 
 @settings(max_examples=50, deadline=None)
@@ -144,6 +143,7 @@ def test_pem_private_keys_are_redacted_even_cut_short(
     pem, body = key
     pem = pem[: len(pem) // 2] if truncated else pem
     text = redact(f"{before}\n{pem}\nafter")
+    assert text == f"{before}\n[redacted private key]" + ("" if truncated else "\nafter")
     assert body[:20] not in text
 
 
