@@ -27,11 +27,12 @@ from celery.exceptions import Reject, SoftTimeLimitExceeded
 from slack_sdk.errors import SlackApiError
 
 from tasks.access import AccessDenied, GroupLookupFailed
-from tasks.celery import RUN_REPORT, retry_countdown
+from tasks.celery import RUN_REPORT, close_deadline, retry_countdown
 from tasks.deferred_calls import Deferred
 from tasks.errors import UserError
 from tasks.jobs import FINAL_STATES, Cancel, Job, JobRecord
 from tasks.logs import job_id_var, redact
+from tasks.lost_jobs import job_request_class
 from tasks.metrics import JOB_RETRIES, SLACK_RETRIES, observe_job
 from tasks.mrkdwn import escape_mrkdwn
 from tasks.posting import ChannelUnavailable
@@ -286,6 +287,7 @@ def run_job(job: Job, runtime: Runtime, time_limit: float | None = None, first_d
             log.info("job %s is already %s; not running it again", job.report, record.state)
             return record.state
         picked_at = time.time()
+        record.deadline = close_deadline(picked_at, time_limit or runtime.settings.report_time_limit)
         refusal = _refused(runtime, job)
         if refusal:
             log.warning("job %s refused: user %s may not run it in channel %s", job.report, job.user, job.channel)
@@ -327,7 +329,7 @@ def run_job(job: Job, runtime: Runtime, time_limit: float | None = None, first_d
                 log.info("job %s is already %s; not posting it again", job.report, stored.state)
                 return stored.state
             if stored is not None and stored.status_ts:  # that copy is posting: carry on from its steps
-                record = stored
+                stored.deadline, record = record.deadline, stored
         if not digest and not record.status_ts:  # done within the grace: posted once, finished
             record.status_ts = runtime.poster.post_in_channel(job, status_message(job, state, duration=duration))
             posted_at = time.monotonic()
@@ -439,7 +441,9 @@ def give_up(job: Job, runtime: Runtime, reason: str, record: JobRecord | None = 
 def register_tasks(app: Celery, runtime: Runtime) -> None:
     """Define reportbot's tasks on `app`, bound to this process's runtime."""
 
-    @app.task(name=RUN_REPORT, bind=True, max_retries=MAX_RETRIES)
+    # Request: what the worker's main process does when a job's pool process is killed at the
+    # hard time limit or lost for good (`tasks.lost_jobs`).
+    @app.task(name=RUN_REPORT, bind=True, max_retries=MAX_RETRIES, Request=job_request_class(runtime))
     def run_report(self: Task, message: dict[str, Any]) -> str:
         job = Job.from_message(message)
         limits = self.request.timelimit or (None, None)

@@ -14,11 +14,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
-from tasks.store import ClaimAndPush, Store
+from tasks.store import ClaimAndPush, Indexed, Store
 
 FINAL_STATES = ("succeeded", "failed", "cancelled")
 HISTORY_LENGTH = 50
 PENDING_TTL = 6 * 3600  # a rate-limited result waits for its retry at most this long
+# The jobs a worker has started and not finished, by their `deadline`: what beat closes when no
+# worker is left to (`tasks.lost_jobs.close_overdue`).
+RUNNING_INDEX = "jobs:running"
 
 
 def new_job_id() -> str:
@@ -76,6 +79,9 @@ class JobRecord:
     # How long the report ran, kept with its outcome (`steps["result"]`) so a job resumed after
     # its result was posted finishes its status message without running the report again.
     duration: float | None = None
+    # When a started job must have ended (time.time()): its delivery's start, its hard time
+    # limit and a grace. Still unfinished then, no worker is left to end it, and beat does.
+    deadline: float | None = None
 
     def mark_cancelled(self, cancel: Cancel) -> None:
         self.state, self.cancelled_by = "cancelled", cancel.by
@@ -102,7 +108,7 @@ class JobRecords:
         self.ttl = retention_days * 86400
 
     def save(self, record: JobRecord) -> None:
-        self.store.set(f"job:{record.job.id}", record.to_json(), ttl=self.ttl)
+        self.store.set(f"job:{record.job.id}", record.to_json(), ttl=self.ttl, index=_running_entry(record))
 
     def created(self, job: Job) -> JobRecord:
         """Record a newly queued job and list it in its channel's history.
@@ -167,7 +173,16 @@ class JobRecords:
         """`save`, then `cancelled_by`, in one round trip: a quick report's job, once its status
         message is up, before its result goes in the thread."""
         job_id = record.job.id
-        return _canceller(self.store.set_then_get(f"job:{job_id}", record.to_json(), self.ttl, f"job:{job_id}:cancelled"))
+        key, cancelled = f"job:{job_id}", f"job:{job_id}:cancelled"
+        return _canceller(self.store.set_then_get(key, record.to_json(), self.ttl, cancelled, _running_entry(record)))
+
+    def overdue(self, now: float, count: int) -> list[str]:
+        """Ids of up to `count` started jobs whose deadline has passed without their ending."""
+        return self.store.due(RUNNING_INDEX, now, count)
+
+    def forget_running(self, job_id: str) -> None:
+        """Take a job out of the running index (it ended, or its record is gone)."""
+        self.store.unindex(RUNNING_INDEX, job_id)
 
     def cancel(self, record: JobRecord, by: str) -> bool:
         """Mark a job cancelled by `by`; False when it already was (the first cancel wins).
@@ -194,6 +209,16 @@ class JobRecords:
         values = self.store.get_many([key for i in ids for key in (f"job:{i}", f"job:{i}:cancelled")])
         records = (self._parse(values[n], values[n + 1]) for n in range(0, len(values), 2))
         return [r for r in records if r is not None]
+
+
+def _running_entry(record: JobRecord) -> Indexed | None:
+    """The running index's update that saving `record` makes: in by its deadline while it is
+    started and unfinished, out once it has ended; the bot's "queued" records stay out."""
+    if record.state in FINAL_STATES:
+        return Indexed(RUNNING_INDEX, record.job.id, None)
+    if record.deadline is not None:
+        return Indexed(RUNNING_INDEX, record.job.id, record.deadline)
+    return None
 
 
 def _cancel_of(marker: str) -> Cancel:

@@ -26,6 +26,15 @@ class ClaimAndPush(NamedTuple):
     limit: int
 
 
+class Indexed(NamedTuple):
+    """A sorted index kept with a write, in its round trip: `member` of `key` gets `score`, or
+    leaves it when `score` is None (the running jobs, by the time they must have ended)."""
+
+    key: str
+    member: str
+    score: float | None
+
+
 class StoreUnavailable(Exception):
     """Redis did not answer; callers say what degrades instead of crashing."""
 
@@ -41,12 +50,23 @@ class Store(ABC):
         """Several values in one round trip (MGET): a job's record and its cancel marker."""
 
     @abstractmethod
-    def set(self, key: str, value: str, ttl: float | None = None) -> None: ...
+    def set(self, key: str, value: str, ttl: float | None = None, index: Indexed | None = None) -> None:
+        """Set `key`, and update `index` in the same round trip."""
 
     @abstractmethod
-    def set_then_get(self, key: str, value: str, ttl: float, other: str) -> str | None:
-        """`set` `key`, then `get` `other`, in one round trip: a job's record saved and its
-        cancel marker read back."""
+    def set_then_get(
+        self, key: str, value: str, ttl: float, other: str, index: Indexed | None = None
+    ) -> str | None:
+        """`set` `key` (and `index`), then `get` `other`, in one round trip: a job's record saved
+        and its cancel marker read back."""
+
+    @abstractmethod
+    def due(self, key: str, upto: float, count: int) -> list[str]:
+        """Up to `count` members of the sorted index `key` whose score is at most `upto`."""
+
+    @abstractmethod
+    def unindex(self, key: str, member: str) -> None:
+        """Take `member` out of the sorted index `key`."""
 
     @abstractmethod
     def claim(self, key: str, value: str, ttl: float) -> bool:
@@ -145,17 +165,43 @@ class RedisStore(Store):
     def get_many(self, keys: list[str]) -> list[str | None]:
         return list(self._call(self._r.mget, [self._k(k) for k in keys]))
 
-    def set(self, key: str, value: str, ttl: float | None = None) -> None:
-        self._call(self._r.set, self._k(key), value, px=int(ttl * 1000) if ttl else None)
+    def set(self, key: str, value: str, ttl: float | None = None, index: Indexed | None = None) -> None:
+        if index is None:
+            self._call(self._r.set, self._k(key), value, px=int(ttl * 1000) if ttl else None)
+            return
 
-    def set_then_get(self, key: str, value: str, ttl: float, other: str) -> str | None:
+        def both() -> None:
+            pipe = self._r.pipeline(transaction=False)
+            pipe.set(self._k(key), value, px=int(ttl * 1000) if ttl else None)
+            self._index(pipe, index)
+            pipe.execute()
+
+        self._call(both)
+
+    def set_then_get(
+        self, key: str, value: str, ttl: float, other: str, index: Indexed | None = None
+    ) -> str | None:
         def both() -> str | None:
             pipe = self._r.pipeline(transaction=False)
             pipe.set(self._k(key), value, px=int(ttl * 1000))
+            if index is not None:
+                self._index(pipe, index)
             pipe.get(self._k(other))
-            return pipe.execute()[1]  # type: ignore[no-any-return]
+            return pipe.execute()[-1]  # type: ignore[no-any-return]
 
         return self._call(both)  # type: ignore[no-any-return]
+
+    def _index(self, pipe, index: Indexed) -> None:  # type: ignore[no-untyped-def]
+        if index.score is None:
+            pipe.zrem(self._k(index.key), index.member)
+        else:
+            pipe.zadd(self._k(index.key), {index.member: index.score})
+
+    def due(self, key: str, upto: float, count: int) -> list[str]:
+        return list(self._call(self._r.zrangebyscore, self._k(key), "-inf", upto, start=0, num=count))
+
+    def unindex(self, key: str, member: str) -> None:
+        self._call(self._r.zrem, self._k(key), member)
 
     def claim(self, key: str, value: str, ttl: float) -> bool:
         return bool(self._call(self._r.set, self._k(key), value, nx=True, px=int(ttl * 1000)))
@@ -241,14 +287,31 @@ class MemoryStore(Store):
     def get_many(self, keys: list[str]) -> list[str | None]:
         return [self.get(k) for k in keys]
 
-    def set(self, key: str, value: str, ttl: float | None = None) -> None:
+    def set(self, key: str, value: str, ttl: float | None = None, index: Indexed | None = None) -> None:
         with self._lock:
             self._data[key] = (value, self._expiry(ttl))
+            if index is not None:
+                scores = self._hash(index.key)
+                if index.score is None:
+                    scores.pop(index.member, None)
+                else:
+                    scores[index.member] = repr(index.score)
 
-    def set_then_get(self, key: str, value: str, ttl: float, other: str) -> str | None:
+    def set_then_get(
+        self, key: str, value: str, ttl: float, other: str, index: Indexed | None = None
+    ) -> str | None:
         with self._lock:
-            self.set(key, value, ttl)
+            self.set(key, value, ttl, index)
             return self.get(other)
+
+    def due(self, key: str, upto: float, count: int) -> list[str]:
+        with self._lock:
+            scored = sorted((float(score), member) for member, score in self._hash(key).items())
+            return [member for score, member in scored if score <= upto][:count]
+
+    def unindex(self, key: str, member: str) -> None:
+        with self._lock:
+            self._hash(key).pop(member, None)
 
     def claim(self, key: str, value: str, ttl: float) -> bool:
         with self._lock:
