@@ -59,13 +59,13 @@ def close_job(runtime: Runtime, job: Job, reason: str, duration: float | None = 
             message = digest_message(job, "failed", problem, duration or 0.0)
             record.status_ts = runtime.poster.post_in_channel(job, message)
     else:
-        final = status_message(job, "failed", duration=duration)
-        if record.status_ts:
-            runtime.poster.update_status(job, record.status_ts, final)
-        else:
+        final, posted = status_message(job, "failed", duration=duration), bool(record.status_ts)
+        if not posted:
             record.status_ts = runtime.poster.post_in_channel(job, final)
-        if "result" not in record.steps:
+        if "result" not in record.steps:  # the why first, as a finished job's result comes first
             runtime.poster.post_in_thread(job, record.status_ts, problem)
+        if posted:
+            runtime.poster.update_status(job, record.status_ts, final)
     record.steps.setdefault("result", "failed")
     record.state, record.finished_at, record.error = "failed", now, reason
     record.duration = duration if duration is not None else record.duration

@@ -68,3 +68,12 @@ def doomed(seconds: float = 1.0) -> str:
     time.sleep(seconds)  # long enough for its "running" status message
     os.kill(os.getpid(), signal.SIGKILL)
     return "never"
+
+
+@report("leaky-keys", help="Fails with a Bearer token, a JSON password and a private key in its error")
+def leaky_keys() -> str:
+    raise ValueError(
+        'upstream said 401 to "Authorization: Bearer eyJhbGciOiJIUzI1NiJ9.e30.ZRrHA1JJJW8opsbCGfG_HACGpVUMN_a9IV7pAx_Zmeo"'
+        ' with {"user": "etl", "password": "s3cr3t-Pa55"} and key -----BEGIN RSA PRIVATE KEY-----\n'
+        "MIIEowIBAAKCAQEAu1SU1LfVLPHCozMxH2Mo4lgOEePzNm0tRgeLezV6ffAt0gun\n-----END RSA PRIVATE KEY-----"
+    )

@@ -47,6 +47,24 @@ ALICE = "U0ALICE"
 LEAKED = ("Hunter2", "AKIAIOSFODNN7EXAMPLE", "xoxp-1234-abcd")
 
 
+# Credentials by their shape, written here apart from `tasks.logs.redact` so the test does not
+# trust the code it checks: a Slack or AWS key, a URL's password, a password=/token=/secret=
+# value, a Bearer token, a private key; "[redacted]" and Celery's "**" are what hiding looks like.
+SHAPES = re.compile(
+    r"xox[a-z]-[A-Za-z0-9-]{4,}|xapp-[A-Za-z0-9-]{4,}|(AKIA|ASIA)[0-9A-Z]{16}"
+    r"|://[^\s/:@'\"]*:(?!\[redacted\]@|\*\*@)[^\s/@'\"]+@"
+    r"|(passw(or)?d|token|secret)[\"']?\s*[=:]\s*[\"']?(?!\[redacted\])[A-Za-z0-9+/_.-]{6,}"
+    r"|Bearer\s+(?!\[redacted\])[A-Za-z0-9._~+/=-]{8,}|BEGIN [A-Z ]*PRIVATE KEY",
+    re.I,
+)
+CONFIGURED = (BOT_TOKEN, SIGNING_SECRET)
+
+
+def secrets_in(text: str) -> list[str]:
+    """Every credential-shaped piece of `text`, and the configured secrets it holds."""
+    return [m.group(0) for m in SHAPES.finditer(text)] + [s for s in CONFIGURED if s in text]
+
+
 class Rig:
     def __init__(self, slack_server: Any, tmp: Path) -> None:
         self.tmp = tmp
@@ -58,6 +76,7 @@ class Rig:
         self.worker = start_worker(
             "hostile", "tasks", self.env, tmp, *WORKER_OPTIONS, "--concurrency=2", celery_cli=True
         )
+        self.logs = [self.bot.log_path, self.worker.log_path]
 
     def records(self) -> Any:
         from tasks.jobs import JobRecords
@@ -67,6 +86,7 @@ class Rig:
 
     def start_beat(self) -> Process:
         proc = Process("hostile-beat", [sys.executable, "run.py", "beat"], self.env, self.tmp)
+        self.logs.append(proc.log_path)
         wait_until(lambda: "beat: Starting" in proc.log() or not proc.alive(), 30, what="beat to start")
         assert proc.alive(), proc.log()
         return proc
@@ -84,9 +104,17 @@ def rig(services, slack_server, tmp_path_factory) -> Iterator[Rig]:  # type: ign
 
 @pytest.fixture
 def env(rig, slack) -> Iterator[Rig]:  # type: ignore[no-untyped-def]
+    """This module's bot for Slack's commands; afterwards, no credential of any shape in
+    anything Slack was sent (messages, thread replies, edits, ephemerals)."""
     previous, slack.bot_url = slack.bot_url, rig.bot_url
     yield rig
     slack.bot_url = previous
+    seen = [
+        m.text + str(m.blocks) + str(m.edits) for ms in slack.workspace.all_messages().values() for m in ms
+    ]
+    seen += [e.text + str(e.blocks) for e in slack.ephemerals()]
+    leaked = [found for text in seen for found in secrets_in(text)]
+    assert not leaked, f"credentials in Slack: {leaked}"
 
 
 def run(slack, text: str, channel: str) -> str:  # type: ignore[no-untyped-def]
@@ -134,7 +162,9 @@ def assert_ended_failed(slack, channel: str, job_id: str, words: str) -> Any:  #
     final = wait_status(slack, channel, job_id, "failed", timeout=30)
     assert final.edits, "the running status message was updated, not a new one posted"
     assert buttons(final) == ["Run again"], buttons(final)
-    replies = slack.thread(channel, final.ts)
+    replies = slack.wait_for(
+        lambda: slack.thread(channel, final.ts), timeout=10, message="the reason in the thread"
+    )
     assert len(replies) == 1 and words in replies[0].text, [r.text for r in replies]
     told = slack.wait_for(
         lambda: [
@@ -245,3 +275,34 @@ def test_a_reports_error_reaches_the_log_redacted_and_the_channel_only_as_its_ki
     )
     assert job_id in log
     assert not [s for s in LEAKED if s in log]
+
+
+def test_tokens_passwords_and_keys_in_an_error_are_redacted_in_the_log(env, slack) -> None:  # type: ignore[no-untyped-def]
+    channel = "C0LEAKKEYS"
+    job_id = run(slack, "leaky-keys", channel)
+
+    final = wait_status(slack, channel, job_id, "failed", timeout=30)
+    [reply] = slack.wait_for(
+        lambda: slack.thread(channel, final.ts), timeout=10, message="the error in the thread"
+    )
+    assert "ValueError" in reply.text and "upstream" not in reply.text
+    log = wait_until(
+        lambda: (lambda text: text if "upstream said 401" in text else None)(env.worker.log()),
+        10,
+        what="the error logged",
+    )
+    assert (
+        'Bearer [redacted]" with {"user": "etl", "password": "[redacted]"} and key [redacted private key]'
+        in log
+    )
+    for secret in ("eyJhbGciOiJIUzI1NiJ9", "s3cr3t-Pa55", "MIIEowIBAAKCAQEAu1SU1"):
+        assert secret not in log
+
+
+def test_no_credential_of_any_shape_reached_a_log_of_this_modules_processes(env) -> None:  # type: ignore[no-untyped-def]
+    """Last: every line the bot, the worker and beat logged while reports failed, timed out and
+    leaked, searched for every credential shape, not only the configured strings."""
+    logs = {path.name: path.read_text(errors="replace") for path in env.logs}
+    assert "leaky-db" in logs["hostile.log"] and "[redacted]" in logs["hostile.log"], "the leaky report ran"
+    leaked = {name: secrets_in(text) for name, text in logs.items() if secrets_in(text)}
+    assert not leaked, leaked
