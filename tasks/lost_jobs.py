@@ -42,7 +42,9 @@ def hard_limit_reason(hard: float, soft: float | None) -> str:
     return f"The report was stopped at its time limit after {hard:g} s{asked}."
 
 
-def close_job(runtime: Runtime, job: Job, reason: str, duration: float | None = None) -> bool:
+def close_job(
+    runtime: Runtime, job: Job, reason: str, duration: float | None = None, now: float | None = None
+) -> bool:
     """End `job` failed, visibly, unless it has ended already: its status message says so (posted
     now if it never was) with Run again in place of Cancel, its thread and its requester say why,
     its record is final. Returns whether it was closed here."""
@@ -50,7 +52,7 @@ def close_job(runtime: Runtime, job: Job, reason: str, duration: float | None = 
     if record.state in FINAL_STATES:
         runtime.records.forget_running(job.id)
         return False
-    job, now = record.job, time.time()
+    job, now = record.job, time.time() if now is None else now
     if duration is None and record.started_at:
         duration = now - record.started_at
     problem = error_result(reason)
@@ -88,7 +90,7 @@ def close_overdue(runtime: Runtime, now: float | None = None) -> int:
             continue
         token = job_id_var.set(job_id)
         try:
-            if close_job(runtime, record.job, LOST_WORKER):
+            if close_job(runtime, record.job, LOST_WORKER, now=now):
                 closed += 1
                 log.error(
                     "job %s closed: still running past its deadline, its worker lost", record.job.report
