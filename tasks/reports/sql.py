@@ -192,8 +192,8 @@ def query(
 
     Read-only and time-limited where the database allows; ``UserError`` when the time limit
     stopped it, ``QueryFailed`` with the database's own words for anything else, each of
-    ``secrets`` (the URL's ``${VAR}`` values) in them replaced by ``[redacted]``: the worker
-    posts it in the thread.
+    ``secrets`` (the URL's ``${VAR}`` values) in them replaced by ``[redacted]``: the worker's
+    log has it, the thread only its kind (a ``UserError``'s message is the one shown).
     """
     from sqlalchemy import exc, text
 
