@@ -159,7 +159,10 @@ def job_request_class(runtime: Runtime) -> type[Request]:
         def on_failure(self, exc_info: Any, send_failed_event: bool = True, return_ok: bool = False) -> None:
             # A pool process lost under a job hands it back once (task_reject_on_worker_lost: a
             # process killed by accident); lost again on that redelivery, the job ends here.
-            lost = isinstance(_exception(exc_info), WorkerLostError) and not worker_state.should_terminate
+            # Not a process this worker stopped itself (a cancel, a revoke, a shutdown): those
+            # are redelivered, or cancelled, as Celery means them to be.
+            stopped = self._already_cancelled or self._already_revoked or worker_state.should_terminate
+            lost = isinstance(_exception(exc_info), WorkerLostError) and not stopped
             self._lost_for_good = lost and bool(self.delivery_info.get("redelivered"))
             super().on_failure(exc_info, send_failed_event=send_failed_event, return_ok=return_ok)
             if self._lost_for_good:
