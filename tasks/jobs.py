@@ -97,7 +97,8 @@ class JobRecord:
     def from_json(cls, raw: str) -> JobRecord:
         data = json.loads(raw)
         data["job"] = Job.from_message(data["job"])
-        return cls(**data)
+        # Fields this version does not know (written by a newer one, mid-deploy) are left out.
+        return cls(**{k: v for k, v in data.items() if k in cls.__dataclass_fields__})
 
 
 class JobRecords:
