@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import Any, TypeVar
 
 from billiard.exceptions import WorkerLostError
 from celery.worker import state as worker_state
@@ -28,6 +29,7 @@ from tasks.rendering import digest_message, error_result, status_message
 from tasks.runtime import Runtime
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 # Overdue jobs one pass of beat closes; the rest wait for its next pass.
 CLOSE_BATCH = 10
@@ -47,7 +49,12 @@ def close_job(
 ) -> bool:
     """End `job` failed, visibly, unless it has ended already: its status message says so (posted
     now if it never was) with Run again in place of Cancel, its thread and its requester say why,
-    its record is final. Returns whether it was closed here."""
+    its record is final. Returns whether it was closed here.
+
+    Slack's refusals are logged and do not stop the rest: a channel that refuses the bot must not
+    keep the job open, nor hold up the other jobs beat closes. Raises StoreUnavailable when the
+    record cannot be read or saved: the job stays in the running index, closed on a later pass.
+    """
     record = runtime.records.get(job.id) or JobRecord(job=job)
     if record.state in FINAL_STATES:
         runtime.records.forget_running(job.id)
@@ -59,23 +66,37 @@ def close_job(
     if job.schedule_id:  # a digest's one message says how it went, or is posted now saying so
         if not record.status_ts:
             message = digest_message(job, "failed", problem, duration or 0.0)
-            record.status_ts = runtime.poster.post_in_channel(job, message)
+            record.status_ts = (
+                _slack("post its message", lambda: runtime.poster.post_in_channel(job, message)) or ""
+            )
     else:
         final, posted = status_message(job, "failed", duration=duration), bool(record.status_ts)
         if not posted:
-            record.status_ts = runtime.poster.post_in_channel(job, final)
-        if "result" not in record.steps:  # the why first, as a finished job's result comes first
-            runtime.poster.post_in_thread(job, record.status_ts, problem)
+            record.status_ts = (
+                _slack("post its status", lambda: runtime.poster.post_in_channel(job, final)) or ""
+            )
+        if record.status_ts and "result" not in record.steps:  # the why first, as a result would be
+            _slack(
+                "say why in its thread", lambda: runtime.poster.post_in_thread(job, record.status_ts, problem)
+            )
         if posted:
-            runtime.poster.update_status(job, record.status_ts, final)
+            _slack("update its status", lambda: runtime.poster.update_status(job, record.status_ts, final))
     record.steps.setdefault("result", "failed")
     record.state, record.finished_at, record.error = "failed", now, reason
     record.duration = duration if duration is not None else record.duration
     runtime.records.save(record)
-    runtime.poster.tell_requester(
-        job, f":warning: Job `{job.id}` ({escape_mrkdwn(job.report)}) failed. {reason}"
-    )
+    text = f":warning: Job `{job.id}` ({escape_mrkdwn(job.report)}) failed. {reason}"
+    _slack("tell its requester", lambda: runtime.poster.tell_requester(job, text))
     return True
+
+
+def _slack(what: str, call: Callable[[], T]) -> T | None:
+    """`call()`, or None, logged, when Slack refuses it or cannot be reached."""
+    try:
+        return call()
+    except Exception as exc:  # SlackApiError, ChannelUnavailable, a network error
+        log.warning("could not %s in Slack: %s: %s", what, type(exc).__name__, exc)
+        return None
 
 
 def close_overdue(runtime: Runtime, now: float | None = None) -> int:
@@ -95,7 +116,7 @@ def close_overdue(runtime: Runtime, now: float | None = None) -> int:
                 log.error(
                     "job %s closed: still running past its deadline, its worker lost", record.job.report
                 )
-        except Exception as exc:  # Slack or Redis, now: the next pass tries again
+        except Exception as exc:  # Redis, now: the next pass tries again
             log.warning("job %s could not be closed yet: %s: %s", job_id, type(exc).__name__, exc)
         finally:
             job_id_var.reset(token)

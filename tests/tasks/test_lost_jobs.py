@@ -110,3 +110,19 @@ def test_a_job_lost_before_its_status_message_gets_one_saying_it_failed(runtime)
         reason == "The report was stopped at its time limit after 16 s: it did not stop when asked to at 1 s."
     )
     assert not close_job(rt, command, reason), "an ended job is not closed twice"
+
+
+def test_a_channel_that_refuses_the_bot_does_not_keep_a_job_open_nor_hold_up_the_others(runtime) -> None:  # type: ignore[no-untyped-def]
+    rt, slack = runtime
+    refused, other = job("C0ARCHIVED"), job("C0OPEN")
+    running(rt, refused, deadline=NOW - 2)
+    running(rt, other, deadline=NOW - 1)
+    slack.fail("chat.postMessage", error="is_archived")  # the first job's reason in its thread
+    slack.fail("chat.update", error="is_archived")
+
+    assert close_overdue(rt, now=NOW) == 2
+    record = rt.records.get(refused.id)
+    assert record is not None and record.state == "failed", "ended, though Slack could not show it"
+    [status] = slack.messages("C0OPEN")
+    assert "failed after" in str(status.blocks) and len(slack.thread("C0OPEN", status.ts)) == 1
+    assert rt.records.overdue(NOW + 10**6, 10) == []
