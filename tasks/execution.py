@@ -471,7 +471,9 @@ def register_tasks(app: Celery, runtime: Runtime) -> None:
     ) -> str:
         countdown = retry_countdown(due, runtime.settings.celery_queue_type, jitter)
         if task.request.retries >= MAX_RETRIES:
-            give_up(job, runtime, f"it still failed after {MAX_RETRIES} retries ({exc})")
+            # The error's kind for Slack; its text (a host, a URL) for the log only.
+            log.error("job %s: its last retry failed too: %s: %s", job.report, type(exc).__name__, exc)
+            give_up(job, runtime, f"it still failed after {MAX_RETRIES} retries ({type(exc).__name__})")
             observe_job(job.report, "failed", None)
             return "failed"
         level = logging.INFO if reason == "paced" else logging.WARNING  # pacing is the plan, not a fault
