@@ -159,7 +159,7 @@ def recorded(slack, channel: str, job_id: str) -> str:  # type: ignore[no-untype
 def assert_ended_failed(slack, channel: str, job_id: str, words: str) -> Any:  # type: ignore[no-untyped-def]
     """The job's status message says failed, with nothing left to cancel; its thread and the
     requester say why; `status` says failed."""
-    final = wait_status(slack, channel, job_id, "failed", timeout=30)
+    final = wait_status(slack, channel, job_id, "failed", timeout=45)
     assert final.edits, "the running status message was updated, not a new one posted"
     assert buttons(final) == ["Run again"], buttons(final)
     replies = slack.wait_for(
