@@ -37,6 +37,7 @@ from tests.conftest import (
     start_worker,
     wait_until,
 )
+from tests.secret_shapes import secrets_in
 
 HOSTILE = Services(
     BROKER_ROOT, REDIS_URL, name=f"{SESSION}-hostile", bot_token=BOT_TOKEN, signing_secret=SIGNING_SECRET
@@ -45,24 +46,6 @@ REPORTS = f"{TEST_REPORTS},tests.fault_reports"
 JOB_ID = re.compile(r"job `([0-9a-f]{8})`")
 ALICE = "U0ALICE"
 LEAKED = ("Hunter2", "AKIAIOSFODNN7EXAMPLE", "xoxp-1234-abcd")
-
-
-# Credentials by their shape, written here apart from `tasks.logs.redact` so the test does not
-# trust the code it checks: a Slack or AWS key, a URL's password, a password=/token=/secret=
-# value, a Bearer token, a private key; "[redacted]" and Celery's "**" are what hiding looks like.
-SHAPES = re.compile(
-    r"xox[a-z]-[A-Za-z0-9-]{4,}|xapp-[A-Za-z0-9-]{4,}|(AKIA|ASIA)[0-9A-Z]{16}"
-    r"|://[^\s/:@'\"]*:(?!\[redacted\]@|\*\*@)[^\s/@'\"]+@"
-    r"|(passw(or)?d|token|secret)[\"']?\s*[=:]\s*[\"']?(?!\[redacted\])[A-Za-z0-9+/_.-]{6,}"
-    r"|Bearer\s+(?!\[redacted\])[A-Za-z0-9._~+/=-]{8,}|BEGIN [A-Z ]*PRIVATE KEY",
-    re.I,
-)
-CONFIGURED = (BOT_TOKEN, SIGNING_SECRET)
-
-
-def secrets_in(text: str) -> list[str]:
-    """Every credential-shaped piece of `text`, and the configured secrets it holds."""
-    return [m.group(0) for m in SHAPES.finditer(text)] + [s for s in CONFIGURED if s in text]
 
 
 class Rig:
