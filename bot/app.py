@@ -10,7 +10,8 @@ import logging
 import time
 from typing import Any
 
-from slack_bolt import Ack, App
+from slack_bolt import Ack, App, BoltRequest
+from slack_bolt.error import BoltUnhandledRequestError
 
 from bot.after_ack import AfterAck
 from bot.commands import CommandHandler
@@ -32,16 +33,22 @@ def make_handler(settings: Settings, registry: Registry | None = None) -> Comman
     handler = CommandHandler(
         settings=settings,
         registry=registry
-        or load_reports(settings.report_modules, reports_file=settings.reports_file, environ=settings.environ),
+        or load_reports(
+            settings.report_modules, reports_file=settings.reports_file, environ=settings.environ
+        ),
         publisher=Publisher(settings),
-        records=JobRecords(make_store(settings.redis_url, settings.redis_prefix), settings.job_retention_days),
+        records=JobRecords(
+            make_store(settings.redis_url, settings.redis_prefix), settings.job_retention_days
+        ),
     )
     install_schedule_commands(handler, settings)
     return handler
 
 
 def build_app(settings: Settings, handler: CommandHandler | None = None) -> App:
-    """A Bolt app for `settings`: Bolt verifies signatures and timestamps on HTTP requests."""
+    """A Bolt app for `settings`. Over HTTP, `bot.slack_endpoint` checks signatures and timestamps
+    on the raw bytes before anything is parsed, so Bolt's own check (which logs the whole body of
+    each refused request) is off; Socket Mode needs none."""
     settings.require("slack_bot_token")
     if not settings.socket_mode:
         settings.require("slack_signing_secret")
@@ -56,7 +63,12 @@ def build_app(settings: Settings, handler: CommandHandler | None = None) -> App:
         # path's work before returning, and hands what follows the ack to `after_ack`.
         process_before_response=True,
         logger=logging.getLogger("slack_bolt"),
+        request_verification_enabled=False,
+        # A request no listener takes is one short log line (`_on_error`), not Bolt's warning
+        # that prints the body and a suggested listener over many lines.
+        raise_error_for_unhandled_request=True,
     )
+    app.error(_on_error)
 
     @app.command(settings.slack_command)
     def on_command(ack: Ack, command: dict[str, Any]) -> None:
@@ -69,3 +81,14 @@ def build_app(settings: Settings, handler: CommandHandler | None = None) -> App:
 
     install_job_control(app, handler, settings, after_ack)
     return app
+
+
+def _on_error(error: Exception, request: BoltRequest, logger: logging.Logger) -> None:
+    """Bolt's error handler: an unhandled request keeps Bolt's 404 and is one line naming its
+    kind; any other error is a bug, logged with its traceback as Bolt's default handler does."""
+    if isinstance(error, BoltUnhandledRequestError):
+        body = request.body
+        kind = body.get("type") or ("command " + str(body.get("command")) if "command" in body else "?")
+        log.info("no listener for a %s request", repr(kind)[:60])
+        return
+    logger.exception("Failed to run a listener or middleware (error: %s)", error)

@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from bot import grammar, replies
+from bot.deliveries import Deliveries
+from bot.job_cap import JobCap
 from bot.job_views import history_text, status_text, web_url
 from bot.metrics import COMMANDS, DISPATCH_FAILURES
 from bot.publish import Publisher, QueueUnavailable
@@ -25,6 +27,7 @@ from tasks.logs import job_id_var
 from tasks.publishing import job_time_limit
 from tasks.reports import Registry
 from tasks.settings import Settings
+from tasks.slack_ids import requester
 from tasks.store import StoreUnavailable
 
 log = logging.getLogger(__name__)
@@ -86,9 +89,11 @@ class CommandHandler:
         self.publisher = publisher
         self.records = records
         self.queued_records = QueuedRecords(records)
+        self.deliveries = Deliveries(records.store)  # one job per delivery, across processes
         # Who may run what; the worker checks again before running (tasks.access).
         self.access = access or ack_path_access(settings)
         self.command = settings.slack_command
+        self.job_cap = JobCap(records.in_flight, settings)
         self._handlers: dict[type, Callable[[Any, Mapping[str, Any]], Reply]] = {
             grammar.Help: self._help,
             grammar.ListReports: self._list,
@@ -107,6 +112,7 @@ class CommandHandler:
 
         def work() -> Reply:
             nonlocal kind
+            requester(payload)  # ids Slack would send, before any of them is used or shown
             parsed = grammar.parse(str(payload.get("text") or ""), command=self.command)
             kind = type(parsed).__name__
             handler = self._handlers.get(type(parsed))
@@ -116,7 +122,7 @@ class CommandHandler:
                 self.settle_records()
             return handler(parsed, payload)
 
-        reply = answer(work, what=f"command {payload.get('text')!r}")
+        reply = answer(work, what=f"command {str(payload.get('text'))[: grammar.SHOWN_CHARS]!r}")
         COMMANDS.labels(kind=kind, outcome=reply.outcome).inc()
         return reply
 
@@ -127,7 +133,9 @@ class CommandHandler:
 
     def _help(self, cmd: grammar.Help, payload: Mapping[str, Any]) -> Reply:
         if cmd.report:
-            return Reply(replies.report_help(self.registry.require(cmd.report, command=self.command), self.command))
+            return Reply(
+                replies.report_help(self.registry.require(cmd.report, command=self.command), self.command)
+            )
         return Reply(replies.help_text(self.registry, self.command, grammar.usage(self.command)))
 
     def _list(self, cmd: grammar.ListReports, payload: Mapping[str, Any]) -> Reply:
@@ -140,25 +148,33 @@ class CommandHandler:
         """Validate and publish one job of `report_name` for the payload's user and channel.
 
         The one way a job is queued from Slack: the command, and the Run again button, which
-        passes a payload of the same keys (channel_id, user_id, team_id, response_url).
+        passes a payload of the same keys (channel_id, user_id, team_id, response_url, and the
+        click's trigger_id). A delivery already seen (its trigger_id) gets its first job's answer.
         """
+        who = requester(payload)
         report = self.registry.require(report_name, command=self.command)
-        self.access.check(report, str(payload.get("channel_id", "")), str(payload.get("user_id", "")))
+        self.access.check(report, who.channel, who.user)
         report.convert_args(dict(args))  # validate now; the worker converts again from the text
         job = Job(
             id=new_job_id(),
             report=report.name,
             args=dict(args),
-            channel=str(payload.get("channel_id", "")),
-            user=str(payload.get("user_id", "")),
-            team=str(payload.get("team_id", "")),
+            channel=who.channel,
+            user=who.user,
+            team=who.team,
             response_url=str(payload.get("response_url", "")),
         )
+        mark = self.deliveries.mark(payload.get("trigger_id"))
+        admission = self.job_cap.admit(job, job_time_limit(report, self.settings), mark)  # or refused at the cap
+        if admission.replay_of:
+            return Reply(replies.queued_text(replace(job, id=admission.replay_of)), outcome="replayed")
         token = job_id_var.set(job.id)
         try:
-            self.publisher.publish(job, job_time_limit(report, self.settings))
+            self.publisher.publish(job, job_time_limit(report, self.settings), bulk=admission.bulk)
         except QueueUnavailable:
+            self.job_cap.release(job)
             DISPATCH_FAILURES.inc()
+            self.deliveries.forget(payload.get("trigger_id"), job.id)
             return Reply(replies.not_queued_text(report.name), outcome="not_queued")
         finally:
             job_id_var.reset(token)

@@ -12,17 +12,17 @@ from __future__ import annotations
 
 import dataclasses
 import re
-import shlex
 import unicodedata
 
 from tasks.errors import UserError
-from tasks.mrkdwn import code
+from tasks.mrkdwn import code as _code
 from tasks.reports import PARAM_NAME as _KEY  # the registry's rules, so they agree
 from tasks.reports import REPORT_NAME
 from tasks.schedules import MAX_EVERY_SECONDS, MISFIRE_POLICIES, ScheduleError, describe_seconds, parse_every
 
 __all__ = [
     "COMMAND",
+    "MAX_TEXT",
     "Cancel",
     "Command",
     "GrammarError",
@@ -43,10 +43,22 @@ __all__ = [
 #: The slash command's default name; the real one comes from settings (``SLACK_COMMAND``).
 COMMAND = "/run-report"
 
+#: The longest command text parsed. A slash command is typed in Slack's message composer, and
+#: Slack keeps at most 40,000 characters of a message's text
+#: (api.slack.com/changelog/2018-04-truncating-really-long-messages); Slack documents no
+#: separate limit for a command's text. Longer text is not from a person typing in Slack.
+MAX_TEXT = 40_000
+#: The most of one piece of typed text a refusal echoes back.
+SHOWN_CHARS = 200
+
 _JOB_ID = re.compile(r"[0-9a-f]{6,32}")
 _SCHEDULE_ID = re.compile(r"[A-Za-z0-9_-]{1,40}")
 _TZ = re.compile(r"[A-Za-z][A-Za-z0-9_+\-/]{0,63}")
 _SCHEDULE_SUBCOMMANDS = ("add", "list", "remove", "pause", "resume")
+# One piece of a word: a quoted run, an unquoted run, the space between words, or a quote with
+# no partner (a refusal). No alternative can match a prefix of another's, so a match never
+# backtracks, and an opening quote scans to its partner once: the tokenizer is linear.
+_PIECE = re.compile(r"\"[^\"]*\"|'[^']*'|[^ \"']+| |[\"']")
 _SMART_QUOTES = str.maketrans(
     {"“": '"', "”": '"', "„": '"', "‟": '"', "‘": "'", "’": "'", "‚": "'", "‛": "'"}
 )
@@ -113,7 +125,9 @@ class ScheduleAdd:
 
 @dataclasses.dataclass(frozen=True)
 class ScheduleList:
-    """``schedule list``."""
+    """``schedule list [page <N>]``: a long list is shown a page at a time."""
+
+    page: int = 1
 
 
 @dataclasses.dataclass(frozen=True)
@@ -169,8 +183,23 @@ def parse(text: str, command: str = COMMAND) -> Command:
     """Parse the slash command's text; ``GrammarError`` (with an example) if it does not fit.
 
     ``command`` is the slash command's name as configured, used in the examples we show.
+    Text longer than Slack lets anyone type (``MAX_TEXT``) is refused before it is read.
     """
+    if len(text) > MAX_TEXT:
+        raise GrammarError(
+            f"That command is {len(text):,} characters long; the most I take is {MAX_TEXT:,} "
+            "(Slack's own limit for a message). Nothing was queued. Shorten it, for example "
+            + _code(f'{command} sales title="two words"')
+        )
     return _Parser(command).parse(text)
+
+
+def code(text: str) -> str:
+    """``tasks.mrkdwn.code`` of at most ``SHOWN_CHARS`` of ``text``: a refusal shows what was
+    typed, not all of it."""
+    if len(text) > SHOWN_CHARS:
+        text = text[: SHOWN_CHARS - 1] + "…"
+    return _code(text)
 
 
 def usage(command: str = COMMAND) -> str:
@@ -190,7 +219,7 @@ def usage(command: str = COMMAND) -> str:
             f'{command} schedule add <report> [key=value …] cron "<m h dom mon dow>" [tz=Zone] [misfire=skip|once]',
             "repeat a report by cron",
         ),
-        (f"{command} schedule list", "this channel's schedules"),
+        (f"{command} schedule list [page <N>]", "this channel's schedules"),
         (f"{command} schedule remove|pause|resume <id>", "manage a schedule"),
     ]
     rows = [f"{code(form)} — {what}" for form, what in lines]
@@ -233,30 +262,30 @@ class _Parser:
 
         Smart quotes become plain ones, control and format characters go, whitespace becomes
         single spaces. Backslashes are kept as typed (no escapes): people paste paths, and a
-        value with a quote in it can use the other kind of quote.
+        value with a quote in it can use the other kind of quote. Written with one regular
+        expression rather than ``shlex``, which builds each token a character at a time and
+        took quadratic time on long words.
         """
-        clean = _normalise(text)
-        lexer = shlex.shlex(clean, posix=True)
-        lexer.whitespace_split = True
-        lexer.commenters = ""
-        lexer.escape = ""
         tokens: list[_Token] = []
-        start = 0
-        try:
-            while True:
-                token = lexer.get_token()
-                if token is None:
-                    break
-                end = lexer.instream.tell()
-                raw = clean[start:end]
-                start = end
-                tokens.append(_Token(token, quoted=any(quote in raw for quote in "\"'")))
-        except ValueError:
-            raise self.error(
-                "A quote is not closed.",
-                "Put values with spaces in a pair of quotes, like",
-                f'{self.command} sales title="two words"',
-            ) from None
+        parts: list[str] = []
+        quoted = False
+        for piece in _PIECE.findall(_normalise(text)):
+            if piece == " ":
+                tokens.append(_Token("".join(parts), quoted))
+                parts, quoted = [], False
+            elif len(piece) == 1 and piece in "\"'":
+                raise self.error(
+                    "A quote is not closed.",
+                    "Put values with spaces in a pair of quotes, like",
+                    f'{self.command} sales title="two words"',
+                )
+            elif piece[0] in "\"'":
+                parts.append(piece[1:-1])
+                quoted = True
+            else:
+                parts.append(piece)
+        if parts:
+            tokens.append(_Token("".join(parts), quoted))
         return tokens
 
     # -- commands --------------------------------------------------------------------------
@@ -307,6 +336,20 @@ class _Parser:
                 right,
             )
         return value
+
+    def page(self, keyword: str, rest: list[_Token]) -> int:
+        """Nothing (page 1), or ``page <N>`` with N a whole number from 1."""
+        if not rest:
+            return 1
+        number = rest[1].text if len(rest) == 2 and rest[0].word == "page" else ""
+        if number.isascii() and number.isdigit() and 0 < int(number) < 100_000:
+            return int(number)
+        raise self.error(
+            f"{code(keyword)} takes nothing after it but a page; you gave {self.shown(rest)}.",
+            "Try",
+            f"{self.command} {keyword}",
+            f"{self.command} {keyword} page 2",
+        )
 
     def report_name(self, token: _Token, *, after: str = "") -> str:
         name = token.text.lower()
@@ -396,8 +439,7 @@ class _Parser:
         if sub == "add":
             return self.schedule_add(after)
         if sub == "list":
-            self.nothing_after("schedule list", after)
-            return ScheduleList()
+            return ScheduleList(self.page("schedule list", after))
         schedule_id = self.one_id(f"schedule {sub}", after, _SCHEDULE_ID, "schedule id", "s1a2b3")
         return {"remove": ScheduleRemove, "pause": SchedulePause, "resume": ScheduleResume}[sub](schedule_id)
 

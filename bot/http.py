@@ -1,7 +1,7 @@
 """HTTP serving: Slack's requests at /slack/events, plus /healthz and /metrics, on waitress.
 
-A few dozen lines in the manner of Bolt's own adapters: route, then hand Slack's requests to
-Bolt's WSGI handler unchanged (Bolt checks the signature on the raw body).
+Routing only; Slack's requests go to `bot.slack_endpoint`, which bounds, verifies and parses
+them before Bolt sees them.
 """
 
 from __future__ import annotations
@@ -12,10 +12,16 @@ from typing import Any
 
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from slack_bolt import App
-from slack_bolt.adapter.wsgi import SlackRequestHandler
+
+from bot.slack_endpoint import SlackEndpoint
 
 EVENTS_PATH = "/slack/events"
 HTTP_THREADS = 16
+# The largest body Slack sends is an interaction carrying a whole view (Slack refuses views over
+# 250 kB) or a whole message (40,000 characters of text, 50 blocks); form-encoded, each byte can
+# take three, and a character up to three bytes of UTF-8: under 2 MB. 4 MiB leaves room above
+# that, and a body of 30 MB, or waitress's default of 1 GiB, is refused without being read.
+MAX_BODY_BYTES = 4 * 1024 * 1024
 
 Health = Callable[[], tuple[bool, dict[str, Any]]]
 
@@ -24,9 +30,16 @@ def always_ok() -> tuple[bool, dict[str, Any]]:
     return True, {}
 
 
-def make_wsgi(app: App | None, health: Health = always_ok) -> Callable[..., Iterable[bytes]]:
-    """The bot's WSGI application. `app=None` serves only /healthz and /metrics (Socket Mode)."""
-    slack = SlackRequestHandler(app, path=EVENTS_PATH) if app is not None else None
+def make_wsgi(
+    app: App | None,
+    health: Health = always_ok,
+    *,
+    signing_secret: str = "",
+    max_body: int = MAX_BODY_BYTES,
+) -> Callable[..., Iterable[bytes]]:
+    """The bot's WSGI application. `app=None` serves only /healthz and /metrics (Socket Mode);
+    with an app, `signing_secret` is required: requests not signed with it are refused."""
+    slack = SlackEndpoint(app, signing_secret, max_body) if app is not None else None
 
     def wsgi(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")
@@ -35,7 +48,9 @@ def make_wsgi(app: App | None, health: Health = always_ok) -> Callable[..., Iter
         if path == "/healthz":
             ok, details = health()
             body = json.dumps({"ok": ok, **details}).encode()
-            start_response("200 OK" if ok else "503 Service Unavailable", [("Content-Type", "application/json")])
+            start_response(
+                "200 OK" if ok else "503 Service Unavailable", [("Content-Type", "application/json")]
+            )
             return [body]
         if path == "/metrics":
             start_response("200 OK", [("Content-Type", CONTENT_TYPE_LATEST)])
@@ -46,8 +61,19 @@ def make_wsgi(app: App | None, health: Health = always_ok) -> Callable[..., Iter
     return wsgi
 
 
-def make_server(wsgi: Callable[..., Iterable[bytes]], host: str, port: int):  # type: ignore[no-untyped-def]
-    """A waitress server (production WSGI, threads); `.run()` serves, `.close()` stops."""
+def make_server(wsgi: Callable[..., Iterable[bytes]], host: str, port: int, max_body: int = MAX_BODY_BYTES):  # type: ignore[no-untyped-def]
+    """A waitress server (production WSGI, threads); `.run()` serves, `.close()` stops.
+
+    Waitress buffers a whole body before the app is called, so the limit is also its own: it
+    answers 413 to a larger Content-Length, or a chunked body growing past it, as it arrives."""
     from waitress.server import create_server
 
-    return create_server(wsgi, host=host, port=port, threads=HTTP_THREADS, ident="reportbot")
+    return create_server(
+        wsgi,
+        host=host,
+        port=port,
+        threads=HTTP_THREADS,
+        ident="reportbot",
+        # waitress refuses a body of this size or more; the app's limit is inclusive
+        max_request_body_size=max_body + 1,
+    )

@@ -17,6 +17,7 @@ from bot.after_ack import AfterAck
 from bot.commands import Reply, answer
 from bot.job_control import JobControl
 from tasks.rendering import CANCEL_ACTION, RERUN_ACTION
+from tasks.slack_ids import valid_channel_id, valid_user_id
 
 log = logging.getLogger(__name__)
 
@@ -26,8 +27,8 @@ def _clicked(body: dict[str, Any]) -> tuple[str, str, str]:
     actions = body.get("actions") or [{}]
     return (
         str(actions[0].get("value") or ""),
-        str((body.get("user") or {}).get("id") or ""),
-        str((body.get("channel") or {}).get("id") or ""),
+        valid_user_id((body.get("user") or {}).get("id")),  # "" unless shaped like Slack's ids
+        valid_channel_id((body.get("channel") or {}).get("id")),
     )
 
 
@@ -53,13 +54,17 @@ def register_interactions(app: App, control: JobControl, after_ack: AfterAck) ->
 
     @app.action(RERUN_ACTION)
     def on_run_again(ack: Ack, body: dict[str, Any], respond: Respond) -> None:
-        job_id, user, _ = _clicked(body)
+        job_id, user, channel = _clicked(body)
         team = str((body.get("team") or {}).get("id") or "")
         response_url = str(body.get("response_url") or "")
+        trigger_id = str(body.get("trigger_id") or "")
         ack()
+
+        def run_again() -> Reply:
+            return control.run_again(
+                job_id, user, channel, team=team, response_url=response_url, trigger_id=trigger_id
+            )
+
         after_ack.run(
-            lambda: _finish(
-                answer(lambda: control.run_again(job_id, user, team, response_url), what="Run again button"), respond
-            ),
-            "Run again button",
+            lambda: _finish(answer(run_again, what="Run again button"), respond), "Run again button"
         )

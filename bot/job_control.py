@@ -3,8 +3,9 @@
 Cancel: mark the record cancelled in the store first (the durable guard the worker checks before
 it runs a job and before it posts a result), then revoke the task with terminate through the
 bot's producer Celery app, within a bounded time. The status message is updated after the ack.
-Run again: the finished job's report and arguments, queued anew for whoever clicked, through
-the same path as a command (`CommandHandler.queue`).
+Run again: the finished job's report and arguments, queued anew for whoever clicked, in the
+channel they clicked in, through the same path and checks as a command (`CommandHandler.queue`).
+Both answer a job the clicker may not see exactly as an unknown id (`bot.job_views.visible`).
 """
 
 from __future__ import annotations
@@ -105,7 +106,7 @@ class JobControl:
                 f"Job `{shown}` has already {record.state}, so there is nothing to stop. "
                 f"`{self.command} status {shown}` shows it."
             )
-        if user != record.job.user and user not in self.settings.admin_users:
+        if not user or (user != record.job.user and user not in self.settings.admin_users):
             owner = f"<@{record.job.user}>" if record.job.user else "the person who ran it"
             raise UserError(
                 f"Only {owner}, who ran job `{shown}`, or a reportbot admin can cancel it. "
@@ -152,20 +153,32 @@ class JobControl:
 
     # --------------------------------------------------------------- run again
 
-    def run_again(self, job_id: str, user: str, team: str, response_url: str) -> Reply:
-        """Queue the job's report and arguments anew, in its channel, requested by `user`."""
-        shown = escape_mrkdwn(job_id)
+    def run_again(
+        self,
+        job_id: str,
+        user: str,
+        channel: str,
+        *,
+        team: str = "",
+        response_url: str = "",
+        trigger_id: str = "",
+    ) -> Reply:
+        """Queue the job's report and arguments anew, for `user`, in `channel` (where they
+        clicked), exactly as if they had typed the command there.
+
+        Someone who may not see the job (`visible`) hears what `status` says of an unknown id;
+        the report's access is checked for the clicker in the clicking channel (`queue`), so a
+        button can do nothing the command could not.
+        """
         record = self._record(job_id)
-        if record is None:
-            raise UserError(
-                f"Job `{shown}` is older than the retention period, so I no longer know what it ran. "
-                f"Run the report again with `{self.command} <report> [key=value …]`."
-            )
+        if record is None or not visible(record, channel, user, self.settings.admin_users):
+            raise no_such_job(job_id, self.command)
         payload = {
-            "channel_id": record.job.channel,
+            "channel_id": channel,
             "user_id": user,
             "team_id": team or record.job.team,
             "response_url": response_url,
+            "trigger_id": trigger_id,
         }
         return self.handler.queue(record.job.report, record.job.args, payload)
 

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import time
 
+from bot.paging import fit_lines
 from tasks.errors import UserError
 from tasks.jobs import JobRecord, JobRecords
 from tasks.mrkdwn import escape_mrkdwn
 from tasks.rendering import STATE_ICONS, describe_request, format_duration
+from tasks.slack_ids import is_channel_id, user_mention
 
 
 def web_url(api_url: str) -> str:
@@ -28,10 +30,14 @@ def web_url(api_url: str) -> str:
 
 
 def visible(record: JobRecord | None, channel: str, user: str, admins: tuple[str, ...] = ()) -> bool:
-    """Whether `user`, typing in `channel`, may learn anything of this job: it is in their
-    channel, or it is theirs, or they are an admin. Everyone else must not tell it from an
-    unknown id, so a guessed id reveals nothing of a private channel."""
-    return record is not None and (record.job.channel == channel or record.job.user == user or user in admins)
+    """Whether `user`, typing or clicking in `channel`, may learn anything of this job: it is in
+    their channel, or it is theirs, or they are an admin. Everyone else must not tell it from an
+    unknown id, so a guessed id reveals nothing of a private channel. An empty id matches
+    nothing, so a request or a record missing one reveals nothing either."""
+    if record is None:
+        return False
+    job = record.job
+    return bool(channel) and job.channel == channel or bool(user) and (job.user == user or user in admins)
 
 
 def no_such_job(job_id: str, command: str) -> UserError:
@@ -45,7 +51,7 @@ def no_such_job(job_id: str, command: str) -> UserError:
 def thread_link(record: JobRecord, web: str) -> str:
     """A link to the job's message: a command's status message and its thread, or a schedule's
     one message."""
-    if not record.status_ts:
+    if not record.status_ts or not is_channel_id(record.job.channel):
         return ""
     label = "message" if record.job.schedule_id else "thread"
     return f"<{web}archives/{record.job.channel}/p{record.status_ts.replace('.', '')}|{label}>"
@@ -62,12 +68,12 @@ def describe(record: JobRecord, web: str) -> str:
     job = record.job
     parts = [f"{STATE_ICONS.get(record.state, '')} `{job.id}` {describe_request(job)}: *{record.state}*"]
     if job.user:
-        parts.append(f"by <@{job.user}>")
+        parts.append(f"by {user_mention(job.user)}")
     parts.append(_when(job.requested_at))
     if record.started_at and record.finished_at:
         parts.append(f"ran {format_duration(record.finished_at - record.started_at)}")
     if record.cancelled_by:
-        parts.append(f"cancelled by <@{record.cancelled_by}>")
+        parts.append(f"cancelled by {user_mention(record.cancelled_by)}")
     link = thread_link(record, web)
     if link:
         parts.append(link)
@@ -95,4 +101,8 @@ def history_text(records: JobRecords, channel: str, command: str, web: str, coun
     found = records.history(channel, count)
     if not found:
         return f"No jobs have run in this channel yet. Try `{command} ping`."
-    return f"*Recent jobs in this channel* ({len(found)}):\n" + "\n".join(describe(r, web) for r in found)
+    return fit_lines(
+        f"*Recent jobs in this channel* ({len(found)}):",
+        [describe(r, web) for r in found],
+        lambda left: f"… and {left} older jobs that did not fit in one message.",
+    )

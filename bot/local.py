@@ -100,7 +100,9 @@ def start_local(settings: Settings, host_port: int | None = None) -> LocalStack:
     tasks.runtime.settings = local
 
     bot_port = _free_port()
-    bot_server = make_server(make_wsgi(build_app(local)), "127.0.0.1", bot_port)
+    bot_server = make_server(
+        make_wsgi(build_app(local), signing_secret=local.slack_signing_secret), "127.0.0.1", bot_port
+    )
     threading.Thread(target=bot_server.run, name="local-bot", daemon=True).start()
     sandbox.bot_url = f"http://127.0.0.1:{bot_port}/slack/events"
     stack = LocalStack(sandbox=sandbox, settings=local, bot_server=bot_server)

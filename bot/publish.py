@@ -33,10 +33,13 @@ class Publisher:
     def __init__(self, settings: Settings, app: Celery | None = None) -> None:
         self.app = app or make_app(settings, producer=True)
 
-    def publish(self, job: Job, time_limit: float) -> None:
-        """Queue `job` with its time limit; raise QueueUnavailable unless the broker confirmed it."""
+    def publish(self, job: Job, time_limit: float, *, bulk: bool = False) -> None:
+        """Queue `job` with its time limit, on the bulk queue if `bulk` (`tasks.celery.BULK_QUEUE`);
+        raise QueueUnavailable unless the broker confirmed it."""
         try:
-            publish_job(self.app, job, time_limit, timeout=PUBLISH_TIMEOUT, confirm_timeout=CONFIRM_TIMEOUT)
+            publish_job(
+                self.app, job, time_limit, timeout=PUBLISH_TIMEOUT, confirm_timeout=CONFIRM_TIMEOUT, bulk=bulk
+            )
         except Exception as exc:  # kombu/amqp raise many kinds; all mean "not queued"
             log.warning("publish of job %s failed: %s: %s", job.id, type(exc).__name__, exc)
             raise QueueUnavailable(str(exc)) from exc

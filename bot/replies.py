@@ -6,6 +6,7 @@ Only the immediate answers to a command live here; messages about a job's run ar
 
 from __future__ import annotations
 
+from bot.paging import fit_lines
 from tasks.jobs import Job
 from tasks.mrkdwn import escape_mrkdwn
 from tasks.rendering import describe_request
@@ -21,10 +22,14 @@ def report_line(report: Report, command: str) -> str:
 
 
 def help_text(registry: Registry, command: str, grammar_usage: str) -> str:
-    """Usage, then every report with its arguments and help."""
-    lines = [f"*How to use `{command}`*", grammar_usage, "", "*Reports*"]
-    lines += [report_line(r, command) for r in registry.all()] or ["_No reports are installed._"]
-    return "\n".join(lines)
+    """Usage, then every report with its arguments and help, as many as one message holds."""
+    head = "\n".join([f"*How to use `{command}`*", grammar_usage, "", "*Reports*"])
+    lines = [report_line(r, command) for r in registry.all()] or ["_No reports are installed._"]
+    return fit_lines(head, lines, lambda left: _more_reports(left, command))
+
+
+def _more_reports(left: int, command: str) -> str:
+    return f"… and {left} more reports. `{command} help &lt;report&gt;` shows one by its name."
 
 
 def report_help(report: Report, command: str) -> str:
@@ -44,7 +49,8 @@ def list_text(registry: Registry, command: str) -> str:
     reports = registry.all()
     if not reports:
         return "No reports are installed."
-    return f"*Reports* ({len(reports)}):\n" + "\n".join(report_line(r, command) for r in reports)
+    lines = [report_line(r, command) for r in reports]
+    return fit_lines(f"*Reports* ({len(reports)}):", lines, lambda left: _more_reports(left, command))
 
 
 def queued_text(job: Job) -> str:

@@ -10,12 +10,14 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Mapping
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
 from bot import grammar
 from bot.commands import CommandHandler, Reply
-from bot.schedule_views import added_text, list_text, schedule_line, when
+from bot.paging import page_of
+from bot.schedule_views import PAGE_SIZE, added_text, list_text, schedule_line, when
 from tasks.errors import UserError
 from tasks.mrkdwn import code, escape_mrkdwn
 from tasks.schedules import (
@@ -23,6 +25,7 @@ from tasks.schedules import (
     Rule,
     Schedule,
     ScheduleError,
+    ScheduleLimits,
     ScheduleStore,
     StaticSchedules,
     all_schedules,
@@ -38,6 +41,7 @@ from tasks.slack_client import make_client
 
 log = logging.getLogger(__name__)
 
+
 class ScheduleCommands:
     """The five schedule commands, as CommandHandler handlers.
 
@@ -50,7 +54,15 @@ class ScheduleCommands:
         self.registry = handler.registry
         self.records = handler.records
         self.access = handler.access
+        self.deliveries = handler.deliveries  # a replayed `schedule add` adds nothing new
         self.schedules = ScheduleStore(handler.records.store)
+        self.limits = ScheduleLimits(
+            self.schedules,
+            per_user=settings.schedules_per_user,
+            per_channel=settings.schedules_per_channel,
+            exempt=settings.admin_users,
+            command=settings.slack_command,
+        )
         self.static = StaticSchedules(settings.reports_file, handler.registry)
         # users.info is asked inside Slack's 3-second ack window: one try, one second.
         self.slack = make_client(settings, ack_path=True)
@@ -92,22 +104,38 @@ class ScheduleCommands:
             created_at=now,
             since=now,
         )
-        self.schedules.add(schedule)
+        trigger_id = payload.get("trigger_id")
+        first = self.deliveries.first(trigger_id, schedule.id)
+        if first:  # the same request again: the answer of the schedule it added
+            return Reply(added_text(replace(schedule, id=first), runs, self.command), outcome="replayed")
+        try:
+            with self.limits.room_for(user, channel):
+                self.schedules.add(schedule)
+        except UserError:  # nothing was added, so a later delivery of this request may add it
+            self.deliveries.forget(trigger_id, schedule.id)
+            raise
         log.info("schedule %s added by %s: %s %s", schedule.id, user, schedule.report, rule.describe())
         return Reply(added_text(schedule, runs, self.command), outcome="scheduled")
 
     def list(self, cmd: grammar.ScheduleList, payload: Mapping[str, Any]) -> Reply:
         channel, _ = _where(payload)
         now = time.time()
-        schedules = [s for s in self.all() if s.channel == channel]
-        states = self.schedules.states() if schedules else {}
+        listing = f"{self.command} schedule list"
+        page = page_of(
+            [s for s in self.all() if s.channel == channel],
+            cmd.page,
+            PAGE_SIZE,
+            what="this channel's schedules",
+            command=listing,
+        )
+        states = self.schedules.states() if page.items else {}
         lines = []
-        for schedule in schedules:
+        for schedule in page.items:
             state = states.get(schedule.id)
             record = self.records.get(state.last_job_id) if state and state.last_job_id else None
             next_run = plan(schedule, state, now).next_run  # as beat will plan it
             lines.append(schedule_line(schedule, state, next_run, record))
-        return Reply(list_text(lines, self.command))
+        return Reply(list_text(lines, page, self.command))
 
     def remove(self, cmd: grammar.ScheduleRemove, payload: Mapping[str, Any]) -> Reply:
         schedule = self.changeable(cmd.schedule_id, payload, "remove")
@@ -147,14 +175,12 @@ class ScheduleCommands:
         self.require_admin(user, verb)
         found = next((s for s in self.all() if s.id == schedule_id), None)
         listing = code(f"{self.command} schedule list")
-        if found is None:
+        # Another channel's schedule gets the words of an unknown id: whoever asks here may not
+        # see that channel, and its name or the id's existence is its business.
+        if found is None or found.channel != channel:
             raise UserError(
-                f"There is no schedule {code(schedule_id)}. {listing} shows this channel's schedules."
-            )
-        if found.channel != channel:
-            raise UserError(
-                f"Schedule {code(schedule_id)} posts in another channel (<#{escape_mrkdwn(found.channel)}>); "
-                f"{verb} it from there. {listing} shows this channel's."
+                f"There is no schedule {code(schedule_id)} in this channel. {listing} shows this "
+                "channel's schedules; a schedule is changed from the channel it posts in."
             )
         if found.static:
             raise UserError(

@@ -7,10 +7,17 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from bot.paging import Page, fit_lines
 from tasks.jobs import JobRecord
 from tasks.mrkdwn import code, escape_mrkdwn
 from tasks.rendering import STATE_ICONS, describe_args
 from tasks.schedules import RunState, Schedule
+
+#: Characters of one argument's value shown in `schedule list`.
+ARG_SHOWN = 80
+#: Schedules on one page of `schedule list`: at most about 350 characters each (a long
+#: argument is shortened), so a page stays well within one Slack message.
+PAGE_SIZE = 10
 
 
 def when(moment: datetime | float | None, tz_schedule: Schedule | None = None) -> str:
@@ -34,7 +41,7 @@ def describe_rule(schedule: Schedule) -> str:
 
 
 def what(schedule: Schedule) -> str:
-    args = describe_args(schedule.args)
+    args = describe_args({k: _shortened(v) for k, v in schedule.args.items()})
     name = f"*{escape_mrkdwn(schedule.report)}*"
     return f"{name} {args}" if args else name
 
@@ -78,11 +85,29 @@ def schedule_line(
     return f"{head}\n    {nxt} · {last_run_text(state, record, schedule)}"
 
 
-def list_text(lines: list[str], command: str) -> str:
+def _shortened(value: str) -> str:
+    """An argument's value as a list shows it: a long one cut (before escaping, so no entity
+    is cut in two), so a page of schedules fits one message."""
+    return value if len(value) <= ARG_SHOWN else value[: ARG_SHOWN - 1] + "…"
+
+
+def list_text(lines: list[str], page: Page[object], command: str) -> str:
+    """`schedule list`: one page of the channel's schedules, and how to see the next one."""
     if not lines:
         return (
             "This channel has no schedules. Add one with "
             f"{code(f'{command} schedule add sales every 1d')} or "
             f"{code(command + ' schedule add sales cron ' + chr(34) + '0 9 * * 1-5' + chr(34))}."
         )
-    return "*Schedules in this channel*\n" + "\n".join(lines)
+    head = "*Schedules in this channel*"
+    if page.count > 1:
+        head += f" (page {page.number} of {page.count})"
+    listing = f"{command} schedule list"
+
+    def more(left_on_page: int) -> str:
+        return f"… and {left_on_page} more on this page that did not fit."
+
+    text = fit_lines(head, lines, more)
+    if page.after:
+        text += f"\n\n… and {page.after} more: {code(f'{listing} page {page.number + 1}')}"
+    return text

@@ -24,7 +24,9 @@ def run_bot(settings: Settings, host: str = "0.0.0.0") -> None:
         server = make_server(make_wsgi(None, runner.health), host, settings.port)
         log.info("reportbot: Socket Mode connected; /healthz and /metrics on port %s", settings.port)
     else:
-        server = make_server(make_wsgi(app), host, settings.port)
+        server = make_server(
+            make_wsgi(app, signing_secret=settings.slack_signing_secret), host, settings.port
+        )
         log.info("reportbot: serving Slack at http://%s:%s/slack/events", host, settings.port)
     server.run()
 

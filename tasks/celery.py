@@ -11,10 +11,14 @@ import math
 from typing import Any
 
 from celery import Celery
+from kombu import Exchange, Queue
 
 from tasks.settings import Settings
 
 QUEUE = "reports"
+# A person's jobs beyond their first few in flight, and schedules' runs, wait here; workers
+# consume both queues, so neither waits in front of the commands on `reports`.
+BULK_QUEUE = "reports.bulk"
 RUN_REPORT = "reportbot.run_report"
 
 # RabbitMQ closes a channel whose delivery stays unacked longer than consumer_timeout (30 min by
@@ -63,6 +67,8 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         "task_ignore_result": True,
         "task_default_queue": QUEUE,
         "task_routes": {RUN_REPORT: {"queue": QUEUE}},
+        # Consumed by every worker unless `-Q` picks some (`-Q reports`: commands only).
+        "task_queues": task_queues(settings.celery_queue_type),
         # Ack after the job has run, requeue if the worker process dies mid-job; posting is
         # idempotent per job and step, so a redelivered job does not post twice. A job whose
         # process dies again on its redelivery is ended failed, not handed back once more
@@ -73,7 +79,12 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         # again, forever. The worker's main process ends it failed (`tasks.lost_jobs`).
         "task_acks_on_timeout": True,
         "worker_prefetch_multiplier": 1,
-        "worker_cancel_long_running_tasks_on_connection_loss": True,
+        # A job runs on when the worker's broker connection drops: killed there, it left Slack
+        # half-told (a status message up, its result not) and its redelivery posted both again.
+        # Its delivery cannot be acked on the dead connection, so RabbitMQ hands it out again;
+        # that copy steps back while this one holds the job's run lease (tasks.run_lease), then
+        # finds the job done.
+        "worker_cancel_long_running_tasks_on_connection_loss": False,
         "task_soft_time_limit": time_limits(settings.report_time_limit)[0],
         "task_time_limit": time_limits(settings.report_time_limit)[1],
         # A pool process is replaced when a report leaves it above this resident size (KiB), not
@@ -92,6 +103,21 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         "worker_hijack_root_logger": False,
         **queue_type_config(settings.celery_queue_type),
     }
+
+
+def task_queues(queue_type: str) -> tuple[Queue, ...]:
+    """`reports` and `reports.bulk`, each declared as Celery declares a default queue (an
+    exchange of its own name, its name as routing key), so a `reports` queue declared before
+    the bulk one existed is declared again with the same arguments. Whichever of a worker's
+    queues has a message gets the next free process: RabbitMQ offers a channel's freed prefetch
+    to its queues in random order (rabbit_limiter), so a few commands on `reports` are not
+    starved by a full bulk queue."""
+    exchange_type = "topic" if queue_type == "quorum" else "direct"
+    arguments = {"x-queue-type": "quorum"} if queue_type == "quorum" else None
+    return tuple(
+        Queue(name, Exchange(name, exchange_type), routing_key=name, queue_arguments=arguments)
+        for name in (QUEUE, BULK_QUEUE)
+    )
 
 
 def queue_type_config(queue_type: str) -> dict[str, Any]:

@@ -45,6 +45,7 @@ from tasks.rendering import (
     status_message,
 )
 from tasks.reports.context import JobContext, running
+from tasks.run_lease import RunningElsewhere, run_lease
 from tasks.runtime import Runtime
 from tasks.store import StoreUnavailable
 
@@ -453,13 +454,21 @@ def register_tasks(app: Celery, runtime: Runtime) -> None:
         # a connection dropped, a retry that could not be queued): see run_job's first_delivery.
         first = not self.request.retries and not (self.request.delivery_info or {}).get("redelivered", True)
         try:
-            outcome = run_job(job, runtime, time_limit=soft, first_delivery=first)
+            with run_lease(runtime.store, job.id):  # RabbitMQ may hand it over while a first copy runs
+                outcome = run_job(job, runtime, time_limit=soft, first_delivery=first)
         except Paced as exc:  # the statuses' own times stagger these: no jitter needed
             return _retry_or_give_up(self, job, exc, exc.retry_after, "paced")
         except RateLimited as exc:
             # Slack said when; a digest's jobs hit the limit staggered as they posted, so a
             # quarter second of jitter keeps their retries from arriving together.
             return _retry_or_give_up(self, job, exc, exc.retry_after, "ratelimited", jitter=random.uniform(0, 0.25))
+        except RunningElsewhere as exc:
+            # Its holder renews the lease, so it is alive and ends the job itself; this copy only
+            # covers its death (the lease then lapses), so it is never given up as failed.
+            if self.request.retries >= MAX_RETRIES:
+                log.warning("job %s: this copy is dropped, another delivery still runs it", job.report)
+                return "running elsewhere"
+            return _retry_or_give_up(self, job, exc, min(BACKOFF_MAX, 2.0**self.request.retries), "elsewhere")
         except (SlackUnavailable, *TRANSIENT) as exc:
             backoff = min(BACKOFF_MAX, 2.0 ** self.request.retries) * random.uniform(0.5, 1.0)
             return _retry_or_give_up(self, job, exc, backoff, type(exc).__name__)

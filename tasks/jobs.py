@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
+from tasks.in_flight import JobsInFlight, counted_key
 from tasks.store import ClaimAndPush, Indexed, Store
 
 FINAL_STATES = ("succeeded", "failed", "cancelled")
@@ -107,9 +108,10 @@ class JobRecords:
     def __init__(self, store: Store, retention_days: int = 30) -> None:
         self.store = store
         self.ttl = retention_days * 86400
+        self.in_flight = JobsInFlight(store)  # a cancelled job no longer counts
 
     def save(self, record: JobRecord) -> None:
-        self.store.set(f"job:{record.job.id}", record.to_json(), ttl=self.ttl, index=_running_entry(record))
+        self.store.set(f"job:{record.job.id}", record.to_json(), ttl=self.ttl, index=_indexes(record))
 
     def created(self, job: Job) -> JobRecord:
         """Record a newly queued job and list it in its channel's history.
@@ -175,7 +177,9 @@ class JobRecords:
         message is up, before its result goes in the thread."""
         job_id = record.job.id
         key, cancelled = f"job:{job_id}", f"job:{job_id}:cancelled"
-        return _canceller(self.store.set_then_get(key, record.to_json(), self.ttl, cancelled, _running_entry(record)))
+        return _canceller(
+            self.store.set_then_get(key, record.to_json(), self.ttl, cancelled, _indexes(record))
+        )
 
     def overdue(self, now: float, count: int) -> list[str]:
         """Ids of up to `count` started jobs whose deadline has passed without their ending."""
@@ -202,6 +206,7 @@ class JobRecords:
         # Only the caller's copy: saving it would overwrite what the worker wrote since it was
         # read (the status message's ts), and every read applies the marker anyway.
         _apply_cancel(record, marker)
+        self.in_flight.done(record.job)
         return True
 
     def history(self, channel: str, count: int = 10) -> list[JobRecord]:
@@ -212,14 +217,16 @@ class JobRecords:
         return [r for r in records if r is not None]
 
 
-def _running_entry(record: JobRecord) -> Indexed | None:
-    """The running index's update that saving `record` makes: in by its deadline while it is
-    started and unfinished, out once it has ended; the bot's "queued" records stay out."""
+def _indexes(record: JobRecord) -> list[Indexed]:
+    """The sorted indexes that saving `record` updates, in the save's round trip: the running
+    index (in by its deadline while it is started and unfinished, out once it has ended; the
+    bot's "queued" records stay out), and, once it has ended, its person's jobs in flight."""
+    job_id = record.job.id
     if record.state in FINAL_STATES:
-        return Indexed(RUNNING_INDEX, record.job.id, None)
+        return [Indexed(RUNNING_INDEX, job_id, None), Indexed(counted_key(record.job.user), job_id, None)]
     if record.deadline is not None:
-        return Indexed(RUNNING_INDEX, record.job.id, record.deadline)
-    return None
+        return [Indexed(RUNNING_INDEX, job_id, record.deadline)]
+    return []
 
 
 def _cancel_of(marker: str) -> Cancel:

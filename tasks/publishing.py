@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from celery import Celery
 
-from tasks.celery import QUEUE, RUN_REPORT, time_limits
+from tasks.celery import BULK_QUEUE, QUEUE, RUN_REPORT, time_limits
 from tasks.jobs import Job
 from tasks.reports import Report
 from tasks.settings import Settings
@@ -22,8 +22,12 @@ def job_time_limit(report: Report | None, settings: Settings) -> float:
     return (report.time_limit if report is not None else None) or settings.report_time_limit
 
 
-def publish_job(app: Celery, job: Job, time_limit: float, *, timeout: float, confirm_timeout: float) -> None:
-    """Publish `job` to the reports queue, confirmed by the broker, with its time limits.
+def publish_job(
+    app: Celery, job: Job, time_limit: float, *, timeout: float, confirm_timeout: float, bulk: bool = False
+) -> None:
+    """Publish `job`, confirmed by the broker, with its time limits: to the reports queue, or to
+    the bulk queue when `bulk` or when it is a schedule's run (a digest), so neither one
+    person's burst nor a digest fan-out waits in front of other people's commands.
 
     A running job holds its delivery unacked (acks late), so every limit stays below RabbitMQ's
     consumer_timeout whatever a report asks for (`tasks.celery.time_limits`). Raises whatever
@@ -34,7 +38,7 @@ def publish_job(app: Celery, job: Job, time_limit: float, *, timeout: float, con
         RUN_REPORT,
         args=[job.to_message()],
         task_id=job.id,
-        queue=QUEUE,
+        queue=BULK_QUEUE if bulk or job.schedule_id else QUEUE,
         soft_time_limit=soft,
         time_limit=hard,
         retry=True,

@@ -8,6 +8,7 @@ Pure functions: tests call them directly.
 from __future__ import annotations
 
 import base64
+import dataclasses
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -24,7 +25,9 @@ from slack_sdk.models.blocks import (
 )
 
 from tasks.jobs import Job
-from tasks.mrkdwn import code, escape_mrkdwn
+from tasks.mrkdwn import code, escape_mrkdwn, without_broadcasts
+from tasks.reports.results import Chart, File, MayNotify, Table, parts_of
+from tasks.slack_ids import user_mention
 
 SECTION_LIMIT = 3000  # characters of one section's text
 MAX_BLOCKS = 50  # blocks in one message
@@ -53,8 +56,6 @@ class Rendered:
 
     @classmethod
     def from_json(cls, raw: str) -> Rendered:
-        from tasks.reports.results import File
-
         data = json.loads(raw)
         files = [File(f["name"], base64.b64decode(f["content"]), title=f["title"]) for f in data["files"]]
         return cls(text=data["text"], blocks=data["blocks"], files=files)
@@ -123,14 +124,14 @@ def status_message(
     `note` is a line of mrkdwn shown under it, escaped by the caller.
     """
     icon = STATE_ICONS.get(state, "")
-    who = f"<@{job.user}>" if job.user else "Someone"
+    who = user_mention(job.user, unknown="Someone")
     origin = f" (schedule `{escape_mrkdwn(job.schedule_id)}`)" if job.schedule_id else ""
     if state == "running":
         where = "running…"
     elif state == "queued":
         where = "queued"
     elif state == "cancelled" and cancelled_by:
-        where = f"cancelled by <@{cancelled_by}>"
+        where = f"cancelled by {user_mention(cancelled_by)}"
         if duration is not None:
             where += f" after {format_duration(duration)}"
     elif duration is not None:
@@ -195,56 +196,93 @@ def job_buttons(job: Job, state: str) -> list[ButtonElement]:
     return []
 
 
-def split_text(text: str, limit: int = SECTION_LIMIT) -> list[str]:
-    """Cut text into section-sized pieces, at line breaks where it can."""
+def split_text(text: str, limit: int = SECTION_LIMIT, count: int | None = None) -> list[str]:
+    """Cut text into section-sized pieces, at line breaks where it can; at most ``count``."""
+    return _sections(text, limit, count if count is not None else len(text) + 1)[0]
+
+
+def _sections(text: str, limit: int, count: int) -> tuple[list[str], int]:
+    """Up to ``count`` pieces of at most ``limit`` characters from the start of ``text``, cut at
+    line breaks where it can, and where the text not in them starts (``len(text)`` if none is
+    left). Each cut looks at one piece's worth of text, so this costs what is shown, not the
+    length of the text."""
     pieces: list[str] = []
-    rest = text
-    while len(rest) > limit:
-        cut = rest.rfind("\n", 0, limit)
-        if cut <= 0:
-            cut = limit
-        pieces.append(rest[:cut])
-        rest = rest[cut:].lstrip("\n")
-    if rest or not pieces:
-        pieces.append(rest)
-    return pieces
+    start, end = 0, len(text)
+    while start < end and len(pieces) < count:
+        if end - start <= limit:
+            pieces.append(text[start:end])
+            return pieces, end
+        cut = text.rfind("\n", start, start + limit)
+        if cut <= start:
+            cut = start + limit
+        pieces.append(text[start:cut])
+        start = cut
+        while start < end and text[start] == "\n":
+            start += 1
+    return pieces, start
 
 
-def text_result(text: str) -> Rendered:
-    """Mrkdwn text as sections, within Slack's block and length limits, never rejected."""
-    text = text if text.strip() else "_(the report returned nothing)_"
-    pieces = split_text(text)
-    if len(pieces) > MAX_BLOCKS:
-        shown = pieces[: MAX_BLOCKS - 1]
-        omitted = sum(len(p) for p in pieces[MAX_BLOCKS - 1 :])
-        shown.append(f"_… {omitted:,} more characters not shown._")
-        pieces = shown
-    blocks: list[Block] = [SectionBlock(text=MarkdownTextObject(text=p)) for p in pieces]
-    return Rendered(text=_capped_text(text), blocks=blocks)
+# Enough of a text to fill every section of a message: a longer text is cut to this before
+# anything else is done with it, so a result of any size is rendered in the same time.
+SHOWN_LIMIT = MAX_BLOCKS * SECTION_LIMIT
+
+
+def text_result(text: str, *, name: str = "result", notify: bool = False, room: int = MAX_BLOCKS) -> Rendered:
+    """Mrkdwn text as at most ``room`` sections and a fallback, within Slack's limits, never
+    rejected. Broadcast mentions are shown as text unless the report may ``notify``.
+
+    A text that does not fit shows its beginning, and the whole of it is attached as
+    ``<name>.txt``; the message says so.
+    """
+    if not text or text.isspace():
+        text = "_(the report returned nothing)_"
+    shown = text[:SHOWN_LIMIT] if notify else without_broadcasts(text[:SHOWN_LIMIT])
+    pieces, end = _sections(shown, SECTION_LIMIT, room)
+    if end >= len(shown) and len(text) <= SHOWN_LIMIT:
+        blocks: list[Block] = [SectionBlock(text=MarkdownTextObject(text=p)) for p in pieces]
+        return Rendered(text=_capped_text(shown), blocks=blocks)
+    from tasks.tables import file_stem
+
+    attached = _whole_text(text, file_stem(name, "result"))
+    pieces = pieces[: max(room - 1, 0)]
+    note = (
+        f"_… the rest did not fit in one message: the full text ({len(text):,} characters) "
+        f"is attached as `{escape_mrkdwn(attached.name)}`._"
+    )
+    blocks = [SectionBlock(text=MarkdownTextObject(text=p)) for p in (*pieces, note)]
+    ending = f"\n… (cut: the full text is attached as {escape_mrkdwn(attached.name)})"
+    return Rendered(text=shown[: TEXT_LIMIT - len(ending)] + ending, blocks=blocks, files=[attached])
 
 
 def render_result(result: Any, name: str = "result") -> Rendered:
     """A report's return value as a thread reply. Plain `str` is mrkdwn from the report author.
 
     Tables, charts and files (``tasks.reports.results``), alone or several in a list, become
-    blocks plus ``files`` to attach; ``name`` (the report's) names the attachments.
+    blocks plus ``files`` to attach; ``name`` (the report's) names the attachments. Broadcast
+    mentions (``<!channel>``, ``<!here>``, user groups) are shown as text, wherever they are,
+    unless the result is ``MayNotify`` (its report was declared with ``notify=True``).
     """
+    notify = isinstance(result, MayNotify)
+    if notify:
+        result = result.result
     if isinstance(result, Rendered):
-        return result
+        return result if notify else _without_broadcasts(result)
     if result is None:
-        return text_result("")
+        return text_result("", name=name, notify=notify)
     if isinstance(result, str):
-        return text_result(result)
-    if isinstance(result, list | tuple) or type(result).__module__ == "tasks.reports.results":
-        return rich_result(result, name)
-    return text_result(escape_mrkdwn(str(result)))
+        return text_result(result, name=name, notify=notify)
+    if isinstance(result, list | tuple | Table | Chart | File):
+        return rich_result(result, name, notify=notify)
+    return text_result(escape_mrkdwn(str(result)), name=name, notify=notify)
 
 
-def rich_result(result: Any, name: str = "result") -> Rendered:
+def rich_result(result: Any, name: str = "result", *, notify: bool = False) -> Rendered:
     """Text, tables, charts and files as one thread reply: one table block at most (Slack's
-    rule), the rest of the tables as monospace; every table as CSV, every chart as PNG."""
+    rule), the rest of the tables as monospace; every table as CSV, every chart as PNG.
+
+    Once the message is full, later parts are not rendered: their files are still attached,
+    and a text is attached whole."""
     from tasks.charts import chart_file
-    from tasks.reports.results import Chart, File, Table, parts_of
     from tasks.tables import csv_file, file_stem, render_table
 
     blocks: list[Block] = []
@@ -257,37 +295,86 @@ def rich_result(result: Any, name: str = "result") -> Rendered:
         stems[base] = stems.get(base, 0) + 1
         return base if stems[base] == 1 else f"{base}-{stems[base]}"
 
-    table_block_used = False
-    for part in parts_of(result):
-        if isinstance(part, Table):
-            part_blocks, fallback = render_table(part, use_block=not table_block_used)
-            table_block_used = table_block_used or any(b.type == "table" for b in part_blocks)
-            blocks.extend(part_blocks)
+    def say(fallback: str) -> None:
+        if sum(map(len, texts)) < TEXT_LIMIT:
             texts.append(fallback)
+
+    table_block_used = unshown = False
+    for part in parts_of(result):
+        room = MAX_BLOCKS - 1 - len(blocks)  # one kept to say that the rest is in the files
+        unshown = unshown or room < 1
+        if isinstance(part, Table):
             files.append(csv_file(part, stem_for(part.title, "table")))
+            if room >= 1:
+                part_blocks, fallback = render_table(part, use_block=not table_block_used, notify=notify)
+                table_block_used = table_block_used or any(b.type == "table" for b in part_blocks)
+                blocks.extend(part_blocks)
+                say(fallback)
         elif isinstance(part, Chart):
             chart = chart_file(part, stem_for(part.title, "chart"))
             files.append(chart)
-            line = f":bar_chart: {escape_mrkdwn(chart.title or chart.name)}: {part.type} chart attached below."
-            blocks.append(ContextBlock(elements=[MarkdownTextObject(text=line[:SECTION_LIMIT])]))
-            texts.append(f"{escape_mrkdwn(chart.title or chart.name)} ({part.type} chart attached)")
+            if room >= 1:
+                title = escape_mrkdwn(chart.title or chart.name)
+                line = f":bar_chart: {title}: {part.type} chart attached below."
+                blocks.append(ContextBlock(elements=[MarkdownTextObject(text=line[:SECTION_LIMIT])]))
+                say(f"{title} ({part.type} chart attached)")
         elif isinstance(part, File):
             files.append(part)
-            line = f":paperclip: `{escape_mrkdwn(part.name)}` attached below."
-            blocks.append(ContextBlock(elements=[MarkdownTextObject(text=line[:SECTION_LIMIT])]))
-            texts.append(f"{escape_mrkdwn(part.name)} attached")
+            if room >= 1:
+                line = f":paperclip: `{escape_mrkdwn(part.name)}` attached below."
+                blocks.append(ContextBlock(elements=[MarkdownTextObject(text=line[:SECTION_LIMIT])]))
+                say(f"{escape_mrkdwn(part.name)} attached")
         else:
             text = part if isinstance(part, str) else escape_mrkdwn(str(part))
-            rendered = text_result(text)
+            stem = stem_for(None, "text")
+            if room < 1:
+                if text and not text.isspace():
+                    files.append(_whole_text(text, stem))
+                continue
+            rendered = text_result(text, name=stem, notify=notify, room=room)
             blocks.extend(rendered.blocks)
-            texts.append(rendered.text)
+            files.extend(rendered.files)
+            say(rendered.text)
     if not blocks:
-        return text_result("")
+        return text_result("", name=name)
+    if unshown:
+        rest = "_… more of the result did not fit in one message: it is in the files attached below._"
+        blocks.append(ContextBlock(elements=[MarkdownTextObject(text=rest)]))
     text = "\n\n".join(t for t in texts if t)
+    if not notify:
+        files = [_file_without_broadcasts(f) for f in files]
     return Rendered(text=_capped_text(text), blocks=_capped_blocks(blocks), files=files)
+
+
+def _whole_text(text: str, stem: str) -> File:
+    """A report's text as an attachment, for when it does not fit in a message."""
+    return File(f"{stem}.txt", text.encode("utf-8", "replace"), title=f"{stem} (full text)")
+
+
+def _file_without_broadcasts(file: File) -> File:
+    """A file whose name and title, shown in the thread, cannot notify anyone; its content is
+    the report's, exactly."""
+    title = without_broadcasts(file.title) if file.title else file.title
+    return dataclasses.replace(file, name=without_broadcasts(file.name), title=title)
+
+
+def _without_broadcasts(message: Rendered) -> Rendered:
+    """A message built by a report itself, with every string in it stripped of broadcasts."""
+
+    def walk(value: Any) -> Any:
+        if isinstance(value, str):
+            return without_broadcasts(value)
+        if isinstance(value, list):
+            return [walk(v) for v in value]
+        if isinstance(value, dict):
+            return {k: walk(v) for k, v in value.items()}
+        return value
+
+    files = [_file_without_broadcasts(f) for f in message.files]
+    return Rendered(text=walk(message.text), blocks=walk(message.block_dicts()), files=files)
 
 
 def error_result(message: str) -> Rendered:
     """A short, clear error for the thread; the trace stays in the worker's log."""
-    text = f":warning: {message}"
+    text = f":warning: {without_broadcasts(message)}"
     return Rendered(text=text, blocks=[SectionBlock(text=MarkdownTextObject(text=text[:SECTION_LIMIT]))])

@@ -27,7 +27,8 @@ import re
 import secrets
 import time
 import tomllib
-from collections.abc import Container, Iterable
+from collections.abc import Callable, Container, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -481,6 +482,84 @@ class ScheduleStore:
 
     def forget_state(self, schedule_id: str) -> None:
         self.store.hdel(self.STATES, schedule_id)
+
+
+class ScheduleLimits:
+    """How many schedules one person, and one channel, may have (0: no limit; `exempt` users,
+    the admins, have none). The count and the add happen under a short lock on the person and
+    another on the channel, so a burst of adds from any number of bot processes cannot overshoot.
+    """
+
+    LOCK_TTL = 10.0
+    #: How long an add waits for another add of the same person or channel to finish; within
+    #: Slack's 3 s for the ack, with room for the users.info call before it.
+    LOCK_WAIT = 1.0
+
+    def __init__(
+        self,
+        schedules: ScheduleStore,
+        *,
+        per_user: int,
+        per_channel: int,
+        exempt: Container[str] = (),
+        command: str = "/run-report",
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.schedules = schedules
+        self.per_user = per_user
+        self.per_channel = per_channel
+        self.exempt = exempt
+        self.command = command
+        self.sleep = sleep
+
+    @contextmanager
+    def room_for(self, user: str, channel: str) -> Iterator[None]:
+        """Run the block (the add) only if `user` and `channel` are under their limits; else
+        ScheduleError saying which limit and what to do."""
+        if user in self.exempt or not (self.per_user or self.per_channel):
+            yield
+            return
+        holder = secrets.token_hex(8)
+        held: list[str] = []
+        try:
+            for key in (f"schedule-limit:user:{user}", f"schedule-limit:channel:{channel}"):
+                self._acquire(key, holder)
+                held.append(key)
+            self._check(user, channel)
+            yield
+        finally:
+            for key in held:
+                self.schedules.store.release(key, holder)
+
+    def _acquire(self, key: str, holder: str) -> None:
+        waited = 0.0
+        while not self.schedules.store.claim(key, holder, self.LOCK_TTL):
+            if waited >= self.LOCK_WAIT:
+                raise ScheduleError(
+                    "Schedules are being added here by someone else at this very moment; "
+                    "please try again in a few seconds."
+                )
+            self.sleep(0.02)
+            waited += 0.02
+
+    def _check(self, user: str, channel: str) -> None:
+        made = self.schedules.all()
+        listing = code(f"{self.command} schedule list")
+        remove = code(f"{self.command} schedule remove <id>")
+        mine = sum(1 for s in made if s.user == user)
+        if self.per_user and mine >= self.per_user:
+            raise ScheduleError(
+                f"You have {mine} schedules already, the most one person may have here. "
+                f"Remove one you no longer need with {remove} ({listing} in its channel shows "
+                "them), or ask an admin to add this one."
+            )
+        here = sum(1 for s in made if s.channel == channel)
+        if self.per_channel and here >= self.per_channel:
+            raise ScheduleError(
+                f"This channel has {here} schedules already, the most one channel may have here. "
+                f"Remove one it no longer needs with {remove} ({listing} shows them), or add "
+                "this one in another channel."
+            )
 
 
 # -- static schedules from the REPORTS_FILE -------------------------------------------------

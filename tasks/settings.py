@@ -41,6 +41,13 @@ class Settings:
     schedule_min_interval: int = 60
     default_timezone: str = "UTC"
     admin_users: tuple[str, ...] = ()
+    # Fair use; 0 turns a limit off. ADMIN_USERS have none of them. Ten schedules cover one
+    # person's digests; twenty-five in a channel keep even every-minute schedules under Slack's
+    # one message a second there. Twenty jobs queued or running is more than anyone waits for by
+    # hand, and stops a script's burst before it fills the queue.
+    schedules_per_user: int = 10
+    schedules_per_channel: int = 25
+    jobs_per_user: int = 20
     job_retention_days: int = 30
     flower_port: int = 5555
     flower_basic_auth: str = field(default="", repr=False)
@@ -96,7 +103,16 @@ class Settings:
 
 
 _NOT_FROM_ENV = {"explicit"}
-_INT_FIELDS = {"port", "schedule_min_interval", "job_retention_days", "flower_port", "worker_metrics_port"}
+_INT_FIELDS = {
+    "port",
+    "schedule_min_interval",
+    "job_retention_days",
+    "flower_port",
+    "worker_metrics_port",
+    "schedules_per_user",
+    "schedules_per_channel",
+    "jobs_per_user",
+}
 _FLOAT_FIELDS = {"report_time_limit"}
 _TUPLE_FIELDS = {"report_modules", "admin_users"}
 
@@ -144,6 +160,9 @@ def load_settings(
         settings = settings.with_(slack_api_url=settings.slack_api_url + "/")
     if settings.log_format not in ("text", "json"):
         raise SettingsError(f"LOG_FORMAT must be text or json, got {settings.log_format!r}")
+    for name in ("schedules_per_user", "schedules_per_channel", "jobs_per_user"):
+        if getattr(settings, name) < 0:
+            raise SettingsError(f"{name.upper()} must be 0 (no limit) or more, got {getattr(settings, name)}")
     if settings.celery_queue_type not in ("classic", "quorum"):
         raise SettingsError(f"CELERY_QUEUE_TYPE must be classic or quorum, got {settings.celery_queue_type!r}")
     return settings

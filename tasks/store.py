@@ -35,6 +35,13 @@ class Indexed(NamedTuple):
     score: float | None
 
 
+class Mark(NamedTuple):
+    """A key set once, with a time to live (`Store.add_counted`): which job a delivery queued."""
+
+    key: str
+    ttl: float
+
+
 class StoreUnavailable(Exception):
     """Redis did not answer; callers say what degrades instead of crashing."""
 
@@ -50,12 +57,12 @@ class Store(ABC):
         """Several values in one round trip (MGET): a job's record and its cancel marker."""
 
     @abstractmethod
-    def set(self, key: str, value: str, ttl: float | None = None, index: Indexed | None = None) -> None:
-        """Set `key`, and update `index` in the same round trip."""
+    def set(self, key: str, value: str, ttl: float | None = None, index: Sequence[Indexed] = ()) -> None:
+        """Set `key`, and update each sorted index of `index` in the same round trip."""
 
     @abstractmethod
     def set_then_get(
-        self, key: str, value: str, ttl: float, other: str, index: Indexed | None = None
+        self, key: str, value: str, ttl: float, other: str, index: Sequence[Indexed] = ()
     ) -> str | None:
         """`set` `key` (and `index`), then `get` `other`, in one round trip: a job's record saved
         and its cancel marker read back."""
@@ -115,6 +122,18 @@ class Store(ABC):
     @abstractmethod
     def ping(self) -> bool: ...
 
+    @abstractmethod
+    def add_counted(
+        self, key: str, member: str, expires_at: float, now: float, limit: int, mark: Mark | None = None
+    ) -> tuple[int, str | None]:
+        """One round trip on the sorted set `key`, whose scores are expiry times (UNIX): drop the
+        members expired at `now`, count the rest, and add `member` (scored `expires_at`) unless
+        `limit` (0: none) are there already; the key itself expires with its last member.
+
+        With a `mark`, the add happens only while the mark's key is unset, and sets it to
+        `member`. Returns (the count before the add, the value an earlier caller marked), the
+        latter None unless the mark was already taken, in which case nothing was counted."""
+
     @contextmanager
     def lock(self, key: str, holder: str, ttl: float) -> Iterator[bool]:
         """Hold `key` for the block if free; yields whether this caller got it."""
@@ -131,6 +150,22 @@ _EXTEND = (
     "if redis.call('get', KEYS[1]) == ARGV[1] then "
     "return redis.call('pexpire', KEYS[1], ARGV[2]) else return 0 end"
 )
+
+_ADD_COUNTED = """
+if ARGV[5] ~= '' then
+  local earlier = redis.call('get', KEYS[2])
+  if earlier then return {0, earlier} end
+end
+redis.call('zremrangebyscore', KEYS[1], '-inf', ARGV[3])
+local n = redis.call('zcard', KEYS[1])
+local limit = tonumber(ARGV[4])
+if limit > 0 and n >= limit then return {n, false} end
+redis.call('zadd', KEYS[1], ARGV[2], ARGV[1])
+local last = redis.call('zrange', KEYS[1], -1, -1, 'WITHSCORES')
+redis.call('expireat', KEYS[1], math.ceil(tonumber(last[2])))
+if ARGV[5] ~= '' then redis.call('set', KEYS[2], ARGV[1], 'PX', ARGV[5]) end
+return {n, false}
+"""
 
 
 class RedisStore(Store):
@@ -165,8 +200,8 @@ class RedisStore(Store):
     def get_many(self, keys: list[str]) -> list[str | None]:
         return list(self._call(self._r.mget, [self._k(k) for k in keys]))
 
-    def set(self, key: str, value: str, ttl: float | None = None, index: Indexed | None = None) -> None:
-        if index is None:
+    def set(self, key: str, value: str, ttl: float | None = None, index: Sequence[Indexed] = ()) -> None:
+        if not index:
             self._call(self._r.set, self._k(key), value, px=int(ttl * 1000) if ttl else None)
             return
 
@@ -179,23 +214,23 @@ class RedisStore(Store):
         self._call(both)
 
     def set_then_get(
-        self, key: str, value: str, ttl: float, other: str, index: Indexed | None = None
+        self, key: str, value: str, ttl: float, other: str, index: Sequence[Indexed] = ()
     ) -> str | None:
         def both() -> str | None:
             pipe = self._r.pipeline(transaction=False)
             pipe.set(self._k(key), value, px=int(ttl * 1000))
-            if index is not None:
-                self._index(pipe, index)
+            self._index(pipe, index)
             pipe.get(self._k(other))
             return pipe.execute()[-1]  # type: ignore[no-any-return]
 
         return self._call(both)  # type: ignore[no-any-return]
 
-    def _index(self, pipe, index: Indexed) -> None:  # type: ignore[no-untyped-def]
-        if index.score is None:
-            pipe.zrem(self._k(index.key), index.member)
-        else:
-            pipe.zadd(self._k(index.key), {index.member: index.score})
+    def _index(self, pipe, index: Sequence[Indexed]) -> None:  # type: ignore[no-untyped-def]
+        for entry in index:
+            if entry.score is None:
+                pipe.zrem(self._k(entry.key), entry.member)
+            else:
+                pipe.zadd(self._k(entry.key), {entry.member: entry.score})
 
     def due(self, key: str, upto: float, count: int) -> list[str]:
         return list(self._call(self._r.zrangebyscore, self._k(key), "-inf", upto, start=0, num=count))
@@ -257,6 +292,15 @@ class RedisStore(Store):
         except self._redis_errors:
             return False
 
+    def add_counted(
+        self, key: str, member: str, expires_at: float, now: float, limit: int, mark: Mark | None = None
+    ) -> tuple[int, str | None]:
+        mark_key, mark_ms = (self._k(mark.key), int(mark.ttl * 1000)) if mark else (self._k(key), "")
+        count, earlier = self._call(
+            self._r.eval, _ADD_COUNTED, 2, self._k(key), mark_key, member, expires_at, now, limit, mark_ms
+        )
+        return int(count), earlier or None
+
 
 class MemoryStore(Store):
     """The same semantics in one process, for the sandbox's all-in-one mode and unit tests."""
@@ -287,18 +331,18 @@ class MemoryStore(Store):
     def get_many(self, keys: list[str]) -> list[str | None]:
         return [self.get(k) for k in keys]
 
-    def set(self, key: str, value: str, ttl: float | None = None, index: Indexed | None = None) -> None:
+    def set(self, key: str, value: str, ttl: float | None = None, index: Sequence[Indexed] = ()) -> None:
         with self._lock:
             self._data[key] = (value, self._expiry(ttl))
-            if index is not None:
-                scores = self._hash(index.key)
-                if index.score is None:
-                    scores.pop(index.member, None)
+            for entry in index:
+                scores = self._hash(entry.key)
+                if entry.score is None:
+                    scores.pop(entry.member, None)
                 else:
-                    scores[index.member] = repr(index.score)
+                    scores[entry.member] = repr(entry.score)
 
     def set_then_get(
-        self, key: str, value: str, ttl: float, other: str, index: Indexed | None = None
+        self, key: str, value: str, ttl: float, other: str, index: Sequence[Indexed] = ()
     ) -> str | None:
         with self._lock:
             self.set(key, value, ttl, index)
@@ -382,6 +426,22 @@ class MemoryStore(Store):
 
     def ping(self) -> bool:
         return True
+
+    def add_counted(
+        self, key: str, member: str, expires_at: float, now: float, limit: int, mark: Mark | None = None
+    ) -> tuple[int, str | None]:
+        with self._lock:
+            earlier = self.get(mark.key) if mark else None
+            if earlier is not None:
+                return 0, earlier
+            members = {m: at for m, at in self._hash(key).items() if float(at) > now}
+            count = len(members)
+            if not limit or count < limit:
+                members[member] = str(expires_at)
+                if mark:
+                    self.set(mark.key, member, mark.ttl)
+            self._data[key] = (members, None)
+            return count, None
 
 
 def make_store(url: str, prefix: str = "reportbot:") -> Store:

@@ -19,7 +19,7 @@ from typing import Any
 
 from slack_sdk.models.blocks import Block, ContextBlock, MarkdownTextObject, SectionBlock, TableBlock
 
-from tasks.mrkdwn import escape_mrkdwn
+from tasks.mrkdwn import escape_mrkdwn, without_broadcasts
 from tasks.rendering import SECTION_LIMIT
 from tasks.reports.results import File, Table
 
@@ -147,17 +147,22 @@ def more_rows_note(shown: int, total: int) -> str:
     )
 
 
-def table_block(table: Table) -> tuple[TableBlock, int]:
-    """Slack's table block for the first rows; returns it and how many data rows it holds."""
+def table_block(table: Table, *, notify: bool = False) -> tuple[TableBlock, int]:
+    """Slack's table block for the first rows; returns it and how many data rows it holds.
+
+    Cells are raw text, shown as they are, but for broadcast mentions, unless the report may
+    ``notify``."""
     shown = _inline_rows(table, min(INLINE_ROWS, TABLE_MAX_ROWS - 1))
     numeric = numeric_columns(table)
     decimals = column_decimals(table)
-    header = [{"type": "raw_text", "text": _clip(name or " ", CELL_CHARS)} for name in table.columns]
-    rows = [header]
+
+    def cell(text: str) -> dict[str, str]:
+        text = _clip(text, CELL_CHARS)
+        return {"type": "raw_text", "text": text if notify else without_broadcasts(text)}
+
+    rows = [[cell(name or " ") for name in table.columns]]
     for row in table.rows[:shown]:
-        rows.append(
-            [{"type": "raw_text", "text": _clip(format_value(v, d), CELL_CHARS)} for v, d in zip(row, decimals, strict=True)]
-        )
+        rows.append([cell(format_value(v, d)) for v, d in zip(row, decimals, strict=True)])
     settings = [{"align": "right" if flag else "left"} for flag in numeric]
     return TableBlock(rows=rows, column_settings=settings), shown
 
@@ -206,7 +211,7 @@ def monospace(table: Table, max_rows: int = INLINE_ROWS, limit: int = SECTION_LI
     return "\n".join(lines), shown, ncols
 
 
-def render_table(table: Table, *, use_block: bool) -> tuple[list[Block], str]:
+def render_table(table: Table, *, use_block: bool, notify: bool = False) -> tuple[list[Block], str]:
     """Blocks showing the first rows of ``table`` and a plain-text fallback for notifications.
 
     ``use_block`` is False when the message already holds a table block (Slack allows one) or
@@ -221,7 +226,7 @@ def render_table(table: Table, *, use_block: bool) -> tuple[list[Block], str]:
     total = len(table.rows)
     text, mono_rows, mono_cols = monospace(table)
     if use_block and len(table.columns) <= TABLE_MAX_COLUMNS and total:
-        block, shown = table_block(table)
+        block, shown = table_block(table, notify=notify)
         blocks.append(block)
         hidden_columns = 0
     else:

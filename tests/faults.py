@@ -7,6 +7,9 @@ reconfigure them. Instead the process under test is pointed at this proxy (its
 * `cut()`: close every connection and refuse new ones, as when the server is down;
 * `blackhole()`: accept connections but never answer, and stall the open ones, as when a host
   or a firewall silently drops packets (the case only a timeout can end);
+* `partition()`: the server hangs up while the process hears nothing, as in a network partition
+  once the server's heartbeat timeout has fired (RabbitMQ then hands the process's unacked
+  deliveries to other consumers) but before the process's own heartbeat check has;
 * `restore()`: forward again, as when the server comes back.
 
     with FaultProxy("127.0.0.1", 5672) as proxy:
@@ -34,6 +37,7 @@ class FaultProxy:
         self.mode: Mode = "forward"
         self._lock = threading.Lock()
         self._conns: list[socket.socket] = []
+        self._upstreams: list[socket.socket] = []
         self._listener: socket.socket | None = None
         self._stopped = threading.Event()
         self.port = 0
@@ -85,6 +89,19 @@ class FaultProxy:
         if self._listener is None:
             self._listen()
 
+    def partition(self) -> None:
+        """Close the server's side of every connection, leaving the process's side silent: the
+        server sees the process gone at once, the process sees nothing until its own checks
+        (heartbeats, timeouts) give up. New connections are blackholed."""
+        self.blackhole()
+        with self._lock:
+            upstreams, self._upstreams = self._upstreams, []
+        for upstream in upstreams:
+            try:
+                upstream.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
     def restore(self) -> None:
         """Forward again; connections made from now on reach the server."""
         with self._lock:
@@ -107,7 +124,7 @@ class FaultProxy:
 
     def _drop_all(self) -> None:
         with self._lock:
-            conns, self._conns = self._conns, []
+            conns, self._conns, self._upstreams = self._conns, [], []
         for conn in conns:
             try:
                 conn.shutdown(socket.SHUT_RDWR)
@@ -139,6 +156,7 @@ class FaultProxy:
             upstream.settimeout(None)
             with self._lock:
                 self._conns.append(upstream)
+                self._upstreams.append(upstream)
             threading.Thread(target=self._pump, args=(client, upstream), daemon=True).start()
 
     def _swallow(self, client: socket.socket) -> None:
@@ -157,8 +175,13 @@ class FaultProxy:
                 if self._stopped.is_set():
                     return
                 for sock in readable:
-                    data = sock.recv(65536)
+                    try:
+                        data = sock.recv(65536)
+                    except OSError:  # reset: the same as closed
+                        data = b""
                     if not data:
+                        if sock is upstream and self.mode == "blackhole":
+                            self._swallow(client)  # partitioned: the process talks to nobody
                         return
                     if self.mode == "forward":
                         pair[sock].sendall(data)

@@ -51,3 +51,9 @@ LOADED_IN = os.getpid()
 @report("whereami", help="Which process loaded the reports, and which one ran this")
 def whereami() -> str:
     return f"loaded in {LOADED_IN}, ran in {os.getpid()}"
+
+
+@report("big", help="A text of about `chars` characters in lines of `width`")
+def big(chars: int = 2_000_000, width: int = 80) -> str:
+    line = "x" * (width - 1) + "\n"
+    return line * (chars // width)

@@ -29,6 +29,7 @@ from typing import Any, Literal
 
 from tasks.errors import UserError
 from tasks.mrkdwn import code, join_or
+from tasks.reports.results import MayNotify
 
 __all__ = [
     "ArgumentError",
@@ -252,6 +253,7 @@ class Report:
     users: tuple[str, ...] = ()
     groups: tuple[str, ...] = ()
     time_limit: float | None = None
+    notify: bool = False
 
     @classmethod
     def from_function(
@@ -264,6 +266,7 @@ class Report:
         users: Iterable[str] | str = (),
         groups: Iterable[str] | str = (),
         time_limit: float | None = None,
+        notify: bool = False,
     ) -> Report:
         """Read ``func``'s signature into a ``Report``; ``TypeError`` if it cannot be one.
 
@@ -290,6 +293,7 @@ class Report:
             users=users,
             groups=groups,
             time_limit=time_limit,
+            notify=notify,
         )
 
     @classmethod
@@ -304,12 +308,16 @@ class Report:
         users: Any = (),
         groups: Any = (),
         time_limit: Any = None,
+        notify: Any = False,
     ) -> Report:
         """A ``Report`` with its options checked and normalised, however it was declared.
 
         ``channels``/``users``/``groups`` are one name or a list of names; ``time_limit`` a
-        positive number of seconds or ``None``. ``ValueError`` naming the report otherwise.
+        positive number of seconds or ``None``; ``notify`` True or False. ``ValueError``
+        naming the report otherwise.
         """
+        if not isinstance(notify, bool):
+            raise ValueError(f"report {name!r}: `notify` must be true or false, not {notify!r}")
         if time_limit is not None and (
             isinstance(time_limit, bool) or not isinstance(time_limit, int | float) or not time_limit > 0
         ):
@@ -323,6 +331,7 @@ class Report:
             users=_as_tuple(name, "users", users),
             groups=_as_tuple(name, "groups", groups),
             time_limit=None if time_limit is None else float(time_limit),
+            notify=notify,
         )
 
     def param(self, name: str) -> Param | None:
@@ -380,8 +389,13 @@ class Report:
         return [param.describe() for param in self.params]
 
     def run(self, args: Mapping[str, Any]) -> Any:
-        """Call the report with already converted arguments (see :meth:`convert_args`)."""
-        return self.func(**args)
+        """Call the report with already converted arguments (see :meth:`convert_args`).
+
+        The result of a report declared with ``notify=True`` comes back as ``MayNotify``, so
+        rendering lets its broadcast mentions through.
+        """
+        result = self.func(**args)
+        return MayNotify(result) if self.notify else result
 
 
 class Registry:
@@ -458,12 +472,16 @@ def report(
     users: Iterable[str] | str = (),
     groups: Iterable[str] | str = (),
     time_limit: float | None = None,
+    notify: bool = False,
     registry: Registry | None = None,
 ) -> Callable[[_F], _F]:
     """Declare a report. The function is returned unchanged, so tests can call it directly.
 
     ``channels``/``users``/``groups`` restrict who may run it (empty: everyone);
-    ``time_limit`` is in seconds. ``registry`` defaults to the module's ``registry``.
+    ``time_limit`` is in seconds. ``notify=True`` lets the broadcast mentions in its output
+    (``<!here>``, ``<!channel>``, ``<!everyone>``, user groups) notify people; without it they
+    are shown as text, so a report that repeats what someone typed cannot ping a channel.
+    ``registry`` defaults to the module's ``registry``.
 
     >>> @report("sales", help="Revenue by region", registry=Registry())
     ... def sales(region: str = "all", days: int = 7) -> str:
@@ -485,6 +503,7 @@ def report(
                 users=users,
                 groups=groups,
                 time_limit=time_limit,
+                notify=notify,
             )
         )
         return func

@@ -22,7 +22,7 @@ from typing import Any, Literal
 ChartType = Literal["bar", "line", "pie"]
 CHART_TYPES: tuple[str, ...] = ("bar", "line", "pie")
 
-__all__ = ["CHART_TYPES", "Chart", "ChartType", "File", "Table", "parts_of"]
+__all__ = ["CHART_TYPES", "Chart", "ChartType", "File", "MayNotify", "Table", "parts_of"]
 
 
 @dataclass(frozen=True)
@@ -121,6 +121,16 @@ class File:
             object.__setattr__(self, "content", self.content.encode("utf-8"))
         if not isinstance(self.content, bytes | bytearray):
             raise TypeError(f"File content must be bytes, got {type(self.content).__name__}")
+
+
+@dataclass(frozen=True)
+class MayNotify:
+    """The result of a report declared with ``notify=True``: its broadcast mentions
+    (``<!channel>``, ``<!here>``, user groups) reach Slack live. ``Report.run`` wraps it; every
+    other report's broadcasts are shown as text, so a report echoing what someone typed
+    cannot ping a channel."""
+
+    result: Any
 
 
 def parts_of(result: Any) -> list[Any]:

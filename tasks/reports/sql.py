@@ -10,6 +10,9 @@
     [reports.sales-by-region.args]
     since = { type = "date", default = "today-7d", help = "first day" }
 
+``channels``, ``users``, ``groups``, ``time_limit`` and ``notify`` (``true`` lets broadcast
+mentions in its rows reach Slack live) mean what they mean for ``@report``.
+
 Each ``[reports.<name>]`` becomes a ``Report`` like a decorated function's: its ``args`` are
 typed and validated by the bot before anything is queued, and their values are **bound as SQL
 parameters** (SQLAlchemy ``text()``), never put into the SQL text. Connections are read-only
@@ -46,7 +49,18 @@ DEFAULT_TIMEOUT = 60.0  # seconds a query may run unless the report sets `time_l
 MAX_ROWS = 100_000  # rows fetched; past it the result is cut, and the thread says so
 SAMPLE = "{sample}"  # in a database URL: the made-up orders' SQLite file
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
-_REPORT_KEYS = {"help", "database", "sql", "chart", "args", "time_limit", "channels", "users", "groups"}
+_REPORT_KEYS = {
+    "help",
+    "database",
+    "sql",
+    "chart",
+    "args",
+    "time_limit",
+    "channels",
+    "users",
+    "groups",
+    "notify",
+}
 _ARG_KEYS = {"type", "default", "help", "choices"}
 
 __all__ = ["SqlReport", "SqlReportError", "load_sql_reports", "query", "resolve_url"]
@@ -295,6 +309,7 @@ def build_report(name: str, spec: Any, environ: Mapping[str, str]) -> Report:
         users=spec.get("users", ()),
         groups=spec.get("groups", ()),
         time_limit=spec.get("time_limit"),
+        notify=spec.get("notify", False),
     )
     func = SqlReport(
         name=name,

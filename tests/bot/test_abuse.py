@@ -1,13 +1,17 @@
 """Bad input and abuse: any command text gets a clear, escaped, ephemeral answer in time; forged,
 stale and unsigned requests are refused; restricted reports are refused with who may run them.
 
-The property tests drive the whole command path (`CommandHandler.handle`) with arbitrary text;
-the HTTP tests send what a hostile or confused client would to the real `python run.py bot`.
+The property test drives the command handler the bot installs (`bot.app.make_handler` and
+`build_app`: reports, status, cancel, schedules) on the real RabbitMQ and Redis with arbitrary
+text; the HTTP tests send what a hostile or confused client would to the real `python run.py bot`.
 """
 
 from __future__ import annotations
 
+import re
+import secrets
 import time
+from collections.abc import Iterator
 
 import pytest
 from hypothesis import HealthCheck, given
@@ -15,7 +19,7 @@ from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 from slack_sdk import WebClient
 
-from bot.commands import CommandHandler
+from bot.commands import CommandHandler, Reply
 from bot.publish import Publisher
 from tasks.access import Access, AccessDenied, GroupDirectory, make_access, may_run, who_may
 from tasks.errors import UserError
@@ -24,7 +28,7 @@ from tasks.reports import Registry, Report, load_reports
 from tasks.settings import Settings
 from tasks.store import MemoryStore
 from tests.bot.test_grammar import _VOCABULARY
-from tests.conftest import BOT_TOKEN, SIGNING_SECRET, TEST_REPORTS, free_port
+from tests.conftest import BOT_TOKEN, SIGNING_SECRET, TEST_REPORTS, base_env, free_port
 
 # The command words of the grammar's own property tests, plus what attackers and confused people
 # add: mentions, links, entities, control and bidi characters, other scripts.
@@ -71,7 +75,7 @@ _TEXT = st.one_of(
 
 @pytest.fixture(scope="module")
 def handler(slack_server) -> CommandHandler:  # type: ignore[no-untyped-def]
-    """The real command handler; its broker is down (a closed port), its store in memory."""
+    """The command handler with its broker down (a closed port) and its store in memory."""
     settings = Settings(
         slack_bot_token=BOT_TOKEN,
         slack_api_url=slack_server.api_url,
@@ -96,16 +100,125 @@ def _payload(text: str) -> dict[str, str]:
     }
 
 
-@hsettings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(text=_TEXT)
-def test_any_command_text_gets_a_clear_escaped_answer_never_an_error(handler, text: str) -> None:  # type: ignore[no-untyped-def]
-    reply = handler.handle(_payload(text))
+# The users and channels the fuzz types as; only these may ever be mentioned in an answer.
+MALLORY, ADMIN = "U0MALLORY", "U0ADMIN"
+ABUSE, OTHER = "C0ABUSE", "C0OTHER"
+# What our own answers may contain as markup: a known user or channel, a date, a link to a thread.
+_OURS = re.compile(
+    rf"<(?:@(?:{MALLORY}|{ADMIN})|#(?:{ABUSE}|{OTHER})|!date\^\d+\^[^<>|]*\|[^<>]*|http://127\.0\.0\.1:\d+/archives/C\w+/p\d+\|(?:thread|message))>"
+)
+# Whole commands that reach the real answers; @JOB and @SCHEDULE become ids made earlier in the run.
+_REAL = [
+    "ping",
+    'echo text="<!channel> hi"',
+    "status @JOB",
+    "cancel @JOB",
+    "history",
+    "schedule add ping every 1h",
+    "schedule add echo text=<!here> every 2h tz=Europe/Paris",
+    'schedule add ping cron "0 9 * * 1"',
+    "schedule list",
+    "schedule remove @SCHEDULE",
+    "schedule pause @SCHEDULE",
+    "schedule resume @SCHEDULE",
+]
+_TAIL = st.one_of(st.just(""), st.lists(_WORD, min_size=1, max_size=3).map(" ".join))
+_COMMAND = st.one_of(
+    _TEXT,
+    st.builds(lambda real, tail: f"{real} {tail}".strip(), st.sampled_from(_REAL), _TAIL),
+    st.sampled_from(_REAL),
+)
+
+
+class Installed:
+    """The command handler `python run.py bot` builds (schedules, cancel and the buttons installed),
+    on this session's RabbitMQ virtual host and Redis prefix, and what the fuzz made with it."""
+
+    def __init__(self, slack_api_url: str) -> None:
+        from bot.app import build_app, make_handler
+        from tasks.settings import load_settings
+
+        self.settings = load_settings(base_env(slack_api_url, ADMIN_USERS=ADMIN), dotenv=None)
+        self.handler = make_handler(self.settings)
+        build_app(self.settings, self.handler)
+        self.jobs: list[str] = []
+        self.schedules: list[tuple[str, str]] = []
+
+    def say(self, text: str, user: str, channel: str) -> Reply:
+        text = text.replace("@JOB", self.jobs[-1] if self.jobs else "0badf00d")
+        text = text.replace("@SCHEDULE", self.schedules[-1][0] if self.schedules else "s-0badf0")
+        # Slack gives every delivery a trigger_id of its own.
+        delivery = {"user_id": user, "channel_id": channel, "trigger_id": secrets.token_hex(8)}
+        return self.handler.handle({**_payload(text), **delivery})
+
+    def remember(self, reply: Reply, user: str, channel: str) -> None:
+        """Cancel a job the reply queued at once (as its owner would), so no worker runs it later;
+        keep a schedule it added for later examples to change, until the test ends."""
+        if reply.outcome == "queued":
+            job_id = re.search(r"as job `([0-9a-f]{8})`", reply.text).group(1)  # type: ignore[union-attr]
+            self.jobs.append(job_id)
+            check_answer(f"cancel {job_id}", self.say(f"cancel {job_id}", user, channel))
+        if reply.outcome == "scheduled":
+            schedule_id = re.search(r"as `(s-[0-9a-f]+)`", reply.text).group(1)  # type: ignore[union-attr]
+            self.schedules.append((schedule_id, channel))
+
+    def remove_schedules(self) -> None:
+        for schedule_id, channel in self.schedules:
+            check_answer("schedule remove", self.say(f"schedule remove {schedule_id}", ADMIN, channel))
+
+
+def check_answer(text: str, reply: Reply) -> None:
+    """A clear answer, never a bug's apology, and nothing typed turned into markup."""
     assert reply.text.strip(), f"empty reply to {text!r}"
     assert reply.outcome != "error", f"{text!r} hit a bug: {reply.text}"
-    # Nothing typed can become a mention, a channel ping or a disguised link.
-    assert "<" not in reply.text and ">" not in reply.text, (
-        f"unescaped text in the reply to {text!r}: {reply.text}"
-    )
+    rest = _OURS.sub("", reply.text)
+    assert "<" not in rest and ">" not in rest, f"unescaped text in the reply to {text!r}: {reply.text}"
+
+
+@pytest.fixture(scope="module")
+def installed(services, slack_server) -> Iterator[Installed]:  # type: ignore[no-untyped-def]
+    rig = Installed(slack_server.api_url)
+    yield rig
+    rig.remove_schedules()
+
+
+@hsettings(max_examples=500, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(text=_COMMAND, user=st.sampled_from([MALLORY, ADMIN]), channel=st.sampled_from([ABUSE, OTHER]))
+def test_any_command_text_gets_a_clear_escaped_answer_never_an_error(
+    installed: Installed, text: str, user: str, channel: str
+) -> None:
+    """The real installed handler: reports queued on the real broker, status, cancel and the
+    schedule commands answered from the real Redis, as a non-admin and as an admin, in two channels."""
+    reply = installed.say(text, user, channel)
+    check_answer(text, reply)
+    installed.remember(reply, user, channel)
+
+
+def test_the_fuzz_reaches_the_real_answers_of_every_installed_command(installed: Installed) -> None:
+    """The property above is only as strong as the answers it reaches: each command kind gets
+    its real answer here (not "not available", not "not queued")."""
+    outcomes = {}
+    for text, user in [
+        ("ping", MALLORY),
+        ("schedule add ping every 1h", ADMIN),
+        ("schedule add ping every 1h", MALLORY),
+        ("status @JOB", MALLORY),
+        ("cancel @JOB", MALLORY),
+        ("schedule pause @SCHEDULE", ADMIN),
+        ("schedule list", MALLORY),
+    ]:
+        reply = installed.say(text, user, ABUSE)
+        check_answer(text, reply)
+        assert "not available" not in reply.text and "Nothing was queued" not in reply.text, reply.text
+        outcomes[(text, user)] = reply
+        installed.remember(reply, user, ABUSE)
+    assert outcomes[("ping", MALLORY)].outcome == "queued"
+    assert outcomes[("schedule add ping every 1h", ADMIN)].outcome == "scheduled"
+    assert f"Only <@{ADMIN}> may add schedules" in outcomes[("schedule add ping every 1h", MALLORY)].text
+    assert "*cancelled*" in outcomes[("status @JOB", MALLORY)].text
+    assert "already cancelled" in outcomes[("cancel @JOB", MALLORY)].text
+    assert "Paused schedule" in outcomes[("schedule pause @SCHEDULE", ADMIN)].text
+    assert installed.schedules[-1][0] in outcomes[("schedule list", MALLORY)].text
 
 
 def test_a_mention_typed_as_a_report_name_is_shown_escaped(handler) -> None:  # type: ignore[no-untyped-def]

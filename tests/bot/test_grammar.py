@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bot.grammar import (
+    MAX_TEXT,
     Cancel,
     GrammarError,
     Help,
@@ -19,6 +23,7 @@ from bot.grammar import (
     ScheduleRemove,
     ScheduleResume,
     Status,
+    _Parser,
     parse,
     usage,
 )
@@ -354,3 +359,85 @@ def test_an_interval_longer_than_366_days_is_refused_in_slack_and_in_the_reports
         parse_every("367d")
     with pytest.raises(ScheduleError):
         parse_every(367 * 86400)
+
+
+# -- size: the ack path's budget -------------------------------------------------------------
+
+
+def _best_of_three(work: Callable[[], object]) -> float:
+    best = float("inf")
+    for _ in range(3):
+        started = time.perf_counter()
+        try:
+            work()
+        except GrammarError:
+            pass
+        best = min(best, time.perf_counter() - started)
+    return best
+
+
+def test_text_longer_than_slack_allows_is_refused_at_once_saying_the_limit() -> None:
+    assert MAX_TEXT == 40_000
+    parse("sales note=" + "x" * (MAX_TEXT - len("sales note=")))  # at the limit: parsed as usual
+    message = refusal("sales note=" + "x" * MAX_TEXT)
+    assert (
+        f"{MAX_TEXT + 11:,} characters" in message and "40,000" in message and "Nothing was queued" in message
+    )
+    assert len(message) < 1000, "the refusal does not echo the text back"
+
+
+@pytest.mark.parametrize(
+    "text",
+    ['"' + "a=" * 2_500_000, "a " * 2_500_000, "\"'" * 2_500_000, "\u200b" * 5_000_000],
+    ids=["open-quote-and-equals", "many-words", "unbalanced-quotes", "zero-width"],
+)
+def test_a_5_mb_command_is_answered_within_a_second(text: str) -> None:
+    assert _best_of_three(lambda: parse(text)) < 1.0
+
+
+@pytest.mark.parametrize(
+    "unit",
+    ["a=", '"a" ', "\"'", "'x\" ", "=", 'x="', "a\u200b "],
+    ids=[
+        "equals",
+        "quoted-words",
+        "unbalanced",
+        "mixed-quotes",
+        "only-equals",
+        "open-quotes",
+        "format-chars",
+    ],
+)
+def test_tokenizing_grows_linearly_with_the_text(unit: str) -> None:
+    """Adversarial text of n and 8n characters: a linear tokenizer takes about 8 times as long;
+    shlex, which built each token one character at a time, took 40 to 50 times as long."""
+    small, large = (unit * (size // len(unit)) for size in (32_000, 256_000))
+    parser = _Parser("/run-report")
+    ratio = _best_of_three(lambda: parser.tokenize(large)) / max(
+        _best_of_three(lambda: parser.tokenize(small)), 1e-4
+    )
+    assert ratio < 16, f"8 times the text took {ratio:.1f} times as long"
+
+
+def test_an_unclosed_quote_anywhere_is_still_refused() -> None:
+    for text in ('sales a="x', "sales a='x", "sales a=\"x' b='y", 'sales a="x" b=\'', '"'):
+        assert "quote is not closed" in refusal(text), text
+
+
+def test_quoted_pieces_join_the_word_they_touch_like_a_shell() -> None:
+    assert parse('sales a="x y"z b=\'it "is"\' c=""') == RunReport(
+        "sales", {"a": "x yz", "b": 'it "is"', "c": ""}
+    )
+
+
+def test_a_refusal_shows_at_most_a_short_piece_of_what_was_typed() -> None:
+    message = refusal("help " + "<x> " * 9000)
+    assert len(message) < 1000 and "…" in message and "<" not in message
+
+
+def test_format_characters_are_stripped_before_anything_is_escaped() -> None:
+    """Zero-width characters between `<` and `!channel` must not survive to reassemble a mention
+    after escaping: the text is normalised first, escaped last (in the message)."""
+    assert parse("echo text=a\u200b<\u200b!channel\u2060>") == RunReport("echo", {"text": "a<!channel>"})
+    message = refusal("a\u200b<\u200b!channel>")
+    assert "&lt;!channel&gt;" in message and "<!channel>" not in message and "\u200b" not in message

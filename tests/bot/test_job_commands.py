@@ -135,7 +135,7 @@ def test_with_redis_down_every_job_command_gives_the_same_clear_answer(slack) ->
         say(handler, "history", PRIVATE, ALICE),
         say(handler, "cancel 0badf00d", PRIVATE, ALICE),
         answer(lambda: control.cancel("0badf00d", ALICE, PRIVATE)),
-        answer(lambda: control.run_again("0badf00d", ALICE, "T0TEST", "")),
+        answer(lambda: control.run_again("0badf00d", ALICE, PRIVATE, team="T0TEST")),
     ]
     for reply in answers:
         assert (reply.text, reply.outcome) == (replies.store_down(), "error")
@@ -175,8 +175,72 @@ def test_run_again_and_the_cancel_button_right_after_the_ack_know_the_job_just_q
     handler = make_handler(slack, store)
     control: JobControl = handler.control  # type: ignore[attr-defined]
     first = say(handler, 'echo text="once more"', PRIVATE, ALICE).text.split("job `")[1].split("`")[0]
-    again = answer(lambda: control.run_again(first, BOB, "T0TEST", ""))
+    again = answer(lambda: control.run_again(first, BOB, PRIVATE, team="T0TEST", trigger_id="t-again"))
     assert again.outcome == "queued" and 'text="once more"' in again.text, again.text
     second = again.text.split("job `")[1].split("`")[0]
     cancelled = answer(lambda: control.cancel(second, BOB, PRIVATE))
     assert f"Cancelled job `{second}`" in cancelled.text, cancelled.text
+
+
+# ------------------------------------------------------------------ Run again: who clicks where
+
+
+def click_run_again(handler: CommandHandler, job_id: str, user: str, channel: str) -> Any:
+    control: JobControl = handler.control  # type: ignore[attr-defined]
+    return answer(
+        lambda: control.run_again(job_id, user, channel, team="T0TEST", trigger_id=f"t-{uuid.uuid4().hex}")
+    )
+
+
+def test_run_again_from_another_channel_says_what_an_unknown_id_gets_and_queues_nothing(slack, store) -> None:  # type: ignore[no-untyped-def]
+    handler = make_handler(slack, store)
+    job_id = saved(store, "succeeded").job.id
+
+    refusal = click_run_again(handler, job_id, BOB, ELSEWHERE)
+    unknown = click_run_again(handler, "0badf00d", BOB, ELSEWHERE)
+    status = say(handler, f"status {job_id}", ELSEWHERE, BOB)
+
+    assert refusal.outcome == unknown.outcome == "refused"
+    assert refusal.text == unknown.text.replace("0badf00d", job_id) == status.text
+    for leak in (ALICE, "echo", "secret", "retention period, so"):
+        assert leak not in refusal.text
+    handler.settle_records()
+    nothing: list[JobRecord] = []
+    assert JobRecords(store).history(ELSEWHERE) == JobRecords(store).history(PRIVATE) == nothing
+
+
+def test_run_again_runs_in_the_channel_clicked_with_that_channels_access_check(slack, store) -> None:  # type: ignore[no-untyped-def]
+    registry = load_reports(tuple(TEST_REPORTS.split(",")))
+    registry.add(Report.from_function(lambda: "42", name="ledger", channels=(PRIVATE,)))
+    handler = make_handler(slack, store, registry=registry)
+    ledger = Job(id=new_job_id(), report="ledger", args={}, channel=PRIVATE, user=ALICE)
+    JobRecords(store).save(JobRecord(job=ledger, state="succeeded"))
+
+    # Its owner may see it from anywhere, but the report may not run outside its channel.
+    outside = click_run_again(handler, ledger.id, ALICE, ELSEWHERE)
+    assert outside.outcome == "refused" and "You cannot run `ledger` here" in outside.text, outside.text
+    inside = click_run_again(handler, ledger.id, ALICE, PRIVATE)
+    assert inside.outcome == "queued", inside.text
+    # An echo job re-run from the owner's other channel is queued there, for the clicker.
+    echo = saved(store, "succeeded").job.id
+    moved = click_run_again(handler, echo, ALICE, ELSEWHERE)
+    assert moved.outcome == "queued", moved.text
+    handler.settle_records()
+    (again,) = JobRecords(store).history(ELSEWHERE)
+    assert (again.job.report, again.job.args, again.job.user) == ("echo", {"text": "secret plans"}, ALICE)
+
+
+@pytest.mark.parametrize("who", ["run_again", "cancel"])
+def test_a_click_without_a_user_or_channel_sees_no_job(slack, store, who) -> None:  # type: ignore[no-untyped-def]
+    """A job whose record lacks its user (or channel) must not match an empty id in a request."""
+    handler = make_handler(slack, store)
+    control: JobControl = handler.control  # type: ignore[attr-defined]
+    nobody = Job(id=new_job_id(), report="echo", args={"text": "secret plans"}, channel="", user="")
+    JobRecords(store).save(JobRecord(job=nobody, state="running"))
+    work = {
+        "run_again": lambda: control.run_again(nobody.id, "", "", team="T0TEST"),
+        "cancel": lambda: control.cancel(nobody.id, "", ""),
+    }[who]
+    reply = answer(work)
+    assert reply.outcome == "refused" and f"There is no job `{nobody.id}`" in reply.text, reply.text
+    assert JobRecords(store).get(nobody.id).state == "running"  # type: ignore[union-attr]

@@ -7,8 +7,10 @@ Redis, the fake Slack at the HTTP boundary.
 
 from __future__ import annotations
 
+import json
 import re
 import time
+import unicodedata
 
 import pytest
 
@@ -110,7 +112,18 @@ def test_a_report_over_its_time_limit_is_stopped_and_says_so(slack, worker, http
     assert "failed" in str(final.blocks)
 
 
+def live_broadcasts(message) -> list[str]:  # type: ignore[no-untyped-def]
+    """Broadcast mentions Slack would act on in a stored message (text and blocks), even once
+    invisible characters are dropped."""
+    flat = json.dumps([message.text, message.blocks], ensure_ascii=False)
+    flat = "".join(c for c in flat if unicodedata.category(c) != "Cf")
+    return re.findall(r"<!(?!date\^)[^<>]*>", flat)
+
+
 def test_user_text_in_arguments_cannot_ping_the_channel_or_spoof_a_link(slack, worker, http_bot):  # type: ignore[no-untyped-def]
+    """In the bot's own messages (the ack, the status message) what a user typed is shown as
+    typed; in the thread, the report's output (echo returns it as its own mrkdwn) can link, but
+    it cannot broadcast."""
     from bot.sandbox.state import mentions  # type: ignore[attr-defined]
 
     ack, _, final, replies = run_and_wait(slack, 'echo text="<!channel> <http://evil|bank>"', "http")
@@ -118,6 +131,20 @@ def test_user_text_in_arguments_cannot_ping_the_channel_or_spoof_a_link(slack, w
         assert "<!channel>" not in text and "<http://evil|bank>" not in text
         assert "&lt;!channel&gt;" in text
     assert not [m for m in mentions(ack) if m.startswith(("<!", "<http"))]
+    assert [live_broadcasts(m) for m in (final, *replies)] == [[]] * (1 + len(replies))
+    assert "&lt;!channel&gt;" in replies[0].text and "&lt;!channel&gt;" in str(replies[0].blocks)
+
+
+@pytest.mark.parametrize(
+    "typed",
+    ["<!here>", "<!everyone>", "<!subteam^S0ABC123|@oncall>", "a\u200b<\u200b!channel>", "<\u2060!here>"],
+    ids=["here", "everyone", "subteam", "zero-width", "word-joiner"],
+)
+def test_a_report_returning_what_a_user_typed_cannot_broadcast_in_the_thread(slack, worker, http_bot, typed):  # type: ignore[no-untyped-def]
+    _, _, final, replies = run_and_wait(slack, f'echo text="{typed} hi"', "http")
+    assert "succeeded" in str(final.blocks)
+    assert "hi" in replies[0].text
+    assert [live_broadcasts(m) for m in (final, *replies)] == [[]] * (1 + len(replies))
 
 
 def test_queue_report_shows_workers_online_and_queue_depth(slack, worker, http_bot):  # type: ignore[no-untyped-def]

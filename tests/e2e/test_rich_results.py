@@ -137,3 +137,16 @@ def test_a_bad_sql_report_argument_is_answered_at_once_and_nothing_runs(slack, w
     text = response.body.get("text", "") if isinstance(response.body, dict) else str(response.body)
     assert "`since` must be a date" in text
     assert not slack.messages(CHANNEL)
+
+
+def test_a_text_too_big_for_a_message_shows_what_fits_and_its_whole_text_is_attached(slack, worker, http_bot):  # type: ignore[no-untyped-def]
+    _, final, replies = run_and_wait(slack, "big chars=2000000 width=80", files=1)
+    assert "succeeded" in str(final.blocks)
+    [result] = [m for m in replies if m.blocks]
+    assert len(result.blocks) <= 50
+    assert result.blocks[0]["text"]["text"].startswith("x" * 79 + "\n")
+    assert "full text" in result.blocks[-1]["text"]["text"] and "big.txt" in result.blocks[-1]["text"]["text"]
+    assert len(result.text) <= 40_000 and "big.txt" in result.text
+    attached = thread_files(replies)["big.txt"]
+    assert attached.data == ("x" * 79 + "\n").encode() * 25_000
+    assert attached.channel == CHANNEL and attached.thread_ts == final.ts

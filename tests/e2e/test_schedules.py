@@ -166,7 +166,9 @@ def test_two_beats_post_each_tick_of_an_every_5s_schedule_once_and_removing_it_s
     assert len(runs_of(slack, channel, schedule_id)) == count, "a removed schedule must stop"
 
 
-def test_a_paused_schedule_stops_firing_and_fires_again_once_resumed(slack, worker, schedule_bot, no_schedules, beats):  # type: ignore[no-untyped-def]
+def test_a_paused_schedule_stops_firing_and_fires_again_once_resumed(
+    slack, worker, schedule_bot, no_schedules, beats
+):  # type: ignore[no-untyped-def]
     channel = "C0PAUSE"
     beats.start(1)
     ack = command(slack, "schedule add echo text=paused-or-not every 3s tz=UTC", channel)
@@ -315,3 +317,83 @@ def test_schedule_list_after_resume_shows_a_next_run_to_come_not_one_planned_whi
     fmt = "%Y-%m-%d %H:%M:%S" if shown.group(1).count(":") == 2 else "%Y-%m-%d %H:%M"
     next_run = datetime.strptime(shown.group(1), fmt).replace(tzinfo=UTC).timestamp()
     assert resumed_at < next_run <= resumed_at + 3600 + 60, listing
+
+
+# -- fair use: limits, long lists, other channels' schedules ----------------------------------
+
+
+@pytest.fixture(scope="module")
+def open_bot(services, slack_server, reports_file, tmp_path_factory) -> Iterator[Process]:  # type: ignore[no-untyped-def]
+    """A bot with no ADMIN_USERS (everyone may add schedules) and small limits."""
+    proc, port = start_bot(
+        slack_server,
+        tmp_path_factory.mktemp("open-bot"),
+        "open-bot",
+        SCHEDULE_MIN_INTERVAL="60",
+        REPORTS_FILE=str(reports_file),
+        SCHEDULES_PER_USER="3",
+        SCHEDULES_PER_CHANNEL="5",
+    )
+    proc.port = port  # type: ignore[attr-defined]
+    yield proc
+    proc.stop()
+
+
+@pytest.fixture
+def to_open_bot(slack_server, open_bot) -> Iterator[None]:  # type: ignore[no-untyped-def]
+    previous = getattr(slack_server, "bot_url", None)
+    slack_server.bot_url = f"http://127.0.0.1:{open_bot.port}/slack/events"
+    yield
+    slack_server.bot_url = previous
+
+
+def test_one_person_and_one_channel_are_held_to_their_schedule_limits(slack, to_open_bot, no_schedules):  # type: ignore[no-untyped-def]
+    for n in range(3):
+        assert "Scheduled" in command(slack, "schedule add echo every 1m tz=UTC", f"C0LIM{n}", user="U0FLOOD")
+    refused = command(slack, "schedule add echo every 1m tz=UTC", "C0LIM9", user="U0FLOOD")
+    assert "You have 3 schedules already" in refused, refused
+
+    for n in range(4):  # C0LIM0 has one of U0FLOOD's already
+        assert "Scheduled" in command(slack, "schedule add echo every 1h tz=UTC", "C0LIM0", user=f"U0P{n}")
+    full = command(slack, "schedule add echo every 1h tz=UTC", "C0LIM0", user="U0LATE")
+    assert "This channel has 5 schedules already" in full, full
+
+
+def test_a_refused_schedule_change_says_nothing_of_the_other_channel(slack, to_open_bot, no_schedules):  # type: ignore[no-untyped-def]
+    ack = command(slack, "schedule add echo every 1h tz=UTC", "C0PRIV", user="U0OWNER")
+    schedule_id = SCHEDULE_ID.search(ack).group(1)  # type: ignore[union-attr]
+    for verb in ("remove", "pause", "resume"):
+        theirs = command(slack, f"schedule {verb} {schedule_id}", "C0PUBLIC", user="U0NOSY")
+        unknown = command(slack, f"schedule {verb} s-000000", "C0PUBLIC", user="U0NOSY")
+        assert "C0PRIV" not in theirs and theirs == unknown.replace("s-000000", schedule_id), theirs
+    assert f"`{schedule_id}`" in command(slack, "schedule list", "C0PRIV")
+
+
+def test_five_hundred_schedules_are_listed_in_pages_that_slack_shows(slack, schedule_bot, no_schedules):  # type: ignore[no-untyped-def]
+    from tasks.schedules import Rule, Schedule, ScheduleStore
+    from tasks.store import RedisStore
+
+    schedules = ScheduleStore(RedisStore(REDIS_URL, prefix=REDIS_PREFIX))
+    now = time.time()
+    for n in range(500):
+        schedules.add(
+            Schedule(
+                id=f"s-{n:06x}",
+                report="echo",
+                args={"text": f"flood {n}"},
+                rule=Rule(every_seconds=60, tz="UTC"),
+                channel="C0FULL",
+                user="U0FLOOD",
+                created_at=now + n / 1000,
+                since=now,
+            )
+        )
+    started = time.monotonic()
+    first = command(slack, "schedule list", "C0FULL")
+    assert time.monotonic() - started < 3.0
+    assert len(first) <= 4000 and "`s-000000`" in first
+    assert "… and 490 more: `/run-report schedule list page 2`" in first, first[-200:]
+    last = command(slack, "schedule list page 50", "C0FULL")
+    assert "`s-0001f3`" in last and "more:" not in last and len(last) <= 4000
+    # What Slack showed the person: the whole answer, not an error.
+    assert any("page 50 of 50" in e.text for e in slack.ephemerals(channel="C0FULL"))

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import re
+
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tasks.mrkdwn import code, escape_mrkdwn
+from tasks.mrkdwn import code, escape_mrkdwn, without_broadcasts
 
 
 def unescape(text: str) -> str:
@@ -36,3 +39,35 @@ def test_escaped_text_has_no_angle_brackets_and_unescapes_back(text: str) -> Non
     escaped = escape_mrkdwn(text)
     assert "<" not in escaped and ">" not in escaped
     assert unescape(escaped) == text
+
+
+BROADCAST = re.compile(r"<!(?!date\^)")
+
+
+@pytest.mark.parametrize(
+    ("text", "shown"),
+    [
+        ("<!channel> hi", "&lt;!channel&gt; hi"),
+        ("<!here|here>", "&lt;!here|here&gt;"),
+        ("<!everyone>", "&lt;!everyone&gt;"),
+        ("<!subteam^S0123|@ops & co>", "&lt;!subteam^S0123|@ops &amp; co&gt;"),
+        ("a\u200b<\u200b!channel>", "a\u200b&lt;!channel&gt;"),
+        ("<\u2060\ufeff!here>", "&lt;!here&gt;"),
+        ("<!<!channel>>", "&lt;!&lt;!channel&gt;>"),
+        ("unclosed <!chan", "unclosed &lt;!chan"),
+    ],
+)
+def test_broadcasts_are_shown_as_text(text: str, shown: str) -> None:
+    assert without_broadcasts(text) == shown
+
+
+def test_user_mentions_links_and_dates_are_left_working() -> None:
+    text = "<@U0123> <#C0123|general> <https://x.org|docs> <mailto:a@b.c> <!date^1700000000^{date}|today>"
+    assert without_broadcasts(text) == text
+
+
+@given(st.lists(st.sampled_from(["<", ">", "!", "&", "|", "^", "a", "date", "\u200b", "\u2060", "@"])))
+def test_no_broadcast_survives_even_once_invisible_characters_are_dropped(pieces: list[str]) -> None:
+    text = "".join(pieces)
+    shown = without_broadcasts(text)
+    assert not BROADCAST.search(shown.replace("\u200b", "").replace("\u2060", ""))

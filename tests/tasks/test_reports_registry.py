@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import sys
 import types
+from pathlib import Path
 from typing import Literal, Optional
 
 import pytest
@@ -169,6 +170,36 @@ def test_report_without_a_name_is_explained() -> None:
 def test_a_bad_time_limit_is_refused(reports: Registry) -> None:
     with pytest.raises(ValueError):
         report("slow", time_limit=0, registry=reports)(lambda: "")
+
+
+def test_a_report_may_notify_only_when_it_says_so(reports: Registry) -> None:
+    report("loud", notify=True, registry=reports)(lambda: "")
+    report("calm", registry=reports)(lambda: "")
+    assert [r.notify for r in (reports.require("loud"), reports.require("calm"))] == [True, False]
+    with pytest.raises(ValueError, match="notify"):
+        report("odd", notify="yes", registry=reports)(lambda: "")  # type: ignore[arg-type]
+
+
+def test_a_sql_report_may_notify_only_when_reports_toml_says_notify_true(tmp_path: Path) -> None:
+    from tasks.reports.sql import SqlReportError, load_sql_reports
+
+    declared = """
+    [reports.alerts]
+    database = "sqlite:///{sample}"
+    sql = "select 1"
+    notify = true
+    [reports.rows]
+    database = "sqlite:///{sample}"
+    sql = "select 1"
+    """
+    path = tmp_path / "reports.toml"
+    path.write_text(declared)
+    registry_ = Registry()
+    load_sql_reports(path, registry_, {})
+    assert [r.notify for r in (registry_.require("alerts"), registry_.require("rows"))] == [True, False]
+    path.write_text(declared.replace("notify = true", 'notify = "yes"'))
+    with pytest.raises(SqlReportError, match="notify"):
+        load_sql_reports(path, Registry(), {})
 
 
 # -- finding reports ------------------------------------------------------------------------

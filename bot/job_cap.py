@@ -1,0 +1,65 @@
+"""The ack path's one Redis round trip: mark the delivery, count the job in, pick its lane.
+
+`tasks.in_flight` does it in one call, waited for at most COUNT_TIMEOUT: the delivery's mark
+(`bot.deliveries`: a copy of a request already handled gets the job its first copy queued), the
+per-person cap (a person at JOBS_PER_USER is refused in words; admins have no cap), and the lane
+(a person's burst goes on the bulk queue)."""
+
+from __future__ import annotations
+
+import logging
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as Late
+
+from tasks.celery import time_limits
+from tasks.errors import UserError
+from tasks.in_flight import Admission, JobsInFlight
+from tasks.jobs import Job
+from tasks.settings import Settings
+from tasks.store import Mark, StoreUnavailable
+
+log = logging.getLogger(__name__)
+
+#: The most the count may add to an ack. Redis answers in about a millisecond; one that hangs
+#: (a dropped connection, a failover) must not take the person's three seconds, so past this
+#: the job goes through uncounted, on the normal queue.
+COUNT_TIMEOUT = 0.5
+
+
+class JobCap:
+    """JOBS_PER_USER at the ack, over the shared count of jobs in flight."""
+
+    def __init__(self, in_flight: JobsInFlight, settings: Settings) -> None:
+        self.in_flight = in_flight
+        self.limit = settings.jobs_per_user
+        self.admins = settings.admin_users
+        self.command = settings.slack_command
+        # redis-py cannot bound one call by itself; a thread waited on with a timeout can. A
+        # hung call keeps its thread until the store's own socket timeout ends it.
+        self._counting = ThreadPoolExecutor(max_workers=4, thread_name_prefix="job-cap")
+
+    def admit(self, job: Job, time_limit: float, mark: Mark | None = None) -> Admission:
+        """Count `job` in, or UserError when its person has as many jobs in flight as allowed;
+        with its delivery's `mark`, the admission names the job an earlier copy queued, if any."""
+        limit = 0 if job.user in self.admins else self.limit
+        counted = self._counting.submit(self.in_flight.admit, job, time_limits(time_limit)[1], limit, mark)
+        try:
+            admission = counted.result(timeout=COUNT_TIMEOUT)
+        except Late:
+            log.warning("jobs in flight not counted within %s s; job %s let through", COUNT_TIMEOUT, job.id)
+            return Admission(allowed=True, ahead=0, limit=limit)
+        if not admission.allowed:
+            raise UserError(
+                f":hourglass: You have {admission.ahead} jobs queued or running, the most one person "
+                f"may have at once here, so nothing was queued. Try again when one of them has "
+                f"finished; `{self.command} history` shows how they are doing."
+            )
+        return admission
+
+    def release(self, job: Job) -> None:
+        """`job` was counted in but never queued (the broker refused it). Best effort: the person
+        is told the job was not queued either way, and the count forgets it at its expiry."""
+        try:
+            self.in_flight.done(job)
+        except StoreUnavailable as exc:
+            log.warning("job %s not uncounted (store unavailable: %s)", job.id, exc)

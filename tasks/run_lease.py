@@ -1,0 +1,74 @@
+"""One delivery of a job runs at a time: a lease in the store, held while a delivery runs it.
+
+RabbitMQ hands an unacked delivery out again once it takes its worker's connection for dead (a
+broker restart, a network partition once its heartbeat timeout has fired), while that worker
+may still be running the job and still reach Slack and Redis: it runs on (`tasks.celery`), and
+a worker cut off silently hears of the loss only at its own heartbeat check, twice the
+heartbeat later. A job's record cannot keep two copies apart, since each reads it before its
+report runs; the lease does. A holder renews it while it runs, so one that is killed lets it
+lapse within `LEASE_TTL`, and the job's next delivery runs it.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+
+from tasks.store import Store, StoreUnavailable
+
+log = logging.getLogger(__name__)
+
+# How long a lease outlives a holder that stopped renewing it (killed, or its machine gone).
+LEASE_TTL = 10.0
+RENEW_EVERY = LEASE_TTL / 4
+
+
+class RunningElsewhere(Exception):
+    """Another delivery of this job holds its lease: this one is retried later, when that one
+    has finished the job (and the retry finds it done) or has died (and its lease has lapsed)."""
+
+    def __init__(self, job_id: str) -> None:
+        super().__init__(f"job {job_id} is being run by another delivery")
+
+
+@contextmanager
+def run_lease(
+    store: Store, job_id: str, ttl: float = LEASE_TTL, renew_every: float = RENEW_EVERY
+) -> Iterator[None]:
+    """Hold job `job_id`'s lease for the block, renewed on a thread of its own (not the deferred
+    calls' thread, whose Slack calls may wait on retries); raise RunningElsewhere when another
+    delivery holds it. Without the store, the block runs unguarded, as the job's steps do."""
+    key, holder = f"job:{job_id}:lease", uuid.uuid4().hex
+    try:
+        held = store.claim(key, holder, ttl)
+    except StoreUnavailable:
+        log.warning(
+            "store unavailable: job %s runs without its lease (another delivery may run it too)", job_id
+        )
+        yield
+        return
+    if not held:
+        raise RunningElsewhere(job_id)
+    stop = threading.Event()
+    threading.Thread(
+        target=_renew, args=(store, key, holder, ttl, renew_every, stop), name="run-lease", daemon=True
+    ).start()
+    try:
+        yield
+    finally:
+        stop.set()
+        with suppress(StoreUnavailable):
+            store.release(key, holder)
+
+
+def _renew(store: Store, key: str, holder: str, ttl: float, every: float, stop: threading.Event) -> None:
+    while not stop.wait(every):
+        try:
+            if not store.extend(key, holder, ttl):
+                log.warning("lease %s lapsed while its job ran; another delivery may run it", key)
+                return
+        except StoreUnavailable:
+            pass  # tried again at the next renewal, while the lease still has time left
