@@ -4,6 +4,8 @@
 tasks.beat:StoreScheduler``) whose ``tick`` reads the schedules from the store each time, so a
 schedule added from Slack is picked up within a tick and nothing is lost when beat restarts:
 the definitions and each schedule's next planned run live in Redis, not in beat's memory.
+The leading beat also closes, every ``CLOSE_EVERY`` seconds, the jobs left running past their
+deadline by a worker that is gone (``tasks.lost_jobs.close_overdue``).
 
 Exactly once, guarded twice:
 1. a leader lock in the store (claimed with a TTL, extended every tick, released on close):
@@ -30,6 +32,7 @@ from typing import Any
 from celery.beat import Scheduler
 
 from tasks.jobs import Job, JobRecords, new_job_id
+from tasks.lost_jobs import close_overdue
 from tasks.publishing import job_time_limit, publish_job
 from tasks.reports import Registry
 from tasks.schedules import (
@@ -57,6 +60,8 @@ PUBLISH_TIMEOUT = 5.0
 CONFIRM_TIMEOUT = 5.0
 #: After a failed publish, wait this long before trying that schedule again.
 RETRY_AFTER = 5.0
+#: Seconds between the leader's passes over the jobs left running past their deadline.
+CLOSE_EVERY = 30.0
 
 
 def beat_argv(level: str, extra: list[str]) -> list[str]:
@@ -219,11 +224,14 @@ class StoreScheduler(Scheduler):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         self.dispatcher: Dispatcher | None = None
         self.lock: LeaderLock | None = None
+        self.runtime: Any = None
+        self._close_at = 0.0  # time.monotonic() of the next pass over overdue jobs: at once
         super().__init__(*args, **kwargs)
 
     def setup_schedule(self) -> None:
         from tasks import runtime  # the beat process's settings, store and reports
 
+        self.runtime = runtime
         self.dispatcher = Dispatcher(runtime.settings, runtime.store, runtime.registry, self.app)
         self.lock = LeaderLock(runtime.store)
 
@@ -234,11 +242,25 @@ class StoreScheduler(Scheduler):
         assert self.dispatcher is not None and self.lock is not None
         if not self.lock.hold():
             return float(self.max_interval)
+        self.close_overdue()
         try:
             return min(self.dispatcher.run(), float(self.max_interval))
         except StoreUnavailable as exc:
             log.warning("beat: store unavailable during a tick: %s", exc)
             return float(self.max_interval)
+
+    def close_overdue(self) -> None:
+        """Every CLOSE_EVERY seconds, close the jobs a lost worker left running; never raises."""
+        if time.monotonic() < self._close_at:
+            return
+        self._close_at = time.monotonic() + CLOSE_EVERY
+        try:
+            closed = close_overdue(self.runtime)
+        except Exception as exc:  # Redis or Slack, now: the next pass tries again
+            log.warning("beat: could not close overdue jobs: %s: %s", type(exc).__name__, exc)
+            return
+        if closed:
+            log.warning("beat: closed %d job(s) left running past their deadline", closed)
 
     def close(self) -> None:
         if self.lock is not None:

@@ -32,12 +32,25 @@ MAX_TIME_LIMIT = 20 * 60
 WORKER_MAX_MEMORY_KIB = 384 * 1024
 # Seconds between the soft time limit (the report is told to stop) and the hard one (killed).
 HARD_LIMIT_GRACE = 15
+# Seconds after its hard limit when a job still "running" is closed by beat as lost. Its worker
+# would have ended it at the hard limit (`tasks.lost_jobs`); a worker that vanished (a machine
+# gone) has its unacked delivery redelivered by RabbitMQ once the connection is declared dead
+# (heartbeats: a few minutes at most), and that delivery moves the deadline on. Only a job no
+# worker will ever run again is left past it. A job waiting this long for its redelivery
+# behind a full queue is closed too, and says so.
+CLOSE_GRACE = 10 * 60
 
 
 def time_limits(seconds: float) -> tuple[float, float]:
     """(soft, hard) limits for a report allowed `seconds`, capped below RabbitMQ's consumer_timeout."""
     soft = min(seconds, MAX_TIME_LIMIT)
     return soft, soft + HARD_LIMIT_GRACE
+
+
+def close_deadline(started: float, seconds: float) -> float:
+    """When a job started at `started` (time.time()) and allowed `seconds` is closed if still
+    unfinished: its hard limit and `CLOSE_GRACE` later."""
+    return started + time_limits(seconds)[1] + CLOSE_GRACE
 
 
 def celery_config(settings: Settings) -> dict[str, Any]:
@@ -57,9 +70,14 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         # Consumed by every worker unless `-Q` picks some (`-Q reports`: commands only).
         "task_queues": task_queues(settings.celery_queue_type),
         # Ack after the job has run, requeue if the worker process dies mid-job; posting is
-        # idempotent per job and step, so a redelivered job does not post twice.
+        # idempotent per job and step, so a redelivered job does not post twice. A job whose
+        # process dies again on its redelivery is ended failed, not handed back once more
+        # (`tasks.lost_jobs.JobRequest`): a report that kills its process would loop forever.
         "task_acks_late": True,
         "task_reject_on_worker_lost": True,
+        # A job killed at its hard time limit is acked, never requeued: it would be killed
+        # again, forever. The worker's main process ends it failed (`tasks.lost_jobs`).
+        "task_acks_on_timeout": True,
         "worker_prefetch_multiplier": 1,
         # A job runs on when the worker's broker connection drops: killed there, it left Slack
         # half-told (a status message up, its result not) and its redelivery posted both again.

@@ -27,11 +27,12 @@ from celery.exceptions import Reject, SoftTimeLimitExceeded
 from slack_sdk.errors import SlackApiError
 
 from tasks.access import AccessDenied, GroupLookupFailed
-from tasks.celery import RUN_REPORT, retry_countdown
+from tasks.celery import RUN_REPORT, close_deadline, retry_countdown
 from tasks.deferred_calls import Deferred
 from tasks.errors import UserError
 from tasks.jobs import FINAL_STATES, Cancel, Job, JobRecord
 from tasks.logs import job_id_var, redact
+from tasks.lost_jobs import job_request_class
 from tasks.metrics import JOB_RETRIES, SLACK_RETRIES, observe_job
 from tasks.mrkdwn import escape_mrkdwn
 from tasks.posting import ChannelUnavailable
@@ -212,15 +213,21 @@ def run_report_safely(
         limit = f"{time_limit:g} seconds" if time_limit else "its time limit"
         log.warning("report %s timed out after %s", job.report, limit)
         return "failed", error_result(f"The report timed out after {limit} and was stopped.")
-    except UserError as exc:
+    except UserError as exc:  # written for people by the report's author
         return "failed", error_result(exc.message)
-    except Exception as exc:  # a report's own bug: the trace goes to the log, not to Slack
+    except Exception as exc:  # a report's own bug: the trace goes to the log (redacted), not to Slack
         log.exception("report %s raised", job.report)
-        detail = redact(str(exc), runtime.settings.secrets())[:300]
-        what = f"{type(exc).__name__}: {detail}" if detail else type(exc).__name__
-        return "failed", error_result(
-            f"The report failed ({escape_mrkdwn(what)}). The details are in the worker's log under job `{job.id}`."
-        )
+        return "failed", error_result(report_error(job, exc))
+
+
+def report_error(job: Job, exc: BaseException) -> str:
+    """What the channel is told of a report's unexpected error: its kind and where to look.
+    Never the exception's text, which may hold anything (a database URL, a key, a customer's
+    data); a message meant for people is a `UserError`'s."""
+    return (
+        f"The report failed with an unexpected error (`{escape_mrkdwn(type(exc).__name__)}`). "
+        f"The details are in the worker's log under job `{job.id}`."
+    )
 
 
 class _RunningStatus:
@@ -281,6 +288,7 @@ def run_job(job: Job, runtime: Runtime, time_limit: float | None = None, first_d
             log.info("job %s is already %s; not running it again", job.report, record.state)
             return record.state
         picked_at = time.time()
+        record.deadline = close_deadline(picked_at, time_limit or runtime.settings.report_time_limit)
         refusal = _refused(runtime, job)
         if refusal:
             log.warning("job %s refused: user %s may not run it in channel %s", job.report, job.user, job.channel)
@@ -322,7 +330,7 @@ def run_job(job: Job, runtime: Runtime, time_limit: float | None = None, first_d
                 log.info("job %s is already %s; not posting it again", job.report, stored.state)
                 return stored.state
             if stored is not None and stored.status_ts:  # that copy is posting: carry on from its steps
-                record = stored
+                stored.deadline, record = record.deadline, stored
         if not digest and not record.status_ts:  # done within the grace: posted once, finished
             record.status_ts = runtime.poster.post_in_channel(job, status_message(job, state, duration=duration))
             posted_at = time.monotonic()
@@ -415,6 +423,7 @@ def give_up(job: Job, runtime: Runtime, reason: str, record: JobRecord | None = 
     """End a job that cannot be finished, visibly: the record and the status message say it
     failed and why, the requester is told, and the log has the job id. Never raises."""
     log.error("job %s given up: %s", job.report, reason)
+    reason = redact(reason, runtime.settings.secrets())  # it may quote a library's error
     try:
         record = record or _load(runtime, job)[0]
     except Exception:  # the store may be what failed
@@ -433,7 +442,9 @@ def give_up(job: Job, runtime: Runtime, reason: str, record: JobRecord | None = 
 def register_tasks(app: Celery, runtime: Runtime) -> None:
     """Define reportbot's tasks on `app`, bound to this process's runtime."""
 
-    @app.task(name=RUN_REPORT, bind=True, max_retries=MAX_RETRIES)
+    # Request: what the worker's main process does when a job's pool process is killed at the
+    # hard time limit or lost for good (`tasks.lost_jobs`).
+    @app.task(name=RUN_REPORT, bind=True, max_retries=MAX_RETRIES, Request=job_request_class(runtime))
     def run_report(self: Task, message: dict[str, Any]) -> str:
         job = Job.from_message(message)
         limits = self.request.timelimit or (None, None)
@@ -469,7 +480,9 @@ def register_tasks(app: Celery, runtime: Runtime) -> None:
     ) -> str:
         countdown = retry_countdown(due, runtime.settings.celery_queue_type, jitter)
         if task.request.retries >= MAX_RETRIES:
-            give_up(job, runtime, f"it still failed after {MAX_RETRIES} retries ({exc})")
+            # The error's kind for Slack; its text (a host, a URL) for the log only.
+            log.error("job %s: its last retry failed too: %s: %s", job.report, type(exc).__name__, exc)
+            give_up(job, runtime, f"it still failed after {MAX_RETRIES} retries ({type(exc).__name__})")
             observe_job(job.report, "failed", None)
             return "failed"
         level = logging.INFO if reason == "paced" else logging.WARNING  # pacing is the plan, not a fault

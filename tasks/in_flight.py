@@ -78,4 +78,4 @@ class JobsInFlight:
 
     def done(self, job: Job) -> None:
         """`job` no longer counts: its record reached a final state, or it was cancelled."""
-        self.store.remove_counted(counted_key(job.user), job.id)
+        self.store.unindex(counted_key(job.user), job.id)

@@ -15,11 +15,14 @@ from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 from tasks.in_flight import JobsInFlight, counted_key
-from tasks.store import ClaimAndPush, Store
+from tasks.store import ClaimAndPush, Indexed, Store
 
 FINAL_STATES = ("succeeded", "failed", "cancelled")
 HISTORY_LENGTH = 50
 PENDING_TTL = 6 * 3600  # a rate-limited result waits for its retry at most this long
+# The jobs a worker has started and not finished, by their `deadline`: what beat closes when no
+# worker is left to (`tasks.lost_jobs.close_overdue`).
+RUNNING_INDEX = "jobs:running"
 
 
 def new_job_id() -> str:
@@ -77,6 +80,9 @@ class JobRecord:
     # How long the report ran, kept with its outcome (`steps["result"]`) so a job resumed after
     # its result was posted finishes its status message without running the report again.
     duration: float | None = None
+    # When a started job must have ended (time.time()): its delivery's start, its hard time
+    # limit and a grace. Still unfinished then, no worker is left to end it, and beat does.
+    deadline: float | None = None
 
     def mark_cancelled(self, cancel: Cancel) -> None:
         self.state, self.cancelled_by = "cancelled", cancel.by
@@ -92,7 +98,8 @@ class JobRecord:
     def from_json(cls, raw: str) -> JobRecord:
         data = json.loads(raw)
         data["job"] = Job.from_message(data["job"])
-        return cls(**data)
+        # Fields this version does not know (written by a newer one, mid-deploy) are left out.
+        return cls(**{k: v for k, v in data.items() if k in cls.__dataclass_fields__})
 
 
 class JobRecords:
@@ -104,11 +111,7 @@ class JobRecords:
         self.in_flight = JobsInFlight(store)  # a cancelled job no longer counts
 
     def save(self, record: JobRecord) -> None:
-        key, job = f"job:{record.job.id}", record.job
-        if record.state in FINAL_STATES:  # and no longer among its person's jobs in flight
-            self.store.set_then_remove_counted(key, record.to_json(), self.ttl, counted_key(job.user), job.id)
-        else:
-            self.store.set(key, record.to_json(), ttl=self.ttl)
+        self.store.set(f"job:{record.job.id}", record.to_json(), ttl=self.ttl, index=_indexes(record))
 
     def created(self, job: Job) -> JobRecord:
         """Record a newly queued job and list it in its channel's history.
@@ -173,7 +176,18 @@ class JobRecords:
         """`save`, then `cancelled_by`, in one round trip: a quick report's job, once its status
         message is up, before its result goes in the thread."""
         job_id = record.job.id
-        return _canceller(self.store.set_then_get(f"job:{job_id}", record.to_json(), self.ttl, f"job:{job_id}:cancelled"))
+        key, cancelled = f"job:{job_id}", f"job:{job_id}:cancelled"
+        return _canceller(
+            self.store.set_then_get(key, record.to_json(), self.ttl, cancelled, _indexes(record))
+        )
+
+    def overdue(self, now: float, count: int) -> list[str]:
+        """Ids of up to `count` started jobs whose deadline has passed without their ending."""
+        return self.store.due(RUNNING_INDEX, now, count)
+
+    def forget_running(self, job_id: str) -> None:
+        """Take a job out of the running index (it ended, or its record is gone)."""
+        self.store.unindex(RUNNING_INDEX, job_id)
 
     def cancel(self, record: JobRecord, by: str) -> bool:
         """Mark a job cancelled by `by`; False when it already was (the first cancel wins).
@@ -201,6 +215,18 @@ class JobRecords:
         values = self.store.get_many([key for i in ids for key in (f"job:{i}", f"job:{i}:cancelled")])
         records = (self._parse(values[n], values[n + 1]) for n in range(0, len(values), 2))
         return [r for r in records if r is not None]
+
+
+def _indexes(record: JobRecord) -> list[Indexed]:
+    """The sorted indexes that saving `record` updates, in the save's round trip: the running
+    index (in by its deadline while it is started and unfinished, out once it has ended; the
+    bot's "queued" records stay out), and, once it has ended, its person's jobs in flight."""
+    job_id = record.job.id
+    if record.state in FINAL_STATES:
+        return [Indexed(RUNNING_INDEX, job_id, None), Indexed(counted_key(record.job.user), job_id, None)]
+    if record.deadline is not None:
+        return [Indexed(RUNNING_INDEX, job_id, record.deadline)]
+    return []
 
 
 def _cancel_of(marker: str) -> Cancel:

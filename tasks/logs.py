@@ -1,14 +1,15 @@
 """Logging for every process: text or one JSON object a line, the job id on each line, no secrets.
 
 The job id rides in a context variable set by whoever is handling a job, so a line logged deep
-in a report or in slack_sdk still says which job it belongs to. Secrets from the settings are
-replaced before any handler sees the line.
+in a report or in slack_sdk still says which job it belongs to. Credentials are replaced before
+any handler sees the line: the settings' own secrets, and anything shaped like one (`redact`).
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import re
 import sys
 import time
 from collections.abc import Iterable
@@ -19,11 +20,45 @@ from tasks.settings import Settings
 job_id_var: ContextVar[str] = ContextVar("reportbot_log_job", default="")
 
 
-def redact(text: str, secrets: Iterable[str]) -> str:
-    """Replace each secret of six characters or more with `[redacted]`."""
-    for secret in secrets:
-        if secret and len(secret) >= 6:
-            text = text.replace(secret, "[redacted]")
+REDACTED = "[redacted]"
+
+# Credentials by their shape, wherever they come from: a report's exception, a library's message.
+# A few patterns of our own: secret scanners (detect-secrets, trufflehog) find secrets in files,
+# they do not rewrite a log line.
+_SHAPES: tuple[tuple[re.Pattern[str], str], ...] = (
+    # A PEM private key, to its END line or, cut short, to the end of the text.
+    (
+        re.compile(
+            r"-----BEGIN ([A-Z0-9]+ )*PRIVATE KEY-----.*?(-----END ([A-Z0-9]+ )*PRIVATE KEY-----|\Z)", re.S
+        ),
+        "[redacted private key]",
+    ),
+    # The password of any URL (scheme://user:password@host): user and host stay, for the reader.
+    # Greedy up to the last `@` before the path, so a password holding an `@` goes whole.
+    (re.compile(r"(\b[A-Za-z][A-Za-z0-9+.\-]*://[^\s/:@]*:)[^\s/]+(?=@)"), rf"\1{REDACTED}"),
+    (re.compile(r"(\bBearer\s+)[A-Za-z0-9._~+/=\-]+", re.I), rf"\1{REDACTED}"),
+    # Slack tokens (bot, user, app-level, refresh, configuration) and AWS access key ids.
+    (re.compile(r"xox[a-z](\.xox[a-z])?-[A-Za-z0-9\-]+|xapp-[A-Za-z0-9\-]+"), REDACTED),
+    (re.compile(r"(AKIA|ASIA)[A-Z0-9]{16}"), REDACTED),
+    # The value after a key named like a credential: password=…, "token": "…", secret: ….
+    (
+        re.compile(
+            r"((?:passw(?:or)?d|pwd|token|secret|api[_-]?key)[\"']?\s*[=:]\s*[\"']?)[^\s\"'&,;}]+", re.I
+        ),
+        rf"\1{REDACTED}",
+    ),
+)
+
+
+def redact(text: str, secrets: Iterable[str] = (), min_length: int = 6) -> str:
+    """`text` with credentials replaced by `[redacted]`: each of `secrets` (longest first, those
+    of `min_length` characters or more: a short one would blank ordinary words), then anything
+    shaped like a credential (`_SHAPES`), so a secret nobody configured is hidden too."""
+    for secret in sorted(secrets, key=len, reverse=True):
+        if secret and len(secret) >= min_length:
+            text = text.replace(secret, REDACTED)
+    for pattern, replacement in _SHAPES:
+        text = pattern.sub(replacement, text)
     return text
 
 
@@ -34,13 +69,11 @@ class _Context(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         record.job_id = getattr(record, "job_id", "") or job_id_var.get()
-        if self.secrets:
-            message = redact(record.getMessage(), self.secrets)
-            record.msg, record.args = message, None
-            if record.exc_info and not record.exc_text:
-                record.exc_text = logging.Formatter().formatException(record.exc_info)
-            if record.exc_text:
-                record.exc_text = redact(record.exc_text, self.secrets)
+        record.msg, record.args = redact(record.getMessage(), self.secrets), None
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = redact(record.exc_text, self.secrets)
         return True
 
 

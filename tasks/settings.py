@@ -11,6 +11,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
+from urllib.parse import unquote, urlsplit
 
 
 class SettingsError(Exception):
@@ -68,10 +69,19 @@ class Settings:
 
     def secrets(self) -> tuple[str, ...]:
         """The values that must never reach a log line, a task or a Slack message: the tokens,
-        and Flower's credentials whole and each password alone (a line may show just that)."""
+        Flower's credentials whole and each password alone (a line may show just that), and the
+        passwords in the broker's and Redis's URLs, as written and percent-decoded."""
         passwords = [
             pair.split(":", 1)[1] for pair in self.flower_basic_auth.split(",") if ":" in pair
         ]
+        urls = [*self.celery_broker_url.split(";"), self.redis_url]
+        for url in urls:
+            try:
+                password = urlsplit(url.strip()).password
+            except ValueError:  # a malformed URL: its connection fails and says so
+                continue
+            if password:
+                passwords += [password, unquote(password)]
         candidates = (
             self.slack_bot_token,
             self.slack_signing_secret,
@@ -79,7 +89,7 @@ class Settings:
             self.flower_basic_auth,
             *passwords,
         )
-        return tuple(s for s in candidates if s)
+        return tuple(dict.fromkeys(s for s in candidates if s))
 
     def require(self, *names: str) -> Settings:
         """Stop a process at start, with one line, when a setting it cannot work without is unset."""

@@ -26,6 +26,15 @@ class ClaimAndPush(NamedTuple):
     limit: int
 
 
+class Indexed(NamedTuple):
+    """A sorted index kept with a write, in its round trip: `member` of `key` gets `score`, or
+    leaves it when `score` is None (the running jobs, by the time they must have ended)."""
+
+    key: str
+    member: str
+    score: float | None
+
+
 class Mark(NamedTuple):
     """A key set once, with a time to live (`Store.add_counted`): which job a delivery queued."""
 
@@ -48,12 +57,23 @@ class Store(ABC):
         """Several values in one round trip (MGET): a job's record and its cancel marker."""
 
     @abstractmethod
-    def set(self, key: str, value: str, ttl: float | None = None) -> None: ...
+    def set(self, key: str, value: str, ttl: float | None = None, index: Sequence[Indexed] = ()) -> None:
+        """Set `key`, and update each sorted index of `index` in the same round trip."""
 
     @abstractmethod
-    def set_then_get(self, key: str, value: str, ttl: float, other: str) -> str | None:
-        """`set` `key`, then `get` `other`, in one round trip: a job's record saved and its
-        cancel marker read back."""
+    def set_then_get(
+        self, key: str, value: str, ttl: float, other: str, index: Sequence[Indexed] = ()
+    ) -> str | None:
+        """`set` `key` (and `index`), then `get` `other`, in one round trip: a job's record saved
+        and its cancel marker read back."""
+
+    @abstractmethod
+    def due(self, key: str, upto: float, count: int) -> list[str]:
+        """Up to `count` members of the sorted index `key` whose score is at most `upto`."""
+
+    @abstractmethod
+    def unindex(self, key: str, member: str) -> None:
+        """Take `member` out of the sorted index `key`."""
 
     @abstractmethod
     def claim(self, key: str, value: str, ttl: float) -> bool:
@@ -113,15 +133,6 @@ class Store(ABC):
         With a `mark`, the add happens only while the mark's key is unset, and sets it to
         `member`. Returns (the count before the add, the value an earlier caller marked), the
         latter None unless the mark was already taken, in which case nothing was counted."""
-
-    @abstractmethod
-    def remove_counted(self, key: str, member: str) -> None:
-        """Take `member` out of the sorted set `key` (`add_counted`)."""
-
-    @abstractmethod
-    def set_then_remove_counted(self, key: str, value: str, ttl: float, counted: str, member: str) -> None:
-        """`set` and `remove_counted` in one round trip: a job's final record saved, and the job
-        no longer counted among its person's jobs in flight."""
 
     @contextmanager
     def lock(self, key: str, holder: str, ttl: float) -> Iterator[bool]:
@@ -189,17 +200,43 @@ class RedisStore(Store):
     def get_many(self, keys: list[str]) -> list[str | None]:
         return list(self._call(self._r.mget, [self._k(k) for k in keys]))
 
-    def set(self, key: str, value: str, ttl: float | None = None) -> None:
-        self._call(self._r.set, self._k(key), value, px=int(ttl * 1000) if ttl else None)
+    def set(self, key: str, value: str, ttl: float | None = None, index: Sequence[Indexed] = ()) -> None:
+        if not index:
+            self._call(self._r.set, self._k(key), value, px=int(ttl * 1000) if ttl else None)
+            return
 
-    def set_then_get(self, key: str, value: str, ttl: float, other: str) -> str | None:
+        def both() -> None:
+            pipe = self._r.pipeline(transaction=False)
+            pipe.set(self._k(key), value, px=int(ttl * 1000) if ttl else None)
+            self._index(pipe, index)
+            pipe.execute()
+
+        self._call(both)
+
+    def set_then_get(
+        self, key: str, value: str, ttl: float, other: str, index: Sequence[Indexed] = ()
+    ) -> str | None:
         def both() -> str | None:
             pipe = self._r.pipeline(transaction=False)
             pipe.set(self._k(key), value, px=int(ttl * 1000))
+            self._index(pipe, index)
             pipe.get(self._k(other))
-            return pipe.execute()[1]  # type: ignore[no-any-return]
+            return pipe.execute()[-1]  # type: ignore[no-any-return]
 
         return self._call(both)  # type: ignore[no-any-return]
+
+    def _index(self, pipe, index: Sequence[Indexed]) -> None:  # type: ignore[no-untyped-def]
+        for entry in index:
+            if entry.score is None:
+                pipe.zrem(self._k(entry.key), entry.member)
+            else:
+                pipe.zadd(self._k(entry.key), {entry.member: entry.score})
+
+    def due(self, key: str, upto: float, count: int) -> list[str]:
+        return list(self._call(self._r.zrangebyscore, self._k(key), "-inf", upto, start=0, num=count))
+
+    def unindex(self, key: str, member: str) -> None:
+        self._call(self._r.zrem, self._k(key), member)
 
     def claim(self, key: str, value: str, ttl: float) -> bool:
         return bool(self._call(self._r.set, self._k(key), value, nx=True, px=int(ttl * 1000)))
@@ -264,18 +301,6 @@ class RedisStore(Store):
         )
         return int(count), earlier or None
 
-    def remove_counted(self, key: str, member: str) -> None:
-        self._call(self._r.zrem, self._k(key), member)
-
-    def set_then_remove_counted(self, key: str, value: str, ttl: float, counted: str, member: str) -> None:
-        def both() -> None:
-            pipe = self._r.pipeline(transaction=False)
-            pipe.set(self._k(key), value, px=int(ttl * 1000))
-            pipe.zrem(self._k(counted), member)
-            pipe.execute()
-
-        self._call(both)
-
 
 class MemoryStore(Store):
     """The same semantics in one process, for the sandbox's all-in-one mode and unit tests."""
@@ -306,14 +331,31 @@ class MemoryStore(Store):
     def get_many(self, keys: list[str]) -> list[str | None]:
         return [self.get(k) for k in keys]
 
-    def set(self, key: str, value: str, ttl: float | None = None) -> None:
+    def set(self, key: str, value: str, ttl: float | None = None, index: Sequence[Indexed] = ()) -> None:
         with self._lock:
             self._data[key] = (value, self._expiry(ttl))
+            for entry in index:
+                scores = self._hash(entry.key)
+                if entry.score is None:
+                    scores.pop(entry.member, None)
+                else:
+                    scores[entry.member] = repr(entry.score)
 
-    def set_then_get(self, key: str, value: str, ttl: float, other: str) -> str | None:
+    def set_then_get(
+        self, key: str, value: str, ttl: float, other: str, index: Sequence[Indexed] = ()
+    ) -> str | None:
         with self._lock:
-            self.set(key, value, ttl)
+            self.set(key, value, ttl, index)
             return self.get(other)
+
+    def due(self, key: str, upto: float, count: int) -> list[str]:
+        with self._lock:
+            scored = sorted((float(score), member) for member, score in self._hash(key).items())
+            return [member for score, member in scored if score <= upto][:count]
+
+    def unindex(self, key: str, member: str) -> None:
+        with self._lock:
+            self._hash(key).pop(member, None)
 
     def claim(self, key: str, value: str, ttl: float) -> bool:
         with self._lock:
@@ -400,15 +442,6 @@ class MemoryStore(Store):
                     self.set(mark.key, member, mark.ttl)
             self._data[key] = (members, None)
             return count, None
-
-    def remove_counted(self, key: str, member: str) -> None:
-        with self._lock:
-            self._hash(key).pop(member, None)
-
-    def set_then_remove_counted(self, key: str, value: str, ttl: float, counted: str, member: str) -> None:
-        with self._lock:
-            self.set(key, value, ttl)
-            self.remove_counted(counted, member)
 
 
 def make_store(url: str, prefix: str = "reportbot:") -> Store:

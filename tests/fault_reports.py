@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import time
 
 from tasks.reports import report
@@ -44,3 +45,35 @@ def leaky() -> str:
 )
 def marathon() -> str:
     return "finished"
+
+
+@report("leaky-db", help="Fails with a database URL, an AWS key and a Slack token in its error")
+def leaky_db() -> str:
+    raise RuntimeError(
+        "db login failed: postgresql://admin:Hunter2@db.internal/prod AKIAIOSFODNN7EXAMPLE token=xoxp-1234-abcd"
+    )
+
+
+@report("stubborn", help="Swallows its soft time limit, so only the hard one stops it", time_limit=1)
+def stubborn() -> str:
+    while True:
+        try:
+            time.sleep(0.1)
+        except BaseException:  # noqa: S110  # the careless report this test needs
+            pass
+
+
+@report("doomed", help="Its pool process dies under it every time, as an out-of-memory kill would")
+def doomed(seconds: float = 1.0) -> str:
+    time.sleep(seconds)  # long enough for its "running" status message
+    os.kill(os.getpid(), signal.SIGKILL)
+    return "never"
+
+
+@report("leaky-keys", help="Fails with a Bearer token, a JSON password and a private key in its error")
+def leaky_keys() -> str:
+    raise ValueError(
+        'upstream said 401 to "Authorization: Bearer eyJhbGciOiJIUzI1NiJ9.e30.ZRrHA1JJJW8opsbCGfG_HACGpVUMN_a9IV7pAx_Zmeo"'
+        ' with {"user": "etl", "password": "s3cr3t-Pa55"} and key -----BEGIN RSA PRIVATE KEY-----\n'
+        "MIIEowIBAAKCAQEAu1SU1LfVLPHCozMxH2Mo4lgOEePzNm0tRgeLezV6ffAt0gun\n-----END RSA PRIVATE KEY-----"
+    )

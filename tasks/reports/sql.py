@@ -40,6 +40,7 @@ from typing import Any, Literal
 from urllib.parse import quote
 
 from tasks.errors import UserError
+from tasks.logs import redact
 from tasks.reports import sample_data
 from tasks.reports._registry import KIND_TYPES, Param, Registry, Report
 from tasks.reports.results import CHART_TYPES, Chart, Table
@@ -47,7 +48,6 @@ from tasks.reports.results import CHART_TYPES, Chart, Table
 DEFAULT_TIMEOUT = 60.0  # seconds a query may run unless the report sets `time_limit`
 MAX_ROWS = 100_000  # rows fetched; past it the result is cut, and the thread says so
 SAMPLE = "{sample}"  # in a database URL: the made-up orders' SQLite file
-REDACTED = "[redacted]"
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _REPORT_KEYS = {
     "help",
@@ -122,9 +122,8 @@ def url_secrets(database: str, environ: Mapping[str, str]) -> list[str]:
 
 
 def _redact(text: str, secrets: list[str]) -> str:
-    for secret in secrets:
-        text = text.replace(secret, REDACTED)
-    return text
+    """The one `redact`, with every ``${VAR}`` value of the URL, however short, as a secret."""
+    return redact(text, secrets, min_length=1)
 
 
 # ------------------------------------------------------------------------------ running queries
@@ -207,8 +206,8 @@ def query(
 
     Read-only and time-limited where the database allows; ``UserError`` when the time limit
     stopped it, ``QueryFailed`` with the database's own words for anything else, each of
-    ``secrets`` (the URL's ``${VAR}`` values) in them replaced by ``[redacted]``: the worker
-    posts it in the thread.
+    ``secrets`` (the URL's ``${VAR}`` values) in them replaced by ``[redacted]``: the worker's
+    log has it, the thread only its kind (a ``UserError``'s message is the one shown).
     """
     from sqlalchemy import exc, text
 

@@ -75,3 +75,16 @@ def test_set_then_get_saves_one_key_and_reads_another(store: Store) -> None:
     store.set("job:a:cancelled", "marker")
     assert store.set_then_get("job:a", "record 2", 60, "job:a:cancelled") == "marker"
     assert store.get("job:a") == "record 2"
+
+
+def test_a_write_can_keep_a_sorted_index_in_the_same_round_trip(store: Store) -> None:
+    from tasks.store import Indexed
+
+    store.set("job:a", "A", ttl=60, index=[Indexed("running", "a", 100.0)])
+    store.set("job:b", "B", ttl=60, index=[Indexed("running", "b", 200.0)])
+    assert store.set_then_get("job:c", "C", 60, "job:a", [Indexed("running", "c", 50.0)]) == "A"
+    assert store.due("running", 150.0, 10) == ["c", "a"], "by score, up to the given one"
+    assert store.due("running", 1000.0, 2) == ["c", "a"], "at most `count`"
+    store.set("job:a", "A2", ttl=60, index=[Indexed("running", "a", None)])
+    store.unindex("running", "c")
+    assert store.due("running", 1000.0, 10) == ["b"] and store.get("job:a") == "A2"
