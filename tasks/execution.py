@@ -444,7 +444,11 @@ def register_tasks(app: Celery, runtime: Runtime) -> None:
 
     # Request: what the worker's main process does when a job's pool process is killed at the
     # hard time limit or lost for good (`tasks.lost_jobs`).
-    @app.task(name=RUN_REPORT, bind=True, max_retries=MAX_RETRIES, Request=job_request_class(runtime))
+    # Not shared: each app's task is bound to its own runtime, so another app in the process
+    # (the sandbox's, a test's) must not pick it up under the same name.
+    @app.task(
+        name=RUN_REPORT, bind=True, max_retries=MAX_RETRIES, Request=job_request_class(runtime), shared=False
+    )
     def run_report(self: Task, message: dict[str, Any]) -> str:
         job = Job.from_message(message)
         limits = self.request.timelimit or (None, None)
