@@ -16,6 +16,7 @@ import logging
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import suppress
 from typing import Any, TypeVar
 
 from billiard.exceptions import WorkerLostError
@@ -26,11 +27,16 @@ from tasks.jobs import FINAL_STATES, Job, JobRecord
 from tasks.logs import job_id_var
 from tasks.mrkdwn import escape_mrkdwn
 from tasks.rendering import digest_message, error_result, status_message
+from tasks.run_lease import drop_lease
 from tasks.runtime import Runtime
+from tasks.store import Store, StoreUnavailable
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
+# The most a lost pool process's request waits, on the main process's loop, for its job's lease
+# to be dropped before the job is handed back.
+LEASE_DROP_WAIT = 0.2
 # Overdue jobs one pass of beat closes; the rest wait for its next pass.
 CLOSE_BATCH = 10
 LOST_PROCESS = (
@@ -123,6 +129,13 @@ def close_overdue(runtime: Runtime, now: float | None = None) -> int:
     return closed
 
 
+def drop_lease_quietly(store: Callable[[], Store], job_id: str) -> None:
+    try:
+        drop_lease(store(), job_id)
+    except StoreUnavailable as exc:
+        log.warning("lease of job %s not dropped (%s); its redelivery waits for it to lapse", job_id, exc)
+
+
 class _Closer:
     """One thread in the worker's main process that closes jobs, with a runtime of its own built
     from the process's settings when first needed (the process's own runtime is the pool's)."""
@@ -132,10 +145,33 @@ class _Closer:
         self._threads: ThreadPoolExecutor | None = None
         self._runtime: Runtime | None = None
 
-    def submit(self, message: Any, reason: str, duration: float | None) -> None:
+    def _pool(self) -> ThreadPoolExecutor:
         if self._threads is None:
             self._threads = ThreadPoolExecutor(max_workers=1, thread_name_prefix="reportbot-close")
-        self._threads.submit(self._close, message, reason, duration)
+        return self._threads
+
+    def _own_runtime(self) -> Runtime:
+        self._runtime = self._runtime or Runtime(self.process.settings)
+        return self._runtime
+
+    def _store(self) -> Store:
+        return self._own_runtime().store
+
+    def submit(self, message: Any, reason: str, duration: float | None) -> None:
+        self._pool().submit(self._close, message, reason, duration)
+
+    def free_lease(self, message: Any) -> None:
+        """Drop the run lease of a job whose pool process died, before it is handed back, so its
+        redelivery runs at once (and, dying again, ends it here) instead of waiting for the lease
+        to lapse. Waited for at most LEASE_DROP_WAIT: the main process's loop must not hang on
+        Redis; if it is late, the redelivery retries until the lease lapses (`tasks.run_lease`)."""
+        try:
+            job_id = str(message["id"])
+        except Exception:
+            return
+        done = self._pool().submit(drop_lease_quietly, self._store, job_id)
+        with suppress(Exception):
+            done.result(timeout=LEASE_DROP_WAIT)
 
     def _close(self, message: Any, reason: str, duration: float | None) -> None:
         try:
@@ -145,8 +181,7 @@ class _Closer:
             return
         token = job_id_var.set(job.id)
         try:
-            self._runtime = self._runtime or Runtime(self.process.settings)
-            if close_job(self._runtime, job, reason, duration):
+            if close_job(self._own_runtime(), job, reason, duration):
                 log.error("job %s ended failed: %s", job.report, reason)
         except Exception:
             log.exception("job %s could not be ended now; beat closes it after its deadline", job.report)
@@ -185,6 +220,8 @@ def job_request_class(runtime: Runtime) -> type[Request]:
             stopped = self._already_cancelled or self._already_revoked or worker_state.should_terminate
             lost = isinstance(_exception(exc_info), WorkerLostError) and not stopped
             self._lost_for_good = lost and bool(self.delivery_info.get("redelivered"))
+            if lost and not self._lost_for_good:
+                closer.free_lease(_message(self))
             super().on_failure(exc_info, send_failed_event=send_failed_event, return_ok=return_ok)
             if self._lost_for_good:
                 started = self.time_start

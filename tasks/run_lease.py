@@ -34,6 +34,16 @@ class RunningElsewhere(Exception):
         super().__init__(f"job {job_id} is being run by another delivery")
 
 
+def lease_key(job_id: str) -> str:
+    return f"job:{job_id}:lease"
+
+
+def drop_lease(store: Store, job_id: str) -> None:
+    """Free the lease of a job whose holder is known dead (its pool process lost, seen by the
+    worker's main process), so the job's redelivery runs it now, not once the lease lapses."""
+    store.delete(lease_key(job_id))
+
+
 @contextmanager
 def run_lease(
     store: Store, job_id: str, ttl: float = LEASE_TTL, renew_every: float = RENEW_EVERY
@@ -41,7 +51,7 @@ def run_lease(
     """Hold job `job_id`'s lease for the block, renewed on a thread of its own (not the deferred
     calls' thread, whose Slack calls may wait on retries); raise RunningElsewhere when another
     delivery holds it. Without the store, the block runs unguarded, as the job's steps do."""
-    key, holder = f"job:{job_id}:lease", uuid.uuid4().hex
+    key, holder = lease_key(job_id), uuid.uuid4().hex
     try:
         held = store.claim(key, holder, ttl)
     except StoreUnavailable:
