@@ -182,9 +182,9 @@ def test_no_arrangement_of_pieces_reassembles_a_broadcast(pieces: list[str]) -> 
 
 
 def rendering_time(text: str) -> float:
-    started = time.perf_counter()
+    started = time.process_time()
     render_result(text, name="big")
-    return time.perf_counter() - started
+    return time.process_time() - started
 
 
 @pytest.mark.parametrize("line", [80, 0], ids=["lines", "one-line"])
@@ -225,9 +225,9 @@ def test_cut_texts_in_a_list_each_attach_their_whole_text_under_their_own_name()
 
 def test_parts_past_a_full_message_are_not_rendered_but_their_files_and_texts_are_attached() -> None:
     parts = ["x" * 200_000, *[f"part {n}" for n in range(10_000)], Table(["n"], [(1,)], title="late")]
-    started = time.perf_counter()
+    started = time.process_time()
     rendered = render_result(parts, name="many")
-    assert time.perf_counter() - started < 1.0
+    assert time.process_time() - started < 1.0
     blocks = rendered.block_dicts()
     assert len(blocks) <= MAX_BLOCKS
     assert "attached as `many.txt`" in str(blocks[-2]) and "in the files attached below" in str(blocks[-1])
