@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import io
 import logging
-from collections.abc import Iterator
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tasks.logs import SLACK_SDK_LOGGERS, configure_logging, redact
+from tasks.logs import configure_logging, redact
 from tasks.settings import Settings
 
 ISSUE_ERROR = (
@@ -154,23 +153,6 @@ def test_the_broker_and_redis_passwords_are_among_the_settings_secrets() -> None
     )
     secrets = settings_.secrets()
     assert "Br0ker%2Fpass" in secrets and "Br0ker/pass" in secrets and "R3disPassw0rd" in secrets
-
-
-@pytest.fixture
-def configured() -> Iterator[None]:
-    """configure_logging changes the process's loggers: put them back for the other tests."""
-    root = logging.getLogger()
-    handlers, level = list(root.handlers), root.level
-    levels = {name: logging.getLogger(name).level for name in SLACK_SDK_LOGGERS}
-    yield
-    for handler in list(root.handlers):
-        root.removeHandler(handler)
-    for handler in handlers:
-        root.addHandler(handler)
-    root.setLevel(level)
-    for name, old in levels.items():
-        logging.getLogger(name).setLevel(old)
-    logging.captureWarnings(False)
 
 
 def test_a_logged_error_keeps_its_text_but_no_credential(
