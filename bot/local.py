@@ -98,6 +98,9 @@ def start_local(settings: Settings, host_port: int | None = None) -> LocalStack:
         logging.getLogger("kombu.connection").setLevel(logging.ERROR)
     tasks.app.conf.update(config)
     tasks.runtime.settings = local
+    # The in-process worker's threads find their tasks through Celery's default app (a pool
+    # thread has no current app of its own), so it must be the worker's, not a fallback.
+    tasks.app.set_default()
 
     bot_port = _free_port()
     bot_server = make_server(
