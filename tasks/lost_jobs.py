@@ -225,7 +225,7 @@ def job_request_class(runtime: Runtime) -> type[Request]:
             super().on_failure(exc_info, send_failed_event=send_failed_event, return_ok=return_ok)
             if self._lost_for_good:
                 started = self.time_start
-                duration = time.monotonic() - started if started else None
+                duration = time.time() - started if started else None  # Celery keeps it in wall-clock time
                 closer.submit(_message(self), LOST_PROCESS, duration)
 
         def reject(self, requeue: bool = False) -> None:

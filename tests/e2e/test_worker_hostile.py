@@ -190,6 +190,8 @@ def test_a_report_whose_pool_process_dies_every_time_ends_failed_instead_of_loop
     job_id = run(slack, "doomed", channel)
 
     final = assert_ended_failed(slack, channel, job_id, "worker process died")
+    # How long it ran, as a person reads it: a real duration, not a clock mixed with another.
+    assert re.search(r"failed after [0-9][0-9.,]* (ms|s)\b", str(final.blocks)), final.blocks
     log = env.worker.log()
     assert "WorkerLostError" in log and env.worker.alive()
     time.sleep(3)  # not handed back once more
