@@ -5,7 +5,8 @@ A report runs in a pool process; once that process is killed at the hard time li
 of memory, a crash), nothing in it posts again. Celery tells the worker's main process
 (`Request.on_timeout`, and `Request.on_failure` with a WorkerLostError), and `JobRequest`, the
 custom request class Celery documents for this, ends the job there: failed, from a thread of
-its own, so the main process's event loop never waits for Slack or Redis. A worker that vanished
+its own, so the main process's event loop never waits for Slack; it waits at most
+LEASE_DROP_WAIT for Redis, to free a lost process's run lease before its job is handed back. A worker that vanished
 whole cannot do even that; its jobs stay in the running index (`tasks.jobs.RUNNING_INDEX`) past
 their deadline, and beat closes them (`close_overdue`).
 """
@@ -129,9 +130,9 @@ def close_overdue(runtime: Runtime, now: float | None = None) -> int:
     return closed
 
 
-def drop_lease_quietly(store: Callable[[], Store], job_id: str) -> None:
+def drop_lease_quietly(store: Callable[[], Store], job_id: str, pid: int) -> None:
     try:
-        drop_lease(store(), job_id)
+        drop_lease(store(), job_id, pid)
     except StoreUnavailable as exc:
         log.warning("lease of job %s not dropped (%s); its redelivery waits for it to lapse", job_id, exc)
 
@@ -143,6 +144,7 @@ class _Closer:
     def __init__(self, process: Runtime) -> None:
         self.process = process
         self._threads: ThreadPoolExecutor | None = None
+        self._leases: ThreadPoolExecutor | None = None
         self._runtime: Runtime | None = None
 
     def _pool(self) -> ThreadPoolExecutor:
@@ -160,7 +162,7 @@ class _Closer:
     def submit(self, message: Any, reason: str, duration: float | None) -> None:
         self._pool().submit(self._close, message, reason, duration)
 
-    def free_lease(self, message: Any) -> None:
+    def free_lease(self, message: Any, pid: int | None) -> None:
         """Drop the run lease of a job whose pool process died, before it is handed back, so its
         redelivery runs at once (and, dying again, ends it here) instead of waiting for the lease
         to lapse. Waited for at most LEASE_DROP_WAIT: the main process's loop must not hang on
@@ -169,7 +171,11 @@ class _Closer:
             job_id = str(message["id"])
         except Exception:
             return
-        done = self._pool().submit(drop_lease_quietly, self._store, job_id)
+        if not pid:
+            return
+        # Its own thread: the closing thread may be busy waiting on Slack.
+        self._leases = self._leases or ThreadPoolExecutor(max_workers=1, thread_name_prefix="reportbot-lease")
+        done = self._leases.submit(drop_lease_quietly, self._store, job_id, pid)
         with suppress(Exception):
             done.result(timeout=LEASE_DROP_WAIT)
 
@@ -221,7 +227,7 @@ def job_request_class(runtime: Runtime) -> type[Request]:
             lost = isinstance(_exception(exc_info), WorkerLostError) and not stopped
             self._lost_for_good = lost and bool(self.delivery_info.get("redelivered"))
             if lost and not self._lost_for_good:
-                closer.free_lease(_message(self))
+                closer.free_lease(_message(self), self.worker_pid)
             super().on_failure(exc_info, send_failed_event=send_failed_event, return_ok=return_ok)
             if self._lost_for_good:
                 started = self.time_start

@@ -12,8 +12,9 @@ lapse within `LEASE_TTL`, and the job's next delivery runs it.
 from __future__ import annotations
 
 import logging
+import os
+import socket
 import threading
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 
@@ -38,10 +39,17 @@ def lease_key(job_id: str) -> str:
     return f"job:{job_id}:lease"
 
 
-def drop_lease(store: Store, job_id: str) -> None:
-    """Free the lease of a job whose holder is known dead (its pool process lost, seen by the
-    worker's main process), so the job's redelivery runs it now, not once the lease lapses."""
-    store.delete(lease_key(job_id))
+def holder_of(pid: int) -> str:
+    """Who holds a lease: the process running the job, on this host, so the worker's main
+    process can name the holder of a pool process it saw die (`drop_lease`)."""
+    return f"{socket.gethostname()}:{pid}"
+
+
+def drop_lease(store: Store, job_id: str, pid: int) -> None:
+    """Free the lease of a job whose holder is known dead (pool process `pid`, lost, as the
+    worker's main process saw), so the job's redelivery runs it now, not once the lease lapses.
+    Only that holder's: a lease another delivery has taken meanwhile stays."""
+    store.release(lease_key(job_id), holder_of(pid))
 
 
 @contextmanager
@@ -51,7 +59,7 @@ def run_lease(
     """Hold job `job_id`'s lease for the block, renewed on a thread of its own (not the deferred
     calls' thread, whose Slack calls may wait on retries); raise RunningElsewhere when another
     delivery holds it. Without the store, the block runs unguarded, as the job's steps do."""
-    key, holder = lease_key(job_id), uuid.uuid4().hex
+    key, holder = lease_key(job_id), holder_of(os.getpid())
     try:
         held = store.claim(key, holder, ttl)
     except StoreUnavailable:
