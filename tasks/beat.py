@@ -25,6 +25,7 @@ import logging
 import os
 import secrets
 import socket
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -226,6 +227,7 @@ class StoreScheduler(Scheduler):
         self.lock: LeaderLock | None = None
         self.runtime: Any = None
         self._close_at = 0.0  # time.monotonic() of the next pass over overdue jobs: at once
+        self._closing: threading.Thread | None = None
         super().__init__(*args, **kwargs)
 
     def setup_schedule(self) -> None:
@@ -250,12 +252,19 @@ class StoreScheduler(Scheduler):
             return float(self.max_interval)
 
     def close_overdue(self) -> None:
-        """Every CLOSE_EVERY seconds, close the jobs a lost worker left running; never raises."""
-        if time.monotonic() < self._close_at:
+        """Every CLOSE_EVERY seconds, close the jobs a lost worker left running, on a thread of
+        its own: closing waits on Slack, and the tick must go on dispatching and holding the
+        leader lock meanwhile. One pass at a time."""
+        if time.monotonic() < self._close_at or (self._closing is not None and self._closing.is_alive()):
             return
         self._close_at = time.monotonic() + CLOSE_EVERY
+        self._closing = threading.Thread(target=self._close_pass, name="beat-close", daemon=True)
+        self._closing.start()
+
+    def _close_pass(self) -> None:
+        """One pass of closing overdue jobs; never raises."""
         try:
-            closed = close_overdue(self.runtime)
+            closed = close_overdue(self.runtime, holder=self.lock.holder if self.lock else "beat")
         except Exception as exc:  # Redis or Slack, now: the next pass tries again
             log.warning("beat: could not close overdue jobs: %s: %s", type(exc).__name__, exc)
             return

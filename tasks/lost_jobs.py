@@ -38,6 +38,8 @@ T = TypeVar("T")
 # The most a lost pool process's request waits, on the main process's loop, for its job's lease
 # to be dropped before the job is handed back.
 LEASE_DROP_WAIT = 0.2
+# How long a beat's claim on closing a job holds: longer than closing one takes (four Slack calls).
+CLOSING_TTL = 300.0
 # Overdue jobs one pass of beat closes; the rest wait for its next pass.
 CLOSE_BATCH = 10
 LOST_PROCESS = (
@@ -106,12 +108,21 @@ def _slack(what: str, call: Callable[[], T]) -> T | None:
         return None
 
 
-def close_overdue(runtime: Runtime, now: float | None = None) -> int:
+def closing_key(job_id: str) -> str:
+    return f"job:{job_id}:closing"
+
+
+def close_overdue(runtime: Runtime, now: float | None = None, holder: str = "beat") -> int:
     """Close the jobs still unfinished past their deadline (beat, leading, calls this now and
-    then). Returns how many were closed; a job that cannot be closed now is tried next time."""
+    then). Returns how many were closed; a job that cannot be closed now is tried next time.
+
+    Each job is claimed first (`closing_key`, for CLOSING_TTL), so two beats that both think they
+    lead (a pass outliving the leader lock) close it once."""
     now = time.time() if now is None else now
     closed = 0
     for job_id in runtime.records.overdue(now, CLOSE_BATCH):
+        if not runtime.store.claim(closing_key(job_id), holder, CLOSING_TTL):
+            continue  # another beat is closing it
         record = runtime.records.get(job_id)
         if record is None:  # expired with its retention
             runtime.records.forget_running(job_id)

@@ -14,7 +14,7 @@ import pytest
 
 from bot.sandbox import FakeSlack
 from tasks.jobs import Job, JobRecord, JobRecords
-from tasks.lost_jobs import LOST_WORKER, close_job, close_overdue, hard_limit_reason
+from tasks.lost_jobs import LOST_WORKER, close_job, close_overdue, closing_key, hard_limit_reason
 from tasks.rendering import status_message
 from tasks.runtime import Runtime
 from tasks.settings import Settings
@@ -126,3 +126,16 @@ def test_a_channel_that_refuses_the_bot_does_not_keep_a_job_open_nor_hold_up_the
     [status] = slack.messages("C0OPEN")
     assert "failed after" in str(status.blocks) and len(slack.thread("C0OPEN", status.ts)) == 1
     assert rt.records.overdue(NOW + 10**6, 10) == []
+
+
+def test_a_job_another_beat_is_closing_is_left_to_it(runtime) -> None:  # type: ignore[no-untyped-def]
+    """Two beats that both think they lead (a pass that outlived the leader lock) close a job
+    once: each takes the job's closing claim first."""
+    rt, slack = runtime
+    lost = job()
+    running(rt, lost, deadline=NOW - 1)
+    assert rt.store.claim(closing_key(lost.id), "the other beat", 60)
+
+    assert close_overdue(rt, now=NOW) == 0
+    status = next(m for m in slack.messages("C0GONE") if lost.id in str(m.blocks))
+    assert not slack.thread("C0GONE", status.ts) and not slack.ephemerals(), "nobody told twice"
