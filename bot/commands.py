@@ -164,17 +164,17 @@ class CommandHandler:
             team=who.team,
             response_url=str(payload.get("response_url", "")),
         )
+        time_limit = job_time_limit(report, self.settings)
         mark = self.deliveries.mark(payload.get("trigger_id"))
-        admission = self.job_cap.admit(job, job_time_limit(report, self.settings), mark)  # or refused at the cap
+        admission = self.job_cap.admit(job, time_limit, mark)  # or refused at the cap
         if admission.replay_of:
             return Reply(replies.queued_text(replace(job, id=admission.replay_of)), outcome="replayed")
         token = job_id_var.set(job.id)
         try:
-            self.publisher.publish(job, job_time_limit(report, self.settings), bulk=admission.bulk)
+            self.publisher.publish(job, time_limit, bulk=admission.bulk)
         except QueueUnavailable:
-            self.job_cap.release(job)
             DISPATCH_FAILURES.inc()
-            self.deliveries.forget(payload.get("trigger_id"), job.id)
+            self.job_cap.release(job, mark)  # off the ack path, which the publish has spent
             return Reply(replies.not_queued_text(report.name), outcome="not_queued")
         finally:
             job_id_var.reset(token)

@@ -27,7 +27,8 @@ log = logging.getLogger(__name__)
 # Twice the signature's five-minute window, so a copy signed at the edge of the window (Slack
 # accepts a timestamp up to 300 s either side of the clock) still finds the mark.
 DELIVERY_TTL = 600.0
-# The ack path's share for the mark: Redis answers in well under a millisecond when it is up.
+# What `schedule add` waits for its mark (a job's is taken in `bot.job_cap`'s round trip): Redis
+# answers in well under a millisecond when it is up.
 CLAIM_TIMEOUT = 0.3
 
 

@@ -56,10 +56,14 @@ class JobCap:
             )
         return admission
 
-    def release(self, job: Job) -> None:
-        """`job` was counted in but never queued (the broker refused it). Best effort: the person
-        is told the job was not queued either way, and the count forgets it at its expiry."""
+    def release(self, job: Job, mark: Mark | None = None) -> None:
+        """`job` was counted in (and its delivery marked) but never queued: the broker refused
+        it. Undone off the ack path, which the failed publish has already spent; best effort, as
+        the person is told the job was not queued either way, and both expire on their own."""
+        self._counting.submit(self._undo, job, mark)
+
+    def _undo(self, job: Job, mark: Mark | None) -> None:
         try:
-            self.in_flight.done(job)
+            self.in_flight.done(job, mark)
         except StoreUnavailable as exc:
             log.warning("job %s not uncounted (store unavailable: %s)", job.id, exc)

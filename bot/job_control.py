@@ -31,6 +31,7 @@ from tasks.mrkdwn import escape_mrkdwn
 from tasks.posting import Poster
 from tasks.rendering import describe_request, status_message
 from tasks.settings import Settings
+from tasks.slack_ids import user_mention
 from tasks.store import StoreUnavailable
 
 log = logging.getLogger(__name__)
@@ -76,7 +77,7 @@ class JobControl:
         self._check_can_cancel(record, user)
         was = record.state
         if not self.records.cancel(record, user):
-            raise UserError(f"Job `{shown}` was already cancelled by <@{record.cancelled_by}>.")
+            raise UserError(f"Job `{shown}` was already cancelled by {user_mention(record.cancelled_by)}.")
         revoked = self.revoke(job_id)
         what = describe_request(record.job)
         if was == "queued":
@@ -100,14 +101,14 @@ class JobControl:
     def _check_can_cancel(self, record: JobRecord, user: str) -> None:
         shown = escape_mrkdwn(record.job.id)
         if record.state == "cancelled":
-            raise UserError(f"Job `{shown}` was already cancelled by <@{record.cancelled_by}>.")
+            raise UserError(f"Job `{shown}` was already cancelled by {user_mention(record.cancelled_by)}.")
         if record.state in ("succeeded", "failed"):
             raise UserError(
                 f"Job `{shown}` has already {record.state}, so there is nothing to stop. "
                 f"`{self.command} status {shown}` shows it."
             )
         if not user or (user != record.job.user and user not in self.settings.admin_users):
-            owner = f"<@{record.job.user}>" if record.job.user else "the person who ran it"
+            owner = user_mention(record.job.user, "the person who ran it")
             raise UserError(
                 f"Only {owner}, who ran job `{shown}`, or a reportbot admin can cancel it. "
                 "Ask them, or run the report yourself."

@@ -38,6 +38,7 @@ from tasks.schedules import (
 )
 from tasks.settings import Settings
 from tasks.slack_client import make_client
+from tasks.slack_ids import user_mention
 
 log = logging.getLogger(__name__)
 
@@ -111,7 +112,7 @@ class ScheduleCommands:
         try:
             with self.limits.room_for(user, channel):
                 self.schedules.add(schedule)
-        except UserError:  # nothing was added, so a later delivery of this request may add it
+        except Exception:  # nothing was added, so a later delivery of this request may add it
             self.deliveries.forget(trigger_id, schedule.id)
             raise
         log.info("schedule %s added by %s: %s %s", schedule.id, user, schedule.report, rule.describe())
@@ -193,7 +194,7 @@ class ScheduleCommands:
     def require_admin(self, user: str, verb: str) -> None:
         admins = self.settings.admin_users
         if admins and user not in admins:
-            who = ", ".join(f"<@{escape_mrkdwn(a)}>" for a in admins)
+            who = ", ".join(user_mention(a, code(a)) for a in admins)
             raise UserError(
                 f"Only {who} may {verb} schedules here; ask one of them. "
                 f"Anyone may see them with {code(f'{self.command} schedule list')}."

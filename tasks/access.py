@@ -30,6 +30,7 @@ from tasks.mrkdwn import code, escape_mrkdwn, join_or
 from tasks.reports import Report
 from tasks.settings import Settings
 from tasks.slack_client import ACK_PATH_TIMEOUT, make_client
+from tasks.slack_ids import channel_mention, user_mention
 
 log = logging.getLogger(__name__)
 
@@ -73,8 +74,8 @@ def who_may(report: Report) -> str:
     """The sentence a refusal ends with: where the report may run, and who may run it."""
     parts: list[str] = []
     if report.channels:
-        parts.append("only in " + join_or([f"<#{escape_mrkdwn(c)}>" for c in report.channels]))
-    people = [f"<@{escape_mrkdwn(u)}>" for u in report.users]
+        parts.append("only in " + join_or([channel_mention(c, code(c)) for c in report.channels]))
+    people = [user_mention(u, code(u)) for u in report.users]
     people += [f"members of <!subteam^{escape_mrkdwn(g)}>" for g in report.groups]
     if people:
         parts.append("only by " + join_or(people))

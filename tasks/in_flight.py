@@ -2,12 +2,13 @@
 
 One sorted set per person in the store, of job ids scored by the time each job must be over by
 (requested at + its hard time limit + LOST_AFTER). The bot counts and adds a job in one round
-trip at the ack (`admit`); the job's record reaching a final state takes it out (`done`, called
-from `tasks.jobs.JobRecords`). A job whose end is never recorded (its worker lost for good, the
-message dropped) stops counting at its score, so nobody is locked out by a lost job for long.
+trip at the ack (`admit`); the job's record reaching a final state takes it out, in the save's
+own round trip (`tasks.jobs.JobRecords.save`), and a cancel or a refused publish by `done`. A
+job whose end is never recorded (its worker lost for good, the message dropped) stops counting
+at its score, so nobody is locked out by a lost job for long.
 
 The count does two things: a person at JOBS_PER_USER is refused at the ack, and a person with
-more than INTERACTIVE_PER_USER jobs in flight has the next one queued on the bulk queue, so one
+INTERACTIVE_PER_USER jobs or more in flight has the next one queued on the bulk queue, so one
 person's burst waits behind itself and not in front of everyone else's commands.
 """
 
@@ -76,6 +77,9 @@ class JobsInFlight:
             return Admission(allowed=True, ahead=0, limit=limit)
         return Admission(allowed=not limit or ahead < limit, ahead=ahead, limit=limit, replay_of=earlier)
 
-    def done(self, job: Job) -> None:
-        """`job` no longer counts: its record reached a final state, or it was cancelled."""
+    def done(self, job: Job, mark: Mark | None = None) -> None:
+        """`job` no longer counts: it was cancelled, or never queued (then its delivery's `mark`,
+        if any, is removed too, so a later copy of the request may queue it)."""
         self.store.unindex(counted_key(job.user), job.id)
+        if mark is not None:
+            self.store.release(mark.key, job.id)

@@ -11,11 +11,12 @@ import json
 import secrets
 import time
 from collections.abc import Sequence
+from contextlib import suppress
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 from tasks.in_flight import JobsInFlight, counted_key
-from tasks.store import ClaimAndPush, Indexed, Store
+from tasks.store import ClaimAndPush, Indexed, Store, StoreUnavailable
 
 FINAL_STATES = ("succeeded", "failed", "cancelled")
 HISTORY_LENGTH = 50
@@ -206,7 +207,10 @@ class JobRecords:
         # Only the caller's copy: saving it would overwrite what the worker wrote since it was
         # read (the status message's ts), and every read applies the marker anyway.
         _apply_cancel(record, marker)
-        self.in_flight.done(record.job)
+        # The cancel has taken: a count left behind expires on its own, and must not turn a done
+        # cancel into "Redis is down" with no revoke sent.
+        with suppress(StoreUnavailable):
+            self.in_flight.done(record.job)
         return True
 
     def history(self, channel: str, count: int = 10) -> list[JobRecord]:

@@ -196,11 +196,6 @@ def job_buttons(job: Job, state: str) -> list[ButtonElement]:
     return []
 
 
-def split_text(text: str, limit: int = SECTION_LIMIT, count: int | None = None) -> list[str]:
-    """Cut text into section-sized pieces, at line breaks where it can; at most ``count``."""
-    return _sections(text, limit, count if count is not None else len(text) + 1)[0]
-
-
 def _sections(text: str, limit: int, count: int) -> tuple[list[str], int]:
     """Up to ``count`` pieces of at most ``limit`` characters from the start of ``text``, cut at
     line breaks where it can, and where the text not in them starts (``len(text)`` if none is
