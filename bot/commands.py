@@ -15,13 +15,14 @@ from typing import Any
 
 from bot import grammar, replies
 from bot.deliveries import Deliveries
-from bot.job_cap import JobCap
+from bot.job_cap import COUNT_TIMEOUT, JobCap
 from bot.job_views import history_text, status_text, web_url
 from bot.metrics import COMMANDS, DISPATCH_FAILURES
 from bot.publish import Publisher, QueueUnavailable
 from bot.queued_records import QueuedRecords
 from tasks.access import Access, ack_path_access
 from tasks.errors import UserError
+from tasks.in_flight import JobsInFlight
 from tasks.jobs import Job, JobRecords, new_job_id
 from tasks.logs import job_id_var
 from tasks.publishing import job_time_limit
@@ -93,7 +94,7 @@ class CommandHandler:
         # Who may run what; the worker checks again before running (tasks.access).
         self.access = access or ack_path_access(settings)
         self.command = settings.slack_command
-        self.job_cap = JobCap(records.in_flight, settings)
+        self.job_cap = JobCap(JobsInFlight(records.store.bounded(COUNT_TIMEOUT)), settings)
         self._handlers: dict[type, Callable[[Any, Mapping[str, Any]], Reply]] = {
             grammar.Help: self._help,
             grammar.ListReports: self._list,

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 from concurrent.futures import ThreadPoolExecutor
-from concurrent.futures import TimeoutError as Late
 
 from tasks.celery import time_limits
 from tasks.errors import UserError
@@ -34,20 +33,16 @@ class JobCap:
         self.limit = settings.jobs_per_user
         self.admins = settings.admin_users
         self.command = settings.slack_command
-        # redis-py cannot bound one call by itself; a thread waited on with a timeout can. A
-        # hung call keeps its thread until the store's own socket timeout ends it.
-        self._counting = ThreadPoolExecutor(max_workers=4, thread_name_prefix="job-cap")
+        # Undoing a refused publish's count waits for nobody (`release`).
+        self._undoing = ThreadPoolExecutor(max_workers=1, thread_name_prefix="job-cap")
 
     def admit(self, job: Job, time_limit: float, mark: Mark | None = None) -> Admission:
         """Count `job` in, or UserError when its person has as many jobs in flight as allowed;
         with its delivery's `mark`, the admission names the job an earlier copy queued, if any."""
         limit = 0 if job.user in self.admins else self.limit
-        counted = self._counting.submit(self.in_flight.admit, job, time_limits(time_limit)[1], limit, mark)
-        try:
-            admission = counted.result(timeout=COUNT_TIMEOUT)
-        except Late:
-            log.warning("jobs in flight not counted within %s s; job %s let through", COUNT_TIMEOUT, job.id)
-            return Admission(allowed=True, ahead=0, limit=limit)
+        # The in-flight count's store ends every call within COUNT_TIMEOUT (`Store.bounded`); one
+        # that does not answer in time lets the job through (`JobsInFlight.admit`).
+        admission = self.in_flight.admit(job, time_limits(time_limit)[1], limit, mark)
         if not admission.allowed:
             raise UserError(
                 f":hourglass: You have {admission.ahead} jobs queued or running, the most one person "
@@ -60,7 +55,7 @@ class JobCap:
         """`job` was counted in (and its delivery marked) but never queued: the broker refused
         it. Undone off the ack path, which the failed publish has already spent; best effort, as
         the person is told the job was not queued either way, and both expire on their own."""
-        self._counting.submit(self._undo, job, mark)
+        self._undoing.submit(self._undo, job, mark)
 
     def _undo(self, job: Job, mark: Mark | None) -> None:
         try:

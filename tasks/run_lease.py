@@ -15,6 +15,7 @@ import logging
 import os
 import socket
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 
@@ -56,9 +57,9 @@ def drop_lease(store: Store, job_id: str, pid: int) -> None:
 def run_lease(
     store: Store, job_id: str, ttl: float = LEASE_TTL, renew_every: float = RENEW_EVERY
 ) -> Iterator[None]:
-    """Hold job `job_id`'s lease for the block, renewed on a thread of its own (not the deferred
-    calls' thread, whose Slack calls may wait on retries); raise RunningElsewhere when another
-    delivery holds it. Without the store, the block runs unguarded, as the job's steps do."""
+    """Hold job `job_id`'s lease for the block, renewed by the process's renewal thread (not the
+    deferred calls' thread, whose Slack calls may wait on retries); raise RunningElsewhere when
+    another delivery holds it. Without the store, the block runs unguarded, as the job's steps do."""
     key, holder = lease_key(job_id), holder_of(os.getpid())
     try:
         held = store.claim(key, holder, ttl)
@@ -70,23 +71,62 @@ def run_lease(
         return
     if not held:
         raise RunningElsewhere(job_id)
-    stop = threading.Event()
-    threading.Thread(
-        target=_renew, args=(store, key, holder, ttl, renew_every, stop), name="run-lease", daemon=True
-    ).start()
+    _RENEWALS.add(key, _Held(store, holder, ttl, renew_every))
     try:
         yield
     finally:
-        stop.set()
+        _RENEWALS.remove(key)
         with suppress(StoreUnavailable):
             store.release(key, holder)
 
 
-def _renew(store: Store, key: str, holder: str, ttl: float, every: float, stop: threading.Event) -> None:
-    while not stop.wait(every):
-        try:
-            if not store.extend(key, holder, ttl):
-                log.warning("lease %s lapsed while its job ran; another delivery may run it", key)
-                return
-        except StoreUnavailable:
-            pass  # tried again at the next renewal, while the lease still has time left
+class _Held:
+    """A lease this process holds, and when it is next renewed."""
+
+    def __init__(self, store: Store, holder: str, ttl: float, every: float) -> None:
+        self.store, self.holder, self.ttl, self.every = store, holder, ttl, every
+        self.due = time.monotonic() + every
+
+
+class _Renewals:
+    """One thread a process renews every lease the process holds: a thread started per job cost
+    more CPU than the job's own Redis calls. A forked pool process starts its own."""
+
+    def __init__(self) -> None:
+        self._held: dict[str, _Held] = {}
+        self._lock = threading.Lock()
+        self._wake = threading.Event()
+        self._pid = 0
+
+    def add(self, key: str, held: _Held) -> None:
+        with self._lock:
+            self._held[key] = held
+            if self._pid != os.getpid():
+                self._pid = os.getpid()
+                threading.Thread(target=self._run, name="run-lease", daemon=True).start()
+        self._wake.set()  # a lease due sooner than the thread's current wait
+
+    def remove(self, key: str) -> None:
+        with self._lock:
+            self._held.pop(key, None)
+
+    def _run(self) -> None:
+        while True:
+            with self._lock:
+                due = min((h.due for h in self._held.values()), default=None)
+            self._wake.wait(None if due is None else max(0.0, due - time.monotonic()))
+            self._wake.clear()
+            now = time.monotonic()
+            with self._lock:
+                ready = [(key, h) for key, h in self._held.items() if h.due <= now]
+            for key, held in ready:
+                held.due = now + held.every
+                try:
+                    if not held.store.extend(key, held.holder, held.ttl):
+                        log.warning("lease %s lapsed while its job ran; another delivery may run it", key)
+                        self.remove(key)
+                except StoreUnavailable:
+                    pass  # tried again at the next renewal, while the lease still has time left
+
+
+_RENEWALS = _Renewals()

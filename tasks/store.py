@@ -134,6 +134,11 @@ class Store(ABC):
         `member`. Returns (the count before the add, the value an earlier caller marked), the
         latter None unless the mark was already taken, in which case nothing was counted."""
 
+    def bounded(self, timeout: float) -> Store:
+        """This store, with every call ending within `timeout` (StoreUnavailable past it): for
+        the ack path, which Slack gives three seconds. The in-process store never waits."""
+        return self
+
     @contextmanager
     def lock(self, key: str, holder: str, ttl: float) -> Iterator[bool]:
         """Hold `key` for the block if free; yields whether this caller got it."""
@@ -171,19 +176,34 @@ return {n, false}
 class RedisStore(Store):
     """The production store. Every call fails fast (1 s) and raises StoreUnavailable."""
 
-    def __init__(self, url: str, prefix: str = "reportbot:") -> None:
+    def __init__(self, url: str, prefix: str = "reportbot:", timeout: float | None = None) -> None:
         import redis
 
         self._redis_errors: tuple[type[BaseException], ...] = (redis.RedisError, OSError)
+        # With `timeout`, every call is bounded by it: redis-py retries a timed-out call three
+        # times by default, so a bounded store also gets no retries.
+        bounded = {}
+        if timeout is not None:
+            from redis.backoff import NoBackoff
+            from redis.retry import Retry
+
+            bounded = {
+                "socket_connect_timeout": timeout,
+                "socket_timeout": timeout,
+                "retry": Retry(NoBackoff(), 0),
+            }
         self._r = redis.Redis.from_url(
             url,
             decode_responses=True,
-            socket_connect_timeout=1,
-            socket_timeout=2,
+            **{"socket_connect_timeout": 1, "socket_timeout": 2, **bounded},
             health_check_interval=15,
             retry_on_timeout=False,
         )
+        self.url = url
         self.prefix = prefix
+
+    def bounded(self, timeout: float) -> Store:
+        return RedisStore(self.url, self.prefix, timeout)
 
     def _k(self, key: str) -> str:
         return self.prefix + key
