@@ -1,9 +1,8 @@
 """The floor for the ack: a bare Bolt app that only acks, on the bot's own HTTP server.
 
-Same server (`bot.http.make_server`, waitress), same WSGI routing and signature check
-(`bot.http.make_wsgi`; Bolt's own check is off, as in our bot), same Web API client; the
-listener does nothing but ack. Whatever our bot adds above this is the cost
-of parsing, validating and publishing the job.
+Same server (`bot.http.make_server`, waitress), with Bolt's own request handling
+(`bench.bolt_served`), same Web API client; the listener does nothing but ack. Whatever our bot
+adds above this is the cost of its own request handling, parsing, validating and publishing.
 
     python -m bench.floor_bot      # serves on PORT, like `run.py bot`
     python -m bench.floor_bot --process-before-response   # the listener runs in the request thread
@@ -19,17 +18,17 @@ import sys
 
 from slack_bolt import Ack, App
 
-from bot.http import make_server, make_wsgi
+from bench.bolt_served import bolt_served
+from bot.http import make_server
 from tasks.settings import load_settings
 from tasks.slack_client import make_client
 
 
-def build_floor_app(process_before_response: bool = False) -> tuple[App, int, str]:
+def build_floor_app(process_before_response: bool = False) -> tuple[App, int]:
     settings = load_settings()
     app = App(
         client=make_client(settings),
         signing_secret=settings.slack_signing_secret,
-        request_verification_enabled=False,  # make_wsgi checks the signature, as for our bot
         process_before_response=process_before_response,
     )
 
@@ -37,13 +36,13 @@ def build_floor_app(process_before_response: bool = False) -> tuple[App, int, st
     def only_ack(ack: Ack) -> None:
         ack(text="ok")
 
-    return app, settings.port, settings.slack_signing_secret
+    return app, settings.port
 
 
 def main() -> None:
     logging.basicConfig(level=logging.WARNING)
-    app, port, signing_secret = build_floor_app("--process-before-response" in sys.argv[1:])
-    make_server(make_wsgi(app, signing_secret=signing_secret), "127.0.0.1", port).run()
+    app, port = build_floor_app("--process-before-response" in sys.argv[1:])
+    make_server(bolt_served(app), "127.0.0.1", port).run()
 
 
 if __name__ == "__main__":
