@@ -15,7 +15,7 @@ from typing import Any
 
 from bot import grammar, replies
 from bot.deliveries import Deliveries
-from bot.job_cap import COUNT_TIMEOUT, JobCap
+from bot.job_cap import JobCap
 from bot.job_views import history_text, status_text, web_url
 from bot.metrics import COMMANDS, DISPATCH_FAILURES
 from bot.publish import Publisher, QueueUnavailable
@@ -39,6 +39,11 @@ log = logging.getLogger(__name__)
 # `bot.job_control`, which its button shares.
 READS_RECORDS = (grammar.Status, grammar.History)
 RECORDS_SETTLE = 0.5
+# The most one Redis call on the ack path (the delivery's mark and the person's count, or a
+# schedule's mark) may take: Redis answers in about a millisecond, and one that hangs (a dropped
+# connection, a failover) must not take the person's three seconds; past it the command goes on
+# unguarded and uncounted.
+ACK_STORE_TIMEOUT = 0.5
 
 
 @dataclass
@@ -90,11 +95,13 @@ class CommandHandler:
         self.publisher = publisher
         self.records = records
         self.queued_records = QueuedRecords(records)
-        self.deliveries = Deliveries(records.store)  # one job per delivery, across processes
+        # The ack path's store: every call ends within ACK_STORE_TIMEOUT (`Store.bounded`).
+        ack_store = records.store.bounded(ACK_STORE_TIMEOUT)
+        self.deliveries = Deliveries(ack_store)  # one job per delivery, across processes
         # Who may run what; the worker checks again before running (tasks.access).
         self.access = access or ack_path_access(settings)
         self.command = settings.slack_command
-        self.job_cap = JobCap(JobsInFlight(records.store.bounded(COUNT_TIMEOUT)), settings)
+        self.job_cap = JobCap(JobsInFlight(ack_store), settings)
         self._handlers: dict[type, Callable[[Any, Mapping[str, Any]], Reply]] = {
             grammar.Help: self._help,
             grammar.ListReports: self._list,

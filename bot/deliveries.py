@@ -18,7 +18,6 @@ from __future__ import annotations
 import hashlib
 import logging
 from concurrent.futures import ThreadPoolExecutor
-from concurrent.futures import TimeoutError as FutureTimeout
 
 from tasks.store import Mark, Store, StoreUnavailable
 
@@ -27,19 +26,15 @@ log = logging.getLogger(__name__)
 # Twice the signature's five-minute window, so a copy signed at the edge of the window (Slack
 # accepts a timestamp up to 300 s either side of the clock) still finds the mark.
 DELIVERY_TTL = 600.0
-# What `schedule add` waits for its mark (a job's is taken in `bot.job_cap`'s round trip): Redis
-# answers in well under a millisecond when it is up.
-CLAIM_TIMEOUT = 0.3
 
 
 class Deliveries:
     """Marks in the store of which job each delivery (`trigger_id`) queued."""
 
-    def __init__(self, store: Store, timeout: float = CLAIM_TIMEOUT) -> None:
-        self.store = store
-        self.timeout = timeout
-        # A silent Redis holds a call up to its socket timeout; the ack waits only `timeout`.
-        self._calls = ThreadPoolExecutor(max_workers=4, thread_name_prefix="delivery")
+    def __init__(self, store: Store) -> None:
+        self.store = store  # the ack path's, whose calls are bounded (`CommandHandler`)
+        # Removing a mark waits for nobody (`forget`).
+        self._calls = ThreadPoolExecutor(max_workers=1, thread_name_prefix="delivery")
 
     @staticmethod
     def _key(trigger_id: str) -> str:
@@ -60,14 +55,10 @@ class Deliveries:
         not answering in time)."""
         if not trigger_id or not isinstance(trigger_id, str):
             return None
-        key = self._key(trigger_id)
-        future = self._calls.submit(self._claim, key, job_id)
         try:
-            return future.result(timeout=self.timeout)
-        except FutureTimeout:
-            log.warning("delivery mark: Redis did not answer within %s s; queueing unguarded", self.timeout)
+            return self._claim(self._key(trigger_id), job_id)
         except StoreUnavailable as exc:
-            log.warning("delivery mark: store unavailable (%s); queueing unguarded", exc)
+            log.warning("delivery mark: store unavailable or late (%s); going on unguarded", exc)
         return None
 
     def _claim(self, key: str, job_id: str) -> str | None:

@@ -1,6 +1,6 @@
 """The ack path's one Redis round trip: mark the delivery, count the job in, pick its lane.
 
-`tasks.in_flight` does it in one call, waited for at most COUNT_TIMEOUT: the delivery's mark
+`tasks.in_flight` does it in one call, on the ack path's bounded store: the delivery's mark
 (`bot.deliveries`: a copy of a request already handled gets the job its first copy queued), the
 per-person cap (a person at JOBS_PER_USER is refused in words; admins have no cap), and the lane
 (a person's burst goes on the bulk queue)."""
@@ -19,11 +19,6 @@ from tasks.store import Mark, StoreUnavailable
 
 log = logging.getLogger(__name__)
 
-#: The most the count may add to an ack. Redis answers in about a millisecond; one that hangs
-#: (a dropped connection, a failover) must not take the person's three seconds, so past this
-#: the job goes through uncounted, on the normal queue.
-COUNT_TIMEOUT = 0.5
-
 
 class JobCap:
     """JOBS_PER_USER at the ack, over the shared count of jobs in flight."""
@@ -40,8 +35,8 @@ class JobCap:
         """Count `job` in, or UserError when its person has as many jobs in flight as allowed;
         with its delivery's `mark`, the admission names the job an earlier copy queued, if any."""
         limit = 0 if job.user in self.admins else self.limit
-        # The in-flight count's store ends every call within COUNT_TIMEOUT (`Store.bounded`); one
-        # that does not answer in time lets the job through (`JobsInFlight.admit`).
+        # The count's store ends every call in time (`Store.bounded`); one that does not answer
+        # lets the job through (`JobsInFlight.admit`).
         admission = self.in_flight.admit(job, time_limits(time_limit)[1], limit, mark)
         if not admission.allowed:
             raise UserError(

@@ -40,7 +40,6 @@ class Admission:
 
     allowed: bool
     ahead: int  # the person's jobs already in flight
-    limit: int
     replay_of: str | None = None  # the job an earlier copy of this delivery queued (`Mark`)
 
     @property
@@ -74,8 +73,8 @@ class JobsInFlight:
             )
         except StoreUnavailable as exc:
             log.warning("jobs in flight not counted (store unavailable: %s); job %s let through", exc, job.id)
-            return Admission(allowed=True, ahead=0, limit=limit)
-        return Admission(allowed=not limit or ahead < limit, ahead=ahead, limit=limit, replay_of=earlier)
+            return Admission(allowed=True, ahead=0)
+        return Admission(allowed=not limit or ahead < limit, ahead=ahead, replay_of=earlier)
 
     def done(self, job: Job, mark: Mark | None = None) -> None:
         """`job` no longer counts: it was cancelled, or never queued (then its delivery's `mark`,
