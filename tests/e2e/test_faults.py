@@ -693,7 +693,14 @@ def test_a_result_far_over_slacks_limits_is_cut_to_fit_not_rejected(env, slack) 
     reply = slack.thread(channel, final.ts)[0]
     assert reply.blocks and len(reply.blocks) <= 50
     assert all(len((b.get("text") or {}).get("text", "")) <= 3000 for b in reply.blocks)
-    assert "not shown" in str(reply.blocks) or slack.files()
+    # It says what did not fit, and the whole text follows as a file in the same thread.
+    assert "attached as `huge.txt`" in str(reply.blocks), reply.blocks
+    attached = slack.wait_for(
+        lambda: [f for f in slack.files() if f.thread_ts == final.ts and f.completed],
+        timeout=20,
+        message="the whole text attached in the thread",
+    )
+    assert [f.name for f in attached] == ["huge.txt"] and attached[0].length > 420_000
     COUNTS["result of 420,000 characters"] = outcome(slack, channel, [job_id], sent=1)
 
 
