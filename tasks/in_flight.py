@@ -20,6 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from tasks.celery import CLOSE_GRACE
 from tasks.store import Mark, Store, StoreUnavailable
 
 if TYPE_CHECKING:  # tasks.jobs calls `done`; a type is all this module needs of it
@@ -27,9 +28,10 @@ if TYPE_CHECKING:  # tasks.jobs calls `done`; a type is all this module needs of
 
 log = logging.getLogger(__name__)
 
-#: How long past its hard time limit a job still counts if its end is never recorded: room for
-#: waiting in the queue behind other jobs first.
-LOST_AFTER = 15 * 60
+#: How long past its hard time limit a job still counts if its end is never recorded: until beat
+#: would have closed it as lost (`CLOSE_GRACE` after its hard limit, counted from when a worker
+#: took it), with five minutes' room for waiting in the queue before that.
+LOST_AFTER = CLOSE_GRACE + 5 * 60
 #: A person's jobs beyond this many in flight go to the bulk queue.
 INTERACTIVE_PER_USER = 2
 
