@@ -178,6 +178,13 @@ def private_answers(
     return [str(e.text) for e in found[:count]]
 
 
+def real_and_unknown(answers: list[str]) -> tuple[str, str]:
+    """(the answer about the real job, the answer about UNKNOWN): each click is answered after
+    its ack, on a thread of its own, so they arrive in either order."""
+    real, unknown = sorted(answers, key=lambda text: UNKNOWN in text)
+    return real, unknown
+
+
 def job_ids_posted(slack, *channels: str) -> set[str]:
     return {m for c in channels for m in JOB_ID.findall(" ".join(str(x.blocks) for x in slack.messages(c)))}
 
@@ -193,7 +200,7 @@ def test_run_again_clicked_from_another_channel_by_another_user_reveals_and_runs
 
     click(slack, "reportbot_rerun", job_id, BOB, ELSEWHERE, finished)
     click(slack, "reportbot_rerun", UNKNOWN, BOB, ELSEWHERE)
-    real, unknown = private_answers(slack, BOB, ELSEWHERE, 2)
+    real, unknown = real_and_unknown(private_answers(slack, BOB, ELSEWHERE, 2))
 
     assert real == unknown.replace(UNKNOWN, job_id) == command(slack, f"status {job_id}", ELSEWHERE, BOB)
     assert f"There is no job `{job_id}` in this channel" in real
@@ -248,7 +255,7 @@ def test_cancel_clicked_from_another_channel_by_another_user_reveals_and_stops_n
 
     click(slack, "reportbot_cancel", job_id, BOB, ELSEWHERE, running)
     click(slack, "reportbot_cancel", UNKNOWN, BOB, ELSEWHERE)
-    real, unknown = private_answers(slack, BOB, ELSEWHERE, 2)
+    real, unknown = real_and_unknown(private_answers(slack, BOB, ELSEWHERE, 2))
 
     assert real == unknown.replace(UNKNOWN, job_id) == command(slack, f"status {job_id}", ELSEWHERE, BOB)
     assert "*running*" in command(slack, f"status {job_id}", PRIVATE, ALICE)
