@@ -7,7 +7,6 @@ name go to Celery for worker, beat and flower (`python run.py worker --concurren
 
 from __future__ import annotations
 
-import os
 import sys
 
 PROCESSES = ("bot", "worker", "beat", "flower", "local")
@@ -38,28 +37,22 @@ def main(argv: list[str]) -> int:
 
             run_bot(settings)
         elif process == "local":
-            from bot.local import run_local
+            from sandbox.local import run_local
 
             run_local(settings)
         else:
-            from tasks import app
+            from tasks.worker.app import build_worker_app, flower_environment
 
+            if process == "flower":
+                flower_environment(settings)
+            app = build_worker_app(settings)
             level = settings.log_level.lower()
             if process == "worker":
                 app.worker_main(["worker", f"--loglevel={level}", *extra])
             elif process == "beat":
-                from tasks.beat import beat_argv
-
-                app.start(beat_argv(level, extra))
+                app.start(["beat", f"--loglevel={level}", *extra])
             elif process == "flower":
-                # Flower can revoke and kill tasks: never serve it without credentials.
-                auth = settings.require("flower_basic_auth").flower_basic_auth
-                if ":" not in auth:
-                    raise SettingsError("FLOWER_BASIC_AUTH must be user:password (several: comma-separated)")
-                # Flower reads its own FLOWER_* variables; passed that way, not on the command
-                # line, the password stays out of `ps` (it may have come from .env).
-                os.environ["FLOWER_BASIC_AUTH"] = auth
-                app.start(["flower", f"--port={settings.flower_port}", *extra])
+                app.start(["flower", *extra])
     except SettingsError as exc:
         print(f"reportbot: {exc}", file=sys.stderr)
         return 2

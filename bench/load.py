@@ -15,7 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from bot.sandbox import FakeSlack
+from sandbox import FakeSlack
 
 
 @dataclass

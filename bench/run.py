@@ -49,12 +49,12 @@ from bench.processes import (
     start_worker,
 )
 from bench.stats import Figure, percentile
-from bot.sandbox import FakeSlack, make_certificate
-from tasks.pacing import MEMORY as PACING_MEMORY
+from sandbox import FakeSlack, make_certificate
+from tasks.slack.pacing import MEMORY as PACING_MEMORY
 
 # chat.postMessage calls per job in one channel; chat.update is not limited in the fake.
 MESSAGES_PER_JOB = 2  # a command's job: its status message, then the result in its thread
-MESSAGES_PER_DIGEST = 1  # a schedule's run: its one message (tasks.rendering.digest_message)
+MESSAGES_PER_DIGEST = 1  # a schedule's run: its one message (tasks.rendering.messages.digest_message)
 # Where the CPU of a burst goes, by process. On one machine they all share the same cores, so
 # throughput is total CPU per job; this says whose.
 CPU_PARTS = ("bench (fake Slack, senders)", "bot", "workers", "RabbitMQ", "Redis")
@@ -159,7 +159,7 @@ class Bench:
     def purge_queue(self) -> None:
         from kombu import Connection
 
-        from tasks.celery import QUEUE
+        from tasks.jobs.queues import QUEUE
 
         with Connection(self.services.broker_url) as conn:
             conn.default_channel.queue_purge(QUEUE)
@@ -221,7 +221,7 @@ class Bench:
         """Idle e2e and the one-worker burst of ours and of the naive bot, the Web API over TLS.
 
         Slack serves HTTPS only. Our workers keep one connection per pool process
-        (`tasks.kept_alive`); slack_sdk's default WebClient, the naive bot's, opens one, so shakes
+        (`tasks.slack.kept_alive`); slack_sdk's default WebClient, the naive bot's, opens one, so shakes
         hands, on every call. The fake's side of those handshakes is Slack's CPU in production,
         but here it shares the cores: it shows in the bench part of CPU per job.
         """
@@ -288,14 +288,14 @@ class Bench:
         `schedule=False` publishes them as commands' jobs instead (status message, result in
         its thread): a burst of commands, one in each of N channels."""
         from bot.publish import Publisher
-        from tasks.jobs import Job, new_job_id
+        from tasks.jobs.records import Job, new_job_id
         from tasks.settings import load_settings
 
         s = self.sizes
         settings = load_settings(environ=self.env, dotenv=None)
         publisher = Publisher(settings)
         # Each digest starts as a worker would after a quiet while: not still pacing its jobs
-        # because of the refusals of the digest before it (tasks.pacing).
+        # because of the refusals of the digest before it (tasks.slack.pacing).
         time.sleep(PACING_MEMORY)
         self.slack.reset()
         if burst is not None:
@@ -342,7 +342,7 @@ class Bench:
             commands_strict = self._digest_once(s.rate_burst, workers, schedule=False)
             bound = max(per_channel, free["seconds"])
             # Each result one refill after its own status message, had waiting cost nothing;
-            # what is left over is pacing's own cost (tasks.pacing).
+            # what is left over is pacing's own cost (tasks.slack.pacing).
             commands_floor = commands_free["seconds"] + per_channel_commands
             for label, value in (
                 ("digest s [no limit]", free["seconds"]),

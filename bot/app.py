@@ -19,10 +19,10 @@ from bot.job_control import install_job_control
 from bot.metrics import ACK_SECONDS
 from bot.publish import Publisher
 from bot.schedule_commands import install_schedule_commands
-from tasks.jobs import JobRecords
+from tasks.jobs.records import JobRecords
 from tasks.reports import Registry, load_reports
 from tasks.settings import Settings
-from tasks.slack_client import make_client
+from tasks.slack.client import make_client
 from tasks.store import make_store
 
 log = logging.getLogger(__name__)

@@ -20,15 +20,15 @@ from bot.job_views import history_text, status_text, web_url
 from bot.metrics import COMMANDS, DISPATCH_FAILURES
 from bot.publish import Publisher, QueueUnavailable
 from bot.queued_records import QueuedRecords
-from tasks.access import Access, ack_path_access
 from tasks.errors import UserError
-from tasks.in_flight import JobsInFlight
-from tasks.jobs import Job, JobRecords, new_job_id
+from tasks.jobs.access import Access, ack_path_access
+from tasks.jobs.in_flight import JobsInFlight
+from tasks.jobs.publishing import job_time_limit
+from tasks.jobs.records import Job, JobRecords, new_job_id
 from tasks.logs import job_id_var
-from tasks.publishing import job_time_limit
 from tasks.reports import Registry
 from tasks.settings import Settings
-from tasks.slack_ids import requester
+from tasks.slack.ids import requester
 from tasks.store import StoreUnavailable
 
 log = logging.getLogger(__name__)
@@ -98,7 +98,7 @@ class CommandHandler:
         # The ack path's store: every call ends within ACK_STORE_TIMEOUT (`Store.bounded`).
         ack_store = records.store.bounded(ACK_STORE_TIMEOUT)
         self.deliveries = Deliveries(ack_store)  # one job per delivery, across processes
-        # Who may run what; the worker checks again before running (tasks.access).
+        # Who may run what; the worker checks again before running (tasks.jobs.access).
         self.access = access or ack_path_access(settings)
         self.command = settings.slack_command
         self.job_cap = JobCap(JobsInFlight(ack_store), settings)

@@ -15,10 +15,16 @@ import re
 import unicodedata
 
 from tasks.errors import UserError
-from tasks.mrkdwn import code as _code
 from tasks.reports import PARAM_NAME as _KEY  # the registry's rules, so they agree
 from tasks.reports import REPORT_NAME
-from tasks.schedules import MAX_EVERY_SECONDS, MISFIRE_POLICIES, ScheduleError, describe_seconds, parse_every
+from tasks.schedules.schedule import (
+    MAX_EVERY_SECONDS,
+    MISFIRE_POLICIES,
+    ScheduleError,
+    describe_seconds,
+    parse_every,
+)
+from tasks.slack.mrkdwn import code as _code
 
 __all__ = [
     "COMMAND",
@@ -195,7 +201,7 @@ def parse(text: str, command: str = COMMAND) -> Command:
 
 
 def code(text: str) -> str:
-    """``tasks.mrkdwn.code`` of at most ``SHOWN_CHARS`` of ``text``: a refusal shows what was
+    """``tasks.slack.mrkdwn.code`` of at most ``SHOWN_CHARS`` of ``text``: a refusal shows what was
     typed, not all of it."""
     if len(text) > SHOWN_CHARS:
         text = text[: SHOWN_CHARS - 1] + "…"
@@ -471,7 +477,7 @@ class _Parser:
         return ScheduleAdd(report, args, every_seconds=every_seconds, cron=cron, tz=tz, misfire=misfire)
 
     def interval(self, report: str, token: _Token | None) -> int:
-        """The interval after ``every``, read by ``tasks.schedules.parse_every`` (as TOML's is)."""
+        """The interval after ``every``, read by ``tasks.schedules.schedule.parse_every`` (as TOML's is)."""
         if token is not None:
             try:
                 return parse_every(token.text)

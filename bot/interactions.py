@@ -16,8 +16,8 @@ from slack_bolt import Ack, App, Respond
 from bot.after_ack import AfterAck
 from bot.commands import Reply, answer
 from bot.job_control import JobControl
-from tasks.rendering import CANCEL_ACTION, RERUN_ACTION
-from tasks.slack_ids import valid_channel_id, valid_user_id
+from tasks.rendering.messages import CANCEL_ACTION, RERUN_ACTION
+from tasks.slack.ids import valid_channel_id, valid_user_id
 
 log = logging.getLogger(__name__)
 

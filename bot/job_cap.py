@@ -1,6 +1,6 @@
 """The ack path's one Redis round trip: mark the delivery, count the job in, pick its lane.
 
-`tasks.in_flight` does it in one call, on the ack path's bounded store: the delivery's mark
+`tasks.jobs.in_flight` does it in one call, on the ack path's bounded store: the delivery's mark
 (`bot.deliveries`: a copy of a request already handled gets the job its first copy queued), the
 per-person cap (a person at JOBS_PER_USER is refused in words; admins have no cap), and the lane
 (a person's burst goes on the bulk queue)."""
@@ -10,10 +10,10 @@ from __future__ import annotations
 import logging
 from concurrent.futures import ThreadPoolExecutor
 
-from tasks.celery import time_limits
 from tasks.errors import UserError
-from tasks.in_flight import Admission, JobsInFlight
-from tasks.jobs import Job
+from tasks.jobs.in_flight import Admission, JobsInFlight
+from tasks.jobs.queues import time_limits
+from tasks.jobs.records import Job
 from tasks.settings import Settings
 from tasks.store import Mark, StoreUnavailable
 

@@ -26,12 +26,12 @@ from bot.after_ack import AfterAck
 from bot.commands import CommandHandler, Reply
 from bot.job_views import no_such_job, visible
 from tasks.errors import UserError
-from tasks.jobs import JobRecord
-from tasks.mrkdwn import escape_mrkdwn
-from tasks.posting import Poster
-from tasks.rendering import describe_request, status_message
+from tasks.jobs.records import JobRecord
+from tasks.rendering.messages import describe_request, status_message
 from tasks.settings import Settings
-from tasks.slack_ids import user_mention
+from tasks.slack.ids import user_mention
+from tasks.slack.mrkdwn import escape_mrkdwn
+from tasks.slack.posting import Poster
 from tasks.store import StoreUnavailable
 
 log = logging.getLogger(__name__)

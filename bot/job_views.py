@@ -10,10 +10,10 @@ import time
 
 from bot.paging import fit_lines
 from tasks.errors import UserError
-from tasks.jobs import JobRecord, JobRecords
-from tasks.mrkdwn import escape_mrkdwn
-from tasks.rendering import STATE_ICONS, describe_request, format_duration
-from tasks.slack_ids import is_channel_id, user_mention
+from tasks.jobs.records import JobRecord, JobRecords
+from tasks.rendering.messages import STATE_ICONS, describe_request, format_duration
+from tasks.slack.ids import is_channel_id, user_mention
+from tasks.slack.mrkdwn import escape_mrkdwn
 
 
 def web_url(api_url: str) -> str:

@@ -1,6 +1,6 @@
 """The ack path's one side effect: publish a job to RabbitMQ, confirmed, within a bounded time.
 
-A separate, fail-fast Celery app (see `tasks.celery.producer_config`): a refused connection
+A separate, fail-fast Celery app (see `tasks.worker.celery_config.producer_config`): a refused connection
 fails in milliseconds, a stale pooled connection is retried once, and the broker's confirm is
 awaited at most `CONFIRM_TIMEOUT`, so the person who typed the command hears back well within
 Slack's three seconds either way.
@@ -12,10 +12,10 @@ import logging
 
 from celery import Celery
 
-from tasks.celery import make_app
-from tasks.jobs import Job
-from tasks.publishing import publish_job
+from tasks.jobs.publishing import publish_job
+from tasks.jobs.records import Job
 from tasks.settings import Settings
+from tasks.worker.celery_config import make_app
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +34,7 @@ class Publisher:
         self.app = app or make_app(settings, producer=True)
 
     def publish(self, job: Job, time_limit: float, *, bulk: bool = False) -> None:
-        """Queue `job` with its time limit, on the bulk queue if `bulk` (`tasks.celery.BULK_QUEUE`);
+        """Queue `job` with its time limit, on the bulk queue if `bulk` (`tasks.jobs.queues.BULK_QUEUE`);
         raise QueueUnavailable unless the broker confirmed it."""
         try:
             publish_job(

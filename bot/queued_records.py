@@ -23,7 +23,7 @@ import queue
 import threading
 import time
 
-from tasks.jobs import Job, JobRecords
+from tasks.jobs.records import Job, JobRecords
 from tasks.store import StoreUnavailable
 
 log = logging.getLogger(__name__)

@@ -1,16 +1,16 @@
 """What the bot says back at once (ephemeral): help, the report list, acks and refusals.
 
 Only the immediate answers to a command live here; messages about a job's run are rendered in
-`tasks.rendering`, the one place for those.
+`tasks.rendering.messages`, the one place for those.
 """
 
 from __future__ import annotations
 
 from bot.paging import fit_lines
-from tasks.jobs import Job
-from tasks.mrkdwn import escape_mrkdwn
-from tasks.rendering import describe_request
+from tasks.jobs.records import Job
+from tasks.rendering.messages import describe_request
 from tasks.reports import Registry, Report
+from tasks.slack.mrkdwn import escape_mrkdwn
 
 
 def report_line(report: Report, command: str) -> str:

@@ -19,8 +19,7 @@ from bot.commands import CommandHandler, Reply
 from bot.paging import page_of
 from bot.schedule_views import PAGE_SIZE, added_text, list_text, schedule_line, when
 from tasks.errors import UserError
-from tasks.mrkdwn import code, escape_mrkdwn
-from tasks.schedules import (
+from tasks.schedules.schedule import (
     DEFAULT_MISFIRE,
     Rule,
     Schedule,
@@ -37,8 +36,9 @@ from tasks.schedules import (
     zone,
 )
 from tasks.settings import Settings
-from tasks.slack_client import make_client
-from tasks.slack_ids import user_mention
+from tasks.slack.client import make_client
+from tasks.slack.ids import user_mention
+from tasks.slack.mrkdwn import code, escape_mrkdwn
 
 log = logging.getLogger(__name__)
 

@@ -8,10 +8,10 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from bot.paging import Page, fit_lines
-from tasks.jobs import JobRecord
-from tasks.mrkdwn import code, escape_mrkdwn
-from tasks.rendering import STATE_ICONS, describe_args
-from tasks.schedules import RunState, Schedule
+from tasks.jobs.records import JobRecord
+from tasks.rendering.messages import STATE_ICONS, describe_args
+from tasks.schedules.schedule import RunState, Schedule
+from tasks.slack.mrkdwn import code, escape_mrkdwn
 
 #: Characters of one argument's value shown in `schedule list`.
 ARG_SHOWN = 80

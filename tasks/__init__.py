@@ -1,19 +1,13 @@
-"""reportbot's background side: the Celery app, reports, rendering, posting and schedules.
+"""reportbot's background side: jobs, reports, rendering, talking to Slack, schedules, the worker.
 
-`celery -A tasks worker` finds `app` here, as in Celery's documentation. The app is configured
-from the environment (and `.env`) once, at import.
+Importing any module here builds nothing and connects nothing; the one exception is
+`tasks.celery`, the module `celery -A tasks worker|beat|flower` finds, which builds the app.
+
+- `tasks.jobs`: a job, its record in the store, how it is queued, who may run it;
+- `tasks.reports`: the report API (`@report`, `Table`, `Chart`, SQL reports) and the built-ins;
+- `tasks.rendering`: everything a person sees about a job: status lines, results, tables, charts;
+- `tasks.slack`: the Web API client and every call made to Slack, ids, mrkdwn, pacing;
+- `tasks.schedules`: schedules, their rules, and beat, where a planned run fires;
+- `tasks.worker`: the Celery app's configuration and the worker: a job's life, lost jobs;
+- `settings`, `errors`, `logs`, `store`, `metrics`: what every process shares.
 """
-
-from tasks.celery import make_app
-from tasks.execution import register_tasks
-from tasks.runtime import Runtime
-from tasks.settings import load_settings
-from tasks.worker_process import connect_signals
-
-settings = load_settings()
-runtime = Runtime(settings)
-app = make_app(settings)
-register_tasks(app, runtime)
-connect_signals(runtime)
-
-__all__ = ["app", "runtime", "settings"]

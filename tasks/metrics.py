@@ -2,7 +2,7 @@
 
 Every metric here has labels, so its values are created on first use, in the process that uses
 them. That is what lets a prefork worker switch prometheus_client to multiprocess mode in its
-main process at start (`tasks.worker_process`), before the pool forks: each child then writes
+main process at start (`tasks.worker.process`), before the pool forks: each child then writes
 its own file, and the main process's endpoint adds them up. In the bot, the same metrics simply
 land in the default registry next to `bot.metrics` and are served at its /metrics.
 """
@@ -32,7 +32,7 @@ SLACK_RETRIES = Counter(
 JOB_RETRIES = Counter(
     "reportbot_job_retries_total",
     "Jobs handed back to the queue to be retried later, by reason: ratelimited (Slack answered "
-    "429), paced (the job waits for its channel while Slack is limiting us, tasks.pacing) or error",
+    "429), paced (the job waits for its channel while Slack is limiting us, tasks.slack.pacing) or error",
     ["reason"],
 )
 

@@ -3,7 +3,7 @@
 RabbitMQ and Redis are the real servers on loopback; each test session gets its own RabbitMQ
 virtual host and Redis key prefix, so two runs on one machine (or a developer's worker left
 running) never take each other's jobs. Slack is faked only at its HTTP boundary
-(`bot.sandbox.FakeSlack`), and the bot and the worker run as the same processes a user starts,
+(`sandbox.FakeSlack`), and the bot and the worker run as the same processes a user starts,
 with `SLACK_API_URL` pointed at the fake. Starting and stopping them is `bench.processes`, which
 the bench uses too.
 """
@@ -20,8 +20,8 @@ from typing import TYPE_CHECKING
 import pytest
 
 if TYPE_CHECKING:
-    from tasks.jobs import Job
-    from tasks.runtime import Runtime
+    from tasks.jobs.records import Job
+    from tasks.worker.runtime import Runtime
 
 from bench.processes import (
     ROOT,
@@ -69,8 +69,8 @@ def worker_runtime(slack, *reports) -> Runtime:  # type: ignore[no-untyped-def]
     import uuid
 
     from tasks.reports import Registry
-    from tasks.runtime import Runtime
     from tasks.settings import Settings
+    from tasks.worker.runtime import Runtime
 
     runtime = Runtime(Settings(
         slack_bot_token=BOT_TOKEN, slack_api_url=slack.api_url, redis_url=REDIS_URL,
@@ -117,7 +117,7 @@ def services() -> Iterator[None]:
 
 @pytest.fixture(scope="session")
 def slack_server() -> Iterator:  # type: ignore[type-arg]
-    from bot.sandbox import FakeSlack
+    from sandbox import FakeSlack
 
     server = FakeSlack(signing_secret=SIGNING_SECRET, bot_token=BOT_TOKEN, app_token=APP_TOKEN).start()
     yield server
@@ -150,7 +150,7 @@ def worker(services, slack_server, tmp_path_factory) -> Iterator[Process]:  # ty
 def publish_ping(env: dict[str, str], channel: str) -> Job:
     """A `ping` job for ALICE in `channel`, published as the bot publishes it, with `env`'s settings."""
     from bot.publish import Publisher
-    from tasks.jobs import Job, new_job_id
+    from tasks.jobs.records import Job, new_job_id
     from tasks.settings import load_settings
 
     job = Job(id=new_job_id(), report="ping", args={}, channel=channel, user="U0ALICE", requested_at=time.time())

@@ -28,8 +28,8 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Literal
 
 from tasks.errors import UserError
-from tasks.mrkdwn import code, join_or
 from tasks.reports.results import MayNotify
+from tasks.slack.mrkdwn import code, join_or
 
 __all__ = [
     "ArgumentError",

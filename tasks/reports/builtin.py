@@ -5,11 +5,11 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from tasks.jobs import Job
-from tasks.mrkdwn import escape_mrkdwn
-from tasks.rendering import format_duration
+from tasks.jobs.records import Job
+from tasks.rendering.messages import format_duration
 from tasks.reports._registry import report
 from tasks.reports.context import current_job
+from tasks.slack.mrkdwn import escape_mrkdwn
 
 
 @report("ping", help="Check the whole path: how long the job waited in the queue, and ran")
@@ -30,8 +30,11 @@ def queue() -> str:
     jobs are counted on every worker, but only this channel's are named: the answer is posted
     in the channel, for all its members to read, and a job id is a handle on another channel's
     business (`status <id>` tells its owner and admins more, privately)."""
-    from tasks import app
-    from tasks.celery import QUEUE
+    from celery import current_task
+
+    from tasks.jobs.queues import QUEUE
+
+    app = current_task.app  # the worker app running this job
 
     lines = []
     if str(app.conf.broker_url).startswith("memory://"):

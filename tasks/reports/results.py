@@ -1,7 +1,7 @@
 """What a report may return besides text: a table, a chart of a table, a file, or several.
 
 Small value types a report author builds in one line; the worker turns them into Slack
-messages and attachments (``tasks.rendering``)::
+messages and attachments (``tasks.rendering.messages``)::
 
     from tasks.reports import report, Table, Chart
 

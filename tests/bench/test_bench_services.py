@@ -10,7 +10,7 @@ import pytest
 from kombu import Connection
 
 from bench.processes import Services, rabbitmqctl_rows
-from tasks.celery import QUEUE
+from tasks.jobs.queues import QUEUE
 from tests.conftest import BROKER_ROOT, REDIS_URL, SESSION
 
 

@@ -21,9 +21,9 @@ from slack_sdk import WebClient
 
 from bot.commands import CommandHandler, Reply
 from bot.publish import Publisher
-from tasks.access import Access, AccessDenied, GroupDirectory, make_access, may_run, who_may
 from tasks.errors import UserError
-from tasks.jobs import JobRecords
+from tasks.jobs.access import Access, AccessDenied, GroupDirectory, make_access, may_run, who_may
+from tasks.jobs.records import JobRecords
 from tasks.reports import Registry, Report, load_reports
 from tasks.settings import Settings
 from tasks.store import MemoryStore

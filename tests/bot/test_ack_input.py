@@ -19,11 +19,11 @@ from hypothesis import strategies as st
 from bot.commands import CommandHandler
 from bot.job_views import describe
 from bot.publish import Publisher
-from tasks.jobs import Job, JobRecord, JobRecords
-from tasks.rendering import status_message
+from tasks.jobs.records import Job, JobRecord, JobRecords
+from tasks.rendering.messages import status_message
 from tasks.reports import load_reports
 from tasks.settings import Settings
-from tasks.slack_ids import (
+from tasks.slack.ids import (
     channel_mention,
     is_channel_id,
     is_team_id,

@@ -351,7 +351,7 @@ def test_every_word_the_registry_reserves_is_a_command_of_the_grammar() -> None:
 
 
 def test_an_interval_longer_than_366_days_is_refused_in_slack_and_in_the_reports_file() -> None:
-    from tasks.schedules import ScheduleError, parse_every
+    from tasks.schedules.schedule import ScheduleError, parse_every
 
     assert "at most `366d`" in refusal("schedule add sales every 367d")
     assert parse("schedule add sales every 366d").every_seconds == 366 * 86400  # type: ignore[union-attr]

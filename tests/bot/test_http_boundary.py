@@ -26,9 +26,9 @@ from bot.app import build_app
 from bot.commands import CommandHandler
 from bot.http import EVENTS_PATH, MAX_BODY_BYTES, make_wsgi
 from bot.publish import Publisher
-from bot.sandbox.fake_slack import sign
 from bot.slack_body import parse_body
-from tasks.jobs import JobRecords
+from sandbox.fake_slack import sign
+from tasks.jobs.records import JobRecords
 from tasks.reports import load_reports
 from tasks.settings import Settings
 from tasks.store import MemoryStore

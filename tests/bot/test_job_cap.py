@@ -16,9 +16,9 @@ import pytest
 
 from bot.commands import CommandHandler, Reply
 from bot.publish import Publisher
-from tasks.celery import time_limits
-from tasks.in_flight import LOST_AFTER, JobsInFlight
-from tasks.jobs import JobRecord, JobRecords
+from tasks.jobs.in_flight import LOST_AFTER, JobsInFlight
+from tasks.jobs.queues import time_limits
+from tasks.jobs.records import JobRecord, JobRecords
 from tasks.reports import load_reports
 from tasks.settings import Settings
 from tasks.store import RedisStore, Store

@@ -17,10 +17,10 @@ from bot import grammar, replies
 from bot.commands import CommandHandler, answer
 from bot.job_control import JobControl
 from bot.publish import Publisher
-from tasks.jobs import Job, JobRecord, JobRecords, new_job_id
-from tasks.posting import Poster
+from tasks.jobs.records import Job, JobRecord, JobRecords, new_job_id
 from tasks.reports import Registry, Report, load_reports
 from tasks.settings import Settings
+from tasks.slack.posting import Poster
 from tasks.store import RedisStore, Store
 from tests.conftest import BOT_TOKEN, BROKER_URL, REDIS_PREFIX, REDIS_URL, TEST_REPORTS, free_port
 

@@ -9,7 +9,7 @@ import re
 from bot.commands import CommandHandler
 from bot.paging import ANSWER_LIMIT, cut_line, fit_lines
 from bot.publish import Publisher
-from tasks.jobs import Job, JobRecords
+from tasks.jobs.records import Job, JobRecords
 from tasks.reports import Registry, Report
 from tasks.settings import Settings
 from tasks.store import MemoryStore

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 import pytest
 
 from bot.queued_records import LINGER, QueuedRecords
-from tasks.jobs import Job, JobRecords
+from tasks.jobs.records import Job, JobRecords
 from tasks.store import ClaimAndPush, RedisStore, StoreUnavailable
 from tests.conftest import REDIS_PREFIX, REDIS_URL, ROOT
 
@@ -93,7 +93,7 @@ def test_records_still_waiting_when_the_bot_exits_normally_are_written(prefix: s
         f"""
         import time
         from bot.queued_records import QueuedRecords
-        from tasks.jobs import Job, JobRecords
+        from tasks.jobs.records import Job, JobRecords
         from tasks.store import RedisStore
 
         class Slow(RedisStore):

@@ -19,9 +19,9 @@ from bot.app import install_schedule_commands
 from bot.commands import CommandHandler, Reply
 from bot.paging import ANSWER_LIMIT
 from bot.publish import Publisher
-from tasks.jobs import JobRecords
+from tasks.jobs.records import JobRecords
 from tasks.reports import Registry, Report
-from tasks.schedules import Rule, Schedule, ScheduleStore
+from tasks.schedules.schedule import Rule, Schedule, ScheduleStore
 from tasks.settings import Settings
 from tasks.store import MemoryStore
 

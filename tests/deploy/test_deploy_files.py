@@ -21,7 +21,7 @@ from slack_sdk import WebClient
 from bot.http import EVENTS_PATH
 from bot.manifest import METHOD_SCOPES, SCOPES, build_manifest
 from run import PROCESSES
-from tasks.celery import QUEUE
+from tasks.jobs.queues import QUEUE
 from tasks.settings import Settings
 from tests.conftest import ROOT
 
@@ -275,7 +275,7 @@ def test_every_deployment_reads_the_operators_reports_file_not_the_sample():
 def test_a_missing_reports_file_means_no_sql_reports(tmp_path):
     from tasks.reports import Registry
     from tasks.reports.sql import load_sql_reports
-    from tasks.schedules import load_static_schedules
+    from tasks.schedules.schedule import load_static_schedules
 
     missing = tmp_path / "reports.toml"
     assert load_sql_reports(missing, Registry()) == []

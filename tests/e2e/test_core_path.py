@@ -124,7 +124,7 @@ def test_user_text_in_arguments_cannot_ping_the_channel_or_spoof_a_link(slack, w
     """In the bot's own messages (the ack, the status message) what a user typed is shown as
     typed; in the thread, the report's output (echo returns it as its own mrkdwn) can link, but
     it cannot broadcast."""
-    from bot.sandbox.state import mentions  # type: ignore[attr-defined]
+    from sandbox.state import mentions  # type: ignore[attr-defined]
 
     ack, _, final, replies = run_and_wait(slack, 'echo text="<!channel> <http://evil|bank>"', "http")
     for text in (ack, str(final.blocks)):

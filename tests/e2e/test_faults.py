@@ -26,7 +26,7 @@ from typing import Any
 import pytest
 
 from bench.processes import rabbitmqctl_rows
-from tasks.rendering import CANCEL_ACTION, RERUN_ACTION
+from tasks.rendering.messages import CANCEL_ACTION, RERUN_ACTION
 from tests.conftest import (
     APP_TOKEN,
     BOT_TOKEN,
@@ -157,7 +157,7 @@ def broker_proxy() -> FaultProxy:
 def _purge() -> None:
     from kombu import Connection
 
-    from tasks.celery import BULK_QUEUE, QUEUE
+    from tasks.jobs.queues import BULK_QUEUE, QUEUE
 
     with Connection(BROKER, connect_timeout=3) as conn:
         for name in (QUEUE, BULK_QUEUE):
@@ -722,7 +722,7 @@ def test_a_restricted_report_is_refused_by_the_bot_and_again_by_the_worker(env, 
 
     # A job forged straight into the queue (no bot involved) is refused by the worker.
     from bot.publish import Publisher
-    from tasks.jobs import Job
+    from tasks.jobs.records import Job
     from tasks.settings import Settings
 
     forged = Job(id="f0f0f0f0", report="finance", args={}, channel=FINANCE_CHANNEL, user="U0MALLORY")
@@ -756,7 +756,7 @@ def test_a_restricted_report_is_refused_by_the_bot_and_again_by_the_worker(env, 
 def test_the_queued_task_carries_no_secret_and_a_bounded_time_limit(env, slack) -> None:  # type: ignore[no-untyped-def]
     from kombu import Connection, Queue
 
-    from tasks.celery import MAX_TIME_LIMIT, RABBITMQ_CONSUMER_TIMEOUT
+    from tasks.jobs.queues import MAX_TIME_LIMIT, RABBITMQ_CONSUMER_TIMEOUT
 
     _, _, job_id = send(slack, "marathon", "C0PEEK")  # no worker: the message waits in the queue
     assert job_id

@@ -25,7 +25,7 @@ def empty_queues(worker) -> Iterator[None]:  # type: ignore[no-untyped-def]
     """Nothing left queued before or after: the flood must not spill into other tests."""
     from kombu import Connection
 
-    from tasks.celery import BULK_QUEUE, QUEUE
+    from tasks.jobs.queues import BULK_QUEUE, QUEUE
 
     def purge() -> None:
         with Connection(BROKER_URL, connect_timeout=3) as conn:
@@ -87,11 +87,11 @@ def test_a_ping_is_done_within_5_s_while_one_persons_60_jobs_are_queued(
 def test_a_ping_is_done_within_5_s_while_a_digest_fans_out_to_60_channels(
     slack, worker, http_bot, empty_queues
 ):  # type: ignore[no-untyped-def]
-    """Schedules' runs are published by beat with `tasks.publishing.publish_job`, as here."""
-    from tasks.celery import make_app
-    from tasks.jobs import Job, new_job_id
-    from tasks.publishing import publish_job
+    """Schedules' runs are published by beat with `tasks.jobs.publishing.publish_job`, as here."""
+    from tasks.jobs.publishing import publish_job
+    from tasks.jobs.records import Job, new_job_id
     from tasks.settings import load_settings
+    from tasks.worker.celery_config import make_app
 
     app = make_app(load_settings(base_env(slack.api_url), dotenv=None))
     for n in range(FLOOD):

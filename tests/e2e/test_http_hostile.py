@@ -14,7 +14,7 @@ import urllib.parse
 
 import pytest
 
-from bot.sandbox.fake_slack import sign
+from sandbox.fake_slack import sign
 from tests.conftest import SIGNING_SECRET
 
 JOB_ID = re.compile(r"job `([0-9a-f]{8})`")

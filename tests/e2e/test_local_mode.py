@@ -113,7 +113,7 @@ def test_with_a_broker_configured_the_sandbox_drives_real_worker_processes(servi
     """The same sandbox, with CELERY_BROKER_URL and REDIS_URL set: no worker runs inside it; a
     real `python run.py worker` pointed at the sandbox (its SLACK_API_URL and token) runs the job."""
     from bench.processes import Services
-    from bot.local import SANDBOX_BOT_TOKEN
+    from sandbox.local import SANDBOX_BOT_TOKEN
     from tests.conftest import BROKER_ROOT, REDIS_URL, SESSION, Process
 
     # A vhost of its own: the session's shared worker must not take this job.

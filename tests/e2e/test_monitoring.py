@@ -79,9 +79,15 @@ def metric(text: str, name: str, **labels: str) -> float:
 
 @pytest.fixture(scope="module")
 def deployment(services, tmp_path_factory) -> Iterator[Deployment]:  # type: ignore[no-untyped-def]
-    from bot.sandbox import FakeSlack
+    from sandbox import FakeSlack
 
-    own = Services(BROKER_ROOT, REDIS_URL, name=f"{SESSION}-monitoring", bot_token=BOT_TOKEN, signing_secret=SIGNING_SECRET)
+    own = Services(
+        BROKER_ROOT,
+        REDIS_URL,
+        name=f"{SESSION}-monitoring",
+        bot_token=BOT_TOKEN,
+        signing_secret=SIGNING_SECRET,
+    )
     slack = FakeSlack(signing_secret=SIGNING_SECRET, bot_token=BOT_TOKEN, app_token=APP_TOKEN).start()
     tmp = tmp_path_factory.mktemp("monitoring")
     metrics_port = free_port()
@@ -142,10 +148,15 @@ def test_bot_metrics_count_commands_by_outcome_and_time_the_ack(deployment):  # 
     status, after = get(url)
     assert status == 200
     queued = dict(kind="RunReport", outcome="queued")
-    assert metric(after, "reportbot_commands_total", **queued) == metric(before, "reportbot_commands_total", **queued) + 1
+    assert (
+        metric(after, "reportbot_commands_total", **queued)
+        == metric(before, "reportbot_commands_total", **queued) + 1
+    )
     assert metric(after, "reportbot_commands_total", outcome="refused") >= 1
     assert metric(after, "reportbot_ack_seconds_count") >= metric(before, "reportbot_ack_seconds_count") + 2
-    assert metric(after, "reportbot_ack_seconds_bucket", le="3.0") == metric(after, "reportbot_ack_seconds_count")
+    assert metric(after, "reportbot_ack_seconds_bucket", le="3.0") == metric(
+        after, "reportbot_ack_seconds_count"
+    )
     assert "reportbot_dispatch_failures_total" in after
 
 
@@ -159,12 +170,17 @@ def test_worker_metrics_show_job_durations_and_outcomes_summed_over_its_processe
     wanted = metric(before, "reportbot_jobs_total", **ping_ok) + 3
     # A job is counted when its last step is done, a moment after its status message says so.
     after = wait_until(
-        lambda: (lambda t: t if metric(t, "reportbot_jobs_total", **ping_ok) >= wanted else None)(get(url)[1]),
+        lambda: (lambda t: t if metric(t, "reportbot_jobs_total", **ping_ok) >= wanted else None)(
+            get(url)[1]
+        ),
         10,
         what="the three jobs to be counted",
     )
     assert metric(after, "reportbot_jobs_total", **ping_ok) == wanted
-    assert metric(after, "reportbot_job_seconds_count", **ping_ok) == metric(before, "reportbot_job_seconds_count", **ping_ok) + 3
+    assert (
+        metric(after, "reportbot_job_seconds_count", **ping_ok)
+        == metric(before, "reportbot_job_seconds_count", **ping_ok) + 3
+    )
     assert metric(after, "reportbot_job_seconds_sum", **ping_ok) > 0
     assert get(f"http://127.0.0.1:{deployment.metrics_port}/healthz")[0] == 200
 
@@ -195,9 +211,10 @@ def test_worker_metrics_count_slack_errors_and_retries(deployment):  # type: ign
     retries = "reportbot_slack_retries_total"
     assert metric(after, retries, reason="ratelimited") == metric(before, retries, reason="ratelimited") + 1
     errors = dict(method="chat.postMessage", error="not_in_channel")
-    assert metric(after, "reportbot_slack_api_errors_total", **errors) == metric(
-        before, "reportbot_slack_api_errors_total", **errors
-    ) + 1
+    assert (
+        metric(after, "reportbot_slack_api_errors_total", **errors)
+        == metric(before, "reportbot_slack_api_errors_total", **errors) + 1
+    )
 
 
 def test_json_logs_carry_the_job_id_from_command_to_result_and_no_secrets(deployment):  # type: ignore[no-untyped-def]
@@ -213,9 +230,13 @@ def test_json_logs_carry_the_job_id_from_command_to_result_and_no_secrets(deploy
                     pytest.fail(f"{proc.name} wrote a line that is not JSON: {line!r}")
         return parsed
 
-    bot_lines = wait_until(lambda: [e for e in lines(deployment.bot) if e.get("job_id") == job_id], 10, what="bot lines")
+    bot_lines = wait_until(
+        lambda: [e for e in lines(deployment.bot) if e.get("job_id") == job_id], 10, what="bot lines"
+    )
     worker_lines = wait_until(
-        lambda: [e for e in lines(deployment.worker) if e.get("job_id") == job_id and "succeeded" in e["message"]],
+        lambda: [
+            e for e in lines(deployment.worker) if e.get("job_id") == job_id and "succeeded" in e["message"]
+        ],
         10,
         what="the worker's line saying the job succeeded",
     )
@@ -229,13 +250,22 @@ def test_json_logs_carry_the_job_id_from_command_to_result_and_no_secrets(deploy
 # ------------------------------------------------------------------------------------ Flower
 
 
-def test_flower_refuses_its_api_without_the_basic_auth_credentials(deployment, tmp_path):  # type: ignore[no-untyped-def]
+#: The two ways a user may start Flower: both must refuse to run without a password.
+FLOWER_COMMANDS = pytest.mark.parametrize(
+    "flower_argv", [["run.py", "flower"], ["-m", "celery", "-A", "tasks", "flower"]], ids=["run.py", "celery"]
+)
+
+
+@FLOWER_COMMANDS
+def test_flower_refuses_its_api_without_the_basic_auth_credentials(deployment, tmp_path, flower_argv):  # type: ignore[no-untyped-def]
     port = free_port()
     env = {**deployment.env, "FLOWER_PORT": str(port), "FLOWER_BASIC_AUTH": FLOWER_AUTH}
-    flower = Process("flower", [sys.executable, "run.py", "flower"], env, tmp_path)
+    flower = Process("flower", [sys.executable, *flower_argv], env, tmp_path)
     try:
         base = f"http://127.0.0.1:{port}"
-        wait_until(lambda: not flower.alive() or get(f"{base}/healthcheck")[0] == 200, 30, what="Flower to answer")
+        wait_until(
+            lambda: not flower.alive() or get(f"{base}/healthcheck")[0] == 200, 30, what="Flower to answer"
+        )
         assert flower.alive(), flower.log()
 
         assert get(f"{base}/api/workers")[0] == 401
@@ -245,18 +275,27 @@ def test_flower_refuses_its_api_without_the_basic_auth_credentials(deployment, t
         assert status == 200 and isinstance(json.loads(body), dict)
         # By Flower's design its Prometheus metrics are open (deploy/README.md says so).
         assert get(f"{base}/metrics")[0] == 200
-        assert FLOWER_AUTH.split(":")[1] not in subprocess.run(
-            ["ps", "-o", "args=", "-p", str(flower.popen.pid)], capture_output=True, text=True
-        ).stdout
+        assert (
+            FLOWER_AUTH.split(":")[1]
+            not in subprocess.run(
+                ["ps", "-o", "args=", "-p", str(flower.popen.pid)], capture_output=True, text=True
+            ).stdout
+        )
     finally:
         flower.stop()
 
 
-def test_flower_will_not_start_without_credentials(deployment):  # type: ignore[no-untyped-def]
+@FLOWER_COMMANDS
+def test_flower_will_not_start_without_credentials(deployment, flower_argv):  # type: ignore[no-untyped-def]
     env = {k: v for k, v in deployment.env.items() if k != "FLOWER_BASIC_AUTH"}
     done = subprocess.run(
-        [sys.executable, "run.py", "flower"], cwd=ROOT, env={**env, "FLOWER_PORT": str(free_port())},
-        capture_output=True, text=True, timeout=30,
+        [sys.executable, *flower_argv],
+        cwd=ROOT,
+        env={**env, "FLOWER_PORT": str(free_port())},
+        capture_output=True,
+        text=True,
+        timeout=30,
     )
     assert done.returncode == 2
     assert "FLOWER_BASIC_AUTH is not set" in done.stderr
+    assert "Traceback" not in done.stderr, done.stderr

@@ -5,7 +5,7 @@ does, answering 429 with Retry-After. A job's status message goes out, its resul
 a few milliseconds later, and the job is retried after Retry-After from where it stopped. A
 quick report's status message says it succeeded before its result is in the thread, so these
 tests wait for the result itself. A pool
-process refused that way paces its next jobs itself for a while (`tasks.pacing`).
+process refused that way paces its next jobs itself for a while (`tasks.slack.pacing`).
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import re
 import time
 from pathlib import Path
 
-from tasks.pacing import MEMORY
+from tasks.slack.pacing import MEMORY
 
 JOB_ID = re.compile(r"job `([0-9a-f]{8})`")
 

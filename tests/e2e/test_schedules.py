@@ -76,8 +76,13 @@ def no_schedules(services) -> Iterator[None]:  # type: ignore[no-untyped-def]
     clear()
 
 
+#: The two ways a user may start beat; a group of beats alternates between them.
+BEAT_COMMANDS = (["run.py", "beat"], ["-m", "celery", "-A", "tasks", "beat"])
+
+
 class Beats:
-    """Real beat processes, started as a user would: `python run.py beat`."""
+    """Real beat processes, started as a user would: `python run.py beat`, and (every second one)
+    `celery -A tasks beat`, which must run the same scheduler."""
 
     def __init__(self, slack_server, reports_file: Path, tmp: Path) -> None:  # type: ignore[no-untyped-def]
         self.env = base_env(slack_server.api_url, **schedule_env(slack_server, reports_file))
@@ -90,7 +95,12 @@ class Beats:
         for _ in range(count):
             self.started += 1
             new.append(
-                Process(f"beat-{self.started}", [sys.executable, "run.py", "beat"], self.env, self.tmp)
+                Process(
+                    f"beat-{self.started}",
+                    [sys.executable, *BEAT_COMMANDS[(self.started - 1) % 2]],
+                    self.env,
+                    self.tmp,
+                )
             )
         for proc in new:
             wait_until(
@@ -155,8 +165,9 @@ def test_two_beats_post_each_tick_of_an_every_5s_schedule_once_and_removing_it_s
     assert "succeeded in" in str(first.blocks) and "Run again" in str(first.blocks), first
     assert "<@" not in str(first.blocks) and "<@" not in first.text, first
     assert not first.edits and slack.thread(channel, first.ts) == [], first
-    # Only one beat leads; the other stands by.
+    # Only one beat leads; the other stands by: both run our scheduler, however started.
     assert sum("leading" in p.log() for p in beats.procs) == 1
+    assert all("tasks.schedules.beat.StoreScheduler" in p.log() for p in beats.procs), beats.logs()
 
     removed = command(slack, f"schedule remove {schedule_id}", channel)
     assert f"Removed schedule `{schedule_id}`" in removed
@@ -211,12 +222,12 @@ def test_a_run_is_published_once_even_when_two_beats_both_think_they_lead(
     slack, worker, services, reports_file
 ):  # type: ignore[no-untyped-def]
     """The second guard: without the lock, the per-run claim alone keeps a tick to one post."""
-    from tasks.beat import Dispatcher
-    from tasks.celery import make_app
     from tasks.reports import load_reports
-    from tasks.schedules import Rule, Schedule, ScheduleStore
+    from tasks.schedules.beat import Dispatcher
+    from tasks.schedules.schedule import Rule, Schedule, ScheduleStore
     from tasks.settings import load_settings
     from tasks.store import make_store
+    from tasks.worker.celery_config import make_app
 
     settings = load_settings(base_env(slack.api_url, **schedule_env(slack, reports_file)), dotenv=None)
     store = make_store(settings.redis_url, settings.redis_prefix)
@@ -297,7 +308,7 @@ def test_schedule_list_after_resume_shows_a_next_run_to_come_not_one_planned_whi
     """No beat runs here, so the run state beat wrote before the pause is still in Redis."""
     from datetime import UTC, datetime
 
-    from tasks.schedules import RunState, ScheduleStore
+    from tasks.schedules.schedule import RunState, ScheduleStore
     from tasks.store import RedisStore
 
     ack = command(slack, "schedule add echo every 1h tz=UTC", "C0RESUME")
@@ -370,7 +381,7 @@ def test_a_refused_schedule_change_says_nothing_of_the_other_channel(slack, to_o
 
 
 def test_five_hundred_schedules_are_listed_in_pages_that_slack_shows(slack, schedule_bot, no_schedules):  # type: ignore[no-untyped-def]
-    from tasks.schedules import Rule, Schedule, ScheduleStore
+    from tasks.schedules.schedule import Rule, Schedule, ScheduleStore
     from tasks.store import RedisStore
 
     schedules = ScheduleStore(RedisStore(REDIS_URL, prefix=REDIS_PREFIX))

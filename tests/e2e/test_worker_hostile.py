@@ -62,7 +62,7 @@ class Rig:
         self.logs = [self.bot.log_path, self.worker.log_path]
 
     def records(self) -> Any:
-        from tasks.jobs import JobRecords
+        from tasks.jobs.records import JobRecords
         from tasks.store import RedisStore
 
         return JobRecords(RedisStore(REDIS_URL, prefix=HOSTILE.redis_prefix))
@@ -166,7 +166,7 @@ def assert_ended_failed(slack, channel: str, job_id: str, words: str) -> Any:  #
 def test_a_report_that_swallows_its_soft_limit_is_killed_at_the_hard_limit_and_its_job_ends(
     env, slack
 ) -> None:  # type: ignore[no-untyped-def]
-    from tasks.celery import time_limits
+    from tasks.jobs.queues import time_limits
 
     channel = "C0STUBBORN"
     _, hard = time_limits(1)  # the report's own time limit
@@ -202,8 +202,8 @@ def test_a_report_whose_pool_process_dies_every_time_ends_failed_instead_of_loop
 def test_a_record_left_running_past_its_hard_limit_is_closed_by_beat(env, slack) -> None:  # type: ignore[no-untyped-def]
     from slack_sdk import WebClient
 
-    from tasks.jobs import Job, JobRecord, new_job_id
-    from tasks.rendering import status_message
+    from tasks.jobs.records import Job, JobRecord, new_job_id
+    from tasks.rendering.messages import status_message
 
     channel = "C0GONE"
     now = time.time()

@@ -15,11 +15,11 @@ import uuid
 
 import pytest
 
-from tasks.execution import run_job
-from tasks.jobs import Job, JobRecord, JobRecords, new_job_id
-from tasks.runtime import Runtime
+from tasks.jobs.records import Job, JobRecord, JobRecords, new_job_id
 from tasks.settings import Settings
 from tasks.store import RedisStore
+from tasks.worker.execution import run_job
+from tasks.worker.runtime import Runtime
 from tests.conftest import BOT_TOKEN, REDIS_PREFIX, REDIS_URL, TEST_REPORTS, wait_until
 
 CHANNEL = "C0GUARD"

@@ -7,11 +7,11 @@ from __future__ import annotations
 import pytest
 from slack_sdk import WebClient
 
-from bot.sandbox import FakeSlack
-from tasks.execution import RateLimited, run_job
-from tasks.jobs import Job, new_job_id
+from sandbox import FakeSlack
+from tasks.jobs.records import Job, new_job_id
 from tasks.reports import Report
 from tasks.reports.results import File
+from tasks.worker.execution import RateLimited, run_job
 from tests.conftest import BOT_TOKEN, worker_runtime
 
 

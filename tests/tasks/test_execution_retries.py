@@ -8,11 +8,11 @@ import time
 
 import pytest
 
-from bot.sandbox import FakeSlack
-from tasks.access import GroupLookupFailed
-from tasks.execution import Paced, RateLimited, run_job
-from tasks.jobs import Job, new_job_id
+from sandbox import FakeSlack
+from tasks.jobs.access import GroupLookupFailed
+from tasks.jobs.records import Job, new_job_id
 from tasks.reports import Report
+from tasks.worker.execution import Paced, RateLimited, run_job
 from tests.conftest import BOT_TOKEN, worker_runtime
 
 

@@ -7,8 +7,8 @@ import uuid
 
 import pytest
 
-from tasks.in_flight import INTERACTIVE_PER_USER, LOST_AFTER, JobsInFlight
-from tasks.jobs import Job
+from tasks.jobs.in_flight import INTERACTIVE_PER_USER, LOST_AFTER, JobsInFlight
+from tasks.jobs.records import Job
 from tasks.store import MemoryStore, RedisStore, Store
 from tests.conftest import REDIS_PREFIX, REDIS_URL
 

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from bot.sandbox import FakeSlack
+from sandbox import FakeSlack
 from tasks.logs import configure_logging
 from tasks.settings import Settings
-from tasks.slack_client import make_client
+from tasks.slack.client import make_client
 from tests.conftest import BOT_TOKEN
 
 

@@ -12,13 +12,13 @@ from collections.abc import Iterator
 
 import pytest
 
-from bot.sandbox import FakeSlack
-from tasks.jobs import Job, JobRecord, JobRecords
-from tasks.lost_jobs import LOST_WORKER, close_job, close_overdue, closing_key, hard_limit_reason
-from tasks.rendering import status_message
-from tasks.runtime import Runtime
+from sandbox import FakeSlack
+from tasks.jobs.records import Job, JobRecord, JobRecords
+from tasks.rendering.messages import status_message
 from tasks.settings import Settings
 from tasks.store import MemoryStore
+from tasks.worker.lost_jobs import LOST_WORKER, close_job, close_overdue, closing_key, hard_limit_reason
+from tasks.worker.runtime import Runtime
 from tests.conftest import BOT_TOKEN
 
 NOW = 1_800_000_000.0

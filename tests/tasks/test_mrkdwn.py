@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tasks.mrkdwn import code, escape_mrkdwn, without_broadcasts
+from tasks.slack.mrkdwn import code, escape_mrkdwn, without_broadcasts
 
 
 def unescape(text: str) -> str:

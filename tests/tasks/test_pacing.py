@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tasks.pacing import CHANNEL_GAP, MEMORY, Pacing
+from tasks.slack.pacing import CHANNEL_GAP, MEMORY, Pacing
 
 
 class Clock:

@@ -164,7 +164,7 @@ def test_a_logged_error_keeps_its_text_but_no_credential(
     try:
         raise RuntimeError(ISSUE_ERROR + " and the cache said R3disPassw0rd")
     except RuntimeError:
-        logging.getLogger("tasks.execution").exception("report %s raised", "leaky")
+        logging.getLogger("tasks.worker.execution").exception("report %s raised", "leaky")
     logged = stream.getvalue()
     assert (
         "report leaky raised" in logged

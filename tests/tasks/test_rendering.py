@@ -11,8 +11,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tasks.jobs import Job
-from tasks.rendering import (
+from tasks.jobs.records import Job
+from tasks.rendering.messages import (
     MAX_BLOCKS,
     SECTION_LIMIT,
     TEXT_LIMIT,
@@ -82,7 +82,7 @@ def test_a_digest_is_its_result_then_how_it_went_within_the_block_limit() -> Non
 
 # Characters a viewer cannot see, which a later step (or a client) might drop: every format
 # character (category Cf) and the other default-ignorable code points (Unicode's
-# DerivedCoreProperties). Built here independently of tasks.mrkdwn, so the test checks it.
+# DerivedCoreProperties). Built here independently of tasks.slack.mrkdwn, so the test checks it.
 INVISIBLE = "".join(chr(c) for c in range(0x110000) if unicodedata.category(chr(c)) == "Cf") + (
     "\u034f\u115f\u1160\u17b4\u17b5\u180b\u180c\u180d\u180f\u3164\ufe00\ufe0f\uffa0"
 )

@@ -8,11 +8,11 @@ from collections.abc import Iterator
 
 import pytest
 
-from bot.sandbox import FakeSlack
+from sandbox import FakeSlack
 from tasks.errors import UserError
-from tasks.execution import run_job
-from tasks.jobs import Job, new_job_id
+from tasks.jobs.records import Job, new_job_id
 from tasks.reports import Report
+from tasks.worker.execution import run_job
 from tests.conftest import BOT_TOKEN, worker_runtime
 
 LEAK = (

@@ -8,9 +8,9 @@ import struct
 
 import pytest
 
-from tasks.rendering import render_result
+from tasks.rendering.messages import render_result
+from tasks.rendering.tables import INLINE_ROWS, TABLE_MAX_COLUMNS, table_csv
 from tasks.reports import Chart, File, Table
-from tasks.tables import INLINE_ROWS, TABLE_MAX_COLUMNS, table_csv
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 

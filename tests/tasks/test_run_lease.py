@@ -12,8 +12,8 @@ import time
 
 import pytest
 
-from tasks.run_lease import RunningElsewhere, run_lease
 from tasks.store import MemoryStore, StoreUnavailable
+from tasks.worker.run_lease import RunningElsewhere, run_lease
 from tests.conftest import BOT_TOKEN, worker_runtime
 
 
@@ -77,11 +77,12 @@ def test_without_the_store_the_job_runs_unguarded() -> None:
 def test_a_copy_finding_its_job_run_elsewhere_is_dropped_not_failed_once_its_retries_run_out(
     services,
 ) -> None:  # type: ignore[no-untyped-def]
-    from bot.sandbox import FakeSlack
-    from tasks.celery import RUN_REPORT, make_app
-    from tasks.execution import MAX_RETRIES, register_tasks
-    from tasks.jobs import Job, new_job_id
+    from sandbox import FakeSlack
+    from tasks.jobs.queues import RUN_REPORT
+    from tasks.jobs.records import Job, new_job_id
     from tasks.reports import Report
+    from tasks.worker.celery_config import make_app
+    from tasks.worker.execution import MAX_RETRIES, register_tasks
 
     slack = FakeSlack(bot_token=BOT_TOKEN).start()
     try:

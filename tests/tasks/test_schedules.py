@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from tasks.schedules import (
+from tasks.schedules.schedule import (
     Rule,
     RunState,
     Schedule,
@@ -269,7 +269,7 @@ def test_schedules_and_their_run_state_live_in_redis_apart(redis_store):
 
 
 def test_a_run_claim_is_taken_once_per_schedule_and_planned_time(redis_store):
-    from tasks.schedules import RUN_CLAIM_TTL, run_claim_key
+    from tasks.schedules.schedule import RUN_CLAIM_TTL, run_claim_key
 
     key = run_claim_key("s-abc123", 1_773_000_000.0004)
     assert redis_store.claim(key, "job-1", RUN_CLAIM_TTL)

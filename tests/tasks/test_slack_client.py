@@ -14,12 +14,12 @@ import pytest
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from bot.sandbox import FakeSlack, make_certificate
-from tasks import kept_alive
-from tasks.execution import _retry_after, run_job
-from tasks.jobs import Job, new_job_id
+from sandbox import FakeSlack, make_certificate
+from tasks.jobs.records import Job, new_job_id
 from tasks.settings import Settings
-from tasks.slack_client import make_client
+from tasks.slack import kept_alive
+from tasks.slack.client import make_client
+from tasks.worker.execution import _retry_after, run_job
 from tests.conftest import BOT_TOKEN, worker_runtime
 
 

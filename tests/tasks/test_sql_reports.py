@@ -270,7 +270,7 @@ def test_channels_that_are_not_names_are_refused_at_start(tmp_path: Path, value:
 
 
 def test_a_result_past_the_row_limit_is_cut_and_says_so(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from tasks import rendering
+    from tasks.rendering import messages as rendering
     from tasks.reports import sql
 
     monkeypatch.setattr(sql, "MAX_ROWS", 5)

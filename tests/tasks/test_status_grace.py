@@ -9,11 +9,11 @@ import time
 
 import pytest
 
-from bot.sandbox import FakeSlack
-from tasks.deferred_calls import DeferredCalls
-from tasks.execution import STATUS_GRACE, Paced, RateLimited, run_job
-from tasks.jobs import Job, new_job_id
+from sandbox import FakeSlack
+from tasks.jobs.records import Job, new_job_id
 from tasks.reports import Report
+from tasks.worker.deferred_calls import DeferredCalls
+from tasks.worker.execution import STATUS_GRACE, Paced, RateLimited, run_job
 from tests.conftest import BOT_TOKEN, worker_runtime
 
 SLOW = STATUS_GRACE + 0.7

@@ -1,0 +1,282 @@
+"""Where a schedule fires: Celery Beat with schedules in Redis, safe to run twice.
+
+``StoreScheduler`` is a ``celery.beat.Scheduler``, the worker app's ``beat_scheduler``, so
+``python run.py beat`` and ``celery -A tasks beat`` both run it. Its ``tick`` reads the
+schedules from the store each time, so a schedule added from Slack is picked up within a tick and nothing is lost when beat restarts:
+the definitions and each schedule's next planned run live in Redis, not in beat's memory.
+The leading beat also closes, every ``CLOSE_EVERY`` seconds, the jobs left running past their
+deadline by a worker that is gone (``tasks.worker.lost_jobs.close_overdue``).
+
+Exactly once, guarded twice:
+1. a leader lock in the store (claimed with a TTL, extended every tick, released on close):
+   only one beat of several dispatches, and a standby takes over within ``LOCK_TTL``;
+2. a claim per run, ``schedule:{id}:run:{planned time}``, taken right before publishing, so
+   even two beats that both think they lead (a lock lost mid-tick, a paused process) publish a
+   planned run once.
+
+A run is an ordinary job: ``RUN_REPORT`` with a ``Job`` carrying the schedule id, published on
+the worker's Celery app with broker confirms. If the broker refuses it, the claim is released
+and the next tick tries again while the run is still within its grace.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+import socket
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from celery.beat import Scheduler
+
+from tasks.jobs.publishing import job_time_limit, publish_job
+from tasks.jobs.records import Job, JobRecords, new_job_id
+from tasks.reports import Registry
+from tasks.schedules.schedule import (
+    RUN_CLAIM_TTL,
+    RunState,
+    Schedule,
+    ScheduleStore,
+    StaticSchedules,
+    all_schedules,
+    plan,
+    run_claim_key,
+)
+from tasks.settings import Settings
+from tasks.store import Store, StoreUnavailable
+from tasks.worker.celery_config import BEAT_MAX_LOOP_INTERVAL
+from tasks.worker.lost_jobs import close_overdue
+
+log = logging.getLogger(__name__)
+
+LEADER_KEY = "beat:leader"
+#: A standby beat takes over this long after the leader stopped extending its lock.
+LOCK_TTL = 10.0
+#: Bounds on waiting for the broker, so one bad publish cannot stall every schedule.
+PUBLISH_TIMEOUT = 5.0
+CONFIRM_TIMEOUT = 5.0
+#: After a failed publish, wait this long before trying that schedule again.
+RETRY_AFTER = 5.0
+#: Seconds between the leader's passes over the jobs left running past their deadline.
+CLOSE_EVERY = 30.0
+
+
+class LeaderLock:
+    """Who of several beats dispatches: a store key with a TTL, extended while held."""
+
+    def __init__(self, store: Store, holder: str | None = None, ttl: float = LOCK_TTL) -> None:
+        self.store = store
+        self.ttl = ttl
+        self.holder = holder or f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
+        self.held = False
+
+    def hold(self) -> bool:
+        """Keep or take the lock; False (and nothing dispatched) if another beat has it."""
+        try:
+            if self.held and self.store.extend(LEADER_KEY, self.holder, self.ttl):
+                return True
+            was = self.held
+            self.held = self.store.claim(LEADER_KEY, self.holder, self.ttl)
+        except StoreUnavailable as exc:
+            log.warning("beat: store unavailable, not dispatching: %s", exc)
+            self.held = False
+            return False
+        if self.held and not was:
+            log.info("beat: leading (lock %s held by %s)", LEADER_KEY, self.holder)
+        elif was and not self.held:
+            log.warning("beat: lost the leader lock; standing by")
+        return self.held
+
+    def release(self) -> None:
+        if self.held:
+            try:
+                self.store.release(LEADER_KEY, self.holder)
+            except StoreUnavailable:
+                pass
+            self.held = False
+
+
+class Dispatcher:
+    """One pass over the schedules: which are due, claim each run, publish it as a job."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        store: Store,
+        registry: Registry,
+        app: Any,
+        static_path: str | Path | None = None,
+    ) -> None:
+        self.settings = settings
+        self.store = store
+        self.schedules = ScheduleStore(store)
+        self.records = JobRecords(store, settings.job_retention_days)
+        self.registry = registry
+        self.app = app
+        self.static = StaticSchedules(static_path or settings.reports_file, registry)
+        self._retry_at: dict[str, float] = {}
+
+    def run(self, now: float | None = None) -> float:
+        """Dispatch what is due; return seconds until the earliest next run (for beat's sleep)."""
+        now = time.time() if now is None else now
+        schedules = all_schedules(self.schedules, self.static.current())
+        states = self.schedules.states()
+        live = {s.id for s in schedules}
+        for orphan in set(states) - live:  # a schedule removed while beat wrote its state
+            self.schedules.forget_state(orphan)
+        soonest = float(BEAT_MAX_LOOP_INTERVAL)
+        for schedule in schedules:
+            if schedule.paused or self._retry_at.get(schedule.id, 0.0) > now:
+                continue
+            try:
+                wait = self.run_one(schedule, states.get(schedule.id), now)
+            except StoreUnavailable:
+                raise
+            except Exception:
+                log.exception("beat: schedule %s could not be planned", schedule.id)
+                continue
+            if wait is not None:
+                soonest = min(soonest, max(wait, 0.0))
+        return soonest
+
+    def run_one(self, schedule: Schedule, state: RunState | None, now: float) -> float | None:
+        """Plan one schedule; fire it if due. Returns seconds until its next run."""
+        decision = plan(schedule, state, now)
+        state = state or RunState()
+        state.rule_key = schedule.rule.key
+        if decision.skipped is not None:
+            log.warning(
+                "beat: schedule %s missed its run planned at %s (misfire=%s); skipped",
+                schedule.id,
+                _iso(decision.skipped),
+                schedule.misfire,
+            )
+            state.last_skipped = decision.skipped
+        if decision.fire_at is not None:
+            if not self.fire(schedule, decision.fire_at, state):
+                return RETRY_AFTER
+        if decision.next_run != state.next_run or decision.fire_at is not None or decision.skipped:
+            state.next_run = decision.next_run
+            if self.schedules.get(schedule.id) is not None or schedule.static:
+                self.schedules.save_state(schedule.id, state)
+        return None if decision.next_run is None else decision.next_run - now
+
+    def fire(self, schedule: Schedule, planned: float, state: RunState) -> bool:
+        """Claim the run (schedule id + planned time) and publish its job; False to retry later."""
+        key = run_claim_key(schedule.id, planned)
+        job = Job(
+            id=new_job_id(),
+            report=schedule.report,
+            args=dict(schedule.args),
+            channel=schedule.channel,
+            user=schedule.user,
+            requested_at=time.time(),
+            schedule_id=schedule.id,
+        )
+        if not self.store.claim(key, job.id, RUN_CLAIM_TTL):
+            log.info("beat: run %s of %s already made; not again", _iso(planned), schedule.id)
+            return True
+        try:
+            self.publish(job)
+        except Exception as exc:  # kombu/amqp raise many kinds; all mean "not queued"
+            log.warning(
+                "beat: schedule %s run %s not queued: %s: %s",
+                schedule.id,
+                _iso(planned),
+                type(exc).__name__,
+                exc,
+            )
+            self.store.release(key, job.id)
+            self._retry_at[schedule.id] = time.time() + RETRY_AFTER
+            return False
+        self._retry_at.pop(schedule.id, None)
+        self.records.created(job)  # set-if-absent: never overwrites a worker's quicker "running"
+        state.last_run = planned
+        state.last_job_id = job.id
+        log.info(
+            "beat: schedule %s fired for %s as job %s (%s)", schedule.id, _iso(planned), job.id, job.report
+        )
+        return True
+
+    def publish(self, job: Job) -> None:
+        limit = job_time_limit(self.registry.get(job.report), self.settings)
+        publish_job(self.app, job, limit, timeout=PUBLISH_TIMEOUT, confirm_timeout=CONFIRM_TIMEOUT)
+
+
+class StoreScheduler(Scheduler):
+    """Celery Beat's scheduler, reading schedules from the store every tick, behind a leader lock."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self.dispatcher: Dispatcher | None = None
+        self.lock: LeaderLock | None = None
+        self.runtime: Any = None
+        self._close_at = 0.0  # time.monotonic() of the next pass over overdue jobs: at once
+        self._closing: threading.Thread | None = None
+        super().__init__(*args, **kwargs)
+
+    def setup_schedule(self) -> None:
+        runtime = self.app.runtime  # the beat process's settings, store and reports (WorkerApp)
+        self.runtime = runtime
+        self.dispatcher = Dispatcher(runtime.settings, runtime.store, runtime.registry, self.app)
+        self.lock = LeaderLock(runtime.store)
+
+    def tick(self, *args: Any, **kwargs: Any) -> float:
+        """One pass: lead or stand by; if leading, dispatch what is due."""
+        if self.dispatcher is None or self.lock is None:
+            self.setup_schedule()
+        assert self.dispatcher is not None and self.lock is not None
+        if not self.lock.hold():
+            return float(self.max_interval)
+        self.close_overdue()
+        try:
+            return min(self.dispatcher.run(), float(self.max_interval))
+        except StoreUnavailable as exc:
+            log.warning("beat: store unavailable during a tick: %s", exc)
+            return float(self.max_interval)
+
+    def close_overdue(self) -> None:
+        """Every CLOSE_EVERY seconds, close the jobs a lost worker left running, on a thread of
+        its own: closing waits on Slack, and the tick must go on dispatching and holding the
+        leader lock meanwhile. One pass at a time."""
+        if time.monotonic() < self._close_at or (self._closing is not None and self._closing.is_alive()):
+            return
+        self._close_at = time.monotonic() + CLOSE_EVERY
+        self._closing = threading.Thread(target=self._close_pass, name="beat-close", daemon=True)
+        self._closing.start()
+
+    def _close_pass(self) -> None:
+        """One pass of closing overdue jobs; never raises."""
+        try:
+            closed = close_overdue(self.runtime, holder=self.lock.holder if self.lock else "beat")
+        except Exception as exc:  # Redis or Slack, now: the next pass tries again
+            log.warning("beat: could not close overdue jobs: %s: %s", type(exc).__name__, exc)
+            return
+        if closed:
+            log.warning("beat: closed %d job(s) left running past their deadline", closed)
+
+    def close(self) -> None:
+        if self.lock is not None:
+            self.lock.release()
+        super().close()
+
+    @property
+    def info(self) -> str:
+        return f"    . schedules -> redis (leader lock {LEADER_KEY}, {LOCK_TTL:g} s)"
+
+
+def embedded_beat(app: Any) -> Any:
+    """Beat in a thread of this process (local mode), with the same scheduler and loop as
+    ``python run.py beat``. Returns the started service; ``.stop()`` ends it."""
+    from celery.beat import EmbeddedService
+
+    # Celery's Service ignores the app's beat_scheduler: name ours, as the `beat` command does.
+    service = EmbeddedService(app, scheduler_cls=StoreScheduler, thread=True)
+    service.start()
+    return service
+
+
+def _iso(ts: float) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(ts))

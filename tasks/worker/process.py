@@ -1,0 +1,120 @@
+"""What a Celery worker (and beat) process sets up at start: our logging, and a metrics endpoint.
+
+Hooked on Celery's signals, so `celery -A tasks worker` gets the same as `python run.py worker`:
+
+- `setup_logging`: Celery leaves logging to us (`tasks.logs`: text or one JSON object a line,
+  the job id on every line, secrets redacted) instead of installing its own handlers;
+- `celeryd_init`: the same logging before Celery's first warning; with LOG_FORMAT=json the
+  start-up banner is not printed (it is not JSON);
+- `celeryd_after_setup`: print() in a report still goes to the log, as Celery would do itself;
+- `worker_init`: in the worker's main process, before the pool forks, load the reports once for
+  every pool process; switch prometheus_client to multiprocess mode and serve `/metrics` (all
+  children added up) and `/healthz` on WORKER_METRICS_PORT (0 turns it off).
+"""
+
+from __future__ import annotations
+
+import atexit
+import json
+import logging
+import os
+import shutil
+import tempfile
+import threading
+from collections.abc import Callable, Iterable
+from typing import Any
+from wsgiref.simple_server import WSGIRequestHandler, make_server
+
+from celery import signals
+
+from tasks.logs import configure_logging
+from tasks.worker.runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+HEALTH_PATH = "/healthz"
+METRICS_PATH = "/metrics"
+
+
+def connect_signals(runtime: Runtime) -> None:
+    """Connect this module's receivers. They read `runtime.settings` when they fire, so a process
+    that reconfigures its runtime first (local mode) is started with what it configured."""
+
+    def setup_logging(**_: Any) -> None:
+        configure_logging(runtime.settings)
+
+    def worker_starting(instance: Any = None, **_: Any) -> None:
+        # Before Celery's first warnings, so they come out in our format too.
+        configure_logging(runtime.settings)
+        if runtime.settings.log_format == "json" and instance is not None:
+            instance.quiet = True
+
+    def redirect_prints(instance: Any = None, **_: Any) -> None:
+        if instance is not None and getattr(instance, "redirect_stdouts", False):
+            instance.app.log.redirect_stdouts(instance.redirect_stdouts_level)
+
+    def before_fork(**_: Any) -> None:
+        if runtime.settings.worker_metrics_port:
+            serve_metrics(runtime.settings.worker_metrics_port)
+        # The reports (and what they import: SQLAlchemy for SQL reports) are loaded once, here,
+        # and every pool process inherits them. Loaded in each child instead, they would be
+        # paid again each time a child is replaced (worker_max_memory_per_child). A report
+        # that fails to load is logged by Celery, and each job says so as before.
+        runtime.registry  # noqa: B018
+
+    for signal, receiver in (
+        (signals.setup_logging, setup_logging),
+        (signals.celeryd_init, worker_starting),
+        (signals.celeryd_after_setup, redirect_prints),
+        (signals.worker_init, before_fork),
+    ):
+        signal.connect(receiver, weak=False)
+
+
+def _multiprocess_registry() -> Any:
+    """Point prometheus_client at a fresh directory shared with the children to be forked."""
+    from prometheus_client import CollectorRegistry, multiprocess, values
+
+    path = tempfile.mkdtemp(prefix="reportbot-metrics-")
+    atexit.register(shutil.rmtree, path, ignore_errors=True)
+    # prometheus_client's own switch; the children inherit it with the rest of the environment.
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = path
+    values.ValueClass = values.get_value_class()
+    registry = CollectorRegistry()
+    multiprocess.MultiProcessCollector(registry, path=path)
+    return registry
+
+
+def metrics_wsgi(registry: Any) -> Callable[..., Iterable[bytes]]:
+    """`/healthz` (the worker's main process answers) and the metrics on every other path."""
+    from prometheus_client import make_wsgi_app
+
+    metrics = make_wsgi_app(registry)
+
+    def wsgi(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        if environ.get("PATH_INFO") == HEALTH_PATH:
+            start_response("200 OK", [("Content-Type", "application/json")])
+            return [json.dumps({"ok": True, "pid": os.getpid()}).encode()]
+        return metrics(environ, start_response)  # type: ignore[no-any-return]
+
+    return wsgi
+
+
+class _Quiet(WSGIRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002  # scrapes are not news
+        pass
+
+
+def serve_metrics(port: int, host: str = "0.0.0.0") -> bool:
+    """Serve the worker's metrics from a daemon thread; a busy port is logged, never fatal."""
+    from prometheus_client.exposition import ThreadingWSGIServer
+
+    registry = _multiprocess_registry()
+    try:
+        server = make_server(host, port, metrics_wsgi(registry), ThreadingWSGIServer, handler_class=_Quiet)
+    except OSError as exc:
+        log.warning("worker metrics: cannot listen on port %s (%s); WORKER_METRICS_PORT=0 turns them off", port, exc)
+        return False
+    threading.Thread(target=server.serve_forever, name="worker-metrics", daemon=True).start()
+    log.info("worker metrics at http://%s:%s%s", host, port, METRICS_PATH)
+    return True

@@ -1,0 +1,66 @@
+"""What a worker process needs to run jobs, built once per process, lazily.
+
+Lazily, because Celery's prefork pool forks after import: a Redis connection or HTTP session
+made before the fork would be shared by every child.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+
+from slack_sdk import WebClient
+
+from tasks.jobs.access import Access, make_access
+from tasks.jobs.records import JobRecords
+from tasks.reports import Registry, load_reports
+from tasks.settings import Settings
+from tasks.slack.pacing import Pacing
+from tasks.slack.posting import Poster
+from tasks.store import Store, make_store
+from tasks.worker.deferred_calls import DeferredCalls
+
+
+class Runtime:
+    """The settings and the clients built from them: Slack, the store, the report registry."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+
+    @cached_property
+    def client(self) -> WebClient:
+        from tasks.slack.client import make_client
+
+        return make_client(self.settings, wait_on_rate_limit=False)
+
+    @cached_property
+    def store(self) -> Store:
+        return make_store(self.settings.redis_url, self.settings.redis_prefix)
+
+    @cached_property
+    def records(self) -> JobRecords:
+        return JobRecords(self.store, self.settings.job_retention_days)
+
+    @cached_property
+    def poster(self) -> Poster:
+        return Poster(self.client)
+
+    @cached_property
+    def deferred(self) -> DeferredCalls:
+        """The thread that posts a long report's "running" status message while it runs."""
+        return DeferredCalls()
+
+    @cached_property
+    def pacing(self) -> Pacing:
+        """What this process has learned of Slack's per-channel limit lately."""
+        return Pacing()
+
+    @cached_property
+    def access(self) -> Access:
+        """Who may run what, checked again before a job runs; group lookups use `client`."""
+        return make_access(lambda: self.client)
+
+    @cached_property
+    def registry(self) -> Registry:
+        return load_reports(
+            self.settings.report_modules, reports_file=self.settings.reports_file, environ=self.settings.environ
+        )
