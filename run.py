@@ -28,7 +28,9 @@ def main(argv: list[str]) -> int:
     if not process:
         process = "local" if not settings.slack_bot_token else "bot"
     if process not in PROCESSES:
-        print(f"reportbot: unknown process {process!r}; choose one of {', '.join(PROCESSES)}", file=sys.stderr)
+        print(
+            f"reportbot: unknown process {process!r}; choose one of {', '.join(PROCESSES)}", file=sys.stderr
+        )
         return 2
     configure_logging(settings)
     try:

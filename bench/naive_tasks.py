@@ -35,4 +35,6 @@ def run_report(channel: str, user: str, text: str) -> None:
     result = "pong" if text.strip() == "ping" else f"unknown report {text}"
     client().chat_postMessage(channel=channel, thread_ts=status["ts"], text=result)
     took = time.monotonic() - started
-    client().chat_update(channel=channel, ts=status["ts"], text=f"<@{user}> asked for {text}: succeeded in {took:.3f} s")
+    client().chat_update(
+        channel=channel, ts=status["ts"], text=f"<@{user}> asked for {text}: succeeded in {took:.3f} s"
+    )

@@ -36,7 +36,9 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def wait_until(predicate: Callable[[], T], timeout: float = 30.0, interval: float = 0.05, what: str = "") -> T:
+def wait_until(
+    predicate: Callable[[], T], timeout: float = 30.0, interval: float = 0.05, what: str = ""
+) -> T:
     """Poll until `predicate()` is truthy; raise with `what` when it never is."""
     deadline = time.monotonic() + timeout
     while True:
@@ -117,7 +119,9 @@ class Process:
 
     def check(self) -> None:
         if not self.alive():
-            raise RuntimeError(f"{self.name} exited ({self.popen.returncode}); its log:\n{self.log()[-3000:]}")
+            raise RuntimeError(
+                f"{self.name} exited ({self.popen.returncode}); its log:\n{self.log()[-3000:]}"
+            )
 
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 15.0) -> None:
         """Stop the whole process group (a worker and its pool) with `sig`, then SIGKILL."""
@@ -160,8 +164,16 @@ class Services:
         rabbitmqctl("add_vhost", self.name)
         rabbitmqctl("set_permissions", "-p", self.name, "guest", ".*", ".*", ".*")
         if self.queue_version is not None:
-            rabbitmqctl("set_policy", "-p", self.name, "queue-version", ".*",
-                        json.dumps({"queue-version": self.queue_version}), "--apply-to", "queues")
+            rabbitmqctl(
+                "set_policy",
+                "-p",
+                self.name,
+                "queue-version",
+                ".*",
+                json.dumps({"queue-version": self.queue_version}),
+                "--apply-to",
+                "queues",
+            )
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -178,7 +190,9 @@ class Services:
     def env(self, slack_api_url: str, **extra: str) -> dict[str, str]:
         """The environment of a process of this run: the fake Slack, this run's vhost and prefix,
         and none of the caller's own reportbot settings."""
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "CELERY_", "REDIS_", "REPORT"))}
+        env = {
+            k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "CELERY_", "REDIS_", "REPORT"))
+        }
         env.update(
             {
                 "SLACK_BOT_TOKEN": self.bot_token,
@@ -206,7 +220,11 @@ def rabbitmqctl(*args: str) -> None:
 def rabbitmqctl_rows(*args: str) -> list[tuple[str, ...]]:
     """A `rabbitmqctl list_…` command's rows, split into their tab-separated columns."""
     out = subprocess.run(
-        ["rabbitmqctl", "-q", "--no-table-headers", *args], check=True, capture_output=True, text=True, timeout=60
+        ["rabbitmqctl", "-q", "--no-table-headers", *args],
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=60,
     ).stdout
     return [tuple(line.split("\t")) for line in out.splitlines() if line.strip()]
 
@@ -247,7 +265,18 @@ def start_worker(
     if app_module == "tasks" and not celery_cli:
         argv = [sys.executable, "run.py", "worker", "-n", node, *extra]
     else:
-        argv = [sys.executable, "-m", "celery", "-A", app_module, "worker", "--loglevel=INFO", "-n", node, *extra]
+        argv = [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            app_module,
+            "worker",
+            "--loglevel=INFO",
+            "-n",
+            node,
+            *extra,
+        ]
     proc = Process(name, argv, {**env, "LOG_LEVEL": "INFO"}, logs)
     _ready_or_stop(proc, lambda: proc.check() or "ready." in proc.log(), f"{name} to be ready")
     return proc

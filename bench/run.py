@@ -173,7 +173,11 @@ class Bench:
         self.results.add(f"ack p99 ms [{name}]", percentile(acks, 99))
 
     def burst(
-        self, name: str, bot: Process, workers: list[Process], slack: FakeSlack | None = None,
+        self,
+        name: str,
+        bot: Process,
+        workers: list[Process],
+        slack: FakeSlack | None = None,
         watcher: Watcher | None = None,
     ) -> None:
         """The ack load against a bot whose workers run, `rounds` times: ack, e2e under burst,
@@ -191,7 +195,11 @@ class Bench:
                 self._burst_round(name, bot, workers)
 
     def _burst_round(
-        self, name: str, bot: Process, workers: list[Process], slack: FakeSlack | None = None,
+        self,
+        name: str,
+        bot: Process,
+        workers: list[Process],
+        slack: FakeSlack | None = None,
         watcher: Watcher | None = None,
     ) -> None:
         slack, watcher = slack or self.slack, watcher or self.watcher
@@ -282,7 +290,9 @@ class Bench:
             client.close()
             self._stop(worker)
 
-    def _digest_once(self, burst: int | None, workers: list[Process], schedule: bool = True) -> dict[str, Any]:
+    def _digest_once(
+        self, burst: int | None, workers: list[Process], schedule: bool = True
+    ) -> dict[str, Any]:
         """N channels, one job each, published as a schedule's dispatch would; `burst=None` runs
         it without a rate limit, else the fake Slack limits chat.postMessage per channel.
         `schedule=False` publishes them as commands' jobs instead (status message, result in
@@ -305,19 +315,36 @@ class Bench:
         main_before = workers_main(workers)
         started = time.monotonic()
         for channel in channels:
-            job = Job(id=new_job_id(), report="ping", args={}, channel=channel, user="U0BENCH",
-                      schedule_id="bench-digest" if schedule else "")
+            job = Job(
+                id=new_job_id(),
+                report="ping",
+                args={},
+                channel=channel,
+                user="U0BENCH",
+                schedule_id="bench-digest" if schedule else "",
+            )
             publisher.publish(job, settings.report_time_limit)
-        finished = self.watcher.wait_done(channels, timeout=max(120.0, 2.0 * s.digest_channels), digest=schedule)
-        took = max(self.watcher.finished(digest=schedule).get(c, time.monotonic()) for c in channels) - started
+        finished = self.watcher.wait_done(
+            channels, timeout=max(120.0, 2.0 * s.digest_channels), digest=schedule
+        )
+        took = (
+            max(self.watcher.finished(digest=schedule).get(c, time.monotonic()) for c in channels) - started
+        )
         lost, dup = self.watcher.lost_and_duplicated(channels, digest=schedule)
         limited = sum(1 for r in self.slack.requests("chat.postMessage") if r.status == 429)
         cpu = cpu_per_job(cpu_before, cpu_snapshot(None, workers), s.digest_channels)
         main = (workers_main(workers) - main_before) * 1000 / s.digest_channels
         split = {"main": main, "pool": cpu[CPU_PARTS[2]] - main}
         self.slack.reset()
-        return {"seconds": took, "lost": lost, "duplicated": dup, "answered_429": limited, "finished": finished,
-                "cpu_ms_per_job": cpu, "workers_cpu_ms_per_job": split}
+        return {
+            "seconds": took,
+            "lost": lost,
+            "duplicated": dup,
+            "answered_429": limited,
+            "finished": finished,
+            "cpu_ms_per_job": cpu,
+            "workers_cpu_ms_per_job": split,
+        }
 
     def digest(self, workers: list[Process]) -> None:
         """The digest without limits, under the strict limit (burst 1) and under short bursts;
@@ -357,36 +384,69 @@ class Bench:
                 ("commands fan-out s [no limit]", commands_free["seconds"]),
                 (f"commands fan-out s [burst {s.rate_burst}]", commands_strict["seconds"]),
                 ("commands fan-out no limit + refill s", commands_floor),
-                (f"commands fan-out ratio to no limit + refill [burst {s.rate_burst}]",
-                 commands_strict["seconds"] / commands_floor),
+                (
+                    f"commands fan-out ratio to no limit + refill [burst {s.rate_burst}]",
+                    commands_strict["seconds"] / commands_floor,
+                ),
                 ("commands fan-out cpu ms/job [no limit]", commands_free["cpu_ms_per_job"]["total"]),
-                (f"commands fan-out cpu ms/job [burst {s.rate_burst}]", commands_strict["cpu_ms_per_job"]["total"]),
-                *((f"digest workers {part} ms/job [{label}]", run["workers_cpu_ms_per_job"][part])
-                  for label, run in (("no limit", free), (f"burst {s.rate_burst}", strict)) for part in ("main", "pool")),
+                (
+                    f"commands fan-out cpu ms/job [burst {s.rate_burst}]",
+                    commands_strict["cpu_ms_per_job"]["total"],
+                ),
+                *(
+                    (f"digest workers {part} ms/job [{label}]", run["workers_cpu_ms_per_job"][part])
+                    for label, run in (("no limit", free), (f"burst {s.rate_burst}", strict))
+                    for part in ("main", "pool")
+                ),
             ):
                 self.results.add(label, value)
-            rounds.append({
-                "bound_seconds": bound, "ratio": strict["seconds"] / bound, "unthrottled": free,
-                f"burst {s.rate_burst}": strict, f"burst {s.slack_burst}": bursty,
-                "commands, unthrottled": commands_free, f"commands, burst {s.rate_burst}": commands_strict,
-            })
-        runs = [r[key] for r in rounds for key in (f"burst {s.rate_burst}", f"burst {s.slack_burst}", "unthrottled",
-                                                     "commands, unthrottled", f"commands, burst {s.rate_burst}")]
+            rounds.append(
+                {
+                    "bound_seconds": bound,
+                    "ratio": strict["seconds"] / bound,
+                    "unthrottled": free,
+                    f"burst {s.rate_burst}": strict,
+                    f"burst {s.slack_burst}": bursty,
+                    "commands, unthrottled": commands_free,
+                    f"commands, burst {s.rate_burst}": commands_strict,
+                }
+            )
+        runs = [
+            r[key]
+            for r in rounds
+            for key in (
+                f"burst {s.rate_burst}",
+                f"burst {s.slack_burst}",
+                "unthrottled",
+                "commands, unthrottled",
+                f"commands, burst {s.rate_burst}",
+            )
+        ]
         self.results.facts["digest"] = {
-            "channels": s.digest_channels, "per_channel_bound": per_channel,
-            "per_channel_bound_commands": per_channel_commands, "rounds": rounds,
-            "lost": sum(run["lost"] for run in runs), "duplicated": sum(run["duplicated"] for run in runs),
-            f"answered_429 [burst {s.rate_burst}]": [r[f"burst {s.rate_burst}"]["answered_429"] for r in rounds],
-            f"answered_429 [burst {s.slack_burst}]": [r[f"burst {s.slack_burst}"]["answered_429"] for r in rounds],
-            f"answered_429 [commands, burst {s.rate_burst}]":
-                [r[f"commands, burst {s.rate_burst}"]["answered_429"] for r in rounds],
+            "channels": s.digest_channels,
+            "per_channel_bound": per_channel,
+            "per_channel_bound_commands": per_channel_commands,
+            "rounds": rounds,
+            "lost": sum(run["lost"] for run in runs),
+            "duplicated": sum(run["duplicated"] for run in runs),
+            f"answered_429 [burst {s.rate_burst}]": [
+                r[f"burst {s.rate_burst}"]["answered_429"] for r in rounds
+            ],
+            f"answered_429 [burst {s.slack_burst}]": [
+                r[f"burst {s.slack_burst}"]["answered_429"] for r in rounds
+            ],
+            f"answered_429 [commands, burst {s.rate_burst}]": [
+                r[f"commands, burst {s.rate_burst}"]["answered_429"] for r in rounds
+            ],
         }
 
     def digest_only(self) -> Results:
         """Only the digest phase, with its workers: for working on the digest without the rest."""
         self.results.facts["load before"] = load_average()
-        workers = [self._start(start_worker(f"ours-{n}", "tasks", self.env, self.logs))
-                   for n in range(1, self.sizes.digest_workers + 1)]
+        workers = [
+            self._start(start_worker(f"ours-{n}", "tasks", self.env, self.logs))
+            for n in range(1, self.sizes.digest_workers + 1)
+        ]
         self.digest(workers)
         self.results.facts["load after"] = load_average()
         return self.results
@@ -394,8 +454,10 @@ class Bench:
     def memory(self, label: str, bot: Process, worker: Process) -> None:
         pool = [rss_kib(p) for p in children(worker.pid)]
         self.results.facts[f"memory {label}"] = {
-            "bot": rss_kib(bot.pid), "worker main": rss_kib(worker.pid),
-            "worker pool (each, max)": max(pool, default=0), "pool processes": len(pool),
+            "bot": rss_kib(bot.pid),
+            "worker main": rss_kib(worker.pid),
+            "worker pool (each, max)": max(pool, default=0),
+            "pool processes": len(pool),
         }
 
     # -------------------------------------------------------------------- all
@@ -405,8 +467,14 @@ class Bench:
         r = self.results
         r.facts["load before"] = load_average()
         floor = self._start(start_http("floor-bot", [PY, "-m", "bench.floor_bot"], self.env, self.logs))
-        floor_in_thread = self._start(start_http(
-            "floor-bot-pbr", [PY, "-m", "bench.floor_bot", "--process-before-response"], self.env, self.logs))
+        floor_in_thread = self._start(
+            start_http(
+                "floor-bot-pbr",
+                [PY, "-m", "bench.floor_bot", "--process-before-response"],
+                self.env,
+                self.logs,
+            )
+        )
         ours = self._start(start_http("bot", [PY, "run.py", "bot"], self.env, self.logs))
         naive = self._start(start_http("naive-bot", [PY, "-m", "bench.naive_bot"], self.env, self.logs))
 
@@ -429,7 +497,8 @@ class Bench:
         second = self._start(start_worker("ours-2", "tasks", self.env, self.logs))
         naive_second = self._start(start_worker("naive-2", "bench.naive_tasks", self.env, self.logs))
         self.alternate_bursts(
-            ("ours, 2 workers", ours, [first, second]), ("naive, 2 workers", naive, [naive_first, naive_second])
+            ("ours, 2 workers", ours, [first, second]),
+            ("naive, 2 workers", naive, [naive_first, naive_second]),
         )
         for proc in (naive_first, naive_second):  # nothing else may take the TLS phase's jobs
             self._stop(proc)
@@ -459,8 +528,14 @@ def machine() -> dict[str, str]:
             return "?"
 
     mem = run("free", "-h").splitlines()
-    redis_version = next((ln.split(":")[1] for ln in run("redis-cli", "info", "server").splitlines()
-                          if ln.startswith("redis_version:")), "?")
+    redis_version = next(
+        (
+            ln.split(":")[1]
+            for ln in run("redis-cli", "info", "server").splitlines()
+            if ln.startswith("redis_version:")
+        ),
+        "?",
+    )
     return {
         "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "nproc": run("nproc"),
@@ -496,14 +571,31 @@ def table(results: Results, sizes: Sizes) -> str:
     def throughput_row(figure: str, phase: str) -> str:
         ours, naive = f"jobs/s [ours, {phase}]", f"jobs/s [naive, {phase}]"
         ratio = m(ours) / m(naive)
-        return _row(figure, val(ours), f"naive {val(naive)}", "≥ naive", verdict(ratio >= 1) + f" ({ratio:.2f}×)",
-                    noise(ours, naive))
+        return _row(
+            figure,
+            val(ours),
+            f"naive {val(naive)}",
+            "≥ naive",
+            verdict(ratio >= 1) + f" ({ratio:.2f}×)",
+            noise(ours, naive),
+        )
 
     def cpu_rows(parts: tuple[str, ...], phase: str, label: str) -> list[str]:
-        keys = ((part, f"cpu ms/job {part} [ours, {phase}]", f"cpu ms/job {part} [naive, {phase}]") for part in parts)
-        return [_row(f"CPU per job, ms, {part} ({label})", f"{m(ours):.2f}" if ours in f else "n/a",
-                     f"naive {m(naive):.2f}" if naive in f else "n/a", "-", "-", noise(ours, naive))
-                for part, ours, naive in keys]
+        keys = (
+            (part, f"cpu ms/job {part} [ours, {phase}]", f"cpu ms/job {part} [naive, {phase}]")
+            for part in parts
+        )
+        return [
+            _row(
+                f"CPU per job, ms, {part} ({label})",
+                f"{m(ours):.2f}" if ours in f else "n/a",
+                f"naive {m(naive):.2f}" if naive in f else "n/a",
+                "-",
+                "-",
+                noise(ours, naive),
+            )
+            for part, ours, naive in keys
+        ]
 
     lines = [
         _row("figure", "ours", "reference", "target", "met", "noise (ours / ref)"),
@@ -511,79 +603,155 @@ def table(results: Results, sizes: Sizes) -> str:
     ]
     a50, f50 = m("ack p50 ms [ours, bot alone]"), m("ack p50 ms [floor]")
     a99 = m("ack p99 ms [ours, bot alone]")
-    lines.append(_row(f"ack p50, ms ({sizes.commands} cmds, {sizes.concurrency} senders)",
-                      val("ack p50 ms [ours, bot alone]"), f"floor {val('ack p50 ms [floor]')}",
-                      "≤ 1.5× floor", verdict(a50 <= 1.5 * f50) + f" ({a50 / f50:.2f}×)",
-                      noise("ack p50 ms [ours, bot alone]", "ack p50 ms [floor]")))
-    lines.append(_row("ack p99, ms", val("ack p99 ms [ours, bot alone]"), f"floor {val('ack p99 ms [floor]')}",
-                      "< 100 ms", verdict(a99 < 100), noise("ack p99 ms [ours, bot alone]", "ack p99 ms [floor]")))
+    lines.append(
+        _row(
+            f"ack p50, ms ({sizes.commands} cmds, {sizes.concurrency} senders)",
+            val("ack p50 ms [ours, bot alone]"),
+            f"floor {val('ack p50 ms [floor]')}",
+            "≤ 1.5× floor",
+            verdict(a50 <= 1.5 * f50) + f" ({a50 / f50:.2f}×)",
+            noise("ack p50 ms [ours, bot alone]", "ack p50 ms [floor]"),
+        )
+    )
+    lines.append(
+        _row(
+            "ack p99, ms",
+            val("ack p99 ms [ours, bot alone]"),
+            f"floor {val('ack p99 ms [floor]')}",
+            "< 100 ms",
+            verdict(a99 < 100),
+            noise("ack p99 ms [ours, bot alone]", "ack p99 ms [floor]"),
+        )
+    )
     t50 = m("ack p50 ms [floor, in the request thread]")
-    lines.append(_row("ack p50, ms, floor configured as ours (process_before_response)", val("ack p50 ms [ours, bot alone]"),
-                      f"floor {val('ack p50 ms [floor, in the request thread]')}", "-", f"{a50 / t50:.2f}×",
-                      noise("ack p50 ms [ours, bot alone]", "ack p50 ms [floor, in the request thread]")))
+    lines.append(
+        _row(
+            "ack p50, ms, floor configured as ours (process_before_response)",
+            val("ack p50 ms [ours, bot alone]"),
+            f"floor {val('ack p50 ms [floor, in the request thread]')}",
+            "-",
+            f"{a50 / t50:.2f}×",
+            noise("ack p50 ms [ours, bot alone]", "ack p50 ms [floor, in the request thread]"),
+        )
+    )
     for p in ("p50", "p99"):
-        lines.append(versus(f"ack {p}, ms, while 1 worker runs the burst", f"ack {p} ms [ours, 1 worker]",
-                            f"ack {p} ms [naive, 1 worker]"))
+        lines.append(
+            versus(
+                f"ack {p}, ms, while 1 worker runs the burst",
+                f"ack {p} ms [ours, 1 worker]",
+                f"ack {p} ms [naive, 1 worker]",
+            )
+        )
     for p in ("p50", "p99"):
-        lines.append(_row(f"idle e2e {p}, ms", val(f"idle e2e {p} ms [ours]"),
-                          f"celery no-op {val(f'idle e2e {p} ms [celery no-op]')}, naive {val(f'idle e2e {p} ms [naive]')}",
-                          "-", "-", noise(f"idle e2e {p} ms [ours]", f"idle e2e {p} ms [celery no-op]")))
+        lines.append(
+            _row(
+                f"idle e2e {p}, ms",
+                val(f"idle e2e {p} ms [ours]"),
+                f"celery no-op {val(f'idle e2e {p} ms [celery no-op]')}, naive {val(f'idle e2e {p} ms [naive]')}",
+                "-",
+                "-",
+                noise(f"idle e2e {p} ms [ours]", f"idle e2e {p} ms [celery no-op]"),
+            )
+        )
     for p in ("p50", "p99"):
-        lines.append(versus(f"burst e2e {p}, ms (1 worker)", f"burst e2e {p} ms [ours, 1 worker]",
-                            f"burst e2e {p} ms [naive, 1 worker]"))
+        lines.append(
+            versus(
+                f"burst e2e {p}, ms (1 worker)",
+                f"burst e2e {p} ms [ours, 1 worker]",
+                f"burst e2e {p} ms [naive, 1 worker]",
+            )
+        )
     for w in ("1 worker", "2 workers"):
         lines.append(throughput_row(f"throughput, jobs/s ({w})", w))
     lines += cpu_rows((*CPU_PARTS, "total"), "1 worker", "1 worker burst")
     for p in ("p50", "p99"):
-        lines.append(versus(f"idle e2e {p}, ms, Slack over TLS", f"idle e2e {p} ms [ours, TLS]",
-                            f"idle e2e {p} ms [naive, TLS]"))
+        lines.append(
+            versus(
+                f"idle e2e {p}, ms, Slack over TLS",
+                f"idle e2e {p} ms [ours, TLS]",
+                f"idle e2e {p} ms [naive, TLS]",
+            )
+        )
     for p in ("p50", "p99"):
-        lines.append(versus(f"burst e2e {p}, ms (1 worker), Slack over TLS", f"burst e2e {p} ms [ours, 1 worker, TLS]",
-                            f"burst e2e {p} ms [naive, 1 worker, TLS]"))
+        lines.append(
+            versus(
+                f"burst e2e {p}, ms (1 worker), Slack over TLS",
+                f"burst e2e {p} ms [ours, 1 worker, TLS]",
+                f"burst e2e {p} ms [naive, 1 worker, TLS]",
+            )
+        )
     lines.append(throughput_row("throughput, jobs/s (1 worker), Slack over TLS", "1 worker, TLS"))
-    lines += cpu_rows((CPU_PARTS[0], CPU_PARTS[2], "total"), "1 worker, TLS", "1 worker burst, Slack over TLS")
+    lines += cpu_rows(
+        (CPU_PARTS[0], CPU_PARTS[2], "total"), "1 worker, TLS", "1 worker burst, Slack over TLS"
+    )
     d = results.facts.get("digest")
     if d:
         strict, bursty = f"burst {sizes.rate_burst}", f"burst {sizes.slack_burst}"
         ratio = m(f"digest ratio [{strict}]")
         lost = f"{d['lost']} lost, {d['duplicated']} dup"
-        lines.append(_row(
-            f"digest to {d['channels']} channels, s ({sizes.rate:g} msg/s/channel, {strict})",
-            val(f"digest s [{strict}]"),
-            f"limits allow {val('digest bound s')} (no limit: {val('digest s [no limit]')}); "
-            f"{'/'.join(map(str, d[f'answered_429 [{strict}]']))} × 429; "
-            f"CPU {val(f'digest cpu ms/job [{strict}]')} ms/job (no limit: {val('digest cpu ms/job [no limit]')})",
-            "≤ 1.1× allowed, 0 lost, 0 dup",
-            verdict(ratio <= 1.1 and not d["lost"] and not d["duplicated"]) + f" ({ratio:.2f}×, {lost})",
-            noise(f"digest s [{strict}]", "digest bound s")))
+        lines.append(
+            _row(
+                f"digest to {d['channels']} channels, s ({sizes.rate:g} msg/s/channel, {strict})",
+                val(f"digest s [{strict}]"),
+                f"limits allow {val('digest bound s')} (no limit: {val('digest s [no limit]')}); "
+                f"{'/'.join(map(str, d[f'answered_429 [{strict}]']))} × 429; "
+                f"CPU {val(f'digest cpu ms/job [{strict}]')} ms/job (no limit: {val('digest cpu ms/job [no limit]')})",
+                "≤ 1.1× allowed, 0 lost, 0 dup",
+                verdict(ratio <= 1.1 and not d["lost"] and not d["duplicated"]) + f" ({ratio:.2f}×, {lost})",
+                noise(f"digest s [{strict}]", "digest bound s"),
+            )
+        )
         main, pool = (m(f"digest workers {part} ms/job [{strict}]") for part in ("main", "pool"))
         main0, pool0 = (m(f"digest workers {part} ms/job [no limit]") for part in ("main", "pool"))
-        lines.append(_row(
-            f"digest CPU per job, ms, workers' main / pool processes ({strict})", f"{main:.2f} / {pool:.2f}",
-            f"no limit {main0:.2f} / {pool0:.2f}", "-", "-",
-            noise(f"digest workers pool ms/job [{strict}]", "digest workers pool ms/job [no limit]")))
-        lines.append(_row(
-            f"digest to {d['channels']} channels, s ({sizes.rate:g} msg/s/channel, {bursty})",
-            val(f"digest s [{bursty}]"), f"no limit {val('digest s [no limit]')}; "
-            f"{'/'.join(map(str, d[f'answered_429 [{bursty}]']))} × 429; CPU {val(f'digest cpu ms/job [{bursty}]')} ms/job",
-            "-", f"{m(f'digest ratio [{bursty}]'):.2f}×, {lost}", noise(f"digest s [{bursty}]", "digest s [no limit]")))
-        lines.append(_row(
-            f"commands' jobs to {d['channels']} channels, s ({sizes.rate:g} msg/s/channel, {strict}), "
-            "status message + result in its thread",
-            val(f"commands fan-out s [{strict}]"),
-            f"no limit {val('commands fan-out s [no limit]')} + {d['per_channel_bound_commands']:g} s: "
-            f"{val('commands fan-out no limit + refill s')}; "
-            f"{'/'.join(map(str, d[f'answered_429 [commands, {strict}]']))} × 429; "
-            f"CPU {val(f'commands fan-out cpu ms/job [{strict}]')} ms/job "
-            f"(no limit: {val('commands fan-out cpu ms/job [no limit]')})",
-            "-", f"{m(f'commands fan-out ratio to no limit + refill [{strict}]'):.2f}×",
-            noise(f"commands fan-out s [{strict}]", "commands fan-out no limit + refill s")))
+        lines.append(
+            _row(
+                f"digest CPU per job, ms, workers' main / pool processes ({strict})",
+                f"{main:.2f} / {pool:.2f}",
+                f"no limit {main0:.2f} / {pool0:.2f}",
+                "-",
+                "-",
+                noise(f"digest workers pool ms/job [{strict}]", "digest workers pool ms/job [no limit]"),
+            )
+        )
+        lines.append(
+            _row(
+                f"digest to {d['channels']} channels, s ({sizes.rate:g} msg/s/channel, {bursty})",
+                val(f"digest s [{bursty}]"),
+                f"no limit {val('digest s [no limit]')}; "
+                f"{'/'.join(map(str, d[f'answered_429 [{bursty}]']))} × 429; CPU {val(f'digest cpu ms/job [{bursty}]')} ms/job",
+                "-",
+                f"{m(f'digest ratio [{bursty}]'):.2f}×, {lost}",
+                noise(f"digest s [{bursty}]", "digest s [no limit]"),
+            )
+        )
+        lines.append(
+            _row(
+                f"commands' jobs to {d['channels']} channels, s ({sizes.rate:g} msg/s/channel, {strict}), "
+                "status message + result in its thread",
+                val(f"commands fan-out s [{strict}]"),
+                f"no limit {val('commands fan-out s [no limit]')} + {d['per_channel_bound_commands']:g} s: "
+                f"{val('commands fan-out no limit + refill s')}; "
+                f"{'/'.join(map(str, d[f'answered_429 [commands, {strict}]']))} × 429; "
+                f"CPU {val(f'commands fan-out cpu ms/job [{strict}]')} ms/job "
+                f"(no limit: {val('commands fan-out cpu ms/job [no limit]')})",
+                "-",
+                f"{m(f'commands fan-out ratio to no limit + refill [{strict}]'):.2f}×",
+                noise(f"commands fan-out s [{strict}]", "commands fan-out no limit + refill s"),
+            )
+        )
     for label in ("at rest", "after burst"):
         mem = results.facts.get(f"memory {label}")
         if mem:
-            lines.append(_row(f"RSS {label}, MiB", f"bot {mem['bot'] / 1024:.0f}",
-                              f"worker main {mem['worker main'] / 1024:.0f}, pool {mem['worker pool (each, max)'] / 1024:.0f} × {mem['pool processes']}",
-                              "-", "-", "1 run"))
+            lines.append(
+                _row(
+                    f"RSS {label}, MiB",
+                    f"bot {mem['bot'] / 1024:.0f}",
+                    f"worker main {mem['worker main'] / 1024:.0f}, pool {mem['worker pool (each, max)'] / 1024:.0f} × {mem['pool processes']}",
+                    "-",
+                    "-",
+                    "1 run",
+                )
+            )
     return "\n".join(lines)
 
 
@@ -595,15 +763,30 @@ def parse(argv: list[str]) -> tuple[Sizes, argparse.Namespace]:
     parser.add_argument("--concurrency", type=int, help="concurrent senders (default 8)")
     parser.add_argument("--idle-jobs", type=int, help="sequential pings per idle round (default 20)")
     parser.add_argument("--digest-channels", type=int, help="channels of the digest (default 500)")
-    parser.add_argument("--broker", default="amqp://guest:guest@127.0.0.1:5672", help="RabbitMQ, without vhost")
-    parser.add_argument("--redis", default="redis://127.0.0.1:6379/15", help="Redis (a key prefix of its own is used)")
-    parser.add_argument("--queue-type", choices=("classic", "quorum"), default="classic",
-                        help="CELERY_QUEUE_TYPE of our bot and workers (default classic)")
-    parser.add_argument("--queue-version", type=int, choices=(1, 2), default=2,
-                        help="storage version of the run's classic queues, set by policy (default 2, as "
-                             "deploy/ sets up; 1 is what RabbitMQ up to 4.1 starts a queue on)")
+    parser.add_argument(
+        "--broker", default="amqp://guest:guest@127.0.0.1:5672", help="RabbitMQ, without vhost"
+    )
+    parser.add_argument(
+        "--redis", default="redis://127.0.0.1:6379/15", help="Redis (a key prefix of its own is used)"
+    )
+    parser.add_argument(
+        "--queue-type",
+        choices=("classic", "quorum"),
+        default="classic",
+        help="CELERY_QUEUE_TYPE of our bot and workers (default classic)",
+    )
+    parser.add_argument(
+        "--queue-version",
+        type=int,
+        choices=(1, 2),
+        default=2,
+        help="storage version of the run's classic queues, set by policy (default 2, as "
+        "deploy/ sets up; 1 is what RabbitMQ up to 4.1 starts a queue on)",
+    )
     parser.add_argument("--json", type=Path, help="also write the figures here")
-    parser.add_argument("--digest-only", action="store_true", help="run only the digest phase and print its rows")
+    parser.add_argument(
+        "--digest-only", action="store_true", help="run only the digest phase and print its rows"
+    )
     args = parser.parse_args(argv)
     sizes = QUICK if args.quick else Sizes()
     for name in ("rounds", "commands", "concurrency", "idle_jobs", "digest_channels"):
@@ -619,25 +802,42 @@ def main(argv: list[str] | None = None) -> int:
     info["classic queues"] = f"v{args.queue_version}, by policy"
     logs = Path(tempfile.mkdtemp(prefix="reportbot-bench-"))
     print(f"reportbot bench: {info['command']}  ({json.dumps(asdict(sizes))})", flush=True)
-    with Services(args.broker, args.redis, queue_type=args.queue_type, queue_version=args.queue_version) as services:
+    with Services(
+        args.broker, args.redis, queue_type=args.queue_type, queue_version=args.queue_version
+    ) as services:
         bench = Bench(sizes, services, logs)
         try:
             results = bench.digest_only() if args.digest_only else bench.run()
         finally:
             bench.close()
     info["took"] = f"{time.monotonic() - started:.0f} s"
-    info["load (1/5/15 min) before → after"] = f"{results.facts['load before']} → {results.facts['load after']}"
+    info["load (1/5/15 min) before → after"] = (
+        f"{results.facts['load before']} → {results.facts['load after']}"
+    )
     print()
     print("  ".join(f"{k}: {v}" for k, v in info.items()))
     print()
     rows = table(results, sizes).splitlines()
-    print("\n".join(rows[:2] + [r for r in rows[2:] if r.startswith(("| digest", "| commands' jobs"))] if args.digest_only else rows))
+    print(
+        "\n".join(
+            rows[:2] + [r for r in rows[2:] if r.startswith(("| digest", "| commands' jobs"))]
+            if args.digest_only
+            else rows
+        )
+    )
     print(f"\nprocess logs: {logs}")
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps({
-            "machine": info, "sizes": asdict(sizes),
-            "figures": {k: {"median": v.median, "runs": v.runs} for k, v in results.figures.items()},
-            "facts": results.facts,
-        }, indent=2, default=str))
+        args.json.write_text(
+            json.dumps(
+                {
+                    "machine": info,
+                    "sizes": asdict(sizes),
+                    "figures": {k: {"median": v.median, "runs": v.runs} for k, v in results.figures.items()},
+                    "facts": results.facts,
+                },
+                indent=2,
+                default=str,
+            )
+        )
     return 0

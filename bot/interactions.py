@@ -48,7 +48,9 @@ def register_interactions(app: App, control: JobControl, after_ack: AfterAck) ->
         job_id, user, channel = _clicked(body)
         ack()
         after_ack.run(
-            lambda: _finish(answer(lambda: control.cancel(job_id, user, channel), what="Cancel button"), respond),
+            lambda: _finish(
+                answer(lambda: control.cancel(job_id, user, channel), what="Cancel button"), respond
+            ),
             "Cancel button",
         )
 

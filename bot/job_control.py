@@ -46,6 +46,7 @@ REVOKE_TIMEOUT = 1.5
 # setting, and a report in C code would only see a Python-level handler late; SIGKILL always works.
 TERMINATE_SIGNAL = "SIGKILL"
 
+
 class JobControl:
     """Cancel and Run again, for the command and the buttons alike."""
 
@@ -184,7 +185,9 @@ class JobControl:
         return self.handler.queue(record.job.report, record.job.args, payload)
 
 
-def install_job_control(app: App, handler: CommandHandler, settings: Settings, after_ack: AfterAck) -> JobControl:
+def install_job_control(
+    app: App, handler: CommandHandler, settings: Settings, after_ack: AfterAck
+) -> JobControl:
     """Wire cancel into the command handler and the buttons into the Bolt app (from build_app);
     a click's work runs on `after_ack`, once Slack has its ack."""
     from bot.interactions import register_interactions

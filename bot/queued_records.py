@@ -82,6 +82,8 @@ class QueuedRecords:
         try:
             self.records.created_many(jobs)
         except StoreUnavailable as exc:
-            log.warning("store unavailable (%s): %d queued jobs run, but have no record for `status`", exc, len(jobs))
+            log.warning(
+                "store unavailable (%s): %d queued jobs run, but have no record for `status`", exc, len(jobs)
+            )
         except Exception:
             log.exception("could not record %d queued jobs", len(jobs))

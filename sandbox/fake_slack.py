@@ -830,7 +830,10 @@ class FakeSlack:
             is_timeout = isinstance(e.reason, (TimeoutError, socket.timeout))
             return done(
                 CommandResponse(
-                    0, None, time.monotonic() - started, "operation_timeout" if is_timeout else "dispatch_failed"
+                    0,
+                    None,
+                    time.monotonic() - started,
+                    "operation_timeout" if is_timeout else "dispatch_failed",
                 )
             )
         elapsed = time.monotonic() - started

@@ -707,7 +707,13 @@ class Workspace:
         return None
 
     def record(
-        self, method: str, params: dict[str, Any], headers: dict[str, str], status: int, response: Any, peer: str = ""
+        self,
+        method: str,
+        params: dict[str, Any],
+        headers: dict[str, str],
+        status: int,
+        response: Any,
+        peer: str = "",
     ) -> None:
         rec = RecordedRequest(method, params, headers, status, response, self.clock(), peer)
         with self._lock:

@@ -71,9 +71,7 @@ class Settings:
         """The values that must never reach a log line, a task or a Slack message: the tokens,
         Flower's credentials whole and each password alone (a line may show just that), and the
         passwords in the broker's and Redis's URLs, as written and percent-decoded."""
-        passwords = [
-            pair.split(":", 1)[1] for pair in self.flower_basic_auth.split(",") if ":" in pair
-        ]
+        passwords = [pair.split(":", 1)[1] for pair in self.flower_basic_auth.split(",") if ":" in pair]
         urls = [*self.celery_broker_url.split(";"), self.redis_url]
         for url in urls:
             try:
@@ -126,9 +124,7 @@ def read_dotenv(path: Path) -> dict[str, str]:
     return {k: v for k, v in dotenv_values(path).items() if v is not None}
 
 
-def load_settings(
-    environ: Mapping[str, str] | None = None, dotenv: Path | None = Path(".env")
-) -> Settings:
+def load_settings(environ: Mapping[str, str] | None = None, dotenv: Path | None = Path(".env")) -> Settings:
     """Build Settings from `.env` (if present) overlaid by the real environment, which wins."""
     values: dict[str, str] = read_dotenv(dotenv) if dotenv is not None else {}
     values.update(os.environ if environ is None else environ)
@@ -164,5 +160,7 @@ def load_settings(
         if getattr(settings, name) < 0:
             raise SettingsError(f"{name.upper()} must be 0 (no limit) or more, got {getattr(settings, name)}")
     if settings.celery_queue_type not in ("classic", "quorum"):
-        raise SettingsError(f"CELERY_QUEUE_TYPE must be classic or quorum, got {settings.celery_queue_type!r}")
+        raise SettingsError(
+            f"CELERY_QUEUE_TYPE must be classic or quorum, got {settings.celery_queue_type!r}"
+        )
     return settings

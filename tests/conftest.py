@@ -72,10 +72,14 @@ def worker_runtime(slack, *reports) -> Runtime:  # type: ignore[no-untyped-def]
     from tasks.settings import Settings
     from tasks.worker.runtime import Runtime
 
-    runtime = Runtime(Settings(
-        slack_bot_token=BOT_TOKEN, slack_api_url=slack.api_url, redis_url=REDIS_URL,
-        redis_prefix=f"{REDIS_PREFIX}{uuid.uuid4().hex[:6]}:",
-    ))
+    runtime = Runtime(
+        Settings(
+            slack_bot_token=BOT_TOKEN,
+            slack_api_url=slack.api_url,
+            redis_url=REDIS_URL,
+            redis_prefix=f"{REDIS_PREFIX}{uuid.uuid4().hex[:6]}:",
+        )
+    )
     if reports:
         registry = Registry()
         for report in reports:
@@ -153,7 +157,9 @@ def publish_ping(env: dict[str, str], channel: str) -> Job:
     from tasks.jobs.records import Job, new_job_id
     from tasks.settings import load_settings
 
-    job = Job(id=new_job_id(), report="ping", args={}, channel=channel, user="U0ALICE", requested_at=time.time())
+    job = Job(
+        id=new_job_id(), report="ping", args={}, channel=channel, user="U0ALICE", requested_at=time.time()
+    )
     Publisher(load_settings(env, dotenv=None)).publish(job, time_limit=10)
     return job
 
@@ -163,7 +169,8 @@ def wait_succeeded(slack, channel: str, job: Job, timeout: float = 20):  # type:
     report's status message is posted finished, a moment before the result)."""
     return slack.wait_for(
         lambda: [
-            m for m in slack.messages(channel)
+            m
+            for m in slack.messages(channel)
             if job.id in str(m.blocks) and "succeeded" in str(m.blocks) and slack.thread(channel, m.ts)
         ],
         timeout=timeout,

@@ -179,5 +179,3 @@ def make_access(client: Callable[[], WebClient], budget: float | None = None) ->
 def ack_path_access(settings: Settings) -> Access:
     """The bot's Access: one quick try per lookup, all within ACK_PATH_BUDGET."""
     return make_access(lambda: make_client(settings, ack_path=True), budget=ACK_PATH_BUDGET)
-
-

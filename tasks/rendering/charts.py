@@ -54,12 +54,19 @@ def chart_png(chart: Chart) -> bytes:
             width = 0.8 / len(series)
             for index, (name, values) in enumerate(series.items()):
                 offset = (index - (len(series) - 1) / 2) * width
-                axes.bar([p + offset for p in positions], [0 if v != v else v for v in values], width, label=name)
+                axes.bar(
+                    [p + offset for p in positions], [0 if v != v else v for v in values], width, label=name
+                )
         else:
             for name, values in series.items():
                 axes.plot(positions, values, marker="o" if len(positions) <= 60 else None, label=name)
         step = max(1, math.ceil(len(labels) / MAX_LABELS))
-        axes.set_xticks(positions[::step], labels[::step], rotation=45 if len(labels) > 8 else 0, ha="right" if len(labels) > 8 else "center")
+        axes.set_xticks(
+            positions[::step],
+            labels[::step],
+            rotation=45 if len(labels) > 8 else 0,
+            ha="right" if len(labels) > 8 else "center",
+        )
         axes.set_xlabel(chart.x)
         if len(series) == 1:
             axes.set_ylabel(chart.y[0])

@@ -78,14 +78,14 @@ def describe_args(args: dict[str, str]) -> str:
 
 
 def describe_request(job: Job) -> str:
-    """"*sales* `region=emea`": what was asked for, safe to show."""
+    """ "*sales* `region=emea`": what was asked for, safe to show."""
     args = describe_args(job.args)
     name = f"*{escape_mrkdwn(job.report)}*"
     return f"{name} {args}" if args else name
 
 
 def _outcome(state: str, duration: float) -> str:
-    """"succeeded in 1.5 s", "failed after 120 ms": a finished job's state and run time."""
+    """ "succeeded in 1.5 s", "failed after 120 ms": a finished job's state and run time."""
     return f"{state} {'in' if state == 'succeeded' else 'after'} {format_duration(duration)}"
 
 
@@ -94,11 +94,15 @@ def _capped_text(text: str) -> str:
     return text if len(text) <= TEXT_LIMIT else text[: TEXT_LIMIT - 20] + "\n… (truncated)"
 
 
-def _capped_blocks(blocks: Sequence[Block | dict[str, Any]], limit: int = MAX_BLOCKS) -> list[Block | dict[str, Any]]:
+def _capped_blocks(
+    blocks: Sequence[Block | dict[str, Any]], limit: int = MAX_BLOCKS
+) -> list[Block | dict[str, Any]]:
     """At most `limit` blocks, the last saying that more did not fit."""
     if len(blocks) <= limit:
         return list(blocks)
-    more = ContextBlock(elements=[MarkdownTextObject(text="_… more of the result did not fit in one message._")])
+    more = ContextBlock(
+        elements=[MarkdownTextObject(text="_… more of the result did not fit in one message._")]
+    )
     return [*blocks[: limit - 1], more]
 
 
@@ -166,9 +170,7 @@ def digest_message(job: Job, state: str, result: Rendered, duration: float) -> R
     """
     icon = STATE_ICONS.get(state, "")
     where = _outcome(state, duration)
-    line = (
-        f"{icon} {describe_request(job)} (schedule `{escape_mrkdwn(job.schedule_id)}`): {where} · job `{job.id}`"
-    )
+    line = f"{icon} {describe_request(job)} (schedule `{escape_mrkdwn(job.schedule_id)}`): {where} · job `{job.id}`"
     blocks = _capped_blocks(result.blocks, MAX_BLOCKS - 2)  # room for the context line and the buttons
     blocks.append(ContextBlock(elements=[MarkdownTextObject(text=line[:SECTION_LIMIT])]))
     blocks.append(ActionsBlock(block_id=f"job_{job.id}", elements=job_buttons(job, state)))
@@ -190,7 +192,11 @@ def job_buttons(job: Job, state: str) -> list[ButtonElement]:
             confirm="Cancel job",
             deny="Keep it running",
         )
-        return [ButtonElement(text="Cancel", action_id=CANCEL_ACTION, value=job.id, style="danger", confirm=confirm)]
+        return [
+            ButtonElement(
+                text="Cancel", action_id=CANCEL_ACTION, value=job.id, style="danger", confirm=confirm
+            )
+        ]
     if state in ("succeeded", "failed", "cancelled"):
         return [ButtonElement(text="Run again", action_id=RERUN_ACTION, value=job.id)]
     return []

@@ -167,7 +167,9 @@ def table_block(table: Table, *, notify: bool = False) -> tuple[TableBlock, int]
     return TableBlock(rows=rows, column_settings=settings), shown
 
 
-def monospace(table: Table, max_rows: int = INLINE_ROWS, limit: int = SECTION_LIMIT - 8) -> tuple[str, int, int]:
+def monospace(
+    table: Table, max_rows: int = INLINE_ROWS, limit: int = SECTION_LIMIT - 8
+) -> tuple[str, int, int]:
     """Aligned columns in plain text, numbers right-aligned: (text, rows shown, columns shown).
 
     Once escaped for mrkdwn it fits in ``limit`` characters: columns are dropped from the right
@@ -184,9 +186,7 @@ def monospace(table: Table, max_rows: int = INLINE_ROWS, limit: int = SECTION_LI
     widths = [max(len(r[i]) for r in cells) for i in range(len(table.columns))]
 
     def line(row: list[str], ncols: int) -> str:
-        parts = [
-            row[i].rjust(widths[i]) if numeric[i] else row[i].ljust(widths[i]) for i in range(ncols)
-        ]
+        parts = [row[i].rjust(widths[i]) if numeric[i] else row[i].ljust(widths[i]) for i in range(ncols)]
         return "  ".join(parts).rstrip()
 
     def rule(ncols: int) -> str:
@@ -244,7 +244,9 @@ def render_table(table: Table, *, use_block: bool, notify: bool = False) -> tupl
     if note:
         notes.append(note)
     if hidden_columns:
-        notes.append(f"{hidden_columns:,} more columns did not fit; all {len(table.columns):,} are in the CSV.")
+        notes.append(
+            f"{hidden_columns:,} more columns did not fit; all {len(table.columns):,} are in the CSV."
+        )
     if notes:
         blocks.append(ContextBlock(elements=[MarkdownTextObject(text=" ".join(notes))]))
         fallback.append(" ".join(notes))

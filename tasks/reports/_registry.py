@@ -321,7 +321,9 @@ class Report:
         if time_limit is not None and (
             isinstance(time_limit, bool) or not isinstance(time_limit, int | float) or not time_limit > 0
         ):
-            raise ValueError(f"report {name!r}: `time_limit` must be a positive number of seconds, not {time_limit!r}")
+            raise ValueError(
+                f"report {name!r}: `time_limit` must be a positive number of seconds, not {time_limit!r}"
+            )
         return cls(
             name=name,
             func=func,

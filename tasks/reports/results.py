@@ -37,7 +37,9 @@ class Table:
     rows: tuple[tuple[Any, ...], ...]
     title: str | None = None
 
-    def __init__(self, columns: Iterable[Any], rows: Iterable[Iterable[Any]], title: str | None = None) -> None:
+    def __init__(
+        self, columns: Iterable[Any], rows: Iterable[Iterable[Any]], title: str | None = None
+    ) -> None:
         cols = tuple(str(c) for c in columns)
         if not cols:
             raise ValueError("a Table needs at least one column")

@@ -88,14 +88,26 @@ class SqlReport:
 
     def __call__(self, **values: Any) -> Table | list[Any]:
         url = resolve_url(self.database, self.environ, self.name)
-        table, cut = query(url, self.sql, values, self.timeout, secrets=url_secrets(self.database, self.environ))
+        table, cut = query(
+            url, self.sql, values, self.timeout, secrets=url_secrets(self.database, self.environ)
+        )
         parts: list[Any] = [table]
         if cut:
-            parts.insert(0, f":warning: The result was cut at {MAX_ROWS:,} rows: the table and its CSV hold "
-                            "only the first ones. Aggregate or filter in the SQL to see all of it.")
+            parts.insert(
+                0,
+                f":warning: The result was cut at {MAX_ROWS:,} rows: the table and its CSV hold "
+                "only the first ones. Aggregate or filter in the SQL to see all of it.",
+            )
         if self.chart and table.rows:
-            parts.append(Chart(table, type=self.chart["type"], x=self.chart.get("x"), y=self.chart.get("y"),
-                               title=self.chart.get("title")))
+            parts.append(
+                Chart(
+                    table,
+                    type=self.chart["type"],
+                    x=self.chart.get("x"),
+                    y=self.chart.get("y"),
+                    title=self.chart.get("title"),
+                )
+            )
         return parts if len(parts) > 1 else table
 
 
@@ -107,7 +119,9 @@ def resolve_url(database: str, environ: Mapping[str, str], report: str = "") -> 
     def value(match: re.Match[str]) -> str:
         name = match.group(1)
         if name not in environ:
-            raise QueryFailed(f"the database URL of {report or 'this report'} needs ${{{name}}}, which is not set")
+            raise QueryFailed(
+                f"the database URL of {report or 'this report'} needs ${{{name}}}, which is not set"
+            )
         return quote(environ[name], safe="")
 
     url = _VAR.sub(value, database)
@@ -199,7 +213,11 @@ def _make_engine(url_text: str) -> Any:
 
 
 def query(
-    url: str, sql: str, values: Mapping[str, Any], timeout: float = DEFAULT_TIMEOUT, secrets: list[str] | None = None
+    url: str,
+    sql: str,
+    values: Mapping[str, Any],
+    timeout: float = DEFAULT_TIMEOUT,
+    secrets: list[str] | None = None,
 ) -> tuple[Table, bool]:
     """Run one SELECT with ``values`` bound as parameters: its rows as a Table, and whether
     they were cut at ``MAX_ROWS``.
@@ -219,7 +237,10 @@ def query(
         with engine.connect() as conn:
             if backend == "postgresql":
                 conn.execute(text("set transaction read only"))
-                conn.execute(text("select set_config('statement_timeout', :ms, true)"), {"ms": str(int(timeout * 1000))})
+                conn.execute(
+                    text("select set_config('statement_timeout', :ms, true)"),
+                    {"ms": str(int(timeout * 1000))},
+                )
             elif backend == "sqlite":
                 conn.connection.info["deadline"] = time.monotonic() + timeout
             try:
@@ -235,7 +256,9 @@ def query(
         detail = str(error.orig).strip().splitlines()[0] if error.orig is not None else str(error)
         raise QueryFailed(_redact(f"the database refused the query: {detail}", secrets or [])) from error
     except exc.SQLAlchemyError as error:
-        raise QueryFailed(_redact(f"cannot use the database: {str(error).splitlines()[0]}", secrets or [])) from error
+        raise QueryFailed(
+            _redact(f"cannot use the database: {str(error).splitlines()[0]}", secrets or [])
+        ) from error
     except QueryFailed as error:
         raise QueryFailed(_redact(str(error), secrets or [])) from error
     return Table(columns, [tuple(row) for row in rows[:MAX_ROWS]]), len(rows) > MAX_ROWS
@@ -287,7 +310,7 @@ def build_report(name: str, spec: Any, environ: Mapping[str, str]) -> Report:
         raise SqlReportError(f"unknown keys {sorted(unknown)}; known: {sorted(_REPORT_KEYS)}")
     database, sql = spec.get("database"), spec.get("sql")
     if not isinstance(database, str) or not database:
-        raise SqlReportError("needs `database`, a SQLAlchemy URL like \"postgresql://reader@db/shop\"")
+        raise SqlReportError('needs `database`, a SQLAlchemy URL like "postgresql://reader@db/shop"')
     if not isinstance(sql, str) or not sql.strip():
         raise SqlReportError("needs `sql`, the query, with :name for each argument")
     args = spec.get("args", {})
@@ -324,7 +347,7 @@ def build_report(name: str, spec: Any, environ: Mapping[str, str]) -> Report:
 
 def _param(name: str, spec: Any) -> Param:
     if not isinstance(spec, dict):
-        raise SqlReportError(f"argument {name!r} must be a table like {{ type = \"str\", default = \"all\" }}")
+        raise SqlReportError(f'argument {name!r} must be a table like {{ type = "str", default = "all" }}')
     unknown = set(spec) - _ARG_KEYS
     if unknown:
         raise SqlReportError(f"argument {name!r}: unknown keys {sorted(unknown)}; known: {sorted(_ARG_KEYS)}")
@@ -337,7 +360,9 @@ def _param(name: str, spec: Any) -> Param:
     elif kind in KIND_TYPES:
         annotation = KIND_TYPES[kind]
     else:
-        raise SqlReportError(f"argument {name!r}: type {kind!r} is not one of {', '.join([*KIND_TYPES, 'choice'])}")
+        raise SqlReportError(
+            f"argument {name!r}: type {kind!r} is not one of {', '.join([*KIND_TYPES, 'choice'])}"
+        )
     param = Param.build(name, annotation)
     if "default" not in spec:
         return param
@@ -348,7 +373,9 @@ def _param(name: str, spec: Any) -> Param:
     try:
         checked = param.convert(raw)
     except UserError as error:
-        raise SqlReportError(f"argument {name!r}: default {default!r} does not fit its type ({error.message})") from error
+        raise SqlReportError(
+            f"argument {name!r}: default {default!r} does not fit its type ({error.message})"
+        ) from error
     # A date default stays as typed (today-7d): Report.convert_args counts it from the day the report runs.
     return Param.build(name, annotation, raw if param.kind == "date" else checked)
 
@@ -359,7 +386,9 @@ def _check_binds(sql: str, names: list[str]) -> None:
     binds = set(text(sql)._bindparams)  # the :name placeholders SQLAlchemy will bind
     missing = sorted(binds - set(names))
     if missing:
-        raise SqlReportError(f"the sql uses {', '.join(':' + m for m in missing)} but `args` does not declare it")
+        raise SqlReportError(
+            f"the sql uses {', '.join(':' + m for m in missing)} but `args` does not declare it"
+        )
     unused = sorted(set(names) - binds)
     if unused:
         raise SqlReportError(f"`args` declares {', '.join(unused)} but the sql never uses :{unused[0]}")
@@ -369,5 +398,12 @@ def _chart(spec: Any) -> dict[str, Any] | None:
     if spec is None:
         return None
     if not isinstance(spec, dict) or spec.get("type", "bar") not in CHART_TYPES:
-        raise SqlReportError(f"`chart` must be like {{ type = \"bar\", x = \"col\", y = \"col\" }}; type one of {', '.join(CHART_TYPES)}")
-    return {"type": spec.get("type", "bar"), "x": spec.get("x"), "y": spec.get("y"), "title": spec.get("title")}
+        raise SqlReportError(
+            f'`chart` must be like {{ type = "bar", x = "col", y = "col" }}; type one of {", ".join(CHART_TYPES)}'
+        )
+    return {
+        "type": spec.get("type", "bar"),
+        "x": spec.get("x"),
+        "y": spec.get("y"),
+        "title": spec.get("title"),
+    }

@@ -70,13 +70,13 @@ class CountingWebClient(KeptAliveWebClient):
             return super().api_call(api_method, **kwargs)
         except SlackApiError as exc:
             error = exc.response.get("error") if isinstance(exc.response.data, dict) else None
-            SLACK_API_ERRORS.labels(method=api_method, error=str(error or f"http_{exc.response.status_code}")).inc()
+            SLACK_API_ERRORS.labels(
+                method=api_method, error=str(error or f"http_{exc.response.status_code}")
+            ).inc()
             raise
 
 
-def make_client(
-    settings: Settings, *, wait_on_rate_limit: bool = True, ack_path: bool = False
-) -> WebClient:
+def make_client(settings: Settings, *, wait_on_rate_limit: bool = True, ack_path: bool = False) -> WebClient:
     """A WebClient for the bot token, at the configured API URL, with retries on.
 
     `wait_on_rate_limit=False` is for the workers: a 429 comes back as an error instead of a

@@ -91,7 +91,12 @@ class KeptAliveWebClient(WebClient):
         that fails is closed, and the handlers decide whether to try again. A proxy, or a client
         made with `keep_alive=False`, takes slack_sdk's own path (a new connection per call)."""
         parts = urlsplit(url)
-        if not self.keep_alive or self.proxy is not None or parts.scheme not in ("http", "https") or not parts.hostname:
+        if (
+            not self.keep_alive
+            or self.proxy is not None
+            or parts.scheme not in ("http", "https")
+            or not parts.hostname
+        ):
             return super()._perform_urllib_http_request_internal(url, req)  # type: ignore[no-any-return]
         port = parts.port or (443 if parts.scheme == "https" else 80)
         kept = self._connection(parts.scheme, parts.hostname, port)

@@ -24,7 +24,14 @@ log = logging.getLogger(__name__)
 UPLOAD_ATTEMPTS = 3  # whole files_upload_v2 flows; each Web API call also has the client's retries
 UPLOAD_BACKOFF = 1.0  # seconds before the second attempt, doubling
 # Upload errors that another attempt will not fix.
-PERMANENT_UPLOAD_ERRORS = {"not_in_channel", "channel_not_found", "is_archived", "missing_scope", "invalid_auth", "not_authed"}
+PERMANENT_UPLOAD_ERRORS = {
+    "not_in_channel",
+    "channel_not_found",
+    "is_archived",
+    "missing_scope",
+    "invalid_auth",
+    "not_authed",
+}
 # Errors that no retry will fix: the bot cannot post in that channel until someone acts.
 CHANNEL_ERRORS = {
     "not_in_channel": "I am not a member of this channel. Invite me with `/invite @reportbot` and run it again.",
@@ -88,7 +95,9 @@ class Poster:
         """
         if not files:
             return True
-        uploads = [{"content": bytes(f.content), "filename": f.name, "title": f.title or f.name} for f in files]
+        uploads = [
+            {"content": bytes(f.content), "filename": f.name, "title": f.title or f.name} for f in files
+        ]
         error: Exception | None = None
         for attempt in range(UPLOAD_ATTEMPTS):
             if attempt:

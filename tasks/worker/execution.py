@@ -154,7 +154,9 @@ def _read_after_run(runtime: Runtime, job: Job) -> tuple[JobRecord | None, Cance
         return None, None
 
 
-def _cancelled_before_posting(runtime: Runtime, record: JobRecord, cancel: Cancel, picked_at: float, duration: float) -> str:
+def _cancelled_before_posting(
+    runtime: Runtime, record: JobRecord, cancel: Cancel, picked_at: float, duration: float
+) -> str:
     """A first delivery that finds its job cancelled once the report has run, before it posted
     anything. Cancelled while it waited in the queue (a revoke this worker never got, or lost in
     a restart): nothing is posted, as if the revoke had stopped it there. Cancelled while its
@@ -177,7 +179,9 @@ def _save_then_cancelled_by(runtime: Runtime, record: JobRecord) -> str | None:
     try:
         return runtime.records.save_then_cancelled_by(record)
     except StoreUnavailable:
-        log.warning("store unavailable: job record not saved, nor checked for a cancel (job %s)", record.job.id)
+        log.warning(
+            "store unavailable: job record not saved, nor checked for a cancel (job %s)", record.job.id
+        )
         return None
 
 
@@ -236,7 +240,9 @@ class _RunningStatus:
     posted from the process's deferred-calls thread while the report runs on the job's own.
     The job's thread leaves the record alone until `call_off` has returned."""
 
-    def __init__(self, runtime: Runtime, record: JobRecord, picked_at: float, check_cancel: bool = False) -> None:
+    def __init__(
+        self, runtime: Runtime, record: JobRecord, picked_at: float, check_cancel: bool = False
+    ) -> None:
         self.runtime, self.record, self.picked_at = runtime, record, picked_at
         self.check_cancel = check_cancel  # the job's record was not read before its report ran
         self.posted_at: float | None = None
@@ -246,7 +252,9 @@ class _RunningStatus:
         record = self.record
         if self.check_cancel and _cancelled_by(self.runtime, record.job) is not None:
             return  # nothing to show: the job says so once its report has run
-        record.status_ts = self.runtime.poster.post_in_channel(record.job, status_message(record.job, "running"))
+        record.status_ts = self.runtime.poster.post_in_channel(
+            record.job, status_message(record.job, "running")
+        )
         self.posted_at = time.monotonic()
         record.state, record.started_at = "running", record.started_at or self.picked_at
         _save(self.runtime, record)
@@ -292,7 +300,9 @@ def run_job(job: Job, runtime: Runtime, time_limit: float | None = None, first_d
         record.deadline = close_deadline(picked_at, time_limit or runtime.settings.report_time_limit)
         refusal = _refused(runtime, job)
         if refusal:
-            log.warning("job %s refused: user %s may not run it in channel %s", job.report, job.user, job.channel)
+            log.warning(
+                "job %s refused: user %s may not run it in channel %s", job.report, job.user, job.channel
+            )
             runtime.poster.tell_requester(job, refusal)
             record.state, record.finished_at, record.error = "failed", time.time(), "not_allowed"
             _save(runtime, record)
@@ -327,13 +337,17 @@ def run_job(job: Job, runtime: Runtime, time_limit: float | None = None, first_d
             stored, cancel = _read_after_run(runtime, job)
             if cancel is not None:
                 return _cancelled_before_posting(runtime, stored or record, cancel, picked_at, duration)
-            if stored is not None and stored.state in FINAL_STATES:  # a copy of it, published twice, ran first
+            if (
+                stored is not None and stored.state in FINAL_STATES
+            ):  # a copy of it, published twice, ran first
                 log.info("job %s is already %s; not posting it again", job.report, stored.state)
                 return stored.state
             if stored is not None and stored.status_ts:  # that copy is posting: carry on from its steps
                 stored.deadline, record = record.deadline, stored
         if not digest and not record.status_ts:  # done within the grace: posted once, finished
-            record.status_ts = runtime.poster.post_in_channel(job, status_message(job, state, duration=duration))
+            record.status_ts = runtime.poster.post_in_channel(
+                job, status_message(job, state, duration=duration)
+            )
             posted_at = time.monotonic()
             record.state, record.started_at = "running", record.started_at or picked_at
             record.steps["status"] = "final"
@@ -363,7 +377,9 @@ def run_job(job: Job, runtime: Runtime, time_limit: float | None = None, first_d
                 _keep_pending(runtime, job, *outcome)
                 kept = True
             if digest:  # its one message is the parent of its files' thread
-                record.status_ts = runtime.poster.post_in_channel(job, digest_message(job, state, result, duration))
+                record.status_ts = runtime.poster.post_in_channel(
+                    job, digest_message(job, state, result, duration)
+                )
             else:
                 runtime.poster.post_in_thread(job, record.status_ts, result)
             record.steps["result"], record.duration = state, duration
@@ -466,7 +482,9 @@ def register_tasks(app: Celery, runtime: Runtime) -> None:
         except RateLimited as exc:
             # Slack said when; a digest's jobs hit the limit staggered as they posted, so a
             # quarter second of jitter keeps their retries from arriving together.
-            return _retry_or_give_up(self, job, exc, exc.retry_after, "ratelimited", jitter=random.uniform(0, 0.25))
+            return _retry_or_give_up(
+                self, job, exc, exc.retry_after, "ratelimited", jitter=random.uniform(0, 0.25)
+            )
         except RunningElsewhere as exc:
             # Its holder renews the lease, so it is alive and ends the job itself; this copy only
             # covers its death (the lease then lapses), so it is never given up as failed.
@@ -475,7 +493,7 @@ def register_tasks(app: Celery, runtime: Runtime) -> None:
                 return "running elsewhere"
             return _retry_or_give_up(self, job, exc, min(BACKOFF_MAX, 2.0**self.request.retries), "elsewhere")
         except (SlackUnavailable, *TRANSIENT) as exc:
-            backoff = min(BACKOFF_MAX, 2.0 ** self.request.retries) * random.uniform(0.5, 1.0)
+            backoff = min(BACKOFF_MAX, 2.0**self.request.retries) * random.uniform(0.5, 1.0)
             return _retry_or_give_up(self, job, exc, backoff, type(exc).__name__)
         observe_job(job.report, outcome, time.monotonic() - started)
         return outcome
@@ -501,12 +519,20 @@ def register_tasks(app: Celery, runtime: Runtime) -> None:
         # strict rate limit that was the dearest part of a retried job. The task then counts
         # as succeeded in Celery's eyes; the job's own record says it is still running.
         try:
-            task.retry(exc=exc, countdown=countdown, throw=False, argsrepr=f"{job.report} retry {job.id}", kwargsrepr="{}")
+            task.retry(
+                exc=exc,
+                countdown=countdown,
+                throw=False,
+                argsrepr=f"{job.report} retry {job.id}",
+                kwargsrepr="{}",
+            )
         except Reject as refused:
             # The retry could not be published, and Celery would reject this delivery without
             # requeueing it: the job would be gone. It goes back to the queue instead, and its
             # next delivery resumes from the steps its record says are done.
-            log.error("job %s: its retry could not be queued (%s); handing it back", job.report, refused.reason)
+            log.error(
+                "job %s: its retry could not be queued (%s); handing it back", job.report, refused.reason
+            )
             time.sleep(REQUEUE_PAUSE)
             raise Reject(refused.reason, requeue=True) from None
         return f"retry in {countdown:.1f} s"

@@ -113,7 +113,9 @@ def serve_metrics(port: int, host: str = "0.0.0.0") -> bool:
     try:
         server = make_server(host, port, metrics_wsgi(registry), ThreadingWSGIServer, handler_class=_Quiet)
     except OSError as exc:
-        log.warning("worker metrics: cannot listen on port %s (%s); WORKER_METRICS_PORT=0 turns them off", port, exc)
+        log.warning(
+            "worker metrics: cannot listen on port %s (%s); WORKER_METRICS_PORT=0 turns them off", port, exc
+        )
         return False
     threading.Thread(target=server.serve_forever, name="worker-metrics", daemon=True).start()
     log.info("worker metrics at http://%s:%s%s", host, port, METRICS_PATH)

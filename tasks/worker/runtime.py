@@ -62,5 +62,7 @@ class Runtime:
     @cached_property
     def registry(self) -> Registry:
         return load_reports(
-            self.settings.report_modules, reports_file=self.settings.reports_file, environ=self.settings.environ
+            self.settings.report_modules,
+            reports_file=self.settings.reports_file,
+            environ=self.settings.environ,
         )

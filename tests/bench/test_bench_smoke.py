@@ -49,7 +49,10 @@ ROWS = (
 def test_quick_bench_prints_the_table_with_every_row() -> None:
     run = subprocess.run(
         [sys.executable, "-m", "bench", "--quick", "--digest-channels", "6"],
-        cwd=ROOT, capture_output=True, text=True, timeout=110,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=110,
     )
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
     out = run.stdout
@@ -66,7 +69,10 @@ def test_quick_bench_prints_the_table_with_every_row() -> None:
 def test_digest_only_runs_the_digest_phase_alone() -> None:
     run = subprocess.run(
         [sys.executable, "-m", "bench", "--quick", "--digest-channels", "4", "--digest-only"],
-        cwd=ROOT, capture_output=True, text=True, timeout=110,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=110,
     )
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
     table = [line for line in run.stdout.splitlines() if line.startswith("| ") and "---" not in line][1:]

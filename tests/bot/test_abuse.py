@@ -67,9 +67,7 @@ _TEXT = st.one_of(
     st.text(max_size=4000),
     st.lists(_WORD, max_size=30).map(" ".join),
     st.lists(_WORD | st.text(max_size=20), max_size=20).map("".join),
-    st.builds(lambda head, n: head * n, _WORD, st.integers(1, 4000)).map(
-        lambda s: s[:4000]
-    ),
+    st.builds(lambda head, n: head * n, _WORD, st.integers(1, 4000)).map(lambda s: s[:4000]),
 )
 
 
@@ -364,7 +362,13 @@ def test_a_correctly_signed_command_is_accepted(slack, http_bot) -> None:  # typ
         {"headers": {"X-Slack-Signature": None, "X-Slack-Request-Timestamp": None}},
         {"timestamp": int(time.time()) - 6 * 60},
     ],
-    ids=["wrong-secret", "missing-signature", "missing-timestamp", "no-signature-headers", "replayed-after-5-minutes"],
+    ids=[
+        "wrong-secret",
+        "missing-signature",
+        "missing-timestamp",
+        "no-signature-headers",
+        "replayed-after-5-minutes",
+    ],
 )
 def test_unsigned_forged_or_replayed_requests_are_refused(slack, http_bot, worker, override) -> None:  # type: ignore[no-untyped-def]
     response = slack.send_command("/run-report", "ping", channel="C0FORGED", **override)

@@ -28,7 +28,9 @@ PRIVATE, ELSEWHERE = "C0PRIVATE", "C0ELSEWHERE"
 ALICE, BOB, ADMIN = "U0ALICE", "U0BOB", "U0ADMIN"
 
 
-def make_handler(slack: Any, store: Store, api_url: str = "", registry: Registry | None = None) -> CommandHandler:
+def make_handler(
+    slack: Any, store: Store, api_url: str = "", registry: Registry | None = None
+) -> CommandHandler:
     settings = Settings(
         slack_bot_token=BOT_TOKEN,
         slack_api_url=api_url or slack.api_url,
@@ -60,8 +62,14 @@ def say(handler: CommandHandler, text: str, channel: str, user: str) -> Any:
 
 def saved(store: Store, state: str, status_ts: str = "", schedule_id: str = "") -> JobRecord:
     """A job ALICE ran in the private channel, recorded as the worker records it."""
-    job = Job(id=new_job_id(), report="echo", args={"text": "secret plans"}, channel=PRIVATE, user=ALICE,
-              schedule_id=schedule_id)
+    job = Job(
+        id=new_job_id(),
+        report="echo",
+        args={"text": "secret plans"},
+        channel=PRIVATE,
+        user=ALICE,
+        schedule_id=schedule_id,
+    )
     record = JobRecord(job=job, state=state, status_ts=status_ts)
     JobRecords(store).save(record)
     return record
@@ -113,11 +121,15 @@ def test_status_links_the_thread_on_the_workspaces_own_slack(slack, store) -> No
     job_id = saved(store, "succeeded", status_ts="1700000000.123456").job.id
     sandbox = say(make_handler(slack, store), f"status {job_id}", PRIVATE, ALICE).text
     assert f"<{slack.base_url}archives/{PRIVATE}/p1700000000123456|thread>" in sandbox
-    gov = say(make_handler(slack, store, api_url="https://slack-gov.com/api/"), f"status {job_id}", PRIVATE, ALICE)
+    gov = say(
+        make_handler(slack, store, api_url="https://slack-gov.com/api/"), f"status {job_id}", PRIVATE, ALICE
+    )
     assert f"<https://slack-gov.com/archives/{PRIVATE}/p1700000000123456|thread>" in gov.text
     digest = saved(store, "succeeded", status_ts="1700000000.654321", schedule_id="s-morning").job.id
     shown = say(make_handler(slack, store), f"status {digest}", PRIVATE, ALICE).text
-    assert f"<{slack.base_url}archives/{PRIVATE}/p1700000000654321|message>" in shown, "a digest has no thread"
+    assert f"<{slack.base_url}archives/{PRIVATE}/p1700000000654321|message>" in shown, (
+        "a digest has no thread"
+    )
 
 
 def test_with_redis_down_every_job_command_gives_the_same_clear_answer(slack) -> None:  # type: ignore[no-untyped-def]

@@ -48,7 +48,8 @@ def test_a_burst_of_commands_is_recorded_in_a_few_round_trips_and_shows_in_histo
     records = JobRecords(store)
     queued = QueuedRecords(records)
     senders = [
-        threading.Thread(target=lambda k=k: [queued.add(job(k * 100 + i)) for i in range(50)]) for k in range(6)
+        threading.Thread(target=lambda k=k: [queued.add(job(k * 100 + i)) for i in range(50)])
+        for k in range(6)
     ]
     for t in senders:
         t.start()
@@ -108,7 +109,9 @@ def test_records_still_waiting_when_the_bot_exits_normally_are_written(prefix: s
     )
     subprocess.run([sys.executable, "-c", script], cwd=ROOT, check=True, timeout=30)
     records = JobRecords(RedisStore(REDIS_URL, prefix=prefix))
-    assert [r.job.id for r in records.history("C0EXIT", count=50)] == [f"{i:08x}" for i in reversed(range(20))]
+    assert [r.job.id for r in records.history("C0EXIT", count=50)] == [
+        f"{i:08x}" for i in reversed(range(20))
+    ]
 
 
 def test_commands_a_few_milliseconds_apart_share_round_trips(prefix: str) -> None:

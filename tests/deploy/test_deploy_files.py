@@ -30,7 +30,12 @@ DEFAULTS = Settings()
 # Settings read from the environment; fields with compare=False are derived, not variables.
 SETTING_NAMES = {f.name.upper() for f in fields(Settings) if f.compare}
 # Variables that configure Python or pip in the image, not reportbot.
-PYTHON_ENV = {"PYTHONDONTWRITEBYTECODE", "PYTHONUNBUFFERED", "PIP_NO_CACHE_DIR", "PIP_DISABLE_PIP_VERSION_CHECK"}
+PYTHON_ENV = {
+    "PYTHONDONTWRITEBYTECODE",
+    "PYTHONUNBUFFERED",
+    "PIP_NO_CACHE_DIR",
+    "PIP_DISABLE_PIP_VERSION_CHECK",
+}
 SECRET_WORDS = re.compile(r"PASS|SECRET|TOKEN|AUTH", re.I)
 
 
@@ -39,7 +44,9 @@ def yaml_docs(path: Path) -> list[Any]:
 
 
 def kinds(kind: str) -> list[dict[str, Any]]:
-    return [d for p in sorted((DEPLOY / "kubernetes").glob("*.yaml")) for d in yaml_docs(p) if d["kind"] == kind]
+    return [
+        d for p in sorted((DEPLOY / "kubernetes").glob("*.yaml")) for d in yaml_docs(p) if d["kind"] == kind
+    ]
 
 
 def deployment(component: str) -> dict[str, Any]:
@@ -139,12 +146,18 @@ def test_the_build_context_leaves_out_every_env_file_and_local_data():
         if ln.strip() and not ln.startswith("#")
     ]
     # compose.yaml has people fill in deploy/.env and builds with the repository as context.
-    for secret in (".env", "deploy/.env", ".env.local", "deploy/.env.prod", "data/sample.sqlite",
-                   "deploy/reports/reports.toml", ".git/config"):
+    for secret in (
+        ".env",
+        "deploy/.env",
+        ".env.local",
+        "deploy/.env.prod",
+        "data/sample.sqlite",
+        "deploy/reports/reports.toml",
+        ".git/config",
+    ):
         assert ignored(lines, secret), f"{secret} would be copied into the image"
     for kept in (".env.example", "run.py", "tasks/settings.py", "deploy/compose.env.example"):
         assert not ignored(lines, kept), f"{kept} would be missing from the image"
-
 
 
 def test_the_image_is_slim_runs_as_a_non_root_user_and_starts_run_py():
@@ -157,8 +170,14 @@ def test_the_image_is_slim_runs_as_a_non_root_user_and_starts_run_py():
     (cmd,) = [ln for ln in instructions if ln.startswith("CMD ")]
     assert yaml.safe_load(cmd[4:])[0] in PROCESSES
     (expose,) = [ln for ln in instructions if ln.startswith("EXPOSE ")]
-    assert {int(p) for p in expose.split()[1:]} == {DEFAULTS.port, DEFAULTS.flower_port, DEFAULTS.worker_metrics_port}
-    env_names = set(re.findall(r"(?:ENV\s+|\\\s*\n?\s*|^\s+)([A-Z_]+)=", (DEPLOY / "Dockerfile").read_text(), re.M))
+    assert {int(p) for p in expose.split()[1:]} == {
+        DEFAULTS.port,
+        DEFAULTS.flower_port,
+        DEFAULTS.worker_metrics_port,
+    }
+    env_names = set(
+        re.findall(r"(?:ENV\s+|\\\s*\n?\s*|^\s+)([A-Z_]+)=", (DEPLOY / "Dockerfile").read_text(), re.M)
+    )
     assert env_names and env_names <= SETTING_NAMES | PYTHON_ENV
 
 
@@ -186,8 +205,11 @@ def test_compose_rabbitmq_creates_classic_queues_on_storage_version_2():
     rabbitmq = compose()["services"]["rabbitmq"]
     assert rabbitmq["image"].startswith("rabbitmq:4.1")
     erl_args = rabbitmq["environment"]["RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS"].split()
-    assert erl_args[erl_args.index("classic_queue_default_version") - 1:][:3] == [
-        "-rabbit", "classic_queue_default_version", "2"]
+    assert erl_args[erl_args.index("classic_queue_default_version") - 1 :][:3] == [
+        "-rabbit",
+        "classic_queue_default_version",
+        "2",
+    ]
 
 
 def test_compose_ports_and_health_checks_match_the_code():
@@ -201,7 +223,9 @@ def test_compose_ports_and_health_checks_match_the_code():
     assert " ".join(services["bot"]["healthcheck"]["test"]).count(f"127.0.0.1:{DEFAULTS.port}/healthz") == 1
     worker_check = " ".join(services["worker"]["healthcheck"]["test"])
     assert f"127.0.0.1:{DEFAULTS.worker_metrics_port}/healthz" in worker_check
-    assert f"127.0.0.1:{DEFAULTS.flower_port}/healthcheck" in " ".join(services["flower"]["healthcheck"]["test"])
+    assert f"127.0.0.1:{DEFAULTS.flower_port}/healthcheck" in " ".join(
+        services["flower"]["healthcheck"]["test"]
+    )
     for name in ("rabbitmq", "redis"):
         assert compose()["services"][name]["healthcheck"]["test"]
 

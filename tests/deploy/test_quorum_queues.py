@@ -65,7 +65,9 @@ def test_a_job_runs_through_a_quorum_queue_when_the_setting_asks(slack, quorum_e
     assert "pong" in slack.thread(CHANNEL, status.ts)[0].text
 
 
-def test_a_job_retried_after_a_slack_outage_waits_in_rabbitmq_and_is_posted_once(slack, quorum_env, quorum_worker):  # type: ignore[no-untyped-def]
+def test_a_job_retried_after_a_slack_outage_waits_in_rabbitmq_and_is_posted_once(
+    slack, quorum_env, quorum_worker
+):  # type: ignore[no-untyped-def]
     # Slack answers 503 to the status message more often than slack_sdk's own retries (three)
     # cover, so the worker gives the job back with a backoff under a second. RabbitMQ delays
     # quorum-queue retries in whole seconds only: the job must still come back and finish.

@@ -62,7 +62,9 @@ def test_ping_is_acked_at_once_then_answered_in_a_thread_under_its_status(
     assert any(job_id in e.text for e in slack.ephemerals(user="U0ALICE", channel=CHANNEL))
 
     # The status message appears in the channel: who asked, what, running or done.
-    status = slack.wait_for(lambda: [m for m in slack.messages(CHANNEL) if job_id in str(m.blocks)], timeout=15)[0]
+    status = slack.wait_for(
+        lambda: [m for m in slack.messages(CHANNEL) if job_id in str(m.blocks)], timeout=15
+    )[0]
     assert "<@U0ALICE>" in str(status.blocks) and "*ping*" in str(status.blocks)
     assert status.thread_ts in (None, "", status.ts)
 
@@ -72,7 +74,9 @@ def test_ping_is_acked_at_once_then_answered_in_a_thread_under_its_status(
     assert replies[0].blocks, "the result is Block Kit with a text fallback"
 
     final = slack.wait_for(
-        lambda: next((m for m in slack.messages(CHANNEL) if m.ts == status.ts and "succeeded" in str(m.blocks)), None),
+        lambda: next(
+            (m for m in slack.messages(CHANNEL) if m.ts == status.ts and "succeeded" in str(m.blocks)), None
+        ),
         timeout=15,
     )
     # Never re-posted: one status message for the job. A report as quick as ping is done before
@@ -103,7 +107,9 @@ def test_a_report_that_raises_gets_a_short_error_in_the_thread_and_a_failed_stat
     assert "Traceback" not in error and 'File "' not in error
     assert re.search(r"failed after [\d.]+ (ms|s)", str(final.blocks))
     # The trace went to the worker's log, with the job id.
-    assert "Traceback" in worker.log() and job_id in worker.log() and "the warehouse is on fire" in worker.log()
+    assert (
+        "Traceback" in worker.log() and job_id in worker.log() and "the warehouse is on fire" in worker.log()
+    )
 
 
 def test_a_report_over_its_time_limit_is_stopped_and_says_so(slack, worker, http_bot):  # type: ignore[no-untyped-def]

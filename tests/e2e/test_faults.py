@@ -537,6 +537,7 @@ def test_jobs_queued_and_running_survive_a_broker_restart_each_completing_once(e
     env.amqp.cut()  # the broker goes away: every open connection closed, new ones refused
     outage = time.monotonic()
     during = [command(f"echo text=during-{i}") for i in range(2)]
+
     # What a real restart would keep: the queues are durable and their messages persistent, the
     # running job's among them (unacked, so back in its queue once its connection closed). One
     # person's jobs past their first few wait on the bulk queue.
@@ -762,8 +763,10 @@ def test_the_queued_task_carries_no_secret_and_a_bounded_time_limit(env, slack) 
     assert job_id
     with Connection(BROKER, connect_timeout=3) as conn:
         message = wait_until(
-            lambda: Queue("reports", channel=conn.default_channel).get(no_ack=True)
-            or Queue("reports.bulk", channel=conn.default_channel).get(no_ack=True),
+            lambda: (
+                Queue("reports", channel=conn.default_channel).get(no_ack=True)
+                or Queue("reports.bulk", channel=conn.default_channel).get(no_ack=True)
+            ),
             10,
             what="the task",
         )

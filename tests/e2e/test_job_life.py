@@ -57,6 +57,7 @@ def wait_status(slack, job_id: str, word: str, channel: str = CHANNEL, timeout: 
 def wait_recorded(slack, job_id: str, state: str, channel: str = CHANNEL) -> str:  # type: ignore[no-untyped-def]
     """`status <job_id>` once it says `state`: the worker saves a finished job's record just after
     its last message, a moment after its status message says how it went."""
+
     def said() -> str | None:
         answer = command(slack, f"status {job_id}", channel=channel)
         return answer if f"*{state}*" in answer else None

@@ -120,14 +120,23 @@ def test_with_a_broker_configured_the_sandbox_drives_real_worker_processes(servi
     own = Services(BROKER_ROOT, REDIS_URL, name=f"{SESSION}-sandbox")
     real = {"CELERY_BROKER_URL": own.broker_url, "REDIS_URL": REDIS_URL, "REDIS_PREFIX": own.redis_prefix}
     with own, run_sandbox(tmp_path, **real) as sandbox:
-        env = {**new_user_env(**real), "SLACK_API_URL": sandbox.url + "api/", "SLACK_BOT_TOKEN": SANDBOX_BOT_TOKEN,
-               "WORKER_METRICS_PORT": "0", "LOG_LEVEL": "INFO"}
-        worker = Process("sandbox-worker", [sys.executable, "run.py", "worker", "-n", "sandbox-real@%h"], env, tmp_path)
+        env = {
+            **new_user_env(**real),
+            "SLACK_API_URL": sandbox.url + "api/",
+            "SLACK_BOT_TOKEN": SANDBOX_BOT_TOKEN,
+            "WORKER_METRICS_PORT": "0",
+            "LOG_LEVEL": "INFO",
+        }
+        worker = Process(
+            "sandbox-worker", [sys.executable, "run.py", "worker", "-n", "sandbox-real@%h"], env, tmp_path
+        )
         try:
             wait_until(lambda: "ready." in worker.log() or not worker.alive(), 60, what="the real worker")
             assert worker.alive(), worker.log()
             sandbox.post_json("/sandbox/command", {"text": "/run-report ping"})
-            acks = [m for m in channel(sandbox.get_json("/sandbox/state"))["messages"] if m["kind"] == "ephemeral"]
+            acks = [
+                m for m in channel(sandbox.get_json("/sandbox/state"))["messages"] if m["kind"] == "ephemeral"
+            ]
             job_id = JOB_ID.search(acks[-1]["text"]).group(1)  # type: ignore[union-attr]
             wait_for_state(sandbox, finished_with(job_id, "pong"), what=f"job {job_id} on the real worker")
             assert f"[{job_id}] received" in worker.log(), "the job ran in the real worker process"

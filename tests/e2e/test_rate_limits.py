@@ -19,7 +19,9 @@ from tasks.slack.pacing import MEMORY
 JOB_ID = re.compile(r"job `([0-9a-f]{8})`")
 
 
-def test_a_rate_limited_result_is_posted_once_later_and_the_report_runs_once(slack, worker, http_bot, tmp_path: Path):  # type: ignore[no-untyped-def]
+def test_a_rate_limited_result_is_posted_once_later_and_the_report_runs_once(
+    slack, worker, http_bot, tmp_path: Path
+):  # type: ignore[no-untyped-def]
     runs = tmp_path / "runs.txt"
     time.sleep(MEMORY)  # the worker forgets earlier tests' refusals, so this job asks Slack first
     slack.rate_limit_post_message(per_second=1.0, burst=1)
@@ -27,7 +29,14 @@ def test_a_rate_limited_result_is_posted_once_later_and_the_report_runs_once(sla
     job_id = JOB_ID.search(str(response.body)).group(1)  # type: ignore[union-attr]
 
     final = slack.wait_for(
-        lambda: next((m for m in slack.messages("C0LIMIT") if job_id in str(m.blocks) and "succeeded" in str(m.blocks)), None),
+        lambda: next(
+            (
+                m
+                for m in slack.messages("C0LIMIT")
+                if job_id in str(m.blocks) and "succeeded" in str(m.blocks)
+            ),
+            None,
+        ),
         timeout=20,
     )
     replies = slack.wait_for(lambda: slack.thread("C0LIMIT", final.ts), timeout=20)
@@ -49,7 +58,10 @@ def test_many_channels_under_the_limit_lose_and_duplicate_nothing(slack, worker,
 
     def all_done() -> bool:
         return all(
-            any(ids[c] in str(m.blocks) and "succeeded" in str(m.blocks) and slack.thread(c, m.ts) for m in slack.messages(c))
+            any(
+                ids[c] in str(m.blocks) and "succeeded" in str(m.blocks) and slack.thread(c, m.ts)
+                for m in slack.messages(c)
+            )
             for c in channels
         )
 
@@ -67,7 +79,9 @@ def test_many_channels_under_the_limit_lose_and_duplicate_nothing(slack, worker,
     assert refused <= most, f"{refused} of {len(channels)} results refused in {took:.1f} s"
 
 
-def test_a_job_retried_after_its_result_was_posted_does_not_run_the_report_again(slack, worker, http_bot, tmp_path: Path):  # type: ignore[no-untyped-def]
+def test_a_job_retried_after_its_result_was_posted_does_not_run_the_report_again(
+    slack, worker, http_bot, tmp_path: Path
+):  # type: ignore[no-untyped-def]
     runs = tmp_path / "runs.txt"
     slack.fail("chat.update", error="ratelimited", status=429, retry_after=1, times=1)
     # Longer than STATUS_GRACE, so its status message is posted running and updated at the end.
@@ -75,7 +89,10 @@ def test_a_job_retried_after_its_result_was_posted_does_not_run_the_report_again
     job_id = JOB_ID.search(str(response.body)).group(1)  # type: ignore[union-attr]
 
     final = slack.wait_for(
-        lambda: next((m for m in slack.messages("C0LATE") if job_id in str(m.blocks) and "succeeded" in str(m.blocks)), None),
+        lambda: next(
+            (m for m in slack.messages("C0LATE") if job_id in str(m.blocks) and "succeeded" in str(m.blocks)),
+            None,
+        ),
         timeout=20,
     )
     assert [r.text for r in slack.thread("C0LATE", final.ts)] == ["counted"]
@@ -88,9 +105,14 @@ def test_a_message_slack_refuses_for_good_ends_the_job_visibly(slack, worker, ht
     job_id = JOB_ID.search(str(response.body)).group(1)  # type: ignore[union-attr]
 
     status = slack.wait_for(
-        lambda: next((m for m in slack.messages("C0REFUSE") if job_id in str(m.blocks) and "failed" in str(m.blocks)), None),
+        lambda: next(
+            (m for m in slack.messages("C0REFUSE") if job_id in str(m.blocks) and "failed" in str(m.blocks)),
+            None,
+        ),
         timeout=20,
     )
     assert "Slack refused a message of this job (msg_too_long)" in str(status.blocks)
-    told = slack.wait_for(lambda: [e for e in slack.ephemerals(user="U0CAROL") if "could not be finished" in e.text])
+    told = slack.wait_for(
+        lambda: [e for e in slack.ephemerals(user="U0CAROL") if "could not be finished" in e.text]
+    )
     assert job_id in told[0].text

@@ -36,17 +36,23 @@ POLICY = "reports-full"
 @pytest.fixture(scope="module")
 def refused_env(services, slack_server) -> Iterator[dict[str, str]]:  # type: ignore[no-untyped-def]
     with Services(BROKER_ROOT, REDIS_URL, name=VHOST) as own:
-        yield base_env(slack_server.api_url, CELERY_BROKER_URL=own.broker_url, REDIS_PREFIX=f"{REDIS_PREFIX}refused:")
+        yield base_env(
+            slack_server.api_url, CELERY_BROKER_URL=own.broker_url, REDIS_PREFIX=f"{REDIS_PREFIX}refused:"
+        )
 
 
 def test_a_job_whose_retry_rabbitmq_refuses_is_handed_back_and_finished(slack, refused_env, tmp_path):  # type: ignore[no-untyped-def]
-    worker = start_worker("refused-worker", "tasks", refused_env, tmp_path, *WORKER_OPTIONS, "--concurrency=1")
+    worker = start_worker(
+        "refused-worker", "tasks", refused_env, tmp_path, *WORKER_OPTIONS, "--concurrency=1"
+    )
     try:
         # The status message fails past slack_sdk's own retries (three, 3.5 s of backoff), so the
         # worker must retry the job itself; by then RabbitMQ refuses every publish to the queue.
         slack.fail("chat.postMessage", None, times=4, status=503)
         job = publish_ping(refused_env, CHANNEL)
-        slack.wait_for(lambda: slack.requests("chat.postMessage"), timeout=10, message="the worker to take the job")
+        slack.wait_for(
+            lambda: slack.requests("chat.postMessage"), timeout=10, message="the worker to take the job"
+        )
         limit = json.dumps({"max-length": 0, "overflow": "reject-publish"})
         rabbitmqctl("set_policy", "-p", VHOST, "--apply-to", "queues", POLICY, "^reports$", limit)
         try:

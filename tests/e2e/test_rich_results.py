@@ -61,7 +61,10 @@ def test_a_table_shows_in_the_thread_and_its_exact_csv_is_uploaded_there(slack, 
     assert "<b>" not in result.text and "&lt;b&gt;Bold" in result.text  # the fallback is escaped
 
     csv = thread_files(replies)["customers.csv"]
-    assert csv.data == b'name,amount,day,note\r\n"Acme, Inc.",1234.5,2024-05-01,"said ""hi"""\r\n<b>Bold</b> & co,7,,\r\n'
+    assert (
+        csv.data
+        == b'name,amount,day,note\r\n"Acme, Inc.",1234.5,2024-05-01,"said ""hi"""\r\n<b>Bold</b> & co,7,,\r\n'
+    )
     assert csv.channel == CHANNEL and csv.thread_ts == final.ts
     assert "succeeded" in str(final.blocks)
 
@@ -91,7 +94,9 @@ def test_a_long_table_is_cut_at_slacks_limits_and_says_how_many_rows_more(slack,
     _, _, replies = run_and_wait(slack, "rows n=250", files=1)
     [table] = [b for b in replies[0].blocks if b["type"] == "table"]
     assert len(table["rows"]) == 21  # header + the first 20; Slack allows 100
-    assert "Showing the first 20 of 250 rows. 230 more rows are in the attached CSV." in str(replies[0].blocks)
+    assert "Showing the first 20 of 250 rows. 230 more rows are in the attached CSV." in str(
+        replies[0].blocks
+    )
     assert thread_files(replies)["rows.csv"].data.count(b"\r\n") == 251
 
 
@@ -124,7 +129,7 @@ def test_the_shipped_sql_report_shows_a_table_and_a_chart(slack, worker, http_bo
 
 
 def test_an_injection_attempt_through_an_argument_changes_nothing(slack, worker, http_bot):  # type: ignore[no-untyped-def]
-    _, final, replies = run_and_wait(slack, "orders region=\"x'; drop table orders; --\" since=today-90d")
+    _, final, replies = run_and_wait(slack, 'orders region="x\'; drop table orders; --" since=today-90d')
     assert "The report returned no rows." in str(replies[0].blocks)
     assert "succeeded" in str(final.blocks)
     _, _, replies = run_and_wait(slack, "orders region=apac since=today-90d", files=1)
@@ -133,7 +138,9 @@ def test_an_injection_attempt_through_an_argument_changes_nothing(slack, worker,
 
 
 def test_a_bad_sql_report_argument_is_answered_at_once_and_nothing_runs(slack, worker, http_bot):  # type: ignore[no-untyped-def]
-    response = slack.send_command("/run-report", "sales-by-region since=last-week", channel=CHANNEL, mode="http")
+    response = slack.send_command(
+        "/run-report", "sales-by-region since=last-week", channel=CHANNEL, mode="http"
+    )
     text = response.body.get("text", "") if isinstance(response.body, dict) else str(response.body)
     assert "`since` must be a date" in text
     assert not slack.messages(CHANNEL)

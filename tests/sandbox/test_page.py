@@ -98,7 +98,9 @@ def test_typed_text_is_split_into_command_and_text_as_slack_does() -> None:
 
 
 def post(slack: Any, path: str, body: bytes, **headers: str) -> tuple[int, str]:
-    request = urllib.request.Request(slack.base_url + path.lstrip("/"), data=body, headers=headers, method="POST")
+    request = urllib.request.Request(
+        slack.base_url + path.lstrip("/"), data=body, headers=headers, method="POST"
+    )
     try:
         with OPENER.open(request, timeout=5) as r:
             return r.status, r.read().decode()
@@ -120,14 +122,23 @@ def test_another_web_page_cannot_type_in_the_sandbox(slack: Any) -> None:
         (f"http://evil.example:{port}", f"evil.example:{port}"),
     ):
         status, text = post(
-            slack, "/sandbox/command", typed, **{"Content-Type": "application/json", "Origin": origin, "Host": host}
+            slack,
+            "/sandbox/command",
+            typed,
+            **{"Content-Type": "application/json", "Origin": origin, "Host": host},
         )
         assert (status, text) == (403, "only the sandbox page itself may send commands"), origin
     assert sandbox_messages(slack) == []
     # the page itself, opened as http://127.0.0.1:<port>/ or http://localhost:<port>/
-    for origin, host in ((f"http://127.0.0.1:{port}", f"127.0.0.1:{port}"), (f"http://localhost:{port}", f"localhost:{port}")):
+    for origin, host in (
+        (f"http://127.0.0.1:{port}", f"127.0.0.1:{port}"),
+        (f"http://localhost:{port}", f"localhost:{port}"),
+    ):
         status, _ = post(
-            slack, "/sandbox/command", typed, **{"Content-Type": "application/json", "Origin": origin, "Host": host}
+            slack,
+            "/sandbox/command",
+            typed,
+            **{"Content-Type": "application/json", "Origin": origin, "Host": host},
         )
         assert status == 200, origin
     assert [m["text"] for m in sandbox_messages(slack)] == ["typed by evil.example"] * 2

@@ -80,7 +80,9 @@ def test_a_job_cancelled_while_running_posts_no_result_and_says_who_cancelled(sl
     job = new_job("slow", seconds="1")
     runtime.records.created(job)
     outcome: list[str] = []
-    thread = threading.Thread(target=lambda: outcome.append(run_job(job, runtime, first_delivery=first_delivery)))
+    thread = threading.Thread(
+        target=lambda: outcome.append(run_job(job, runtime, first_delivery=first_delivery))
+    )
     thread.start()
     status = wait_until(lambda: slack.messages(CHANNEL), 10, what="the status message")[0]
     assert "running" in str(status.blocks)
@@ -97,12 +99,16 @@ def test_a_job_cancelled_while_running_posts_no_result_and_says_who_cancelled(sl
 
 
 @pytest.mark.parametrize("first_delivery", [False, True])
-def test_a_quick_report_cancelled_while_it_ran_posts_no_result_and_says_who_cancelled(slack, prefix, first_delivery):  # type: ignore[no-untyped-def]
+def test_a_quick_report_cancelled_while_it_ran_posts_no_result_and_says_who_cancelled(
+    slack, prefix, first_delivery
+):  # type: ignore[no-untyped-def]
     runtime = make_runtime(slack, prefix)
     job = new_job("slow", seconds="0.3")  # done within STATUS_GRACE: no status message while it runs
     runtime.records.created(job)
     outcome: list[str] = []
-    thread = threading.Thread(target=lambda: outcome.append(run_job(job, runtime, first_delivery=first_delivery)))
+    thread = threading.Thread(
+        target=lambda: outcome.append(run_job(job, runtime, first_delivery=first_delivery))
+    )
     thread.start()
     time.sleep(0.1)
     assert slack.messages(CHANNEL) == []
@@ -135,7 +141,9 @@ def test_the_first_cancel_wins_and_a_worker_save_cannot_undo_it(records: JobReco
     assert record.job == again.job
 
 
-def test_the_queued_record_written_after_the_ack_does_not_overwrite_a_quicker_worker(records: JobRecords) -> None:
+def test_the_queued_record_written_after_the_ack_does_not_overwrite_a_quicker_worker(
+    records: JobRecords,
+) -> None:
     job = new_job("ping")
     records.save(JobRecord(job=job, state="succeeded", finished_at=1.0))  # the worker was first
     records.created(job)  # the bot's after-ack step

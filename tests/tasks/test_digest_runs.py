@@ -26,7 +26,9 @@ def runtime(services):  # type: ignore[no-untyped-def]
     rt = worker_runtime(
         slack,
         Report.from_function(lambda: runs.append("ran") or "*Sales* today: 42", name="sales"),
-        Report.from_function(lambda: ["Attached.", File("sales.csv", b"region,total\nemea,42\n")], name="export"),
+        Report.from_function(
+            lambda: ["Attached.", File("sales.csv", b"region,total\nemea,42\n")], name="export"
+        ),
         Report.from_function(broken, name="broken"),
     )
     yield rt, slack, runs
@@ -34,7 +36,9 @@ def runtime(services):  # type: ignore[no-untyped-def]
 
 
 def digest_job(report: str, channel: str) -> Job:
-    return Job(id=new_job_id(), report=report, args={}, channel=channel, user="U0OWNER", schedule_id="s-morning")
+    return Job(
+        id=new_job_id(), report=report, args={}, channel=channel, user="U0OWNER", schedule_id="s-morning"
+    )
 
 
 def test_a_digest_is_one_message_with_the_result_and_how_it_went(runtime) -> None:  # type: ignore[no-untyped-def]
@@ -62,7 +66,9 @@ def test_a_digest_is_one_message_with_the_result_and_how_it_went(runtime) -> Non
 def test_a_digest_refused_by_the_rate_limit_posts_its_kept_result_once_on_retry(runtime) -> None:  # type: ignore[no-untyped-def]
     rt, slack, runs = runtime
     slack.rate_limit_post_message(per_second=1.0, burst=1)
-    WebClient(BOT_TOKEN, base_url=slack.api_url).chat_postMessage(channel="C0BUSY", text="someone spoke just now")
+    WebClient(BOT_TOKEN, base_url=slack.api_url).chat_postMessage(
+        channel="C0BUSY", text="someone spoke just now"
+    )
     job = digest_job("sales", "C0BUSY")
 
     with pytest.raises(RateLimited):

@@ -19,7 +19,9 @@ from tests.conftest import BOT_TOKEN, worker_runtime
 @pytest.fixture
 def runtime(services):  # type: ignore[no-untyped-def]
     slack = FakeSlack(bot_token=BOT_TOKEN).start()
-    rt = worker_runtime(slack, Report.from_function(lambda: "secret numbers", name="finance", groups=("S0FIN",)))
+    rt = worker_runtime(
+        slack, Report.from_function(lambda: "secret numbers", name="finance", groups=("S0FIN",))
+    )
     yield rt, slack
     slack.stop()
 

@@ -24,7 +24,9 @@ from tasks.rendering.messages import (
 )
 from tasks.reports import Chart, File, Registry, Table, report
 
-JOB = Job(id="3f9c2a71", report="sales", args={"region": "emea", "title": "two words"}, channel="C1", user="U1")
+JOB = Job(
+    id="3f9c2a71", report="sales", args={"region": "emea", "title": "two words"}, channel="C1", user="U1"
+)
 
 
 def text_of(rendered) -> str:  # type: ignore[no-untyped-def]
@@ -65,7 +67,9 @@ def test_an_empty_result_says_so_and_errors_are_marked() -> None:
 
 
 def test_a_digest_is_its_result_then_how_it_went_within_the_block_limit() -> None:
-    job = Job(id="5e1d0c2b", report="echo", args={"text": "<!channel>"}, channel="C", user="U", schedule_id="s-<x>")
+    job = Job(
+        id="5e1d0c2b", report="echo", args={"text": "<!channel>"}, channel="C", user="U", schedule_id="s-<x>"
+    )
     long = render_result("line\n" * 100_000)
     rendered = digest_message(job, "succeeded", long, 0.25)
     blocks = rendered.block_dicts()
@@ -75,7 +79,9 @@ def test_a_digest_is_its_result_then_how_it_went_within_the_block_limit() -> Non
     assert "schedule `s-&lt;x&gt;`" in line and "succeeded in 250 ms" in line and "job `5e1d0c2b`" in line
     assert "&lt;!channel&gt;" in line and "<!channel>" not in str(blocks)
     assert blocks[-1]["elements"][0]["text"]["text"] == "Run again"
-    assert len(rendered.text) <= TEXT_LIMIT and rendered.text.startswith("echo (schedule s-&lt;x&gt;, succeeded in 250 ms): ")
+    assert len(rendered.text) <= TEXT_LIMIT and rendered.text.startswith(
+        "echo (schedule s-&lt;x&gt;, succeeded in 250 ms): "
+    )
 
 
 # -- broadcasts in report output ------------------------------------------------------------

@@ -29,7 +29,11 @@ def test_a_table_is_a_slack_table_block_with_numbers_formatted_and_right_aligned
     rendered = render_result(table, name="sales")
     blocks = rendered.block_dicts()
     [block] = [b for b in blocks if b["type"] == "table"]
-    assert cells(block) == [["region", "revenue", "orders"], ["emea", "1,200.50", "3"], ["apac", "880.00", "—"]]
+    assert cells(block) == [
+        ["region", "revenue", "orders"],
+        ["emea", "1,200.50", "3"],
+        ["apac", "880.00", "—"],
+    ]
     assert [c["align"] for c in block["column_settings"]] == ["left", "right", "right"]
     assert "emea" in rendered.text and "1,200.50" in rendered.text  # the notification fallback
 
@@ -37,7 +41,10 @@ def test_a_table_is_a_slack_table_block_with_numbers_formatted_and_right_aligned
 def test_the_whole_table_is_attached_as_csv_with_exact_values() -> None:
     table = Table(
         ["name", "amount", "day", "note"],
-        [("Acme, Inc.", 1234.5, dt.date(2024, 5, 1), 'said "hi"'), ("B & co", decimal.Decimal("7.10"), None, "")],
+        [
+            ("Acme, Inc.", 1234.5, dt.date(2024, 5, 1), 'said "hi"'),
+            ("B & co", decimal.Decimal("7.10"), None, ""),
+        ],
     )
     [csv] = render_result(table, name="customers").files
     assert csv.name == "customers.csv"
@@ -52,7 +59,9 @@ def test_a_long_table_shows_its_first_rows_and_says_how_many_more_are_in_the_csv
     rendered = render_result(table, name="squares")
     [block] = [b for b in rendered.block_dicts() if b["type"] == "table"]
     assert len(block["rows"]) == INLINE_ROWS + 1 <= 100  # Slack: 100 rows, header included
-    assert "Showing the first 20 of 250 rows. 230 more rows are in the attached CSV." in str(rendered.block_dicts())
+    assert "Showing the first 20 of 250 rows. 230 more rows are in the attached CSV." in str(
+        rendered.block_dicts()
+    )
     assert rendered.files[0].content.count(b"\r\n") == 251
 
 
@@ -95,7 +104,9 @@ def test_cell_text_cannot_ping_or_link_in_the_monospace_layout_or_the_fallback()
 
 def test_a_chart_is_a_png_of_matplotlibs_size() -> None:
     table = Table(["month", "visits"], [("jan", 120), ("feb", 340)])
-    rendered = render_result([table, Chart(table, type="bar", x="month", y="visits", title="Visits")], name="v")
+    rendered = render_result(
+        [table, Chart(table, type="bar", x="month", y="visits", title="Visits")], name="v"
+    )
     png = next(f for f in rendered.files if f.name.endswith(".png"))
     assert png.name == "visits.png"
     assert png_size(png.content) == (800, 450)
@@ -143,6 +154,9 @@ def test_column_names_that_grow_when_escaped_still_fit_a_section_and_say_what_is
 
 def test_two_charts_with_the_same_title_are_two_files() -> None:
     table = Table(["month", "visits"], [("jan", 120), ("feb", 340)])
-    charts = [Chart(table, x="month", y="visits", title="Revenue"), Chart(table, type="line", title="Revenue")]
+    charts = [
+        Chart(table, x="month", y="visits", title="Revenue"),
+        Chart(table, type="line", title="Revenue"),
+    ]
     names = [f.name for f in render_result(charts, name="r").files]
     assert names == ["revenue.png", "revenue-2.png"]

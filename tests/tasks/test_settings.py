@@ -50,7 +50,12 @@ def test_secrets_are_not_in_the_settings_repr() -> None:
 def test_the_bot_without_a_token_stops_with_one_line_naming_it(tmp_path: Path) -> None:
     env = {"PATH": "/usr/bin:/bin", "SLACK_SIGNING_SECRET": "x", "HOME": str(tmp_path)}
     proc = subprocess.run(
-        [sys.executable, str(ROOT / "run.py"), "bot"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60
+        [sys.executable, str(ROOT / "run.py"), "bot"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert proc.returncode == 2
     assert proc.stderr.strip() == "reportbot: SLACK_BOT_TOKEN is not set; see .env.example"

@@ -39,7 +39,9 @@ def test_a_jobs_web_api_calls_share_one_connection(services, slack: FakeSlack) -
     calls = slack.requests()
     # A quick report: its status message, posted finished, and the result in its thread.
     assert [c.method for c in calls] == ["chat.postMessage", "chat.postMessage"] * 2
-    assert len({c.peer for c in calls}) == 1, f"one connection for four calls, not {sorted({c.peer for c in calls})}"
+    assert len({c.peer for c in calls}) == 1, (
+        f"one connection for four calls, not {sorted({c.peer for c in calls})}"
+    )
     (reply,) = slack.thread("C0KEEP1", slack.messages("C0KEEP1")[0].ts)
     assert reply.text.startswith("pong")
 
@@ -55,7 +57,8 @@ def slack_over_tls(tmp_path, monkeypatch):  # type: ignore[no-untyped-def]
 
 
 def test_over_tls_a_jobs_calls_share_one_connection_where_slack_sdks_client_opens_one_each(
-    services, slack_over_tls: FakeSlack  # type: ignore[no-untyped-def]
+    services,
+    slack_over_tls: FakeSlack,  # type: ignore[no-untyped-def]
 ) -> None:
     slack = slack_over_tls
     assert slack.api_url.startswith("https://")
@@ -91,8 +94,12 @@ def test_a_connection_slack_closed_is_replaced_and_the_message_posted_once(slack
     assert len(posts) == 2 and posts[0].peer != posts[1].peer, "the second call opened a new connection"
 
 
-def test_a_429_reaches_the_caller_with_its_retry_after_and_the_connection_stays_usable(slack: FakeSlack) -> None:
-    client = make_client(Settings(slack_bot_token=BOT_TOKEN, slack_api_url=slack.api_url), wait_on_rate_limit=False)
+def test_a_429_reaches_the_caller_with_its_retry_after_and_the_connection_stays_usable(
+    slack: FakeSlack,
+) -> None:
+    client = make_client(
+        Settings(slack_bot_token=BOT_TOKEN, slack_api_url=slack.api_url), wait_on_rate_limit=False
+    )
     slack.fail("chat.postMessage", error="ratelimited", status=429, retry_after=3, times=1)
 
     with pytest.raises(SlackApiError) as refused:
@@ -144,14 +151,20 @@ class ClosesReusedConnections:
                     if not line:
                         return
                     head += line
-                length = next(int(h.split(b":")[1]) for h in head.split(b"\r\n") if h.lower().startswith(b"content-length"))
+                length = next(
+                    int(h.split(b":")[1])
+                    for h in head.split(b"\r\n")
+                    if h.lower().startswith(b"content-length")
+                )
                 body = reader.read(length)
                 if number == 2:
                     return  # closed, unanswered
                 self.received.append(body.decode())
                 answer = json.dumps({"ok": True, "channel": "C1", "ts": f"{len(self.received)}.0"}).encode()
-                conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
-                             b"Content-Length: " + str(len(answer)).encode() + b"\r\n\r\n" + answer)
+                conn.sendall(
+                    b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                    b"Content-Length: " + str(len(answer)).encode() + b"\r\n\r\n" + answer
+                )
 
     def close(self) -> None:
         self.listener.close()
@@ -172,7 +185,9 @@ def test_the_ack_paths_one_try_never_meets_a_connection_the_server_closed(
     client = make_client(Settings(slack_bot_token=BOT_TOKEN, slack_api_url=closing_server.url), ack_path=True)
     for text in ("one", "two", "three"):
         assert client.chat_postMessage(channel="C1", text=text)["ok"]
-    assert [json.loads(b)["text"] for b in closing_server.received] == ["one", "two", "three"], "each sent once"
+    assert [json.loads(b)["text"] for b in closing_server.received] == ["one", "two", "three"], (
+        "each sent once"
+    )
 
 
 def test_a_worker_call_on_a_connection_closed_as_it_went_out_is_retried_by_slack_sdk(

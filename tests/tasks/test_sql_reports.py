@@ -49,7 +49,7 @@ def shop(tmp_path: Path) -> Path:
 
 
 def shop_toml(db: Path, extra: str = "") -> str:
-    return f'''
+    return f"""
 [reports.by-region]
 help = "Revenue by region"
 database = "sqlite:///{db}"
@@ -62,7 +62,7 @@ region = {{ type = "str", default = "%" }}
 
 [schedules.nightly]
 report = "by-region"
-'''
+"""
 
 
 def test_a_toml_report_runs_its_query_and_returns_a_table_and_its_chart(shop: Path, tmp_path: Path) -> None:
@@ -95,11 +95,14 @@ def test_an_injection_attempt_through_an_argument_is_just_a_value(shop: Path, tm
 
 
 def test_sqlite_connections_are_read_only(tmp_path: Path, shop: Path) -> None:
-    registry = load(tmp_path, f'''
+    registry = load(
+        tmp_path,
+        f"""
 [reports.wipe]
 database = "sqlite:///{shop}"
 sql = "delete from orders"
-''')
+""",
+    )
     with pytest.raises(QueryFailed, match="readonly|read-only|read only"):
         run(registry, "wipe")
     with sqlite3.connect(shop) as conn:
@@ -107,22 +110,25 @@ sql = "delete from orders"
 
 
 def test_a_slow_sqlite_query_is_stopped_at_its_time_limit(tmp_path: Path, shop: Path) -> None:
-    registry = load(tmp_path, f'''
+    registry = load(
+        tmp_path,
+        f"""
 [reports.forever]
 database = "sqlite:///{shop}"
 time_limit = 0.5
 sql = "with recursive n(i) as (select 1 union all select i + 1 from n) select count(*) from n"
-''')
+""",
+    )
     with pytest.raises(UserError, match="longer than 0.5 seconds"):
         run(registry, "forever")
 
 
 def test_database_urls_take_variables_from_the_given_environment(tmp_path: Path, shop: Path) -> None:
-    toml = f'''
+    toml = f"""
 [reports.env]
 database = "sqlite:///${{SHOP_DIR}}/{shop.name}"
 sql = "select count(*) as n from orders"
-'''
+"""
     registry = load(tmp_path, toml, {"SHOP_DIR": str(shop.parent)})
     assert run(registry, "env").rows == ((3,),)  # type: ignore[attr-defined]
     with pytest.raises(QueryFailed, match=r"needs \$\{SHOP_DIR\}"):
@@ -134,9 +140,18 @@ sql = "select count(*) as n from orders"
     [
         ('[reports.x]\nsql = "select 1"', "needs `database`"),
         ('[reports.x]\ndatabase = "sqlite://"\nsql = "select :a"', "uses :a but `args` does not declare it"),
-        ('[reports.x]\ndatabase = "sqlite://"\nsql = "select 1"\nargs = { a = { type = "int" } }', "never uses :a"),
-        ('[reports.x]\ndatabase = "sqlite://"\nsql = "select :a"\nargs = { a = { type = "when" } }', "type 'when'"),
-        ('[reports.x]\ndatabase = "sqlite://"\nsql = "select :a"\nargs = { a = { type = "int", default = "many" } }', "does not fit"),
+        (
+            '[reports.x]\ndatabase = "sqlite://"\nsql = "select 1"\nargs = { a = { type = "int" } }',
+            "never uses :a",
+        ),
+        (
+            '[reports.x]\ndatabase = "sqlite://"\nsql = "select :a"\nargs = { a = { type = "when" } }',
+            "type 'when'",
+        ),
+        (
+            '[reports.x]\ndatabase = "sqlite://"\nsql = "select :a"\nargs = { a = { type = "int", default = "many" } }',
+            "does not fit",
+        ),
         ('[reports.x]\ndatabase = "sqlite://"\nsql = "select 1"\nchart = { type = "radar" }', "chart"),
         ('[reports.list]\ndatabase = "sqlite://"\nsql = "select 1"', "word of the command"),
         ("[reports.x\n", "not valid TOML"),
@@ -174,7 +189,10 @@ def test_the_sample_database_is_deterministic_and_recent(tmp_path: Path) -> None
     today = dt.date(2026, 3, 1)
     path = ensure_sample_db(tmp_path / "s.sqlite", today)
     with sqlite3.connect(path) as conn:
-        assert conn.execute("select count(*), max(day) from orders").fetchone() == (len(sample_orders(today)), "2026-03-01")
+        assert conn.execute("select count(*), max(day) from orders").fetchone() == (
+            len(sample_orders(today)),
+            "2026-03-01",
+        )
     assert sample_orders(today) == sample_orders(today)
 
 
@@ -199,7 +217,10 @@ def pg_table() -> Iterator[str]:
 
 
 def pg_toml(table: str, sql: str | None = None, extra: str = "") -> str:
-    sql = sql or f"select region, sum(amount) as revenue from {table} where day >= :since and region like :region group by region order by region"
+    sql = (
+        sql
+        or f"select region, sum(amount) as revenue from {table} where day >= :since and region like :region group by region order by region"
+    )
     return f'''
 [reports.pg]
 database = "{PG_URL}"
@@ -256,8 +277,12 @@ def test_a_date_default_counts_from_the_day_the_report_runs(shop: Path, tmp_path
     assert table.rows == (("apac", 7.0), ("emea", 5.5))
 
 
-@pytest.mark.parametrize(("value", "expected"), [('"C0FIN"', ("C0FIN",)), ('["C0FIN", "C0OPS"]', ("C0FIN", "C0OPS"))])
-def test_channels_users_and_groups_are_a_name_or_a_list_of_names(tmp_path: Path, value: str, expected: tuple) -> None:
+@pytest.mark.parametrize(
+    ("value", "expected"), [('"C0FIN"', ("C0FIN",)), ('["C0FIN", "C0OPS"]', ("C0FIN", "C0OPS"))]
+)
+def test_channels_users_and_groups_are_a_name_or_a_list_of_names(
+    tmp_path: Path, value: str, expected: tuple
+) -> None:
     toml = f'[reports.x]\ndatabase = "sqlite://"\nsql = "select 1"\nchannels = {value}\nusers = {value}\ngroups = {value}'
     report = load(tmp_path, toml).get("x")
     assert report is not None and report.channels == report.users == report.groups == expected
@@ -269,16 +294,21 @@ def test_channels_that_are_not_names_are_refused_at_start(tmp_path: Path, value:
         load(tmp_path, f'[reports.x]\ndatabase = "sqlite://"\nsql = "select 1"\nchannels = {value}')
 
 
-def test_a_result_past_the_row_limit_is_cut_and_says_so(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_result_past_the_row_limit_is_cut_and_says_so(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from tasks.rendering import messages as rendering
     from tasks.reports import sql
 
     monkeypatch.setattr(sql, "MAX_ROWS", 5)
-    registry = load(tmp_path, '''
+    registry = load(
+        tmp_path,
+        """
 [reports.many]
 database = "sqlite://"
 sql = "with recursive n(i) as (select 1 union all select i + 1 from n where i < 9) select i from n"
-''')
+""",
+    )
     result = run(registry, "many")
     rendered = rendering.render_result(result, name="many")
     assert "cut at 5 rows" in rendered.text
@@ -313,7 +343,9 @@ def test_the_sample_database_is_rebuilt_when_a_query_finds_it_from_an_earlier_da
     assert table.rows
 
 
-def test_a_sample_database_that_cannot_be_made_is_a_query_failure(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_sample_database_that_cannot_be_made_is_a_query_failure(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from tasks.reports import sample_data
 
     (tmp_path / "file").write_text("")
@@ -324,7 +356,9 @@ def test_a_sample_database_that_cannot_be_made_is_a_query_failure(tmp_path: Path
         run(registry, "orders")
 
 
-def test_a_password_with_url_characters_works_and_never_shows_in_errors(tmp_path: Path, pg_table: str) -> None:
+def test_a_password_with_url_characters_works_and_never_shows_in_errors(
+    tmp_path: Path, pg_table: str
+) -> None:
     url = PG_URL.replace("postgres@", "postgres:${PGPASS}@")  # trust auth: any password is accepted
     toml = pg_toml(pg_table).replace(PG_URL, url)
     environ = {"PGPASS": "hunter@2secret/?#"}
