@@ -1,8 +1,8 @@
 """Driving the load and watching what Slack shows: concurrent commands, and when each job is done.
 
 Every job of a burst gets a channel of its own, so "done" is read off the fake Slack exactly as a
-person would see it: a status message in the channel, a reply in its thread, then the status
-message updated; for a schedule's run (a digest), its one message in the channel. The watcher is
+person would see it: a status message in the channel that says how the job went and a reply in
+its thread; for a schedule's run (a digest), its one message in the channel. The watcher is
 a FakeSlack subscriber, stamped on arrival (no polling).
 """
 

@@ -59,7 +59,7 @@ def build_app(settings: Settings, handler: CommandHandler | None = None) -> App:
         signing_secret=settings.slack_signing_secret or None,
         # A listener runs in the request's own thread and Slack gets the ack as soon as it
         # returns. Bolt's default runs it on another thread and polls for the ack every 10 ms,
-        # which was most of the time a command took to answer. So a listener does only the ack
+        # which would be most of the time a command takes to answer. So a listener does only the ack
         # path's work before returning, and hands what follows the ack to `after_ack`.
         process_before_response=True,
         logger=logging.getLogger("slack_bolt"),

@@ -1,18 +1,16 @@
 """The records of newly queued jobs, written by one thread in batches, after the publish.
 
 A job's first record (state "queued", and its place in the channel's history) is what `status`
-and `history` show until a worker picks the job up. It stays off the ack path. Written one job
-at a time on the after-ack pool, it cost a thread hand-off and a Redis round trip per command:
-under a burst in the bench, about a quarter of the bot's CPU per command. Here one thread
-writes whatever has arrived in one pipeline, `LINGER` after the first of them arrived: a lone
-command is written 10 ms after its ack, a stream of commands in one round trip per 10 ms rather
-than one each. (Commands handled one after another in-process, against the real broker and
-Redis, took 0.77–0.79 ms of CPU each with a pipeline of their own, 0.47–0.49 ms with the
-linger; without their records, 0.43–0.46 ms.) As before, a record not yet written when the
-process is killed is lost (the job still runs, and the worker records it); a normal exit writes
-what is left. `status`, `history` and `cancel` wait for what this process has not written yet
-(`bot.commands`), so a job just acked is never unknown to them here; another bot process may
-miss it for that moment.
+and `history` show until a worker picks the job up. It stays off the ack path, and off the
+after-ack pool too: a thread hand-off and a Redis round trip of its own for every command would
+cost the bot nearly as much CPU as handling the command. So one thread writes whatever has
+arrived in one pipeline, `LINGER` after the first of them arrived: a lone command is written
+10 ms after its ack, a stream of commands in one round trip per 10 ms rather than one each.
+
+A record not yet written when the process is killed is lost (the job still runs, and the worker
+records it); a normal exit writes what is left. `status`, `history` and `cancel` wait for what
+this process has not written yet (`bot.commands`), so a job just acked is never unknown to them
+here; another bot process may miss it for that moment.
 """
 
 from __future__ import annotations

@@ -1,9 +1,10 @@
 """A slack_sdk WebClient that keeps its HTTP connection open between calls.
 
 slack_sdk's WebClient opens a new connection (and, to slack.com, a new TLS session) for every
-call; a job makes three calls in a row, so that was most of a worker's time on the wire and a
-good part of its CPU. This client overrides the one method where slack_sdk opens the connection
-and keeps its contract, so slack_sdk's retry handlers, errors and responses are unchanged.
+call; a job makes its calls in a row, so reconnecting would be most of a worker's time on the
+wire and, with a TLS handshake each time, a good part of its CPU. This client overrides the one
+method where slack_sdk opens the connection and keeps its contract, so slack_sdk's retry
+handlers, errors and responses are unchanged.
 """
 
 from __future__ import annotations

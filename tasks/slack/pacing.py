@@ -3,8 +3,8 @@
 chat.postMessage allows about one message a second per channel, with short bursts. A job posts
 twice in its channel: its status message, then its result in the thread a few milliseconds
 later. Slack's burst usually lets that through. When it does not (a digest to many channels,
-or a workspace Slack holds to the strict rate), every job posted its result too soon, was
-refused with a 429, kept its rendered result in Redis and was retried: per job, one more Slack
+or a workspace Slack holds to the strict rate), a job that posts its result that soon is
+refused with a 429, keeps its rendered result in Redis and is retried: per job, one more Slack
 call and more Redis round trips than the paced retry below.
 
 So a worker process that has just been refused remembers it for a short while, and meanwhile a

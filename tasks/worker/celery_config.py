@@ -59,9 +59,9 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         "task_time_limit": time_limits(settings.report_time_limit)[1],
         # A pool process is replaced when a report leaves it above this resident size (KiB), not
         # after a count of tasks: a replacement holds up the job already handed to the leaving
-        # process until its successor is up (1.5 to 6.8 s in the bench's digests; Celery issue
-        # #9579). Counting tasks replaced a busy process every 1,000 jobs, however small they
-        # were; a leak or a large report still gets its process replaced.
+        # process until its successor is up, seconds later. Counting tasks would replace a busy
+        # process every so many jobs, however small; by size, a leak or a large report still
+        # gets its process replaced.
         "worker_max_memory_per_child": WORKER_MAX_MEMORY_KIB,
         # Task events cost a broker publish per state change of every job. Flower turns them on
         # in the workers while it runs (its enable_events option), so nobody pays when nobody

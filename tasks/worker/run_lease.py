@@ -89,8 +89,8 @@ class _Held:
 
 
 class _Renewals:
-    """One thread a process renews every lease the process holds: a thread started per job cost
-    more CPU than the job's own Redis calls. A forked pool process starts its own."""
+    """One thread a process renews every lease the process holds: a thread started per job would
+    cost more CPU than the job's own Redis calls. A forked pool process starts its own."""
 
     def __init__(self) -> None:
         self._held: dict[str, _Held] = {}
