@@ -18,8 +18,10 @@ from tasks.errors import UserError
 from tasks.reports import PARAM_NAME as _KEY  # the registry's rules, so they agree
 from tasks.reports import REPORT_NAME
 from tasks.schedules.schedule import (
+    CRON_EXAMPLE,
     MAX_EVERY_SECONDS,
     MISFIRE_POLICIES,
+    SCHEDULE_ID,
     ScheduleError,
     describe_seconds,
     parse_every,
@@ -58,7 +60,6 @@ MAX_TEXT = 40_000
 SHOWN_CHARS = 200
 
 _JOB_ID = re.compile(r"[0-9a-f]{6,32}")
-_SCHEDULE_ID = re.compile(r"[A-Za-z0-9_-]{1,40}")
 _TZ = re.compile(r"[A-Za-z][A-Za-z0-9_+\-/]{0,63}")
 _SCHEDULE_SUBCOMMANDS = ("add", "list", "remove", "pause", "resume")
 # One piece of a word: a quoted run, an unquoted run, the space between words, or a quote with
@@ -446,7 +447,7 @@ class _Parser:
             return self.schedule_add(after)
         if sub == "list":
             return ScheduleList(self.page("schedule list", after))
-        schedule_id = self.one_id(f"schedule {sub}", after, _SCHEDULE_ID, "schedule id", "s1a2b3")
+        schedule_id = self.one_id(f"schedule {sub}", after, SCHEDULE_ID, "schedule id", "s1a2b3")
         return {"remove": ScheduleRemove, "pause": SchedulePause, "resume": ScheduleResume}[sub](schedule_id)
 
     def schedule_add(self, tokens: list[_Token]) -> ScheduleAdd:
@@ -462,7 +463,7 @@ class _Parser:
                 f"or {code('cron ' + chr(34) + '<m h dom mon dow>' + chr(34))}.",
                 "For example",
                 f"{self.command} schedule add {report} every 1d",
-                f'{self.command} schedule add {report} cron "0 9 * * 1-5"',
+                f'{self.command} schedule add {report} cron "{CRON_EXAMPLE}"',
             )
         args = self.args(rest[:rule_at], report, prefix="schedule add ")
         keyword = rest[rule_at].word
@@ -497,7 +498,7 @@ class _Parser:
         )
 
     def cron(self, report: str, token: _Token | None) -> str:
-        right = f'{self.command} schedule add {report} cron "0 9 * * 1-5"'
+        right = f'{self.command} schedule add {report} cron "{CRON_EXAMPLE}"'
         if token is None:
             raise self.error(f"{code('cron')} needs a rule in quotes.", "For example", right)
         if not token.quoted:
@@ -520,7 +521,7 @@ class _Parser:
         self, report: str, keyword: str, tokens: list[_Token]
     ) -> tuple[str | None, str | None]:
         options: dict[str, str] = {}
-        rule = "every 1d" if keyword == "every" else 'cron "0 9 * * 1-5"'
+        rule = "every 1d" if keyword == "every" else f'cron "{CRON_EXAMPLE}"'
         base = f"{self.command} schedule add {report}"
         for token in tokens:
             key, sep, value = token.text.partition("=")

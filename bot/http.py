@@ -6,14 +6,13 @@ them before Bolt sees them.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from slack_bolt import App
 
 from bot.slack_endpoint import SlackEndpoint
+from tasks.metrics import Health, monitoring_app
 
 EVENTS_PATH = "/slack/events"
 HTTP_THREADS = 16
@@ -22,8 +21,6 @@ HTTP_THREADS = 16
 # take three, and a character up to three bytes of UTF-8: under 2 MB. 4 MiB leaves room above
 # that, and a body of 30 MB, or waitress's default of 1 GiB, is refused without being read.
 MAX_BODY_BYTES = 4 * 1024 * 1024
-
-Health = Callable[[], tuple[bool, dict[str, Any]]]
 
 
 def always_ok() -> tuple[bool, dict[str, Any]]:
@@ -40,23 +37,12 @@ def make_wsgi(
     """The bot's WSGI application. `app=None` serves only /healthz and /metrics (Socket Mode);
     with an app, `signing_secret` is required: requests not signed with it are refused."""
     slack = SlackEndpoint(app, signing_secret, max_body) if app is not None else None
+    monitoring = monitoring_app(health)
 
     def wsgi(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
-        path = environ.get("PATH_INFO", "")
-        if path == EVENTS_PATH and slack is not None:
+        if slack is not None and environ.get("PATH_INFO", "") == EVENTS_PATH:
             return slack(environ, start_response)
-        if path == "/healthz":
-            ok, details = health()
-            body = json.dumps({"ok": ok, **details}).encode()
-            start_response(
-                "200 OK" if ok else "503 Service Unavailable", [("Content-Type", "application/json")]
-            )
-            return [body]
-        if path == "/metrics":
-            start_response("200 OK", [("Content-Type", CONTENT_TYPE_LATEST)])
-            return [generate_latest()]
-        start_response("404 Not Found", [("Content-Type", "text/plain")])
-        return [b"Not Found"]
+        return monitoring(environ, start_response)
 
     return wsgi
 

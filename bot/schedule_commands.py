@@ -20,6 +20,7 @@ from bot.paging import page_of
 from bot.schedule_views import PAGE_SIZE, added_text, list_text, schedule_line, when
 from tasks.errors import UserError
 from tasks.schedules.schedule import (
+    CRON_EXAMPLE,
     DEFAULT_MISFIRE,
     Rule,
     Schedule,
@@ -227,7 +228,7 @@ class ScheduleCommands:
         every = max(self.settings.schedule_min_interval, 3600)
         return (
             f"For example {code(f'{base} every {describe_seconds(every)}')} or "
-            f"{code(base + ' cron ' + chr(34) + '0 9 * * 1-5' + chr(34) + ' tz=Europe/Berlin')}."
+            f"{code(base + ' cron ' + chr(34) + CRON_EXAMPLE + chr(34) + ' tz=Europe/Berlin')}."
         )
 
 

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from bot.paging import Page, fit_lines
 from tasks.jobs.records import JobRecord
 from tasks.rendering.messages import STATE_ICONS, describe_args
-from tasks.schedules.schedule import RunState, Schedule
+from tasks.schedules.schedule import CRON_EXAMPLE, RunState, Schedule
 from tasks.slack.mrkdwn import code, escape_mrkdwn
 
 #: Characters of one argument's value shown in `schedule list`.
@@ -97,7 +97,7 @@ def list_text(lines: list[str], page: Page[object], command: str) -> str:
         return (
             "This channel has no schedules. Add one with "
             f"{code(f'{command} schedule add sales every 1d')} or "
-            f"{code(command + ' schedule add sales cron ' + chr(34) + '0 9 * * 1-5' + chr(34))}."
+            f"{code(command + ' schedule add sales cron ' + chr(34) + CRON_EXAMPLE + chr(34))}."
         )
     head = "*Schedules in this channel*"
     if page.count > 1:

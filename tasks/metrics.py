@@ -5,11 +5,25 @@ them. That is what lets a prefork worker switch prometheus_client to multiproces
 main process at start (`tasks.worker.process`), before the pool forks: each child then writes
 its own file, and the main process's endpoint adds them up. In the bot, the same metrics simply
 land in the default registry next to `bot.metrics` and are served at its /metrics.
+
+`monitoring_app` is the one small WSGI app that answers health checks and Prometheus scrapes,
+for the bot (next to Slack's requests) and for each worker (on WORKER_METRICS_PORT).
 """
 
 from __future__ import annotations
 
-from prometheus_client import Counter, Histogram
+import json
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from prometheus_client import REGISTRY, CollectorRegistry, Counter, Histogram, make_wsgi_app
+
+HEALTH_PATH = "/healthz"
+METRICS_PATH = "/metrics"
+
+#: A process's health: whether it can serve, and details for whoever reads /healthz.
+Health = Callable[[], tuple[bool, dict[str, Any]]]
+WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
 JOB_SECONDS = Histogram(
     "reportbot_job_seconds",
@@ -42,3 +56,24 @@ def observe_job(report: str, outcome: str, seconds: float | None) -> None:
     JOBS.labels(report=report, outcome=outcome).inc()
     if seconds is not None:
         JOB_SECONDS.labels(report=report, outcome=outcome).observe(seconds)
+
+
+def monitoring_app(health: Health, registry: CollectorRegistry = REGISTRY) -> WsgiApp:
+    """``/healthz``: ``health()`` as JSON, ``503`` when it is not ok, so a probe or a load
+    balancer stops sending work; ``/metrics``: ``registry`` as Prometheus scrapes it (by
+    prometheus_client, which also answers gzip and OpenMetrics when asked); ``404`` elsewhere."""
+    metrics = make_wsgi_app(registry)
+
+    def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        path = environ.get("PATH_INFO", "")
+        if path == HEALTH_PATH:
+            ok, details = health()
+            status = "200 OK" if ok else "503 Service Unavailable"
+            start_response(status, [("Content-Type", "application/json")])
+            return [json.dumps({"ok": ok, **details}).encode()]
+        if path == METRICS_PATH:
+            return metrics(environ, start_response)  # type: ignore[no-any-return]
+        start_response("404 Not Found", [("Content-Type", "text/plain")])
+        return [b"Not Found"]
+
+    return app

@@ -100,7 +100,6 @@ class Settings:
         return replace(self, **changes)  # type: ignore[arg-type]
 
 
-_NOT_FROM_ENV = {"explicit"}
 _INT_FIELDS = {
     "port",
     "schedule_min_interval",

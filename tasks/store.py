@@ -9,8 +9,7 @@ from __future__ import annotations
 import threading
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from typing import NamedTuple
 
 
@@ -90,13 +89,10 @@ class Store(ABC):
     @abstractmethod
     def delete(self, key: str) -> None: ...
 
-    @abstractmethod
-    def push_capped(self, key: str, value: str, limit: int) -> None:
-        """Prepend to a list and keep only its newest `limit` items."""
-
     def claim_and_push(self, key: str, value: str, ttl: float, list_key: str, item: str, limit: int) -> bool:
-        """`claim` and `push_capped` in one round trip (a new job: its record and its place in
-        the channel's history); the push happens either way. True when the claim was won."""
+        """`claim`, and prepend `item` to the list `list_key` keeping its newest `limit` items, in
+        one round trip (a new job: its record and its place in the channel's history); the push
+        happens either way. True when the claim was won."""
         return self.claim_and_push_many([ClaimAndPush(key, value, ttl, list_key, item, limit)])[0]
 
     @abstractmethod
@@ -120,9 +116,6 @@ class Store(ABC):
     def hgetall(self, key: str) -> dict[str, str]: ...
 
     @abstractmethod
-    def ping(self) -> bool: ...
-
-    @abstractmethod
     def add_counted(
         self, key: str, member: str, expires_at: float, now: float, limit: int, mark: Mark | None = None
     ) -> tuple[int, str | None]:
@@ -138,16 +131,6 @@ class Store(ABC):
         """This store, with every call ending within `timeout` (StoreUnavailable past it): for
         the ack path, which Slack gives three seconds. The in-process store never waits."""
         return self
-
-    @contextmanager
-    def lock(self, key: str, holder: str, ttl: float) -> Iterator[bool]:
-        """Hold `key` for the block if free; yields whether this caller got it."""
-        got = self.claim(key, holder, ttl)
-        try:
-            yield got
-        finally:
-            if got:
-                self.release(key, holder)
 
 
 _RELEASE = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end"
@@ -270,15 +253,6 @@ class RedisStore(Store):
     def delete(self, key: str) -> None:
         self._call(self._r.delete, self._k(key))
 
-    def push_capped(self, key: str, value: str, limit: int) -> None:
-        def push() -> None:
-            pipe = self._r.pipeline()
-            pipe.lpush(self._k(key), value)
-            pipe.ltrim(self._k(key), 0, limit - 1)
-            pipe.execute()
-
-        self._call(push)
-
     def claim_and_push_many(self, entries: Sequence[ClaimAndPush]) -> list[bool]:
         def all_of_them() -> list[bool]:
             pipe = self._r.pipeline()
@@ -305,12 +279,6 @@ class RedisStore(Store):
 
     def hgetall(self, key: str) -> dict[str, str]:
         return dict(self._call(self._r.hgetall, self._k(key)))
-
-    def ping(self) -> bool:
-        try:
-            return bool(self._r.ping())
-        except self._redis_errors:
-            return False
 
     def add_counted(
         self, key: str, member: str, expires_at: float, now: float, limit: int, mark: Mark | None = None
@@ -402,18 +370,14 @@ class MemoryStore(Store):
         with self._lock:
             self._data.pop(key, None)
 
-    def push_capped(self, key: str, value: str, limit: int) -> None:
-        with self._lock:
-            current = self._live(key)
-            items = list(current) if isinstance(current, list) else []
-            self._data[key] = ([value, *items][:limit], None)
-
     def claim_and_push_many(self, entries: Sequence[ClaimAndPush]) -> list[bool]:
         claimed = []
         with self._lock:
             for e in entries:
                 claimed.append(self.claim(e.key, e.value, e.ttl))
-                self.push_capped(e.list_key, e.item, e.limit)
+                current = self._live(e.list_key)
+                items = list(current) if isinstance(current, list) else []
+                self._data[e.list_key] = ([e.item, *items][: e.limit], None)
         return claimed
 
     def items(self, key: str, count: int) -> list[str]:
@@ -443,9 +407,6 @@ class MemoryStore(Store):
     def hgetall(self, key: str) -> dict[str, str]:
         with self._lock:
             return dict(self._hash(key))
-
-    def ping(self) -> bool:
-        return True
 
     def add_counted(
         self, key: str, member: str, expires_at: float, now: float, limit: int, mark: Mark | None = None

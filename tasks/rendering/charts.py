@@ -7,7 +7,6 @@ display needed. matplotlib is imported on first use; the bot never draws.
 
 from __future__ import annotations
 
-import decimal
 import io
 import math
 from typing import Any
@@ -26,7 +25,7 @@ def _numbers(chart: Chart, column: str) -> list[float]:
         if value is None:
             out.append(math.nan)
         elif is_number(value):
-            out.append(float(value) if not isinstance(value, decimal.Decimal) else float(value))
+            out.append(float(value))
         else:
             raise ValueError(f"chart column {column!r} must hold numbers; it has {value!r}")
     return out

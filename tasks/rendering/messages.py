@@ -25,13 +25,12 @@ from slack_sdk.models.blocks import (
 )
 
 from tasks.jobs.records import Job
+from tasks.rendering.charts import chart_file
+from tasks.rendering.limits import MAX_BLOCKS, SECTION_LIMIT, TEXT_LIMIT
+from tasks.rendering.tables import csv_file, file_stem, render_table
 from tasks.reports.results import Chart, File, MayNotify, Table, parts_of
 from tasks.slack.ids import user_mention
 from tasks.slack.mrkdwn import code, escape_mrkdwn, without_broadcasts
-
-SECTION_LIMIT = 3000  # characters of one section's text
-MAX_BLOCKS = 50  # blocks in one message
-TEXT_LIMIT = 40_000  # characters of a message's text; Slack truncates beyond
 
 
 @dataclass
@@ -242,8 +241,6 @@ def text_result(text: str, *, name: str = "result", notify: bool = False, room: 
     if end >= len(shown) and len(text) <= SHOWN_LIMIT:
         blocks: list[Block] = [SectionBlock(text=MarkdownTextObject(text=p)) for p in pieces]
         return Rendered(text=_capped_text(shown), blocks=blocks)
-    from tasks.rendering.tables import file_stem
-
     attached = _whole_text(text, file_stem(name, "result"))
     pieces = pieces[: max(room - 1, 0)]
     note = (
@@ -283,9 +280,6 @@ def rich_result(result: Any, name: str = "result", *, notify: bool = False) -> R
 
     Once the message is full, later parts are not rendered: their files are still attached,
     and a text is attached whole."""
-    from tasks.rendering.charts import chart_file
-    from tasks.rendering.tables import csv_file, file_stem, render_table
-
     blocks: list[Block] = []
     texts: list[str] = []
     files: list[Any] = []

@@ -1,10 +1,10 @@
 """How a report's Table looks in Slack: a table block or aligned monospace, and its CSV.
 
-Part of rendering (``tasks.rendering.messages.render_result`` calls it); pure functions, so tests call
-them directly. Slack's limits (slack_sdk ``TableBlock`` and docs.slack.dev's table block): at
-most 100 rows including the header, 20 columns, one table block per message; section text at
-most ``tasks.rendering.messages.SECTION_LIMIT`` characters. Inline we show the first rows only, say how many more there are, and the
-whole table always goes along as CSV.
+Part of rendering (``tasks.rendering.messages.render_result`` calls it); pure functions, so tests
+call them directly. Slack's limits (slack_sdk ``TableBlock`` and docs.slack.dev's table block): at
+most 100 rows including the header, 20 columns, one table block per message; section text at most
+``tasks.rendering.limits.SECTION_LIMIT`` characters. Inline we show the first rows only, say how
+many more there are, and the whole table always goes along as CSV.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from typing import Any
 
 from slack_sdk.models.blocks import Block, ContextBlock, MarkdownTextObject, SectionBlock, TableBlock
 
-from tasks.rendering.messages import SECTION_LIMIT
+from tasks.rendering.limits import SECTION_LIMIT
 from tasks.reports.results import File, Table
 from tasks.slack.mrkdwn import escape_mrkdwn, without_broadcasts
 

@@ -16,10 +16,10 @@ from tasks.reports._registry import (
     Param,
     Registry,
     Report,
-    load_reports,
     registry,
     report,
 )
+from tasks.reports.loading import load_reports
 from tasks.reports.results import Chart, File, Table
 
 __all__ = [

@@ -19,7 +19,6 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import difflib
-import importlib
 import inspect
 import re
 import types
@@ -37,7 +36,6 @@ __all__ = [
     "RESERVED_NAMES",
     "Registry",
     "Report",
-    "load_reports",
     "registry",
     "report",
 ]
@@ -511,38 +509,6 @@ def report(
         return func
 
     return decorate
-
-
-def load_reports(
-    modules: Iterable[str],
-    *,
-    reports_file: str | None = None,
-    environ: Mapping[str, str] | None = None,
-) -> Registry:
-    """Import the built-in reports and each module named in ``REPORT_MODULES``; return ``registry``.
-
-    Importing a module runs its ``@report`` decorators, which is what registers them. A module
-    that fails to import raises ``ImportError`` naming it, so a typo in the setting is obvious.
-    ``reports_file`` (``REPORTS_FILE``) adds its SQL reports (``tasks.reports.sql``), with
-    ``environ`` for ``${VAR}`` in their database URLs.
-    """
-    if reports_file:
-        from tasks.reports.sql import load_sql_reports
-
-        load_sql_reports(reports_file, _default_registry, environ)
-    importlib.import_module("tasks.reports.builtin")
-    for module in modules:
-        module = module.strip()
-        if not module:
-            continue
-        try:
-            importlib.import_module(module)
-        except Exception as exc:
-            raise ImportError(
-                f"cannot import report module {module!r} (listed in REPORT_MODULES): {type(exc).__name__}: {exc}",
-                name=module,
-            ) from exc
-    return _default_registry
 
 
 def _unwrap_optional(hint: Any) -> tuple[Any, bool]:

@@ -135,11 +135,6 @@ def url_secrets(database: str, environ: Mapping[str, str]) -> list[str]:
     return sorted(found, key=len, reverse=True)
 
 
-def _redact(text: str, secrets: list[str]) -> str:
-    """The one `redact`, with every ``${VAR}`` value of the URL, however short, as a secret."""
-    return redact(text, secrets, min_length=1)
-
-
 # ------------------------------------------------------------------------------ running queries
 
 _engines: dict[str, Any] = {}
@@ -229,6 +224,10 @@ def query(
     """
     from sqlalchemy import exc, text
 
+    def hidden(message: str) -> str:
+        # Every ``${VAR}`` value of the URL is a secret, however short: it was set to be one.
+        return redact(message, secrets or (), min_length=1)
+
     try:
         engine = _engine(url)
         backend = engine.dialect.name
@@ -254,13 +253,11 @@ def query(
         if _timed_out(error):
             raise UserError(f"The query ran longer than {timeout:g} seconds and was stopped.") from error
         detail = str(error.orig).strip().splitlines()[0] if error.orig is not None else str(error)
-        raise QueryFailed(_redact(f"the database refused the query: {detail}", secrets or [])) from error
+        raise QueryFailed(hidden(f"the database refused the query: {detail}")) from error
     except exc.SQLAlchemyError as error:
-        raise QueryFailed(
-            _redact(f"cannot use the database: {str(error).splitlines()[0]}", secrets or [])
-        ) from error
+        raise QueryFailed(hidden(f"cannot use the database: {str(error).splitlines()[0]}")) from error
     except QueryFailed as error:
-        raise QueryFailed(_redact(str(error), secrets or [])) from error
+        raise QueryFailed(hidden(str(error))) from error
     return Table(columns, [tuple(row) for row in rows[:MAX_ROWS]]), len(rows) > MAX_ROWS
 
 

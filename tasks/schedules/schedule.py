@@ -59,8 +59,11 @@ MAX_EVERY_SECONDS = 366 * 86400
 _EVERY = re.compile(r"([0-9]{1,9})([smhd])", re.IGNORECASE)
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 _DOW_NAMES = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")  # crontab numbering: 0 = Sunday
-_SCHEDULE_ID = re.compile(r"[A-Za-z0-9_-]{1,40}")
-_CRON_EXAMPLE = "0 9 * * 1-5"
+#: A schedule's id: what people type after ``schedule remove|pause|resume`` and what a schedules
+#: file names its tables; ``new_schedule_id``'s ids match it.
+SCHEDULE_ID = re.compile(r"[A-Za-z0-9_-]{1,40}")
+#: The cron rule every refusal and hint shows as an example: 09:00 on weekdays.
+CRON_EXAMPLE = "0 9 * * 1-5"
 
 
 class ScheduleError(UserError):
@@ -208,7 +211,7 @@ def cron_trigger(expr: str, tz: str) -> Any:
     if len(fields) != 5:
         raise ScheduleError(
             f"The cron rule {shown} has {len(fields)} fields; it needs 5 (minute, hour, day of month, "
-            f"month, day of week), like {code(_CRON_EXAMPLE)}."
+            f"month, day of week), like {code(CRON_EXAMPLE)}."
         )
     minute, hour, day, month, weekday = fields
     try:
@@ -226,7 +229,7 @@ def cron_trigger(expr: str, tz: str) -> Any:
         raise ScheduleError(
             f"The cron rule {shown} is not valid ({code(detail)}). Five fields: minute (0-59), hour "
             f"(0-23), day of month (1-31), month (1-12), day of week (0-6, 0 = Sunday), for example "
-            f"{code(_CRON_EXAMPLE)} for 09:00 on weekdays."
+            f"{code(CRON_EXAMPLE)} for 09:00 on weekdays."
         ) from None
     if day not in ("*", "?") and weekday not in ("*", "?"):
         # Cron fires when either matches; APScheduler only when both do. Refuse, not guess.
@@ -309,7 +312,7 @@ def validate_rule(rule: Rule, min_interval: int, now: datetime) -> list[datetime
     runs = next_runs(rule, now, anchor=now.timestamp())
     if not runs:
         raise ScheduleError(
-            f"{code(rule.describe())} never fires. Check the day and month, like {code(_CRON_EXAMPLE)}."
+            f"{code(rule.describe())} never fires. Check the day and month, like {code(CRON_EXAMPLE)}."
         )
     return runs
 
@@ -594,7 +597,7 @@ def load_static_schedules(path: str | Path) -> tuple[list[Schedule], list[str]]:
 def _static_schedule(schedule_id: str, table: Any) -> Schedule:
     if not isinstance(table, dict):
         raise ValueError("must be a table")
-    if not _SCHEDULE_ID.fullmatch(schedule_id):
+    if not SCHEDULE_ID.fullmatch(schedule_id):
         raise ValueError("the id must be letters, digits, '-' or '_'")
     unknown = set(table) - {"report", "args", "every", "cron", "tz", "channel", "misfire"}
     if unknown:

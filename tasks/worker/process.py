@@ -15,25 +15,21 @@ Hooked on Celery's signals, so `celery -A tasks worker` gets the same as `python
 from __future__ import annotations
 
 import atexit
-import json
 import logging
 import os
 import shutil
 import tempfile
 import threading
-from collections.abc import Callable, Iterable
 from typing import Any
 from wsgiref.simple_server import WSGIRequestHandler, make_server
 
 from celery import signals
 
 from tasks.logs import configure_logging
+from tasks.metrics import METRICS_PATH, monitoring_app
 from tasks.worker.runtime import Runtime
 
 log = logging.getLogger(__name__)
-
-HEALTH_PATH = "/healthz"
-METRICS_PATH = "/metrics"
 
 
 def connect_signals(runtime: Runtime) -> None:
@@ -85,19 +81,9 @@ def _multiprocess_registry() -> Any:
     return registry
 
 
-def metrics_wsgi(registry: Any) -> Callable[..., Iterable[bytes]]:
-    """`/healthz` (the worker's main process answers) and the metrics on every other path."""
-    from prometheus_client import make_wsgi_app
-
-    metrics = make_wsgi_app(registry)
-
-    def wsgi(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
-        if environ.get("PATH_INFO") == HEALTH_PATH:
-            start_response("200 OK", [("Content-Type", "application/json")])
-            return [json.dumps({"ok": True, "pid": os.getpid()}).encode()]
-        return metrics(environ, start_response)  # type: ignore[no-any-return]
-
-    return wsgi
+def _alive() -> tuple[bool, dict[str, Any]]:
+    """The worker's main process answers /healthz while it runs; its pid says which one."""
+    return True, {"pid": os.getpid()}
 
 
 class _Quiet(WSGIRequestHandler):
@@ -111,7 +97,9 @@ def serve_metrics(port: int, host: str = "0.0.0.0") -> bool:
 
     registry = _multiprocess_registry()
     try:
-        server = make_server(host, port, metrics_wsgi(registry), ThreadingWSGIServer, handler_class=_Quiet)
+        server = make_server(
+            host, port, monitoring_app(_alive, registry), ThreadingWSGIServer, handler_class=_Quiet
+        )
     except OSError as exc:
         log.warning(
             "worker metrics: cannot listen on port %s (%s); WORKER_METRICS_PORT=0 turns them off", port, exc

@@ -12,10 +12,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tasks.jobs.records import Job
+from tasks.rendering.limits import MAX_BLOCKS, SECTION_LIMIT, TEXT_LIMIT
 from tasks.rendering.messages import (
-    MAX_BLOCKS,
-    SECTION_LIMIT,
-    TEXT_LIMIT,
     Rendered,
     digest_message,
     error_result,

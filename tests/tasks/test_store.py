@@ -31,14 +31,14 @@ def test_only_the_holder_releases_or_extends_a_lock(store: Store) -> None:
     assert store.claim("lock", "me", ttl=5)
     assert not store.release("lock", "you") and not store.extend("lock", "you", 5)
     assert store.extend("lock", "me", 5) and store.release("lock", "me")
-    with store.lock("lock", "you", ttl=5) as got:
-        assert got and not store.claim("lock", "me", ttl=5)
+    assert store.claim("lock", "you", ttl=5) and not store.claim("lock", "me", ttl=5)
+    assert store.release("lock", "you")
     assert store.claim("lock", "me", ttl=5)
 
 
 def test_capped_lists_keep_the_newest_first(store: Store) -> None:
     for i in range(5):
-        store.push_capped("jobs", str(i), limit=3)
+        store.claim_and_push(f"job:{i}", "queued", 60, "jobs", str(i), limit=3)
     assert store.items("jobs", 10) == ["4", "3", "2"]
 
 
@@ -59,7 +59,6 @@ def test_an_unreachable_redis_raises_store_unavailable_quickly() -> None:
     with pytest.raises(StoreUnavailable):
         dead.get("x")
     assert time.monotonic() - started < 3
-    assert dead.ping() is False
 
 
 def test_a_new_job_is_claimed_and_listed_in_one_call_and_a_second_claim_loses(store: Store) -> None:
