@@ -22,7 +22,7 @@ from bot.schedule_commands import install_schedule_commands
 from tasks.jobs.records import JobRecords
 from tasks.reports import Registry, load_reports
 from tasks.settings import Settings
-from tasks.slack.client import make_client
+from tasks.slack.web_api import WebApi
 from tasks.store import make_store
 
 log = logging.getLogger(__name__)
@@ -55,7 +55,7 @@ def build_app(settings: Settings, handler: CommandHandler | None = None) -> App:
     handler = handler or make_handler(settings)
     after_ack = AfterAck()
     app = App(
-        client=make_client(settings),
+        client=WebApi.for_settings(settings).client,
         signing_secret=settings.slack_signing_secret or None,
         # A listener runs in the request's own thread and Slack gets the ack as soon as it
         # returns. Bolt's default runs it on another thread and polls for the ack every 10 ms,

@@ -32,6 +32,7 @@ from tasks.settings import Settings
 from tasks.slack.ids import user_mention
 from tasks.slack.mrkdwn import escape_mrkdwn
 from tasks.slack.posting import Poster
+from tasks.slack.web_api import WebApi
 from tasks.store import StoreUnavailable
 
 log = logging.getLogger(__name__)
@@ -192,7 +193,7 @@ def install_job_control(
     a click's work runs on `after_ack`, once Slack has its ack."""
     from bot.interactions import register_interactions
 
-    control = JobControl(settings, handler, Poster(app.client), handler.publisher.app)
+    control = JobControl(settings, handler, Poster(WebApi(app.client)), handler.publisher.app)
     handler.register(grammar.Cancel, control.on_cancel_command)
     register_interactions(app, control, after_ack)
     return control

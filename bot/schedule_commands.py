@@ -36,9 +36,9 @@ from tasks.schedules.schedule import (
     zone,
 )
 from tasks.settings import Settings
-from tasks.slack.client import make_client
 from tasks.slack.ids import user_mention
 from tasks.slack.mrkdwn import code, escape_mrkdwn
+from tasks.slack.web_api import WebApi
 
 log = logging.getLogger(__name__)
 
@@ -66,7 +66,7 @@ class ScheduleCommands:
         )
         self.static = StaticSchedules(settings.reports_file, handler.registry)
         # users.info is asked inside Slack's 3-second ack window: one try, one second.
-        self.slack = make_client(settings, ack_path=True)
+        self.slack = WebApi.for_settings(settings, ack_path=True)
         self.command = settings.slack_command
 
     def install(self, handler: CommandHandler) -> None:
@@ -214,9 +214,7 @@ class ScheduleCommands:
     def user_zone(self, user: str) -> str | None:
         """The user's time zone from `users.info`, quickly; None when Slack does not say."""
         try:
-            response = self.slack.users_info(user=user)
-            tz = (response.get("user") or {}).get("tz")
-            return str(tz) if tz else None
+            return self.slack.user_time_zone(user)
         except Exception as exc:  # any failure means "use the default zone"
             log.info("users.info for %s failed (%s); using the default zone", user, type(exc).__name__)
             return None
