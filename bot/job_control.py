@@ -18,11 +18,9 @@ from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Any
 
 from celery import Celery
-from slack_bolt import App
 from slack_sdk.errors import SlackApiError
 
 from bot import grammar
-from bot.after_ack import AfterAck
 from bot.commands import CommandHandler, Reply
 from bot.job_views import no_such_job, visible
 from tasks.errors import UserError
@@ -32,7 +30,6 @@ from tasks.settings import Settings
 from tasks.slack.ids import user_mention
 from tasks.slack.mrkdwn import escape_mrkdwn
 from tasks.slack.posting import Poster
-from tasks.slack.web_api import WebApi
 from tasks.store import StoreUnavailable
 
 log = logging.getLogger(__name__)
@@ -187,13 +184,10 @@ class JobControl:
 
 
 def install_job_control(
-    app: App, handler: CommandHandler, settings: Settings, after_ack: AfterAck
+    handler: CommandHandler, settings: Settings, poster: Poster, celery_app: Celery
 ) -> JobControl:
-    """Wire cancel into the command handler and the buttons into the Bolt app (from build_app);
-    a click's work runs on `after_ack`, once Slack has its ack."""
-    from bot.interactions import register_interactions
-
-    control = JobControl(settings, handler, Poster(WebApi(app.client)), handler.publisher.app)
+    """Wire `cancel <job id>` into the command handler (from build_app); the buttons that share
+    the returned JobControl are Bolt listeners, registered by `bot.interactions`."""
+    control = JobControl(settings, handler, poster, celery_app)
     handler.register(grammar.Cancel, control.on_cancel_command)
-    register_interactions(app, control, after_ack)
     return control
