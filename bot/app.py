@@ -20,6 +20,7 @@ from bot.job_control import install_job_control
 from bot.metrics import ACK_SECONDS
 from bot.publish import Publisher
 from bot.schedule_commands import install_schedule_commands
+from bot.slack_payload import string_at
 from tasks.jobs.records import JobRecords
 from tasks.reports import Registry, load_reports
 from tasks.settings import Settings
@@ -92,7 +93,7 @@ def _on_error(error: Exception, request: BoltRequest, logger: logging.Logger) ->
     kind; any other error is a bug, logged with its traceback as Bolt's default handler does."""
     if isinstance(error, BoltUnhandledRequestError):
         body = request.body
-        kind = body.get("type") or ("command " + str(body.get("command")) if "command" in body else "?")
+        kind = body.get("type") or ("command " + string_at(body, "command") if "command" in body else "?")
         log.info("no listener for a %s request", repr(kind)[:60])
         return
     logger.exception("Failed to run a listener or middleware (error: %s)", error)

@@ -23,6 +23,7 @@ from slack_sdk.errors import SlackApiError
 from bot import grammar
 from bot.commands import CommandHandler, Reply
 from bot.job_views import no_such_job, visible
+from bot.slack_payload import string_at
 from tasks.errors import UserError
 from tasks.jobs.records import JobRecord
 from tasks.rendering.messages import describe_request, status_message
@@ -63,7 +64,7 @@ class JobControl:
 
     def on_cancel_command(self, cmd: grammar.Cancel, payload: Mapping[str, Any]) -> Reply:
         """`/run-report cancel <job id>`, registered on the CommandHandler."""
-        return self.cancel(cmd.job_id, str(payload.get("user_id", "")), str(payload.get("channel_id", "")))
+        return self.cancel(cmd.job_id, string_at(payload, "user_id"), string_at(payload, "channel_id"))
 
     def cancel(self, job_id: str, user: str, channel: str) -> Reply:
         """Stop a queued or running job, if `user` (in `channel`) may; raises UserError with the

@@ -18,6 +18,7 @@ from bot import grammar
 from bot.commands import CommandHandler, Reply
 from bot.paging import page_of
 from bot.schedule_views import PAGE_SIZE, added_text, list_text, schedule_line, when
+from bot.slack_payload import string_at
 from tasks.errors import UserError
 from tasks.schedules.schedule import (
     DEFAULT_MISFIRE,
@@ -230,7 +231,7 @@ class ScheduleCommands:
 
 
 def _where(payload: Mapping[str, Any]) -> tuple[str, str]:
-    return str(payload.get("channel_id", "")), str(payload.get("user_id", ""))
+    return string_at(payload, "channel_id"), string_at(payload, "user_id")
 
 
 def install_schedule_commands(handler: CommandHandler, settings: Settings) -> ScheduleCommands:
