@@ -73,7 +73,7 @@ class ScheduleCommands:
     def install(self, handler: CommandHandler) -> None:
         """Plug the schedule commands into `handler`."""
         handler.register(grammar.ScheduleAdd, self.add)
-        handler.register(grammar.ScheduleList, self.list)
+        handler.register(grammar.ScheduleList, self.list_schedules)
         handler.register(grammar.ScheduleRemove, self.remove)
         handler.register(grammar.SchedulePause, self.pause)
         handler.register(grammar.ScheduleResume, self.resume)
@@ -119,12 +119,12 @@ class ScheduleCommands:
         log.info("schedule %s added by %s: %s %s", schedule.id, user, schedule.report, rule.describe())
         return Reply(added_text(schedule, runs, self.command), outcome="scheduled")
 
-    def list(self, cmd: grammar.ScheduleList, payload: Mapping[str, Any]) -> Reply:
+    def list_schedules(self, cmd: grammar.ScheduleList, payload: Mapping[str, Any]) -> Reply:
         channel, _ = _where(payload)
         now = time.time()
         listing = f"{self.command} schedule list"
         page = page_of(
-            [s for s in self.all() if s.channel == channel],
+            [s for s in self.known_schedules() if s.channel == channel],
             cmd.page,
             PAGE_SIZE,
             what="this channel's schedules",
@@ -168,14 +168,15 @@ class ScheduleCommands:
 
     # -- checks ----------------------------------------------------------------------------
 
-    def all(self) -> list[Schedule]:
+    def known_schedules(self) -> list[Schedule]:
+        """Every schedule: those added from Slack and those declared in the reports file."""
         return all_schedules(self.schedules, self.static.current())
 
     def changeable(self, schedule_id: str, payload: Mapping[str, Any], verb: str) -> Schedule:
         """The channel's schedule `schedule_id`, if this person may `verb` it; else UserError."""
         channel, user = _where(payload)
         self.require_admin(user, verb)
-        found = next((s for s in self.all() if s.id == schedule_id), None)
+        found = next((s for s in self.known_schedules() if s.id == schedule_id), None)
         listing = code(f"{self.command} schedule list")
         # Another channel's schedule gets the words of an unknown id: whoever asks here may not
         # see that channel, and its name or the id's existence is its business.
