@@ -1,9 +1,10 @@
 """Slack posting for jobs: the status message, its thread, and word back to the requester.
 
 The steps, not the HTTP: what to post where, and what to do when Slack refuses it; the calls
-themselves go through `tasks.slack.web_api`. Which steps a job has already posted is kept in its record
-(`tasks.jobs.records.JobRecord.status_ts` and `.steps`), and `tasks.worker.execution` skips a step that is
-done, so a redelivered or retried job updates its status message instead of re-posting it.
+themselves go through `tasks.slack.web_api`. Which steps a job has already posted is kept in its
+record (`tasks.jobs.records.JobRecord.status_ts` and `.steps`), and `tasks.worker.execution`
+skips a step that is done, so a redelivered or retried job updates its status message instead
+of re-posting it.
 """
 
 from __future__ import annotations
