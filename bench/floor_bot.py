@@ -21,7 +21,7 @@ from slack_bolt import Ack, App
 from bench.bolt_served import bolt_served
 from bot.http import make_server
 from tasks.settings import load_settings
-from tasks.slack.client import make_client
+from tasks.slack.web_api import make_client
 
 
 def build_floor_app(process_before_response: bool = False) -> tuple[App, int]:

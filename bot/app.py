@@ -15,14 +15,17 @@ from slack_bolt.error import BoltUnhandledRequestError
 
 from bot.after_ack import AfterAck
 from bot.commands import CommandHandler
+from bot.interactions import register_interactions
 from bot.job_control import install_job_control
 from bot.metrics import ACK_SECONDS
 from bot.publish import Publisher
 from bot.schedule_commands import install_schedule_commands
+from bot.slack_payload import string_at
 from tasks.jobs.records import JobRecords
 from tasks.reports import Registry, load_reports
 from tasks.settings import Settings
-from tasks.slack.client import make_client
+from tasks.slack.posting import Poster
+from tasks.slack.web_api import WebApi
 from tasks.store import make_store
 
 log = logging.getLogger(__name__)
@@ -54,8 +57,9 @@ def build_app(settings: Settings, handler: CommandHandler | None = None) -> App:
         settings.require("slack_signing_secret")
     handler = handler or make_handler(settings)
     after_ack = AfterAck()
+    slack = WebApi.for_settings(settings)
     app = App(
-        client=make_client(settings),
+        client=slack.client,  # Bolt's own calls (auth.test) go through the same client
         signing_secret=settings.slack_signing_secret or None,
         # A listener runs in the request's own thread and Slack gets the ack as soon as it
         # returns. Bolt's default runs it on another thread and polls for the ack every 10 ms,
@@ -79,7 +83,8 @@ def build_app(settings: Settings, handler: CommandHandler | None = None) -> App:
         if reply.after:
             after_ack.run(lambda: reply.run_after(log), "command")
 
-    install_job_control(app, handler, settings, after_ack)
+    control = install_job_control(handler, settings, Poster(slack), handler.publisher.app)
+    register_interactions(app, control, after_ack)
     return app
 
 
@@ -88,7 +93,7 @@ def _on_error(error: Exception, request: BoltRequest, logger: logging.Logger) ->
     kind; any other error is a bug, logged with its traceback as Bolt's default handler does."""
     if isinstance(error, BoltUnhandledRequestError):
         body = request.body
-        kind = body.get("type") or ("command " + str(body.get("command")) if "command" in body else "?")
+        kind = body.get("type") or ("command " + string_at(body, "command") if "command" in body else "?")
         log.info("no listener for a %s request", repr(kind)[:60])
         return
     logger.exception("Failed to run a listener or middleware (error: %s)", error)

@@ -20,6 +20,7 @@ from bot.job_views import history_text, status_text, web_url
 from bot.metrics import COMMANDS, DISPATCH_FAILURES
 from bot.publish import Publisher, QueueUnavailable
 from bot.queued_records import QueuedRecords
+from bot.slack_payload import string_at
 from tasks.errors import UserError
 from tasks.jobs.access import Access, ack_path_access
 from tasks.jobs.in_flight import JobsInFlight
@@ -121,7 +122,7 @@ class CommandHandler:
         def work() -> Reply:
             nonlocal kind
             requester(payload)  # ids Slack would send, before any of them is used or shown
-            parsed = grammar.parse(str(payload.get("text") or ""), command=self.command)
+            parsed = grammar.parse(string_at(payload, "text"), command=self.command)
             kind = type(parsed).__name__
             handler = self._handlers.get(type(parsed))
             if handler is None:
@@ -130,7 +131,7 @@ class CommandHandler:
                 self.settle_records()
             return handler(parsed, payload)
 
-        reply = answer(work, what=f"command {str(payload.get('text'))[: grammar.SHOWN_CHARS]!r}")
+        reply = answer(work, what=f"command {string_at(payload, 'text')[: grammar.SHOWN_CHARS]!r}")
         COMMANDS.labels(kind=kind, outcome=reply.outcome).inc()
         return reply
 
@@ -170,7 +171,7 @@ class CommandHandler:
             channel=who.channel,
             user=who.user,
             team=who.team,
-            response_url=str(payload.get("response_url", "")),
+            response_url=string_at(payload, "response_url"),
         )
         time_limit = job_time_limit(report, self.settings)
         mark = self.deliveries.mark(payload.get("trigger_id"))
@@ -196,13 +197,13 @@ class CommandHandler:
                 self.records,
                 cmd.job_id,
                 self.command,
-                channel=str(payload.get("channel_id", "")),
-                user=str(payload.get("user_id", "")),
+                channel=string_at(payload, "channel_id"),
+                user=string_at(payload, "user_id"),
                 admins=self.settings.admin_users,
                 web=web_url(self.settings.slack_api_url),
             )
         )
 
     def _history(self, cmd: grammar.History, payload: Mapping[str, Any]) -> Reply:
-        channel = str(payload.get("channel_id", ""))
+        channel = string_at(payload, "channel_id")
         return Reply(history_text(self.records, channel, self.command, web_url(self.settings.slack_api_url)))

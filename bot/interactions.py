@@ -16,6 +16,7 @@ from slack_bolt import Ack, App, Respond
 from bot.after_ack import AfterAck
 from bot.commands import Reply, answer
 from bot.job_control import JobControl
+from bot.slack_payload import string_at
 from tasks.rendering.messages import CANCEL_ACTION, RERUN_ACTION
 from tasks.slack.ids import valid_channel_id, valid_user_id
 
@@ -24,11 +25,10 @@ log = logging.getLogger(__name__)
 
 def _clicked(body: dict[str, Any]) -> tuple[str, str, str]:
     """(the button's value: a job id, the clicker's user id, the channel clicked in)."""
-    actions = body.get("actions") or [{}]
     return (
-        str(actions[0].get("value") or ""),
-        valid_user_id((body.get("user") or {}).get("id")),  # "" unless shaped like Slack's ids
-        valid_channel_id((body.get("channel") or {}).get("id")),
+        string_at(body, "actions", 0, "value"),
+        valid_user_id(string_at(body, "user", "id")),  # "" unless shaped like Slack's ids
+        valid_channel_id(string_at(body, "channel", "id")),
     )
 
 
@@ -57,9 +57,9 @@ def register_interactions(app: App, control: JobControl, after_ack: AfterAck) ->
     @app.action(RERUN_ACTION)
     def on_run_again(ack: Ack, body: dict[str, Any], respond: Respond) -> None:
         job_id, user, channel = _clicked(body)
-        team = str((body.get("team") or {}).get("id") or "")
-        response_url = str(body.get("response_url") or "")
-        trigger_id = str(body.get("trigger_id") or "")
+        team = string_at(body, "team", "id")
+        response_url = string_at(body, "response_url")
+        trigger_id = string_at(body, "trigger_id")
         ack()
 
         def run_again() -> Reply:

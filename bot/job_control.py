@@ -18,13 +18,12 @@ from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Any
 
 from celery import Celery
-from slack_bolt import App
 from slack_sdk.errors import SlackApiError
 
 from bot import grammar
-from bot.after_ack import AfterAck
 from bot.commands import CommandHandler, Reply
 from bot.job_views import no_such_job, visible
+from bot.slack_payload import string_at
 from tasks.errors import UserError
 from tasks.jobs.records import JobRecord
 from tasks.rendering.messages import describe_request, status_message
@@ -65,7 +64,7 @@ class JobControl:
 
     def on_cancel_command(self, cmd: grammar.Cancel, payload: Mapping[str, Any]) -> Reply:
         """`/run-report cancel <job id>`, registered on the CommandHandler."""
-        return self.cancel(cmd.job_id, str(payload.get("user_id", "")), str(payload.get("channel_id", "")))
+        return self.cancel(cmd.job_id, string_at(payload, "user_id"), string_at(payload, "channel_id"))
 
     def cancel(self, job_id: str, user: str, channel: str) -> Reply:
         """Stop a queued or running job, if `user` (in `channel`) may; raises UserError with the
@@ -186,13 +185,10 @@ class JobControl:
 
 
 def install_job_control(
-    app: App, handler: CommandHandler, settings: Settings, after_ack: AfterAck
+    handler: CommandHandler, settings: Settings, poster: Poster, celery_app: Celery
 ) -> JobControl:
-    """Wire cancel into the command handler and the buttons into the Bolt app (from build_app);
-    a click's work runs on `after_ack`, once Slack has its ack."""
-    from bot.interactions import register_interactions
-
-    control = JobControl(settings, handler, Poster(app.client), handler.publisher.app)
+    """Wire `cancel <job id>` into the command handler (from build_app); the buttons that share
+    the returned JobControl are Bolt listeners, registered by `bot.interactions`."""
+    control = JobControl(settings, handler, poster, celery_app)
     handler.register(grammar.Cancel, control.on_cancel_command)
-    register_interactions(app, control, after_ack)
     return control

@@ -2,8 +2,9 @@
 
 `deploy/slack-app-manifest.yaml` (HTTP) and `deploy/slack-app-manifest.socket-mode.yaml` are
 this module's output, and a test keeps them equal to it; another test reads the code for the
-Web API methods it calls and checks `SCOPES` against `METHOD_SCOPES`, so a new call that needs
-a new scope fails the tests instead of failing in a workspace. Regenerate with::
+Web API methods it calls and checks `SCOPES` against `METHOD_SCOPES` (kept next to the calls,
+in `tasks.slack.web_api`), so a new call that needs a new scope fails the tests instead of
+failing in a workspace. Regenerate with::
 
     python -m bot.manifest > deploy/slack-app-manifest.yaml
     python -m bot.manifest --socket-mode > deploy/slack-app-manifest.socket-mode.yaml
@@ -17,22 +18,11 @@ from typing import Any
 
 from bot.http import EVENTS_PATH
 from tasks.settings import Settings
+from tasks.slack.web_api import METHOD_SCOPES
 
-# Every slack_sdk WebClient method the code may call, and the bot scope it needs (None: none).
-METHOD_SCOPES: dict[str, str | None] = {
-    "auth_test": None,
-    "apps_connections_open": None,  # the app-level token's connections:write, not a bot scope
-    "chat_postMessage": "chat:write",
-    "chat_update": "chat:write",
-    "chat_postEphemeral": "chat:write",
-    "files_upload_v2": "files:write",
-    "files_getUploadURLExternal": "files:write",
-    "files_completeUploadExternal": "files:write",
-    "users_info": "users:read",
-    "usergroups_users_list": "usergroups:read",
-}
+__all__ = ["METHOD_SCOPES", "SCOPES", "build_manifest"]
 
-# The bot token's scopes: `commands` for the slash command, and what the calls above need.
+# The bot token's scopes: `commands` for the slash command, and what the Web API calls need.
 SCOPES: tuple[str, ...] = ("chat:write", "commands", "files:write", "usergroups:read", "users:read")
 
 APP_NAME = "reportbot"

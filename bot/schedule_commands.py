@@ -18,6 +18,7 @@ from bot import grammar
 from bot.commands import CommandHandler, Reply
 from bot.paging import page_of
 from bot.schedule_views import PAGE_SIZE, added_text, list_text, schedule_line, when
+from bot.slack_payload import string_at
 from tasks.errors import UserError
 from tasks.schedules.schedule import (
     CRON_EXAMPLE,
@@ -37,9 +38,9 @@ from tasks.schedules.schedule import (
     zone,
 )
 from tasks.settings import Settings
-from tasks.slack.client import make_client
 from tasks.slack.ids import user_mention
 from tasks.slack.mrkdwn import code, escape_mrkdwn
+from tasks.slack.web_api import WebApi
 
 log = logging.getLogger(__name__)
 
@@ -67,13 +68,13 @@ class ScheduleCommands:
         )
         self.static = StaticSchedules(settings.reports_file, handler.registry)
         # users.info is asked inside Slack's 3-second ack window: one try, one second.
-        self.slack = make_client(settings, ack_path=True)
+        self.slack = WebApi.for_settings(settings, ack_path=True)
         self.command = settings.slack_command
 
     def install(self, handler: CommandHandler) -> None:
         """Plug the schedule commands into `handler`."""
         handler.register(grammar.ScheduleAdd, self.add)
-        handler.register(grammar.ScheduleList, self.list)
+        handler.register(grammar.ScheduleList, self.list_schedules)
         handler.register(grammar.ScheduleRemove, self.remove)
         handler.register(grammar.SchedulePause, self.pause)
         handler.register(grammar.ScheduleResume, self.resume)
@@ -119,12 +120,12 @@ class ScheduleCommands:
         log.info("schedule %s added by %s: %s %s", schedule.id, user, schedule.report, rule.describe())
         return Reply(added_text(schedule, runs, self.command), outcome="scheduled")
 
-    def list(self, cmd: grammar.ScheduleList, payload: Mapping[str, Any]) -> Reply:
+    def list_schedules(self, cmd: grammar.ScheduleList, payload: Mapping[str, Any]) -> Reply:
         channel, _ = _where(payload)
         now = time.time()
         listing = f"{self.command} schedule list"
         page = page_of(
-            [s for s in self.all() if s.channel == channel],
+            [s for s in self.known_schedules() if s.channel == channel],
             cmd.page,
             PAGE_SIZE,
             what="this channel's schedules",
@@ -168,14 +169,15 @@ class ScheduleCommands:
 
     # -- checks ----------------------------------------------------------------------------
 
-    def all(self) -> list[Schedule]:
+    def known_schedules(self) -> list[Schedule]:
+        """Every schedule: those added from Slack and those declared in the reports file."""
         return all_schedules(self.schedules, self.static.current())
 
     def changeable(self, schedule_id: str, payload: Mapping[str, Any], verb: str) -> Schedule:
         """The channel's schedule `schedule_id`, if this person may `verb` it; else UserError."""
         channel, user = _where(payload)
         self.require_admin(user, verb)
-        found = next((s for s in self.all() if s.id == schedule_id), None)
+        found = next((s for s in self.known_schedules() if s.id == schedule_id), None)
         listing = code(f"{self.command} schedule list")
         # Another channel's schedule gets the words of an unknown id: whoever asks here may not
         # see that channel, and its name or the id's existence is its business.
@@ -215,9 +217,7 @@ class ScheduleCommands:
     def user_zone(self, user: str) -> str | None:
         """The user's time zone from `users.info`, quickly; None when Slack does not say."""
         try:
-            response = self.slack.users_info(user=user)
-            tz = (response.get("user") or {}).get("tz")
-            return str(tz) if tz else None
+            return self.slack.user_time_zone(user)
         except Exception as exc:  # any failure means "use the default zone"
             log.info("users.info for %s failed (%s); using the default zone", user, type(exc).__name__)
             return None
@@ -233,7 +233,7 @@ class ScheduleCommands:
 
 
 def _where(payload: Mapping[str, Any]) -> tuple[str, str]:
-    return str(payload.get("channel_id", "")), str(payload.get("user_id", ""))
+    return string_at(payload, "channel_id"), string_at(payload, "user_id")
 
 
 def install_schedule_commands(handler: CommandHandler, settings: Settings) -> ScheduleCommands:

@@ -31,7 +31,6 @@ class SocketModeRunner:
         settings.require("slack_app_token")
         self.handler = SocketModeHandler(app, settings.slack_app_token, concurrency=concurrency)
         self._down_since: float | None = None
-        self._stop = threading.Event()
 
     def start(self) -> SocketModeRunner:
         self.handler.connect()
@@ -47,7 +46,8 @@ class SocketModeRunner:
         return ok, {"mode": "socket", "connected": self.connected()}
 
     def _watch(self) -> None:
-        while not self._stop.wait(WATCH_INTERVAL):
+        while True:  # a daemon thread: it lasts as long as the process
+            time.sleep(WATCH_INTERVAL)
             if self.connected():
                 self._down_since = None
                 continue
@@ -59,7 +59,3 @@ class SocketModeRunner:
                     self.handler.client.connect_to_new_endpoint(force=True)
                 except Exception as exc:
                     log.warning("Socket Mode reconnect failed: %s", exc)
-
-    def close(self) -> None:
-        self._stop.set()
-        self.handler.close()

@@ -22,15 +22,14 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 
-from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from tasks.errors import UserError
 from tasks.reports import Report
 from tasks.settings import Settings
-from tasks.slack.client import ACK_PATH_TIMEOUT, make_client
 from tasks.slack.ids import channel_mention, user_mention
 from tasks.slack.mrkdwn import code, escape_mrkdwn, join_or
+from tasks.slack.web_api import ACK_PATH_TIMEOUT, WebApi
 
 log = logging.getLogger(__name__)
 
@@ -94,22 +93,22 @@ class GroupDirectory:
 
     def __init__(
         self,
-        client: Callable[[], WebClient],
+        slack: Callable[[], WebApi],
         ttl: float = GROUP_CACHE_SECONDS,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self._make_client = client
-        self._client: WebClient | None = None
+        self._make_slack = slack
+        self._slack: WebApi | None = None
         self._ttl = ttl
         self._clock = clock
         self._cache: dict[str, tuple[frozenset[str], float]] = {}
         self._lock = threading.Lock()
 
-    def _web(self) -> WebClient:
+    def _web(self) -> WebApi:
         # Built on first use: a worker process forks after import, and most reports declare no groups.
-        if self._client is None:
-            self._client = self._make_client()
-        return self._client
+        if self._slack is None:
+            self._slack = self._make_slack()
+        return self._slack
 
     def members(self, group: str) -> frozenset[str]:
         """The user ids in `group`; raises GroupLookupFailed (without a message) when Slack
@@ -120,12 +119,11 @@ class GroupDirectory:
             if cached and cached[1] > now:
                 return cached[0]
         try:
-            response = self._web().usergroups_users_list(usergroup=group)
+            members = self._web().usergroup_members(group)
         except (SlackApiError, OSError) as exc:
             error = exc.response.get("error", "") if isinstance(exc, SlackApiError) else type(exc).__name__
             log.warning("could not list the members of user group %s: %s", group, error)
             raise GroupLookupFailed(str(error)) from exc
-        members = frozenset(str(u) for u in response.get("users") or [])
         with self._lock:
             self._cache[group] = (members, now + self._ttl)
         return members
@@ -171,11 +169,11 @@ class Access:
         raise AccessDenied(refusal_text(report))
 
 
-def make_access(client: Callable[[], WebClient], budget: float | None = None) -> Access:
-    """An Access whose group lookups go through the client `client()` builds on first use."""
-    return Access(GroupDirectory(client), budget=budget)
+def make_access(slack: Callable[[], WebApi], budget: float | None = None) -> Access:
+    """An Access whose group lookups go through the WebApi `slack()` builds on first use."""
+    return Access(GroupDirectory(slack), budget=budget)
 
 
 def ack_path_access(settings: Settings) -> Access:
     """The bot's Access: one quick try per lookup, all within ACK_PATH_BUDGET."""
-    return make_access(lambda: make_client(settings, ack_path=True), budget=ACK_PATH_BUDGET)
+    return make_access(lambda: WebApi.for_settings(settings, ack_path=True), budget=ACK_PATH_BUDGET)

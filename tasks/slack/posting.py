@@ -1,8 +1,10 @@
 """Slack posting for jobs: the status message, its thread, and word back to the requester.
 
-Only Slack calls live here. Which steps a job has already posted is kept in its record
-(`tasks.jobs.records.JobRecord.status_ts` and `.steps`), and `tasks.worker.execution` skips a step that is
-done, so a redelivered or retried job updates its status message instead of re-posting it.
+The steps, not the HTTP: what to post where, and what to do when Slack refuses it; the calls
+themselves go through `tasks.slack.web_api`. Which steps a job has already posted is kept in its
+record (`tasks.jobs.records.JobRecord.status_ts` and `.steps`), and `tasks.worker.execution`
+skips a step that is done, so a redelivered or retried job updates its status message instead
+of re-posting it.
 """
 
 from __future__ import annotations
@@ -12,16 +14,15 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackRequestError
 
 from tasks.jobs.records import Job
 from tasks.rendering.messages import Rendered
-from tasks.slack.client import make_webhook
+from tasks.slack.web_api import WebApi
 
 log = logging.getLogger(__name__)
 
-UPLOAD_ATTEMPTS = 3  # whole files_upload_v2 flows; each Web API call also has the client's retries
+UPLOAD_ATTEMPTS = 3  # whole upload flows; each Web API call also has the client's retries
 UPLOAD_BACKOFF = 1.0  # seconds before the second attempt, doubling
 # Upload errors that another attempt will not fix.
 PERMANENT_UPLOAD_ERRORS = {
@@ -49,10 +50,10 @@ class ChannelUnavailable(Exception):
 
 
 class Poster:
-    """Posts a job's messages through one WebClient."""
+    """Posts a job's messages through one `WebApi`."""
 
-    def __init__(self, client: WebClient) -> None:
-        self.client = client
+    def __init__(self, slack: WebApi) -> None:
+        self.slack = slack
 
     def _channel_error(self, job: Job, exc: SlackApiError) -> None:
         error = str(exc.response.get("error", ""))
@@ -63,23 +64,18 @@ class Poster:
     def post_in_channel(self, job: Job, message: Rendered) -> str:
         """Post the job's message in its channel (its status message, or a digest); return its ts."""
         try:
-            response = self.client.chat_postMessage(
-                channel=job.channel, text=message.text, blocks=message.block_dicts()
-            )
+            return self.slack.post_message(job.channel, message.text, blocks=message.block_dicts())
         except SlackApiError as exc:
             self._channel_error(job, exc)
             raise
-        return str(response["ts"])
 
     def update_status(self, job: Job, ts: str, message: Rendered) -> None:
-        self.client.chat_update(channel=job.channel, ts=ts, text=message.text, blocks=message.block_dicts())
+        self.slack.update_message(job.channel, ts, message.text, blocks=message.block_dicts())
 
     def post_in_thread(self, job: Job, ts: str, message: Rendered) -> None:
         """Reply in the status message's thread."""
         try:
-            self.client.chat_postMessage(
-                channel=job.channel, thread_ts=ts, text=message.text, blocks=message.block_dicts()
-            )
+            self.slack.post_message(job.channel, message.text, blocks=message.block_dicts(), thread_ts=ts)
         except SlackApiError as exc:
             self._channel_error(job, exc)
             raise
@@ -87,8 +83,8 @@ class Poster:
     def upload_files(self, job: Job, ts: str, files: Sequence[Any]) -> bool:
         """Attach files (``tasks.reports.results.File``) in the job's thread.
 
-        files_upload_v2 is Slack's external upload: getUploadURLExternal, the bytes to the
-        upload URL, completeUploadExternal with channel and thread. Steps 1 and 3 get the
+        Slack's external upload is three calls: getUploadURLExternal, the bytes to the
+        upload URL, completeUploadExternal with channel and thread (`WebApi.upload_files`). Steps 1 and 3 get the
         client's retry handlers; step 2 has none in slack_sdk, so the whole flow is retried here
         a few times. If it still fails, the text result is already in the thread: we say there
         that the attachments could not be uploaded, log why, and return False.
@@ -103,7 +99,7 @@ class Poster:
             if attempt:
                 time.sleep(UPLOAD_BACKOFF * 2 ** (attempt - 1))
             try:
-                self.client.files_upload_v2(file_uploads=uploads, channel=job.channel, thread_ts=ts)
+                self.slack.upload_files(job.channel, ts, uploads)
             except SlackApiError as exc:
                 if exc.response.status_code == 429:
                     raise  # the job waits out the limit without its worker slot (tasks.worker.execution)
@@ -117,11 +113,11 @@ class Poster:
         names = ", ".join(f.name for f in files)
         log.warning("job %s: could not upload %s after retries: %s", job.id, names, error)
         try:
-            self.client.chat_postMessage(
-                channel=job.channel,
-                thread_ts=ts,
-                text=f":warning: The attachments ({names}) could not be uploaded to Slack. "
+            self.slack.post_message(
+                job.channel,
+                f":warning: The attachments ({names}) could not be uploaded to Slack. "
                 "The result above shows what fits in a message; run the report again to get the files.",
+                thread_ts=ts,
             )
         except (SlackApiError, OSError) as exc:
             log.warning("job %s: could not say that the upload failed: %s", job.id, exc)
@@ -130,11 +126,9 @@ class Poster:
     def tell_requester(self, job: Job, text: str) -> None:
         """Say something only the requester sees: through response_url, else an ephemeral."""
         try:
-            if job.response_url:
-                response = make_webhook(job.response_url).send(text=text, response_type="ephemeral")
-                if response.status_code == 200:
-                    return
+            if job.response_url and self.slack.respond_ephemeral(job.response_url, text):
+                return
             if job.user:
-                self.client.chat_postEphemeral(channel=job.channel, user=job.user, text=text)
+                self.slack.post_ephemeral(job.channel, job.user, text)
         except (SlackApiError, OSError) as exc:
             log.warning("could not tell the requester of job %s: %s", job.id, exc)

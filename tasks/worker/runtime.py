@@ -8,14 +8,13 @@ from __future__ import annotations
 
 from functools import cached_property
 
-from slack_sdk import WebClient
-
 from tasks.jobs.access import Access, make_access
 from tasks.jobs.records import JobRecords
 from tasks.reports import Registry, load_reports
 from tasks.settings import Settings
 from tasks.slack.pacing import Pacing
 from tasks.slack.posting import Poster
+from tasks.slack.web_api import WebApi
 from tasks.store import Store, make_store
 from tasks.worker.deferred_calls import DeferredCalls
 
@@ -27,10 +26,9 @@ class Runtime:
         self.settings = settings
 
     @cached_property
-    def client(self) -> WebClient:
-        from tasks.slack.client import make_client
-
-        return make_client(self.settings, wait_on_rate_limit=False)
+    def slack(self) -> WebApi:
+        """Slack's Web API; a 429 comes back to the job instead of sleeping (`make_client`)."""
+        return WebApi.for_settings(self.settings, wait_on_rate_limit=False)
 
     @cached_property
     def store(self) -> Store:
@@ -42,7 +40,7 @@ class Runtime:
 
     @cached_property
     def poster(self) -> Poster:
-        return Poster(self.client)
+        return Poster(self.slack)
 
     @cached_property
     def deferred(self) -> DeferredCalls:
@@ -56,8 +54,8 @@ class Runtime:
 
     @cached_property
     def access(self) -> Access:
-        """Who may run what, checked again before a job runs; group lookups use `client`."""
-        return make_access(lambda: self.client)
+        """Who may run what, checked again before a job runs; group lookups use `slack`."""
+        return make_access(lambda: self.slack)
 
     @cached_property
     def registry(self) -> Registry:

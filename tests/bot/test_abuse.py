@@ -26,6 +26,7 @@ from tasks.jobs.access import Access, AccessDenied, GroupDirectory, make_access,
 from tasks.jobs.records import JobRecords
 from tasks.reports import Registry, Report, load_reports
 from tasks.settings import Settings
+from tasks.slack.web_api import WebApi
 from tasks.store import MemoryStore
 from tests.bot.test_grammar import _VOCABULARY
 from tests.conftest import BOT_TOKEN, SIGNING_SECRET, TEST_REPORTS, base_env, free_port
@@ -265,7 +266,7 @@ def test_a_refusal_says_where_and_by_whom_the_report_may_be_run() -> None:
 
 
 def _access(slack) -> Access:  # type: ignore[no-untyped-def]
-    return make_access(lambda: WebClient(token=BOT_TOKEN, base_url=slack.api_url))
+    return make_access(lambda: WebApi(WebClient(token=BOT_TOKEN, base_url=slack.api_url)))
 
 
 def test_group_members_are_looked_up_in_slack_and_cached(slack) -> None:  # type: ignore[no-untyped-def]
@@ -290,7 +291,7 @@ def test_reports_without_groups_never_ask_slack(slack) -> None:  # type: ignore[
 
 def test_when_slack_cannot_list_a_group_access_is_refused_with_a_try_again(slack) -> None:  # type: ignore[no-untyped-def]
     slack.fail("usergroups.users.list", "missing_scope")
-    access = Access(GroupDirectory(lambda: WebClient(token=BOT_TOKEN, base_url=slack.api_url)))
+    access = Access(GroupDirectory(lambda: WebApi(WebClient(token=BOT_TOKEN, base_url=slack.api_url))))
     # A refusal the person reads: AccessDenied, or GroupLookupFailed when Slack did not answer.
     with pytest.raises(UserError) as refused:
         access.check(_finance(groups=["S0FIN"]), "C0FIN", "U0CAROL")

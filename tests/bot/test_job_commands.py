@@ -21,6 +21,7 @@ from tasks.jobs.records import Job, JobRecord, JobRecords, new_job_id
 from tasks.reports import Registry, Report, load_reports
 from tasks.settings import Settings
 from tasks.slack.posting import Poster
+from tasks.slack.web_api import WebApi
 from tasks.store import RedisStore, Store
 from tests.conftest import BOT_TOKEN, BROKER_URL, REDIS_PREFIX, REDIS_URL, TEST_REPORTS, free_port
 
@@ -42,7 +43,10 @@ def make_handler(
         settings, registry or load_reports(settings.report_modules), Publisher(settings), JobRecords(store)
     )
     control = JobControl(
-        settings, handler, Poster(WebClient(token=BOT_TOKEN, base_url=slack.api_url)), handler.publisher.app
+        settings,
+        handler,
+        Poster(WebApi(WebClient(token=BOT_TOKEN, base_url=slack.api_url))),
+        handler.publisher.app,
     )
     handler.register(grammar.Cancel, control.on_cancel_command)
     handler.control = control  # type: ignore[attr-defined]  # for the button tests

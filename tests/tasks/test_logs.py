@@ -5,7 +5,7 @@ from __future__ import annotations
 from sandbox import FakeSlack
 from tasks.logs import configure_logging
 from tasks.settings import Settings
-from tasks.slack.client import make_client
+from tasks.slack.web_api import make_client
 from tests.conftest import BOT_TOKEN
 
 

@@ -18,7 +18,7 @@ from sandbox import FakeSlack, make_certificate
 from tasks.jobs.records import Job, new_job_id
 from tasks.settings import Settings
 from tasks.slack import kept_alive
-from tasks.slack.client import make_client
+from tasks.slack.web_api import make_client
 from tasks.worker.execution import _retry_after, run_job
 from tests.conftest import BOT_TOKEN, worker_runtime
 
