@@ -104,7 +104,7 @@ class JobRecord:
         self.finished_at = self.finished_at or cancel.at
 
     def to_json(self) -> str:
-        # By hand rather than dataclasses.asdict, whose deep copy showed in the worker's profile.
+        # By hand rather than dataclasses.asdict, whose deep copy of every field is wasted on a save.
         data = {name: getattr(self, name) for name in self.__dataclass_fields__}
         data["job"] = self.job.to_message()
         return json.dumps(data)

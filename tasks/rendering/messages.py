@@ -61,7 +61,7 @@ class Rendered:
         return cls(text=data["text"], blocks=data["blocks"], files=files)
 
 
-STATE_ICONS = {
+STATE_ICONS: dict[str, str] = {
     JobState.QUEUED: ":inbox_tray:",
     JobState.RUNNING: ":hourglass_flowing_sand:",
     JobState.SUCCEEDED: ":white_check_mark:",

@@ -57,7 +57,7 @@ T = TypeVar("T")
 
 # Passing failures on the way (not of the report): the network, Redis, a Slack group lookup, and
 # Slack's 5xx once slack_sdk's own retries are spent. The job is retried with backoff and jitter,
-# resuming from the steps its record says are done. Other Slack errors are final (see run_job).
+# resuming from the steps its record says are done. Other Slack errors are final (see `JobRun.slack_refused`).
 TRANSIENT = (OSError, StoreUnavailable, GroupLookupFailed)
 # How often one job is retried (rate limits and passing failures together) before it is given
 # up: its status message then says it failed, and the requester is told.
@@ -140,9 +140,10 @@ class Outcome:
 def _read_record(runtime: Runtime, job: Job) -> tuple[JobRecord, str | None]:
     """The job's record (a new one when the store cannot be read) and its kept outcome, if any,
     in one round trip."""
+    without: tuple[JobRecord, str | None] = (JobRecord(job=job), None)
     return _tolerant(
         lambda: runtime.records.load_for_run(job),
-        (JobRecord(job=job), None),
+        without,
         "job %s runs without its record (a retry may post twice)",
         job.id,
     )
@@ -253,24 +254,28 @@ def run_job(
 class JobRun:
     """One delivery of one job, from reading its record to its final state.
 
-    | state        | event                                   | next         | posted                             |
-    | ------------ | --------------------------------------- | ------------ | ---------------------------------- |
-    | loaded       | the record is final already             | (ended)      | nothing                            |
-    | loaded       | the requester may not run it here       | failed       | the requester is told              |
-    | loaded       | an earlier attempt's outcome is kept    | ran          | nothing                            |
-    | loaded       | otherwise                               | running      | "running" after STATUS_GRACE       |
-    | running      | the report returns                      | ran          | nothing                            |
-    | ran          | first delivery: cancelled while queued  | cancelled    | nothing                            |
-    | ran          | first delivery: cancelled while running | cancelled    | status: cancelled                  |
-    | ran          | first delivery: a copy has ended it     | (ended)      | nothing                            |
-    | ran          | no status message yet (a command)       | status up    | status: how it went                |
-    | status up    | cancelled meanwhile                     | cancelled    | status edited: cancelled           |
-    | status up    | the channel takes no second message yet | (retry)      | nothing: raises Paced              |
-    | status up    | otherwise                               | result up    | result in thread (digest: message) |
-    | result up    | it has files                            | files up     | files in the result's thread       |
-    | files up     |                                         | final state  | status edited, if it said running  |
-    | any          | Slack 429 or 5xx, a TRANSIENT failure   | (retry)      | nothing: raises                    |
-    | any          | Slack refuses (4xx) or the channel does | failed       | via `give_up`, or nothing          |
+    | state     | event                                | next      | posted                           |
+    | --------- | ------------------------------------ | --------- | -------------------------------- |
+    | loaded    | the record is final already          | (ended)   | nothing                          |
+    | loaded    | the requester may not run it here    | failed    | the requester is told            |
+    | loaded    | an earlier attempt's outcome is kept | ran       | nothing                          |
+    | loaded    | otherwise                            | running   | "running" after STATUS_GRACE     |
+    | running   | the report returns                   | ran       | nothing                          |
+    | ran       | first delivery, cancelled in queue   | cancelled | nothing                          |
+    | ran       | first delivery, cancelled running    | cancelled | status: cancelled                |
+    | ran       | first delivery, a copy ended it      | (ended)   | nothing                          |
+    | ran       | no status message yet (command)      | status up | status: how it went              |
+    | status up | cancelled meanwhile                  | cancelled | status edited: cancelled         |
+    | status up | channel takes no 2nd message yet     | (retry)   | nothing: raises Paced            |
+    | status up | otherwise                            | result up | result (digest: its message)     |
+    | result up | it has files                         | files up  | files in the result's thread     |
+    | files up  |                                      | final     | status edited if it said running |
+    | any       | Slack 429 or 5xx, TRANSIENT errors   | (retry)   | nothing: raises                  |
+    | any       | Slack refuses (4xx)                  | failed    | `give_up`: status, requester     |
+    | any       | the channel refuses the bot          | failed    | nothing                          |
+
+    Each state's step is a method: `load`, `refuse`, `run_report`, `read_record_after_run`,
+    `post_status`, `cancelled`, `pace`, `post_result`, `upload_files`, `finish`.
 
     A command's report starts at once; its status message is posted STATUS_GRACE later if the
     report is still running (`_RunningStatus`), or, when the report is done sooner, after it,
@@ -405,9 +410,10 @@ class JobRun:
     def read_record_after_run(self, outcome: Outcome) -> JobState | None:
         """A first delivery's one read, before it posts anything: a cancel, or a copy of the job
         (published twice) that ran first. Returns the final state when that ends the job here."""
+        unread: tuple[JobRecord | None, Cancel | None] = (None, None)
         stored, cancel = _tolerant(
             lambda: self.runtime.records.read_after_run(self.job),
-            (None, None),
+            unread,
             "cannot check whether job %s was cancelled",
             self.job.id,
         )
@@ -590,6 +596,28 @@ def give_up(job: Job, runtime: Runtime, reason: str, record: JobRecord | None = 
     runtime.poster.tell_requester(job, text + " The details are in the worker's log.")
 
 
+@dataclass(frozen=True)
+class _Retry:
+    """When a job that could not finish now is tried again, and why (the metrics' label)."""
+
+    due: float
+    reason: str
+    jitter: float = 0.0
+
+
+def _retry_for(exc: Exception, retries: int) -> _Retry:
+    if isinstance(exc, Paced):  # the statuses' own times stagger these: no jitter needed
+        return _Retry(exc.retry_after, "paced")
+    if isinstance(exc, RateLimited):
+        # Slack said when; a digest's jobs hit the limit staggered as they posted, so a quarter
+        # second of jitter keeps their retries from arriving together.
+        return _Retry(exc.retry_after, "ratelimited", jitter=random.uniform(0, 0.25))
+    backoff = min(BACKOFF_MAX, 2.0**retries)
+    if isinstance(exc, RunningElsewhere):  # its holder renews the lease: no hurry, no jitter
+        return _Retry(backoff, "elsewhere")
+    return _Retry(backoff * random.uniform(0.5, 1.0), type(exc).__name__)
+
+
 def register_tasks(app: Celery, runtime: Runtime) -> None:
     """Define reportbot's tasks on `app`, bound to this process's runtime."""
 
@@ -606,52 +634,43 @@ def register_tasks(app: Celery, runtime: Runtime) -> None:
         soft = limits[1] or runtime.settings.report_time_limit
         started = time.monotonic()
         # Neither retried (a retry is a new message) nor handed back by RabbitMQ (a worker lost,
-        # a connection dropped, a retry that could not be queued): see run_job's first_delivery.
+        # a connection dropped, a retry that could not be queued): see JobRun.
         first = not self.request.retries and not (self.request.delivery_info or {}).get("redelivered", True)
         try:
             with run_lease(runtime.store, job.id):  # RabbitMQ may hand it over while a first copy runs
                 outcome = run_job(job, runtime, time_limit=soft, first_delivery=first)
-        except Paced as exc:  # the statuses' own times stagger these: no jitter needed
-            return _retry_or_give_up(self, job, exc, exc.retry_after, "paced")
-        except RateLimited as exc:
-            # Slack said when; a digest's jobs hit the limit staggered as they posted, so a
-            # quarter second of jitter keeps their retries from arriving together.
-            return _retry_or_give_up(
-                self, job, exc, exc.retry_after, "ratelimited", jitter=random.uniform(0, 0.25)
-            )
         except RunningElsewhere as exc:
             # Its holder renews the lease, so it is alive and ends the job itself; this copy only
             # covers its death (the lease then lapses), so it is never given up as failed.
             if self.request.retries >= MAX_RETRIES:
                 log.warning("job %s: this copy is dropped, another delivery still runs it", job.report)
                 return "running elsewhere"
-            return _retry_or_give_up(self, job, exc, min(BACKOFF_MAX, 2.0**self.request.retries), "elsewhere")
-        except (SlackUnavailable, *TRANSIENT) as exc:
-            backoff = min(BACKOFF_MAX, 2.0**self.request.retries) * random.uniform(0.5, 1.0)
-            return _retry_or_give_up(self, job, exc, backoff, type(exc).__name__)
+            return _retry_or_give_up(self, job, exc)
+        except (RateLimited, SlackUnavailable, *TRANSIENT) as exc:
+            return _retry_or_give_up(self, job, exc)
         observe_job(job.report, outcome, time.monotonic() - started)
         return outcome
 
-    def _retry_or_give_up(
-        task: Task, job: Job, exc: Exception, due: float, reason: str, jitter: float = 0.0
-    ) -> str:
-        countdown = retry_countdown(due, runtime.settings.celery_queue_type, jitter)
+    def _retry_or_give_up(task: Task, job: Job, exc: Exception) -> str:
         if task.request.retries >= MAX_RETRIES:
             # The error's kind for Slack; its text (a host, a URL) for the log only.
             log.error("job %s: its last retry failed too: %s: %s", job.report, type(exc).__name__, exc)
             give_up(job, runtime, f"it still failed after {MAX_RETRIES} retries ({type(exc).__name__})")
             observe_job(job.report, JobState.FAILED, None)
             return JobState.FAILED
-        level = logging.INFO if reason == "paced" else logging.WARNING  # pacing is the plan, not a fault
+        retry = _retry_for(exc, task.request.retries)
+        countdown = retry_countdown(retry.due, runtime.settings.celery_queue_type, retry.jitter)
+        level = (
+            logging.INFO if retry.reason == "paced" else logging.WARNING
+        )  # pacing is the plan, not a fault
         log.log(level, "job %s will be retried in %.1f s: %s", job.report, countdown, exc)
-        JOB_RETRIES.labels(reason=reason if reason in ("ratelimited", "paced") else "error").inc()
-        if reason == "ratelimited":
+        JOB_RETRIES.labels(reason=retry.reason if retry.reason in ("ratelimited", "paced") else "error").inc()
+        if retry.reason == "ratelimited":
             SLACK_RETRIES.labels(reason="ratelimited").inc()
         # Re-published now, and this delivery ends normally (`throw=False`, as Celery documents
-        # it). Raising Celery's Retry instead made the worker copy the traceback of every
-        # retry, frame by frame (billiard's ExceptionInfo): in a profile of a digest under the
-        # strict rate limit that was the dearest part of a retried job. The task then counts
-        # as succeeded in Celery's eyes; the job's own record says it is still running.
+        # it): raising Celery's Retry would make the worker copy each retry's traceback frame by
+        # frame (billiard's ExceptionInfo), a cost every paced or rate-limited job would pay.
+        # The task then counts as succeeded in Celery's eyes; the job's record says it still runs.
         try:
             task.retry(
                 exc=exc,
