@@ -317,6 +317,7 @@ class JobRun:
         self.posted_at: float | None = None  # when this delivery posted the status message (monotonic)
 
     def run(self) -> JobState:
+        """The job's steps, and what a failure on the way means for it (the table's "any" rows)."""
         token = job_id_var.set(self.job.id)
         try:
             if not self.reads_record_late:
@@ -334,6 +335,7 @@ class JobRun:
             job_id_var.reset(token)
 
     def _steps(self) -> JobState:
+        """The table's rows in order; a step that has nothing to do returns at once."""
         if self.record.state in FINAL_STATES:  # finished before a redelivery, or cancelled meanwhile
             log.info("job %s is already %s; not running it again", self.job.report, self.record.state)
             return self.record.state
