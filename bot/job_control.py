@@ -25,7 +25,7 @@ from bot.commands import CommandHandler, Reply
 from bot.job_views import no_such_job, visible
 from bot.slack_payload import string_at
 from tasks.errors import UserError
-from tasks.jobs.records import JobRecord
+from tasks.jobs.records import JobRecord, JobState
 from tasks.rendering.messages import describe_request, status_message
 from tasks.settings import Settings
 from tasks.slack.ids import user_mention
@@ -80,7 +80,7 @@ class JobControl:
             raise UserError(f"Job `{shown}` was already cancelled by {user_mention(record.cancelled_by)}.")
         revoked = self.revoke(job_id)
         what = describe_request(record.job)
-        if was == "queued":
+        if was == JobState.QUEUED:
             text = f":no_entry_sign: Cancelled job `{shown}` ({what}) before it started; it will not run."
         else:
             text = f":no_entry_sign: Cancelled job `{shown}` ({what}): it was stopped and its result will not be posted."
@@ -100,9 +100,9 @@ class JobControl:
 
     def _check_can_cancel(self, record: JobRecord, user: str) -> None:
         shown = escape_mrkdwn(record.job.id)
-        if record.state == "cancelled":
+        if record.state == JobState.CANCELLED:
             raise UserError(f"Job `{shown}` was already cancelled by {user_mention(record.cancelled_by)}.")
-        if record.state in ("succeeded", "failed"):
+        if record.state in (JobState.SUCCEEDED, JobState.FAILED):
             raise UserError(
                 f"Job `{shown}` has already {record.state}, so there is nothing to stop. "
                 f"`{self.command} status {shown}` shows it."
@@ -146,7 +146,9 @@ class JobControl:
         if record is None or not ts:
             return  # cancelled while queued: no status message was posted, and none will be
         duration = time.time() - record.started_at if record.started_at else None
-        message = status_message(record.job, "cancelled", duration=duration, cancelled_by=record.cancelled_by)
+        message = status_message(
+            record.job, JobState.CANCELLED, duration=duration, cancelled_by=record.cancelled_by
+        )
         try:
             self.poster.update_status(record.job, ts, message)
         except SlackApiError as exc:

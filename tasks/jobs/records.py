@@ -13,12 +13,26 @@ import time
 from collections.abc import Sequence
 from contextlib import suppress
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any, NamedTuple
 
 from tasks.jobs.in_flight import JobsInFlight, counted_key
 from tasks.store import ClaimAndPush, Indexed, Store, StoreUnavailable
 
-FINAL_STATES = ("succeeded", "failed", "cancelled")
+
+class JobState(StrEnum):
+    """Where a job stands. The values are what the store's records and the bot's JSON hold, so a
+    member compares equal to its string and records written before stay readable."""
+
+    QUEUED = "queued"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+# A job in one of these is over: nothing moves it on again.
+FINAL_STATES = frozenset({JobState.SUCCEEDED, JobState.FAILED, JobState.CANCELLED})
 HISTORY_LENGTH = 50
 PENDING_TTL = 6 * 3600  # a rate-limited result waits for its retry at most this long
 # The jobs a worker has started and not finished, by their `deadline`: what beat closes when no
@@ -69,7 +83,7 @@ class JobRecord:
     """The job's story so far, as `status` and `history` show it."""
 
     job: Job
-    state: str = "queued"
+    state: JobState = JobState.QUEUED
     started_at: float | None = None
     finished_at: float | None = None
     status_ts: str = ""
@@ -86,7 +100,7 @@ class JobRecord:
     deadline: float | None = None
 
     def mark_cancelled(self, cancel: Cancel) -> None:
-        self.state, self.cancelled_by = "cancelled", cancel.by
+        self.state, self.cancelled_by = JobState.CANCELLED, cancel.by
         self.finished_at = self.finished_at or cancel.at
 
     def to_json(self) -> str:
@@ -99,6 +113,7 @@ class JobRecord:
     def from_json(cls, raw: str) -> JobRecord:
         data = json.loads(raw)
         data["job"] = Job.from_message(data["job"])
+        data["state"] = JobState(data.get("state", JobState.QUEUED))
         # Fields this version does not know (written by a newer one, mid-deploy) are left out.
         return cls(**{k: v for k, v in data.items() if k in cls.__dataclass_fields__})
 
@@ -143,7 +158,7 @@ class JobRecords:
         if not raw:
             return None
         record = JobRecord.from_json(raw)
-        if marker and record.state != "cancelled":
+        if marker and record.state != JobState.CANCELLED:
             _apply_cancel(record, marker)
         return record
 

@@ -24,7 +24,7 @@ from slack_sdk.models.blocks import (
     SectionBlock,
 )
 
-from tasks.jobs.records import Job
+from tasks.jobs.records import FINAL_STATES, Job, JobState
 from tasks.rendering.charts import chart_file
 from tasks.rendering.limits import MAX_BLOCKS, SECTION_LIMIT, TEXT_LIMIT
 from tasks.rendering.tables import csv_file, file_stem, render_table
@@ -60,12 +60,12 @@ class Rendered:
         return cls(text=data["text"], blocks=data["blocks"], files=files)
 
 
-STATE_ICONS = {
-    "queued": ":inbox_tray:",
-    "running": ":hourglass_flowing_sand:",
-    "succeeded": ":white_check_mark:",
-    "failed": ":x:",
-    "cancelled": ":no_entry_sign:",
+STATE_ICONS: dict[str, str] = {
+    JobState.QUEUED: ":inbox_tray:",
+    JobState.RUNNING: ":hourglass_flowing_sand:",
+    JobState.SUCCEEDED: ":white_check_mark:",
+    JobState.FAILED: ":x:",
+    JobState.CANCELLED: ":no_entry_sign:",
 }
 
 
@@ -85,7 +85,7 @@ def describe_request(job: Job) -> str:
 
 def _outcome(state: str, duration: float) -> str:
     """ "succeeded in 1.5 s", "failed after 120 ms": a finished job's state and run time."""
-    return f"{state} {'in' if state == 'succeeded' else 'after'} {format_duration(duration)}"
+    return f"{state} {'in' if state == JobState.SUCCEEDED else 'after'} {format_duration(duration)}"
 
 
 def _capped_text(text: str) -> str:
@@ -129,11 +129,11 @@ def status_message(
     icon = STATE_ICONS.get(state, "")
     who = user_mention(job.user, unknown="Someone")
     origin = f" (schedule `{escape_mrkdwn(job.schedule_id)}`)" if job.schedule_id else ""
-    if state == "running":
+    if state == JobState.RUNNING:
         where = "running…"
-    elif state == "queued":
+    elif state == JobState.QUEUED:
         where = "queued"
-    elif state == "cancelled" and cancelled_by:
+    elif state == JobState.CANCELLED and cancelled_by:
         where = f"cancelled by {user_mention(cancelled_by)}"
         if duration is not None:
             where += f" after {format_duration(duration)}"
@@ -184,7 +184,7 @@ RERUN_ACTION = "reportbot_rerun"
 
 def job_buttons(job: Job, state: str) -> list[ButtonElement]:
     """Cancel while a job can still be stopped; Run again once it is over. Value: the job id."""
-    if state in ("queued", "running"):
+    if state in (JobState.QUEUED, JobState.RUNNING):
         confirm = ConfirmObject(
             title="Cancel this job?",
             text=f"Job `{job.id}` stops now and its result is not posted.",
@@ -196,7 +196,7 @@ def job_buttons(job: Job, state: str) -> list[ButtonElement]:
                 text="Cancel", action_id=CANCEL_ACTION, value=job.id, style="danger", confirm=confirm
             )
         ]
-    if state in ("succeeded", "failed", "cancelled"):
+    if state in FINAL_STATES:
         return [ButtonElement(text="Run again", action_id=RERUN_ACTION, value=job.id)]
     return []
 

@@ -20,7 +20,9 @@ import json
 import logging
 import random
 import time
-from typing import Any
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
 
 from celery import Celery, Task
 from celery.exceptions import Reject, SoftTimeLimitExceeded
@@ -29,7 +31,7 @@ from slack_sdk.errors import SlackApiError
 from tasks.errors import UserError
 from tasks.jobs.access import AccessDenied, GroupLookupFailed
 from tasks.jobs.queues import RUN_REPORT, close_deadline
-from tasks.jobs.records import FINAL_STATES, Cancel, Job, JobRecord
+from tasks.jobs.records import FINAL_STATES, Cancel, Job, JobRecord, JobState
 from tasks.logs import job_id_var, redact
 from tasks.metrics import JOB_RETRIES, SLACK_RETRIES, observe_job
 from tasks.rendering.messages import (
@@ -51,10 +53,11 @@ from tasks.worker.run_lease import RunningElsewhere, run_lease
 from tasks.worker.runtime import Runtime
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 # Passing failures on the way (not of the report): the network, Redis, a Slack group lookup, and
 # Slack's 5xx once slack_sdk's own retries are spent. The job is retried with backoff and jitter,
-# resuming from the steps its record says are done. Other Slack errors are final (see run_job).
+# resuming from the steps its record says are done. Other Slack errors are final (see `JobRun.slack_refused`).
 TRANSIENT = (OSError, StoreUnavailable, GroupLookupFailed)
 # How often one job is retried (rate limits and passing failures together) before it is given
 # up: its status message then says it failed, and the requester is told.
@@ -105,84 +108,60 @@ def _retry_after(exc: SlackApiError) -> float | None:
         return 1.0
 
 
-def _load(runtime: Runtime, job: Job) -> tuple[JobRecord, tuple[str, float, Rendered] | None]:
-    """The job's record (one read), kept in memory while the job runs and saved after each step,
-    and the result of an earlier attempt that Slack's rate limit kept from being posted."""
+def _tolerant(call: Callable[[], T], fallback: T, cost: str, *args: object) -> T:
+    """One call to the job's records; when Redis is unavailable, `fallback` and a warning saying
+    what that costs. The job goes on without its record rather than fail: a job whose messages
+    are up must not be reported failed because Redis blinked, and the record is only the job's
+    memory for a retry (the one place StoreUnavailable is handled while a job runs)."""
     try:
-        record, pending = runtime.records.load_for_run(job)
+        return call()
     except StoreUnavailable:
-        log.warning("store unavailable: job %s runs without its record (a retry may post twice)", job.id)
-        return JobRecord(job=job), None
-    if pending:
-        data = json.loads(pending)
-        return record, (data["state"], float(data["duration"]), Rendered.from_json(data["result"]))
-    if "result" in record.steps:  # posted before; only the status message may be left to do
-        return record, (record.steps["result"], record.duration or 0.0, Rendered(text=""))
-    return record, None
+        log.warning("store unavailable: " + cost, *args)
+        return fallback
 
 
-def _keep_pending(runtime: Runtime, job: Job, state: str, duration: float, result: Rendered) -> None:
-    payload = json.dumps({"state": state, "duration": duration, "result": result.to_json()})
-    try:
-        runtime.records.keep_pending(job.id, payload)
-    except StoreUnavailable:
-        log.warning("store unavailable: the retry of job %s will run the report again", job.id)
+@dataclass(frozen=True)
+class Outcome:
+    """How the report's run went: its final state, how long it ran, what its thread shows."""
+
+    state: JobState
+    duration: float
+    result: Rendered
+
+    def to_json(self) -> str:
+        return json.dumps({"state": self.state, "duration": self.duration, "result": self.result.to_json()})
+
+    @classmethod
+    def from_json(cls, raw: str) -> Outcome:
+        data = json.loads(raw)
+        return cls(JobState(data["state"]), float(data["duration"]), Rendered.from_json(data["result"]))
+
+
+def _read_record(runtime: Runtime, job: Job) -> tuple[JobRecord, str | None]:
+    """The job's record (a new one when the store cannot be read) and its kept outcome, if any,
+    in one round trip."""
+    without: tuple[JobRecord, str | None] = (JobRecord(job=job), None)
+    return _tolerant(
+        lambda: runtime.records.load_for_run(job),
+        without,
+        "job %s runs without its record (a retry may post twice)",
+        job.id,
+    )
 
 
 def _save(runtime: Runtime, record: JobRecord) -> None:
-    try:
-        runtime.records.save(record)
-    except StoreUnavailable:
-        log.warning("store unavailable: job record not saved (state %s)", record.state)
+    _tolerant(lambda: runtime.records.save(record), None, "job record not saved (state %s)", record.state)
 
 
 def _cancelled_by(runtime: Runtime, job: Job) -> str | None:
     """Who cancelled the job while it ran, or None. The durable guard: Celery keeps revokes in
     memory only, so a revoked message redelivered after a restart must still not post."""
-    try:
-        return runtime.records.cancelled_by(job.id)
-    except StoreUnavailable:
-        log.warning("store unavailable: cannot check whether job %s was cancelled", job.id)
-        return None
-
-
-def _read_after_run(runtime: Runtime, job: Job) -> tuple[JobRecord | None, Cancel | None]:
-    try:
-        return runtime.records.read_after_run(job)
-    except StoreUnavailable:
-        log.warning("store unavailable: cannot check whether job %s was cancelled", job.id)
-        return None, None
-
-
-def _cancelled_before_posting(
-    runtime: Runtime, record: JobRecord, cancel: Cancel, picked_at: float, duration: float
-) -> str:
-    """A first delivery that finds its job cancelled once the report has run, before it posted
-    anything. Cancelled while it waited in the queue (a revoke this worker never got, or lost in
-    a restart): nothing is posted, as if the revoke had stopped it there. Cancelled while its
-    report ran: its status message says who cancelled it, and no result is posted."""
-    job = record.job
-    record.mark_cancelled(cancel)
-    if cancel.at < picked_at:
-        log.info("job %s was cancelled while queued; nothing is posted", job.report)
-        return "cancelled"
-    message = status_message(job, "cancelled", duration=duration, cancelled_by=cancel.by)
-    record.status_ts = runtime.poster.post_in_channel(job, message)
-    _save(runtime, record)
-    log.info("job %s was cancelled while running; its result is not posted", job.report)
-    return "cancelled"
-
-
-def _save_then_cancelled_by(runtime: Runtime, record: JobRecord) -> str | None:
-    """`_save` and `_cancelled_by` in one round trip. For a quick report's job, whose status
-    message is already up: a cancel that came while the report ran turns it into "cancelled"."""
-    try:
-        return runtime.records.save_then_cancelled_by(record)
-    except StoreUnavailable:
-        log.warning(
-            "store unavailable: job record not saved, nor checked for a cancel (job %s)", record.job.id
-        )
-        return None
+    return _tolerant(
+        lambda: runtime.records.cancelled_by(job.id),
+        None,
+        "cannot check whether job %s was cancelled",
+        job.id,
+    )
 
 
 def _refused(runtime: Runtime, job: Job) -> str | None:
@@ -200,11 +179,11 @@ def _refused(runtime: Runtime, job: Job) -> str | None:
 
 def run_report_safely(
     job: Job, runtime: Runtime, time_limit: float | None, picked_at: float
-) -> tuple[str, Rendered]:
+) -> tuple[JobState, Rendered]:
     """Run the report; whatever happens, return the final state and what the thread shows."""
     report = runtime.registry.get(job.report)
     if report is None:
-        return "failed", error_result(
+        return JobState.FAILED, error_result(
             f"This worker does not know the report `{escape_mrkdwn(job.report)}`. "
             "Its REPORT_MODULES may differ from the bot's."
         )
@@ -213,16 +192,16 @@ def run_report_safely(
         context = JobContext(job.id, job.user, job.channel, job.requested_at, picked_at, job.schedule_id)
         with running(context):
             result = report.run(args)
-        return "succeeded", render_result(result, name=job.report)
+        return JobState.SUCCEEDED, render_result(result, name=job.report)
     except SoftTimeLimitExceeded:
         limit = f"{time_limit:g} seconds" if time_limit else "its time limit"
         log.warning("report %s timed out after %s", job.report, limit)
-        return "failed", error_result(f"The report timed out after {limit} and was stopped.")
+        return JobState.FAILED, error_result(f"The report timed out after {limit} and was stopped.")
     except UserError as exc:  # written for people by the report's author
-        return "failed", error_result(exc.message)
+        return JobState.FAILED, error_result(exc.message)
     except Exception as exc:  # a report's own bug: the trace goes to the log (redacted), not to Slack
         log.exception("report %s raised", job.report)
-        return "failed", error_result(report_error(job, exc))
+        return JobState.FAILED, error_result(report_error(job, exc))
 
 
 def report_error(job: Job, exc: BaseException) -> str:
@@ -253,10 +232,10 @@ class _RunningStatus:
         if self.check_cancel and _cancelled_by(self.runtime, record.job) is not None:
             return  # nothing to show: the job says so once its report has run
         record.status_ts = self.runtime.poster.post_in_channel(
-            record.job, status_message(record.job, "running")
+            record.job, status_message(record.job, JobState.RUNNING)
         )
         self.posted_at = time.monotonic()
-        record.state, record.started_at = "running", record.started_at or self.picked_at
+        record.state, record.started_at = JobState.RUNNING, record.started_at or self.picked_at
         _save(self.runtime, record)
 
     def call_off(self) -> float | None:
@@ -265,175 +244,336 @@ class _RunningStatus:
         return self.posted_at if self._deferred.call_off() else None
 
 
-def run_job(job: Job, runtime: Runtime, time_limit: float | None = None, first_delivery: bool = False) -> str:
-    """Run one job through its four steps; returns its final state.
+def run_job(
+    job: Job, runtime: Runtime, time_limit: float | None = None, first_delivery: bool = False
+) -> JobState:
+    """Run one job through its steps (`JobRun`); returns its final state."""
+    return JobRun(job, runtime, time_limit, first_delivery).run()
+
+
+class JobRun:
+    """One delivery of one job, from reading its record to its final state.
+
+    | state     | event                                | next      | posted                           |
+    | --------- | ------------------------------------ | --------- | -------------------------------- |
+    | loaded    | the record is final already          | (ended)   | nothing                          |
+    | loaded    | the requester may not run it here    | failed    | the requester is told            |
+    | loaded    | an earlier attempt's outcome is kept | ran       | nothing                          |
+    | loaded    | otherwise                            | running   | "running" after STATUS_GRACE     |
+    | running   | the report returns                   | ran       | nothing                          |
+    | ran       | first delivery, cancelled in queue   | cancelled | nothing                          |
+    | ran       | first delivery, cancelled running    | cancelled | status: cancelled                |
+    | ran       | first delivery, a copy ended it      | (ended)   | nothing                          |
+    | ran       | no status message yet (command)      | status up | status: how it went              |
+    | status up | cancelled meanwhile                  | cancelled | status edited: cancelled         |
+    | status up | channel takes no 2nd message yet     | (retry)   | nothing: raises Paced            |
+    | status up | otherwise                            | result up | result (digest: its message)     |
+    | result up | it has files                         | files up  | files in the result's thread     |
+    | files up  |                                      | final     | status edited if it said running |
+    | any       | Slack 429 or 5xx, TRANSIENT errors   | (retry)   | nothing: raises                  |
+    | any       | Slack refuses (4xx)                  | failed    | `give_up`: status, requester     |
+    | any       | the channel refuses the bot          | failed    | nothing                          |
+
+    Each state's step is a method: `load`, `refuse`, `run_report`, `read_record_after_run`,
+    `post_status`, `cancelled`, `pace`, `post_result`, `upload_files`, `finish`.
 
     A command's report starts at once; its status message is posted STATUS_GRACE later if the
     report is still running (`_RunningStatus`), or, when the report is done sooner, after it,
     saying how it went, so it is never edited. A schedule's run (a digest) has no status
-    message: once its report has run it posts one message in the channel, the result with how
-    it went (`digest_message`), and attaches any files in that message's thread.
+    message: its result, with how it went (`digest_message`), is its one message, and any files
+    go in that message's thread.
 
     Each step done is saved in the job's record, so a redelivered or retried job skips what it
     already posted, and a job whose report already ran posts its kept outcome instead of running
-    the report again. A command's job on its `first_delivery` (neither retried nor redelivered
-    by RabbitMQ) has nothing in the store yet but the bot's "queued" record and perhaps a
-    cancel, so it reads them only once its report has run, and a quick one saves its record
-    once, after both its messages are up: two Redis round trips for such a job. A redelivered or
-    retried one reads its record first, and saves after each message: three; a longer report
-    five or six, a digest four. (What that costs: a worker killed between a first delivery's
-    status message and its result's save posts both again when the job is redelivered; one
-    killed between a message and its save in the longer flow posts that one message again.)
-    Raises RateLimited (Paced when it paces itself, `tasks.slack.pacing`) or a TRANSIENT error for the
-    task to retry; every other failure ends here, said in the channel.
+    the report again. Round trips to Redis are what a job costs beyond Slack, so each step reads
+    and writes only what it must:
+
+    - A command's job on its first delivery (neither retried nor redelivered by RabbitMQ) has
+      nothing in the store yet but the bot's "queued" record and perhaps a cancel, so it reads
+      them only once its report has run, and a quick one saves its record once, after both its
+      messages are up: two round trips.
+    - A redelivered or retried job reads its record first and saves after each message: three.
+      A longer report, whose "running" status is saved when posted, five or six; a digest four.
+
+    What that costs: a worker killed between a first delivery's status message and its result's
+    save posts both again when the job is redelivered; one killed between a message and its
+    save in the longer flow posts that one message again.
+
+    `run` raises RateLimited (Paced when it paces itself, `tasks.slack.pacing`) or a TRANSIENT
+    error for the task to retry; every other failure ends in it, said in the channel.
     """
-    token = job_id_var.set(job.id)
-    digest = bool(job.schedule_id)
-    read_late = first_delivery and not digest
-    record, outcome = (JobRecord(job=job), None) if read_late else _load(runtime, job)
-    kept = outcome is not None and outcome[2].to_json() != Rendered(text="").to_json()
-    try:
-        if record.state in FINAL_STATES:  # finished before a redelivery, or cancelled meanwhile
-            log.info("job %s is already %s; not running it again", job.report, record.state)
-            return record.state
-        picked_at = time.time()
-        record.deadline = close_deadline(picked_at, time_limit or runtime.settings.report_time_limit)
-        refusal = _refused(runtime, job)
-        if refusal:
-            log.warning(
-                "job %s refused: user %s may not run it in channel %s", job.report, job.user, job.channel
-            )
-            runtime.poster.tell_requester(job, refusal)
-            record.state, record.finished_at, record.error = "failed", time.time(), "not_allowed"
-            _save(runtime, record)
-            return "failed"
-        if digest and record.state == "queued":
-            record.state, record.started_at = "running", picked_at
-            _save(runtime, record)
-        posted_at: float | None = None  # when this delivery posted the status message
-        if outcome is None:
-            # Run now, so a status message already posted (finished, by an earlier delivery)
-            # is brought up to date with this run's outcome.
-            record.steps.pop("status", None)
-            running = (
-                _RunningStatus(runtime, record, picked_at, check_cancel=read_late)
-                if not digest and not record.status_ts
-                else None
-            )
-            started = time.monotonic()
+
+    def __init__(
+        self, job: Job, runtime: Runtime, time_limit: float | None = None, first_delivery: bool = False
+    ) -> None:
+        self.job, self.runtime, self.time_limit = job, runtime, time_limit
+        self.digest = bool(job.schedule_id)
+        # A command's first delivery reads its record only once its report has run (see above).
+        self.reads_record_late = first_delivery and not self.digest
+        self.record = JobRecord(job=job)
+        self.outcome: Outcome | None = None  # this run's, or an earlier attempt's
+        self.kept: Outcome | None = None  # the outcome kept in the store for a retry to post
+        self.picked_at = 0.0
+        self.posted_at: float | None = None  # when this delivery posted the status message (monotonic)
+
+    def run(self) -> JobState:
+        """The job's steps, and what a failure on the way means for it (the table's "any" rows)."""
+        token = job_id_var.set(self.job.id)
+        try:
+            if not self.reads_record_late:
+                self.load()
             try:
-                state, result = run_report_safely(job, runtime, time_limit, picked_at)
-            except BaseException:  # the process is being stopped: post nothing more
-                if running is not None:
-                    with contextlib.suppress(Exception):
-                        running.call_off()
+                return self._steps()
+            except ChannelUnavailable as exc:
+                return self.channel_unavailable(exc)
+            except SlackApiError as exc:
+                return self.slack_refused(exc)
+            except TRANSIENT:
+                self.keep_for_retry()
                 raise
-            outcome = (state, time.monotonic() - started, result)
-            if running is not None:
-                posted_at = running.call_off()
-        state, duration, result = outcome
-        status_unsaved = False  # posted by this delivery, to be saved with its result
-        if read_late and not record.status_ts:  # the first read of a first delivery
-            stored, cancel = _read_after_run(runtime, job)
-            if cancel is not None:
-                return _cancelled_before_posting(runtime, stored or record, cancel, picked_at, duration)
-            if (
-                stored is not None and stored.state in FINAL_STATES
-            ):  # a copy of it, published twice, ran first
-                log.info("job %s is already %s; not posting it again", job.report, stored.state)
-                return stored.state
-            if stored is not None and stored.status_ts:  # that copy is posting: carry on from its steps
-                stored.deadline, record = record.deadline, stored
-        if not digest and not record.status_ts:  # done within the grace: posted once, finished
-            record.status_ts = runtime.poster.post_in_channel(
-                job, status_message(job, state, duration=duration)
+        finally:
+            job_id_var.reset(token)
+
+    def _steps(self) -> JobState:
+        """The table's rows in order; a step that has nothing to do returns at once."""
+        if self.record.state in FINAL_STATES:  # finished before a redelivery, or cancelled meanwhile
+            log.info("job %s is already %s; not running it again", self.job.report, self.record.state)
+            return self.record.state
+        self.picked_at = time.time()
+        limit = self.time_limit or self.runtime.settings.report_time_limit
+        self.record.deadline = close_deadline(self.picked_at, limit)
+        refusal = _refused(self.runtime, self.job)
+        if refusal:
+            return self.refuse(refusal)
+        self.start_digest()
+        outcome = self.outcome or self.run_report()
+        if self.reads_record_late and not self.record.status_ts:
+            ended = self.read_record_after_run(outcome)
+            if ended is not None:
+                return ended
+        cancelled_by = self.post_status(outcome)
+        if cancelled_by is not None:
+            return self.cancelled(outcome, cancelled_by)
+        self.pace(outcome)
+        self.post_result(outcome)
+        self.upload_files(outcome)
+        return self.finish(outcome)
+
+    def load(self) -> None:
+        """The job's record (one read), kept in memory while the job runs and saved after each
+        step, and the outcome of an earlier attempt that Slack's rate limit kept from being posted."""
+        self.record, pending = _read_record(self.runtime, self.job)
+        if pending:
+            self.outcome = self.kept = Outcome.from_json(pending)
+        elif "result" in self.record.steps:  # posted before; only the status message may be left to do
+            state, duration = JobState(self.record.steps["result"]), self.record.duration or 0.0
+            self.outcome = Outcome(state, duration, Rendered(text=""))
+
+    def refuse(self, refusal: str) -> JobState:
+        job = self.job
+        log.warning("job %s refused: user %s may not run it in channel %s", job.report, job.user, job.channel)
+        self.runtime.poster.tell_requester(job, refusal)
+        self.record.state, self.record.finished_at, self.record.error = (
+            JobState.FAILED,
+            time.time(),
+            "not_allowed",
+        )
+        _save(self.runtime, self.record)
+        return JobState.FAILED
+
+    def start_digest(self) -> None:
+        """A digest says it runs in its record; a command's "running" is its status message's."""
+        if self.digest and self.record.state == JobState.QUEUED:
+            self.record.state, self.record.started_at = JobState.RUNNING, self.picked_at
+            _save(self.runtime, self.record)
+
+    def run_report(self) -> Outcome:
+        # Run now, so a status message already posted (finished, by an earlier delivery) is
+        # brought up to date with this run's outcome.
+        self.record.steps.pop("status", None)
+        running = None
+        if not self.digest and not self.record.status_ts:
+            running = _RunningStatus(
+                self.runtime, self.record, self.picked_at, check_cancel=self.reads_record_late
             )
-            posted_at = time.monotonic()
-            record.state, record.started_at = "running", record.started_at or picked_at
-            record.steps["status"] = "final"
-            if read_late:  # its cancel was read just before the post
-                status_unsaved, cancelled_by = True, None
-            else:
-                cancelled_by = _save_then_cancelled_by(runtime, record)
+        started = time.monotonic()
+        try:
+            state, result = run_report_safely(self.job, self.runtime, self.time_limit, self.picked_at)
+        except BaseException:  # the process is being stopped: post nothing more
+            if running is not None:
+                with contextlib.suppress(Exception):
+                    running.call_off()
+            raise
+        self.outcome = Outcome(state, time.monotonic() - started, result)
+        if running is not None:
+            self.posted_at = running.call_off()
+        return self.outcome
+
+    def read_record_after_run(self, outcome: Outcome) -> JobState | None:
+        """A first delivery's one read, before it posts anything: a cancel, or a copy of the job
+        (published twice) that ran first. Returns the final state when that ends the job here."""
+        unread: tuple[JobRecord | None, Cancel | None] = (None, None)
+        stored, cancel = _tolerant(
+            lambda: self.runtime.records.read_after_run(self.job),
+            unread,
+            "cannot check whether job %s was cancelled",
+            self.job.id,
+        )
+        if cancel is not None:
+            return self.cancelled_before_posting(stored or self.record, cancel, outcome.duration)
+        if stored is not None and stored.state in FINAL_STATES:
+            log.info("job %s is already %s; not posting it again", self.job.report, stored.state)
+            return stored.state
+        if stored is not None and stored.status_ts:  # that copy is posting: carry on from its steps
+            stored.deadline, self.record = self.record.deadline, stored
+        return None
+
+    def cancelled_before_posting(self, record: JobRecord, cancel: Cancel, duration: float) -> JobState:
+        """Cancelled while it waited in the queue (a revoke this worker never got, or lost in a
+        restart): nothing is posted, as if the revoke had stopped it there. Cancelled while its
+        report ran: its status message says who cancelled it, and no result is posted."""
+        job = self.job
+        record.mark_cancelled(cancel)
+        if cancel.at < self.picked_at:
+            log.info("job %s was cancelled while queued; nothing is posted", job.report)
+            return JobState.CANCELLED
+        message = status_message(job, JobState.CANCELLED, duration=duration, cancelled_by=cancel.by)
+        record.status_ts = self.runtime.poster.post_in_channel(job, message)
+        _save(self.runtime, record)
+        log.info("job %s was cancelled while running; its result is not posted", job.report)
+        return JobState.CANCELLED
+
+    def post_status(self, outcome: Outcome) -> str | None:
+        """A command's status message, if it is not up yet: done within the grace, posted once,
+        finished. Returns who cancelled the job while its report ran, or None."""
+        record = self.record
+        if self.digest or record.status_ts:
+            return _cancelled_by(self.runtime, self.job)
+        message = status_message(self.job, outcome.state, duration=outcome.duration)
+        record.status_ts = self.runtime.poster.post_in_channel(self.job, message)
+        self.posted_at = time.monotonic()
+        record.state, record.started_at = JobState.RUNNING, record.started_at or self.picked_at
+        record.steps["status"] = "final"
+        if self.reads_record_late:  # its cancel was read just before the post; saved with the result
+            return None
+        return _tolerant(
+            lambda: self.runtime.records.save_then_cancelled_by(record),
+            None,
+            "job record not saved, nor checked for a cancel (job %s)",
+            self.job.id,
+        )
+
+    def cancelled(self, outcome: Outcome, cancelled_by: str) -> JobState:
+        """The revoke did not stop the report in time: its status says so, nothing more is posted."""
+        if self.record.status_ts and not self.digest:
+            message = status_message(
+                self.job, JobState.CANCELLED, duration=outcome.duration, cancelled_by=cancelled_by
+            )
+            self.runtime.poster.update_status(self.job, self.record.status_ts, message)
+        log.info("job %s was cancelled while running; its result is not posted", self.job.report)
+        return JobState.CANCELLED
+
+    def pace(self, outcome: Outcome) -> None:
+        """Raise Paced when the channel takes no second message yet from this process: the
+        result, kept in the store, waits for the retry instead of a 429."""
+        if self.posted_at is None or "result" in self.record.steps:
+            return
+        wait = self.runtime.pacing.wait_before_reply(self.posted_at)
+        if wait <= 0:
+            return
+        if self.reads_record_late and self.status_says_how_it_went:  # its status is not saved yet
+            _save(self.runtime, self.record)
+        self.keep(outcome)
+        raise Paced(wait)
+
+    def post_result(self, outcome: Outcome) -> None:
+        record, result = self.record, outcome.result
+        if "result" in record.steps:
+            return
+        if result.files:  # uploads come after the post: keep them for a retry
+            self.keep(outcome)
+        if self.digest:  # its one message is the parent of its files' thread
+            message = digest_message(self.job, outcome.state, result, outcome.duration)
+            record.status_ts = self.runtime.poster.post_in_channel(self.job, message)
         else:
-            cancelled_by = _cancelled_by(runtime, job)
-        if cancelled_by is not None:  # the revoke did not stop it in time: post nothing more
-            if record.status_ts and not digest:
-                message = status_message(job, "cancelled", duration=duration, cancelled_by=cancelled_by)
-                runtime.poster.update_status(job, record.status_ts, message)
-            log.info("job %s was cancelled while running; its result is not posted", job.report)
-            return "cancelled"
-        if posted_at is not None and "result" not in record.steps:
-            wait = runtime.pacing.wait_before_reply(posted_at)
-            if wait > 0:  # the result waits for the channel's limit, kept for the retry
-                if status_unsaved:
-                    _save(runtime, record)
-                if not kept:
-                    _keep_pending(runtime, job, *outcome)
-                raise Paced(wait)
-        finished_message = digest or record.steps.get("status") == "final"
-        if "result" not in record.steps:
-            if result.files and not kept:  # uploads come after the post: keep them for a retry
-                _keep_pending(runtime, job, *outcome)
-                kept = True
-            if digest:  # its one message is the parent of its files' thread
-                record.status_ts = runtime.poster.post_in_channel(
-                    job, digest_message(job, state, result, duration)
-                )
-            else:
-                runtime.poster.post_in_thread(job, record.status_ts, result)
-            record.steps["result"], record.duration = state, duration
-            if not result.files:
-                record.steps["files"] = "none"
-                if finished_message:  # it already says how it went: nothing is left to do
-                    record.state, record.finished_at = state, time.time()
-            _save(runtime, record)  # at once: a worker killed after this must not post it again
-        if "files" not in record.steps:
-            uploaded = runtime.poster.upload_files(job, record.status_ts, result.files)
-            record.steps["files"] = "uploaded" if uploaded else "failed"
-        if not finished_message:
-            runtime.poster.update_status(job, record.status_ts, status_message(job, state, duration=duration))
+            self.runtime.poster.post_in_thread(self.job, record.status_ts, result)
+        record.steps["result"], record.duration = outcome.state, outcome.duration
+        if not result.files:
+            record.steps["files"] = "none"
+            if self.status_says_how_it_went:  # nothing is left to do
+                record.state, record.finished_at = outcome.state, time.time()
+        _save(self.runtime, record)  # at once: a worker killed after this must not post it again
+
+    def upload_files(self, outcome: Outcome) -> None:
+        if "files" not in self.record.steps:
+            uploaded = self.runtime.poster.upload_files(self.job, self.record.status_ts, outcome.result.files)
+            self.record.steps["files"] = "uploaded" if uploaded else "failed"
+
+    def finish(self, outcome: Outcome) -> JobState:
+        record = self.record
+        if not self.status_says_how_it_went:
+            message = status_message(self.job, outcome.state, duration=outcome.duration)
+            self.runtime.poster.update_status(self.job, record.status_ts, message)
         if record.state not in FINAL_STATES:
-            record.state, record.finished_at = state, time.time()
-            _save(runtime, record)
-        if kept:
-            _drop_pending(runtime, job)
-        log.info("job %s %s in %s", job.report, state, format_duration(duration))
-        return state
-    except ChannelUnavailable as exc:
-        record.state, record.finished_at, record.error = "failed", time.time(), exc.error
-        _save(runtime, record)
-        log.warning("job %s could not post: %s", job.report, exc.error)
-        return "failed"
-    except SlackApiError as exc:
-        _save(runtime, record)  # keep the steps done, so a retry does not repeat them
+            record.state, record.finished_at = outcome.state, time.time()
+            _save(self.runtime, record)
+        if self.kept is not None:
+            _tolerant(
+                lambda: self.runtime.records.drop_pending(self.job.id),
+                None,
+                "the kept outcome of job %s expires on its own",
+                self.job.id,
+            )
+        log.info("job %s %s in %s", self.job.report, outcome.state, format_duration(outcome.duration))
+        return outcome.state
+
+    @property
+    def status_says_how_it_went(self) -> bool:
+        """Whether the job's message already says how it went (a digest's, or a status message
+        posted finished), so no edit is left to make."""
+        return self.digest or self.record.steps.get("status") == "final"
+
+    def keep(self, outcome: Outcome) -> None:
+        """Keep the outcome in the store for the retry, once per delivery."""
+        if self.kept is not None:
+            return
+        self.kept = outcome
+        _tolerant(
+            lambda: self.runtime.records.keep_pending(self.job.id, outcome.to_json()),
+            None,
+            "the retry of job %s will run the report again",
+            self.job.id,
+        )
+
+    def keep_for_retry(self) -> None:
+        """Before a retry: the steps done, and the outcome when some of it is still to post."""
+        _save(self.runtime, self.record)
+        if self.outcome is not None and "files" not in self.record.steps:
+            self.keep(self.outcome)
+
+    def channel_unavailable(self, exc: ChannelUnavailable) -> JobState:
+        record = self.record
+        record.state, record.finished_at, record.error = JobState.FAILED, time.time(), exc.error
+        _save(self.runtime, record)
+        log.warning("job %s could not post: %s", self.job.report, exc.error)
+        return JobState.FAILED
+
+    def slack_refused(self, exc: SlackApiError) -> JobState:
+        """Slack said no. A 429 or a 5xx is passing: raises for the task to retry, the steps done
+        and the outcome kept. Any other error is final: no retry will help."""
         retry_after = _retry_after(exc)
         status = getattr(exc.response, "status_code", 200)
-        if retry_after is None and status < 500:  # Slack refused what we sent: no retry will help
+        if retry_after is None and status < 500:
+            _save(self.runtime, self.record)
             error = str(exc.response.get("error", "")) or f"HTTP {status}"
-            give_up(job, runtime, f"Slack refused a message of this job ({error})", record)
-            return "failed"
-        if outcome is not None and "files" not in record.steps and not kept:
-            _keep_pending(runtime, job, *outcome)
+            give_up(self.job, self.runtime, f"Slack refused a message of this job ({error})", self.record)
+            return JobState.FAILED
+        self.keep_for_retry()
         if retry_after is not None and exc.response.api_url.endswith("chat.postMessage"):
-            runtime.pacing.refused()
+            self.runtime.pacing.refused()
         if retry_after is None:
             raise SlackUnavailable(f"Slack answered HTTP {status}") from exc
         raise RateLimited(retry_after) from exc
-    except TRANSIENT:
-        _save(runtime, record)  # keep the steps done, so the retry does not repeat them
-        if outcome is not None and "files" not in record.steps and not kept:
-            _keep_pending(runtime, job, *outcome)
-        raise
-    finally:
-        job_id_var.reset(token)
-
-
-def _drop_pending(runtime: Runtime, job: Job) -> None:
-    try:
-        runtime.records.drop_pending(job.id)
-    except StoreUnavailable:
-        pass  # it expires on its own (PENDING_TTL)
 
 
 def give_up(job: Job, runtime: Runtime, reason: str, record: JobRecord | None = None) -> None:
@@ -442,18 +582,42 @@ def give_up(job: Job, runtime: Runtime, reason: str, record: JobRecord | None = 
     log.error("job %s given up: %s", job.report, reason)
     reason = redact(reason, runtime.settings.secrets())  # it may quote a library's error
     try:
-        record = record or _load(runtime, job)[0]
+        record = record or _read_record(runtime, job)[0]
     except Exception:  # the store may be what failed
         record = JobRecord(job=job)
-    record.state, record.finished_at, record.error = "failed", time.time(), reason
+    record.state, record.finished_at, record.error = JobState.FAILED, time.time(), reason
     _save(runtime, record)
     text = f":warning: Job `{job.id}` ({escape_mrkdwn(job.report)}) could not be finished: {escape_mrkdwn(reason)}."
     try:
         if record.status_ts:
-            runtime.poster.update_status(job, record.status_ts, status_message(job, "failed", note=text))
+            runtime.poster.update_status(
+                job, record.status_ts, status_message(job, JobState.FAILED, note=text)
+            )
     except Exception as exc:
         log.warning("could not mark job %s failed in Slack: %s", job.id, exc)
     runtime.poster.tell_requester(job, text + " The details are in the worker's log.")
+
+
+@dataclass(frozen=True)
+class _Retry:
+    """When a job that could not finish now is tried again, and why (the metrics' label)."""
+
+    due: float
+    reason: str
+    jitter: float = 0.0
+
+
+def _retry_for(exc: Exception, retries: int) -> _Retry:
+    if isinstance(exc, Paced):  # the statuses' own times stagger these: no jitter needed
+        return _Retry(exc.retry_after, "paced")
+    if isinstance(exc, RateLimited):
+        # Slack said when; a digest's jobs hit the limit staggered as they posted, so a quarter
+        # second of jitter keeps their retries from arriving together.
+        return _Retry(exc.retry_after, "ratelimited", jitter=random.uniform(0, 0.25))
+    backoff = min(BACKOFF_MAX, 2.0**retries)
+    if isinstance(exc, RunningElsewhere):  # its holder renews the lease: no hurry, no jitter
+        return _Retry(backoff, "elsewhere")
+    return _Retry(backoff * random.uniform(0.5, 1.0), type(exc).__name__)
 
 
 def register_tasks(app: Celery, runtime: Runtime) -> None:
@@ -472,52 +636,43 @@ def register_tasks(app: Celery, runtime: Runtime) -> None:
         soft = limits[1] or runtime.settings.report_time_limit
         started = time.monotonic()
         # Neither retried (a retry is a new message) nor handed back by RabbitMQ (a worker lost,
-        # a connection dropped, a retry that could not be queued): see run_job's first_delivery.
+        # a connection dropped, a retry that could not be queued): see JobRun.
         first = not self.request.retries and not (self.request.delivery_info or {}).get("redelivered", True)
         try:
             with run_lease(runtime.store, job.id):  # RabbitMQ may hand it over while a first copy runs
                 outcome = run_job(job, runtime, time_limit=soft, first_delivery=first)
-        except Paced as exc:  # the statuses' own times stagger these: no jitter needed
-            return _retry_or_give_up(self, job, exc, exc.retry_after, "paced")
-        except RateLimited as exc:
-            # Slack said when; a digest's jobs hit the limit staggered as they posted, so a
-            # quarter second of jitter keeps their retries from arriving together.
-            return _retry_or_give_up(
-                self, job, exc, exc.retry_after, "ratelimited", jitter=random.uniform(0, 0.25)
-            )
         except RunningElsewhere as exc:
             # Its holder renews the lease, so it is alive and ends the job itself; this copy only
             # covers its death (the lease then lapses), so it is never given up as failed.
             if self.request.retries >= MAX_RETRIES:
                 log.warning("job %s: this copy is dropped, another delivery still runs it", job.report)
                 return "running elsewhere"
-            return _retry_or_give_up(self, job, exc, min(BACKOFF_MAX, 2.0**self.request.retries), "elsewhere")
-        except (SlackUnavailable, *TRANSIENT) as exc:
-            backoff = min(BACKOFF_MAX, 2.0**self.request.retries) * random.uniform(0.5, 1.0)
-            return _retry_or_give_up(self, job, exc, backoff, type(exc).__name__)
+            return _retry_or_give_up(self, job, exc)
+        except (RateLimited, SlackUnavailable, *TRANSIENT) as exc:
+            return _retry_or_give_up(self, job, exc)
         observe_job(job.report, outcome, time.monotonic() - started)
         return outcome
 
-    def _retry_or_give_up(
-        task: Task, job: Job, exc: Exception, due: float, reason: str, jitter: float = 0.0
-    ) -> str:
-        countdown = retry_countdown(due, runtime.settings.celery_queue_type, jitter)
+    def _retry_or_give_up(task: Task, job: Job, exc: Exception) -> str:
         if task.request.retries >= MAX_RETRIES:
             # The error's kind for Slack; its text (a host, a URL) for the log only.
             log.error("job %s: its last retry failed too: %s: %s", job.report, type(exc).__name__, exc)
             give_up(job, runtime, f"it still failed after {MAX_RETRIES} retries ({type(exc).__name__})")
-            observe_job(job.report, "failed", None)
-            return "failed"
-        level = logging.INFO if reason == "paced" else logging.WARNING  # pacing is the plan, not a fault
+            observe_job(job.report, JobState.FAILED, None)
+            return JobState.FAILED
+        retry = _retry_for(exc, task.request.retries)
+        countdown = retry_countdown(retry.due, runtime.settings.celery_queue_type, retry.jitter)
+        level = (
+            logging.INFO if retry.reason == "paced" else logging.WARNING
+        )  # pacing is the plan, not a fault
         log.log(level, "job %s will be retried in %.1f s: %s", job.report, countdown, exc)
-        JOB_RETRIES.labels(reason=reason if reason in ("ratelimited", "paced") else "error").inc()
-        if reason == "ratelimited":
+        JOB_RETRIES.labels(reason=retry.reason if retry.reason in ("ratelimited", "paced") else "error").inc()
+        if retry.reason == "ratelimited":
             SLACK_RETRIES.labels(reason="ratelimited").inc()
         # Re-published now, and this delivery ends normally (`throw=False`, as Celery documents
-        # it). Raising Celery's Retry instead made the worker copy the traceback of every
-        # retry, frame by frame (billiard's ExceptionInfo): in a profile of a digest under the
-        # strict rate limit that was the dearest part of a retried job. The task then counts
-        # as succeeded in Celery's eyes; the job's own record says it is still running.
+        # it): raising Celery's Retry would make the worker copy each retry's traceback frame by
+        # frame (billiard's ExceptionInfo), a cost every paced or rate-limited job would pay.
+        # The task then counts as succeeded in Celery's eyes; the job's record says it still runs.
         try:
             task.retry(
                 exc=exc,

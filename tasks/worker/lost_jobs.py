@@ -24,7 +24,7 @@ from billiard.exceptions import WorkerLostError
 from celery.worker import state as worker_state
 from celery.worker.request import Request
 
-from tasks.jobs.records import FINAL_STATES, Job, JobRecord
+from tasks.jobs.records import FINAL_STATES, Job, JobRecord, JobState
 from tasks.logs import job_id_var
 from tasks.rendering.messages import digest_message, error_result, status_message
 from tasks.slack.mrkdwn import escape_mrkdwn
@@ -74,12 +74,12 @@ def close_job(
     problem = error_result(reason)
     if job.schedule_id:  # a digest's one message says how it went, or is posted now saying so
         if not record.status_ts:
-            message = digest_message(job, "failed", problem, duration or 0.0)
+            message = digest_message(job, JobState.FAILED, problem, duration or 0.0)
             record.status_ts = (
                 _slack("post its message", lambda: runtime.poster.post_in_channel(job, message)) or ""
             )
     else:
-        final, posted = status_message(job, "failed", duration=duration), bool(record.status_ts)
+        final, posted = status_message(job, JobState.FAILED, duration=duration), bool(record.status_ts)
         if not posted:
             record.status_ts = (
                 _slack("post its status", lambda: runtime.poster.post_in_channel(job, final)) or ""
@@ -90,8 +90,8 @@ def close_job(
             )
         if posted:
             _slack("update its status", lambda: runtime.poster.update_status(job, record.status_ts, final))
-    record.steps.setdefault("result", "failed")
-    record.state, record.finished_at, record.error = "failed", now, reason
+    record.steps.setdefault("result", JobState.FAILED)
+    record.state, record.finished_at, record.error = JobState.FAILED, now, reason
     record.duration = duration if duration is not None else record.duration
     runtime.records.save(record)
     text = f":warning: Job `{job.id}` ({escape_mrkdwn(job.report)}) failed. {reason}"
