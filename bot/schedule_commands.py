@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
@@ -167,7 +167,7 @@ class ScheduleCommands:
 
     # -- checks ----------------------------------------------------------------------------
 
-    def all(self) -> list[Schedule]:
+    def all(self) -> Sequence[Schedule]:  # not list[...]: in this class `list` is the method
         return all_schedules(self.schedules, self.static.current())
 
     def changeable(self, schedule_id: str, payload: Mapping[str, Any], verb: str) -> Schedule:

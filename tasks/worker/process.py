@@ -95,7 +95,7 @@ def metrics_wsgi(registry: Any) -> Callable[..., Iterable[bytes]]:
         if environ.get("PATH_INFO") == HEALTH_PATH:
             start_response("200 OK", [("Content-Type", "application/json")])
             return [json.dumps({"ok": True, "pid": os.getpid()}).encode()]
-        return metrics(environ, start_response)  # type: ignore[no-any-return]
+        return metrics(environ, start_response)
 
     return wsgi
 
