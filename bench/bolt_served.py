@@ -23,7 +23,7 @@ def bolt_served(app: App) -> Callable[..., Iterable[bytes]]:
 
     def wsgi(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         if environ.get("PATH_INFO") == EVENTS_PATH:
-            return bolt(environ, start_response)  # type: ignore[no-any-return]
+            return bolt(environ, start_response)
         return rest(environ, start_response)
 
     return wsgi

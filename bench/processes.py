@@ -278,7 +278,12 @@ def start_worker(
             *extra,
         ]
     proc = Process(name, argv, {**env, "LOG_LEVEL": "INFO"}, logs)
-    _ready_or_stop(proc, lambda: proc.check() or "ready." in proc.log(), f"{name} to be ready")
+
+    def ready() -> bool:
+        proc.check()  # a worker that exited is an error, not a wait
+        return "ready." in proc.log()
+
+    _ready_or_stop(proc, ready, f"{name} to be ready")
     return proc
 
 

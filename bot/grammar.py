@@ -448,7 +448,9 @@ class _Parser:
         if sub == "list":
             return ScheduleList(self.page("schedule list", after))
         schedule_id = self.one_id(f"schedule {sub}", after, SCHEDULE_ID, "schedule id", "s1a2b3")
-        return {"remove": ScheduleRemove, "pause": SchedulePause, "resume": ScheduleResume}[sub](schedule_id)
+        changes: dict[str, type[ScheduleRemove | SchedulePause | ScheduleResume]]
+        changes = {"remove": ScheduleRemove, "pause": SchedulePause, "resume": ScheduleResume}
+        return changes[sub](schedule_id)
 
     def schedule_add(self, tokens: list[_Token]) -> ScheduleAdd:
         example = f"{self.command} schedule add sales region=emea every 1d"

@@ -47,7 +47,9 @@ def make_wsgi(
     return wsgi
 
 
-def make_server(wsgi: Callable[..., Iterable[bytes]], host: str, port: int, max_body: int = MAX_BODY_BYTES):  # type: ignore[no-untyped-def]
+def make_server(
+    wsgi: Callable[..., Iterable[bytes]], host: str, port: int, max_body: int = MAX_BODY_BYTES
+) -> Any:
     """A waitress server (production WSGI, threads); `.run()` serves, `.close()` stops.
 
     Waitress buffers a whole body before the app is called, so the limit is also its own: it

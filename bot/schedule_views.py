@@ -91,7 +91,7 @@ def _shortened(value: str) -> str:
     return value if len(value) <= ARG_SHOWN else value[: ARG_SHOWN - 1] + "…"
 
 
-def list_text(lines: list[str], page: Page[object], command: str) -> str:
+def list_text(lines: list[str], page: Page[Schedule], command: str) -> str:
     """`schedule list`: one page of the channel's schedules, and how to see the next one."""
     if not lines:
         return (

@@ -13,7 +13,7 @@ short log line, and nothing of an unsigned request is parsed:
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from slack_bolt import App, BoltRequest, BoltResponse
@@ -75,7 +75,7 @@ class SlackEndpoint:
                 refused.status,
                 refused.reason,
             )
-            headers = {"Allow": ["POST"]} if refused.status == 405 else {}
+            headers: dict[str, str | Sequence[str]] = {"Allow": ["POST"]} if refused.status == 405 else {}
             response = BoltResponse(status=refused.status, body={"error": refused.reason}, headers=headers)
         wsgi_response = WsgiHttpResponse(status=response.status, headers=response.headers, body=response.body)
         start_response(wsgi_response.status, wsgi_response.get_headers())

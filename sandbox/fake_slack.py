@@ -35,7 +35,7 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
@@ -224,10 +224,10 @@ class FakeSlack:
     def __exit__(self, *exc: object) -> None:
         self.stop()
 
-    def _call(self, coro: Awaitable[T], timeout: float | None = None) -> T:
+    def _call(self, coro: Coroutine[Any, Any, T], timeout: float | None = None) -> T:
         """Run ``coro`` on the server loop from a synchronous caller."""
         assert self._loop is not None, "FakeSlack.start() first"
-        return asyncio.run_coroutine_threadsafe(coro, self._loop).result(timeout)  # type: ignore[arg-type]
+        return asyncio.run_coroutine_threadsafe(coro, self._loop).result(timeout)
 
     # --------------------------------------------------------- configuration
 
@@ -945,7 +945,7 @@ async def _read_params(request: web.Request) -> dict[str, Any]:
             pass
     elif "multipart" in ctype:
         for key, value in (await request.post()).items():
-            params[key] = value if isinstance(value, str) else value.file.read()
+            params[key] = value.file.read() if isinstance(value, web.FileField) else value
     else:
         params.update(dict(urllib.parse.parse_qsl(raw.decode(errors="replace"), keep_blank_values=True)))
     return params

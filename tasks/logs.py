@@ -88,10 +88,12 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "message": record.getMessage(),
         }
-        if getattr(record, "job_id", ""):
-            data["job_id"] = record.job_id  # type: ignore[attr-defined]
-        if record.exc_info or record.exc_text:
-            data["exc"] = record.exc_text or self.formatException(record.exc_info)  # type: ignore[arg-type]
+        if job_id := getattr(record, "job_id", ""):  # set through logging's `extra`
+            data["job_id"] = job_id
+        if record.exc_text:
+            data["exc"] = record.exc_text
+        elif record.exc_info:
+            data["exc"] = self.formatException(record.exc_info)
         return json.dumps(data, ensure_ascii=False)
 
 

@@ -72,7 +72,7 @@ def monitoring_app(health: Health, registry: CollectorRegistry = REGISTRY) -> Ws
             start_response(status, [("Content-Type", "application/json")])
             return [json.dumps({"ok": ok, **details}).encode()]
         if path == METRICS_PATH:
-            return metrics(environ, start_response)  # type: ignore[no-any-return]
+            return metrics(environ, start_response)
         start_response("404 Not Found", [("Content-Type", "text/plain")])
         return [b"Not Found"]
 

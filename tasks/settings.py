@@ -11,6 +11,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
+from typing import Any
 from urllib.parse import unquote, urlsplit
 
 
@@ -96,8 +97,8 @@ class Settings:
                 raise SettingsError(f"{name.upper()} is not set; see .env.example")
         return self
 
-    def with_(self, **changes: object) -> Settings:
-        return replace(self, **changes)  # type: ignore[arg-type]
+    def with_(self, **changes: Any) -> Settings:
+        return replace(self, **changes)
 
 
 _INT_FIELDS = {
@@ -127,7 +128,7 @@ def load_settings(environ: Mapping[str, str] | None = None, dotenv: Path | None 
     """Build Settings from `.env` (if present) overlaid by the real environment, which wins."""
     values: dict[str, str] = read_dotenv(dotenv) if dotenv is not None else {}
     values.update(os.environ if environ is None else environ)
-    kwargs: dict[str, object] = {}
+    kwargs: dict[str, Any] = {}
     for f in fields(Settings):
         if f.name == "environ":
             kwargs[f.name] = dict(values)
@@ -150,7 +151,7 @@ def load_settings(environ: Mapping[str, str] | None = None, dotenv: Path | None 
         else:
             kwargs[f.name] = raw
     explicit = frozenset(k for k in kwargs if k != "environ")
-    settings = Settings(**kwargs, explicit=explicit)  # type: ignore[arg-type]
+    settings = Settings(**kwargs, explicit=explicit)
     if not settings.slack_api_url.endswith("/"):
         settings = settings.with_(slack_api_url=settings.slack_api_url + "/")
     if settings.log_format not in ("text", "json"):

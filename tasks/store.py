@@ -9,8 +9,11 @@ from __future__ import annotations
 import threading
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
-from typing import NamedTuple
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+if TYPE_CHECKING:  # redis is imported where a RedisStore is made: a MemoryStore needs none
+    from redis.client import Pipeline
 
 
 class ClaimAndPush(NamedTuple):
@@ -191,7 +194,7 @@ class RedisStore(Store):
     def _k(self, key: str) -> str:
         return self.prefix + key
 
-    def _call(self, fn, *args, **kwargs):  # type: ignore[no-untyped-def]
+    def _call(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         try:
             return fn(*args, **kwargs)
         except self._redis_errors as exc:
@@ -224,11 +227,11 @@ class RedisStore(Store):
             pipe.set(self._k(key), value, px=int(ttl * 1000))
             self._index(pipe, index)
             pipe.get(self._k(other))
-            return pipe.execute()[-1]  # type: ignore[no-any-return]
+            return pipe.execute()[-1]
 
-        return self._call(both)  # type: ignore[no-any-return]
+        return self._call(both)
 
-    def _index(self, pipe, index: Sequence[Indexed]) -> None:  # type: ignore[no-untyped-def]
+    def _index(self, pipe: Pipeline, index: Sequence[Indexed]) -> None:
         for entry in index:
             if entry.score is None:
                 pipe.zrem(self._k(entry.key), entry.member)
@@ -293,7 +296,7 @@ class RedisStore(Store):
 class MemoryStore(Store):
     """The same semantics in one process, for the sandbox's all-in-one mode and unit tests."""
 
-    def __init__(self, clock=time.monotonic) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self._data: dict[str, tuple[object, float | None]] = {}
         self._lock = threading.RLock()
         self._clock = clock

@@ -145,7 +145,7 @@ def status_message(
     if note:
         line += f"\n{note}"
     context = f"job `{job.id}`"
-    blocks: list[Block] = [
+    blocks: list[Block | dict[str, Any]] = [
         SectionBlock(text=MarkdownTextObject(text=line[:SECTION_LIMIT])),
         ContextBlock(elements=[MarkdownTextObject(text=context)]),
     ]
@@ -239,7 +239,7 @@ def text_result(text: str, *, name: str = "result", notify: bool = False, room: 
     shown = text[:SHOWN_LIMIT] if notify else without_broadcasts(text[:SHOWN_LIMIT])
     pieces, end = _sections(shown, SECTION_LIMIT, room)
     if end >= len(shown) and len(text) <= SHOWN_LIMIT:
-        blocks: list[Block] = [SectionBlock(text=MarkdownTextObject(text=p)) for p in pieces]
+        blocks: list[Block | dict[str, Any]] = [SectionBlock(text=MarkdownTextObject(text=p)) for p in pieces]
         return Rendered(text=_capped_text(shown), blocks=blocks)
     attached = _whole_text(text, file_stem(name, "result"))
     pieces = pieces[: max(room - 1, 0)]
@@ -280,7 +280,7 @@ def rich_result(result: Any, name: str = "result", *, notify: bool = False) -> R
 
     Once the message is full, later parts are not rendered: their files are still attached,
     and a text is attached whole."""
-    blocks: list[Block] = []
+    blocks: list[Block | dict[str, Any]] = []
     texts: list[str] = []
     files: list[Any] = []
     stems: dict[str, int] = {}

@@ -353,7 +353,7 @@ def _param(name: str, spec: Any) -> Param:
     if kind == "choice" or choices is not None:
         if not isinstance(choices, list) or not choices or not all(isinstance(c, str) for c in choices):
             raise SqlReportError(f"argument {name!r}: `choices` must be a list of strings")
-        annotation: Any = Literal[tuple(choices)]  # type: ignore[valid-type]
+        annotation: Any = Literal[tuple(choices)]
     elif kind in KIND_TYPES:
         annotation = KIND_TYPES[kind]
     else:

@@ -98,7 +98,7 @@ class KeptAliveWebClient(WebClient):
             or parts.scheme not in ("http", "https")
             or not parts.hostname
         ):
-            return super()._perform_urllib_http_request_internal(url, req)  # type: ignore[no-any-return]
+            return super()._perform_urllib_http_request_internal(url, req)
         port = parts.port or (443 if parts.scheme == "https" else 80)
         kept = self._connection(parts.scheme, parts.hostname, port)
         try:

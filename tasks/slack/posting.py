@@ -12,13 +12,19 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from slack_sdk.errors import SlackApiError, SlackRequestError
 
-from tasks.jobs.records import Job
-from tasks.rendering.messages import Rendered
 from tasks.slack.web_api import WebApi
+
+if TYPE_CHECKING:  # only named in annotations: slack sits below jobs and rendering
+    from tasks.jobs.records import Job
+    from tasks.rendering.messages import Rendered
+
+if TYPE_CHECKING:  # only named in annotations: slack sits below jobs and rendering
+    from tasks.jobs.records import Job
+    from tasks.rendering.messages import Rendered
 
 log = logging.getLogger(__name__)
 

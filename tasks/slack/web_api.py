@@ -21,6 +21,7 @@ from typing import Any
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
+from slack_sdk.http_retry import RetryHandler
 from slack_sdk.http_retry.builtin_handlers import (
     ConnectionErrorRetryHandler,
     RateLimitErrorRetryHandler,
@@ -66,14 +67,14 @@ METHOD_SCOPES: dict[str, str | None] = {
 # -- the client ---------------------------------------------------------------------------------
 
 
-class _Counted:
+class _Counted(RetryHandler):
     """Mixin for a slack_sdk retry handler: count each retry it decides to make, by reason."""
 
     reason = ""
 
     def prepare_for_next_attempt(self, **kwargs: Any) -> None:
         SLACK_RETRIES.labels(reason=self.reason).inc()
-        super().prepare_for_next_attempt(**kwargs)  # type: ignore[misc]
+        super().prepare_for_next_attempt(**kwargs)
 
 
 class _ConnectionErrors(_Counted, ConnectionErrorRetryHandler):
@@ -88,8 +89,8 @@ class _RateLimited(_Counted, RateLimitErrorRetryHandler):
     reason = "ratelimited"
 
 
-def retry_handlers(wait_on_rate_limit: bool = True) -> list:  # type: ignore[type-arg]
-    handlers = [_ConnectionErrors(max_retry_count=3), _ServerErrors(max_retry_count=3)]
+def retry_handlers(wait_on_rate_limit: bool = True) -> list[RetryHandler]:
+    handlers: list[RetryHandler] = [_ConnectionErrors(max_retry_count=3), _ServerErrors(max_retry_count=3)]
     if wait_on_rate_limit:
         handlers.append(_RateLimited(max_retry_count=6))
     return handlers
@@ -98,7 +99,7 @@ def retry_handlers(wait_on_rate_limit: bool = True) -> list:  # type: ignore[typ
 class CountingWebClient(KeptAliveWebClient):
     """A WebClient that counts the calls Slack refused (every method goes through api_call)."""
 
-    def api_call(self, api_method: str, **kwargs: Any) -> SlackResponse:  # type: ignore[override]
+    def api_call(self, api_method: str, **kwargs: Any) -> SlackResponse:
         try:
             return super().api_call(api_method, **kwargs)
         except SlackApiError as exc:

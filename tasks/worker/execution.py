@@ -100,7 +100,7 @@ def _retry_after(exc: SlackApiError) -> float | None:
     if getattr(exc.response, "status_code", None) != 429:
         return None
     headers = {k.lower(): v for k, v in (exc.response.headers or {}).items()}
-    value = headers.get("retry-after")
+    value = headers.get("retry-after", "")
     value = value[0] if isinstance(value, list) else value
     try:
         return max(1.0, float(value))

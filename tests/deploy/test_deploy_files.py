@@ -181,6 +181,43 @@ def test_the_image_is_slim_runs_as_a_non_root_user_and_starts_run_py():
     assert env_names and env_names <= SETTING_NAMES | PYTHON_ENV
 
 
+def test_the_image_installs_the_lock_checking_every_hash():
+    lines = [ln.strip() for ln in (DEPLOY / "Dockerfile").read_text().splitlines()]
+    instructions = [ln for ln in lines if ln and not ln.startswith("#")]
+    installs = [ln for ln in instructions if ln.startswith("RUN ") and "pip install" in ln]
+    assert installs
+    for install in installs:
+        words = shlex.split(install)
+        assert "--require-hashes" in words
+        assert words[words.index("-r") + 1] == "requirements.lock"
+    assert "COPY requirements.lock ." in instructions
+
+
+def _pins(path: Path) -> dict[str, str]:
+    """name -> version of each `name==version` line (extras and comments dropped)."""
+    pins = {}
+    for line in path.read_text().splitlines():
+        found = re.match(r"([A-Za-z0-9_.-]+)(?:\[[^]]*\])?==([^\s;#\\]+)", line)
+        if found:
+            pins[re.sub(r"[-_.]+", "-", found[1]).lower()] = found[2]
+    return pins
+
+
+@pytest.mark.parametrize(
+    "source, lock",
+    [("requirements.txt", "requirements.lock"), ("requirements-dev.txt", "requirements-dev.lock")],
+)
+def test_each_lock_pins_what_its_requirements_pin_and_hashes_every_package(source, lock):
+    wanted = _pins(ROOT / source)
+    if source != "requirements.txt":
+        wanted |= _pins(ROOT / "requirements.txt")
+    locked = _pins(ROOT / lock)
+    assert {name: locked.get(name) for name in wanted} == wanted, f"{lock} is stale: make it again"
+    entries = re.split(r"\n(?=[A-Za-z0-9])", (ROOT / lock).read_text())
+    unhashed = [e.split()[0] for e in entries if "==" in e.split()[0] and "--hash=sha256:" not in e]
+    assert not unhashed
+
+
 # ----------------------------------------------------------------------------- compose
 
 
