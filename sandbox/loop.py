@@ -26,10 +26,6 @@ class LoopThread:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
 
-    @property
-    def running(self) -> bool:
-        return self._loop is not None
-
     def start(self, setup: Callable[[], Awaitable[None]]) -> None:
         """Start the thread, run ``setup`` on its loop, and return once it has finished."""
         loop = asyncio.new_event_loop()

@@ -83,18 +83,6 @@ class FakeSlack:
         self._delivery = Delivery(self.workspace, self._sockets, base_url, signing_secret, bot_url, clock)
 
     @property
-    def signing_secret(self) -> str:
-        return self._delivery.signing_secret
-
-    @property
-    def bot_token(self) -> str:
-        return self._web_api.bot_token
-
-    @property
-    def app_token(self) -> str:
-        return self._web_api.app_token
-
-    @property
     def bot_url(self) -> str | None:
         """Where HTTP-mode commands and interactions are POSTed: the bot's request URL."""
         return self._delivery.bot_url
