@@ -15,6 +15,7 @@ import threading
 from dataclasses import dataclass
 from typing import Any
 
+from sandbox.server import FakeSlack
 from tasks.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -51,7 +52,7 @@ def local_settings(settings: Settings, api_url: str) -> Settings:
 class LocalStack:
     """Everything local mode started, so tests and Ctrl-C can stop it."""
 
-    sandbox: Any
+    sandbox: FakeSlack
     settings: Settings
     bot_server: Any
     worker: Any = None
@@ -76,7 +77,6 @@ def start_local(settings: Settings, host_port: int | None = None) -> LocalStack:
     """Start the sandbox, the bot and (in-memory mode) a worker and the scheduler; return them."""
     from bot.app import build_app
     from bot.http import make_server, make_wsgi
-    from sandbox import FakeSlack
     from tasks.worker.app import build_worker_app
 
     sandbox = FakeSlack(

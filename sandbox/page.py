@@ -3,12 +3,12 @@
 ``FakeSlack`` registers these routes on its own server (always on: they cost nothing, and the
 tests' fake and the local sandbox stay one implementation). The page is plain HTML, CSS and a
 little JavaScript from ``static/``; it reads a JSON snapshot of the workspace and refreshes it
-whenever the workspace changes (server-sent events from ``FakeSlack.subscribe``).
+whenever the workspace changes (server-sent events from ``Workspace.subscribe``).
 
-What a person does on the page goes to the bot the way Slack would send it: a typed slash
-command becomes ``send_command`` (the signed form POST to the bot's ``/slack/events``, or a
-Socket Mode envelope), a button click becomes ``send_interaction`` (``block_actions``). The
-bot cannot tell the page from Slack.
+What a person does on the page goes to the bot the way Slack would send it (``sandbox.delivery``):
+a typed slash command becomes ``send_command`` (the signed form POST to the bot's
+``/slack/events``, or a Socket Mode envelope), a button click becomes ``send_interaction``
+(``block_actions``). The bot cannot tell the page from Slack.
 
 Routes: ``GET /`` (the page), ``GET /static/<file>``, ``GET /sandbox/state``,
 ``GET /sandbox/events``, ``POST /sandbox/command``, ``POST /sandbox/action``,
@@ -24,15 +24,13 @@ import json
 import logging
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import urlsplit
 
 from aiohttp import web
 
-from sandbox.state import BOT_NAME, BOT_USER_ID, Ephemeral, Message, StoredFile
-
-if TYPE_CHECKING:
-    from sandbox.fake_slack import FakeSlack
+from sandbox.delivery import Delivery
+from sandbox.state import BOT_NAME, BOT_USER_ID, Ephemeral, Message, StoredFile, Workspace
 
 logger = logging.getLogger(__name__)
 
@@ -50,9 +48,9 @@ MAX_COMMAND_CHARS = 4000
 LOOPBACK_NAMES = {"127.0.0.1", "localhost", "::1"}
 
 
-def add_page_routes(app: web.Application, slack: FakeSlack) -> None:
-    """Serve the sandbox page and its endpoints from ``slack``'s own aiohttp app."""
-    page = _Page(slack)
+def add_page_routes(app: web.Application, workspace: Workspace, delivery: Delivery) -> None:
+    """Serve the sandbox page and its endpoints from the fake Slack's own aiohttp ``app``."""
+    page = _Page(workspace, delivery)
     app.on_shutdown.append(page.close_streams)
     app.router.add_get("/", page.index)
     app.router.add_get("/static/{name}", page.static)
@@ -63,10 +61,9 @@ def add_page_routes(app: web.Application, slack: FakeSlack) -> None:
     app.router.add_get("/sandbox/files/{file_id}", page.file)
 
 
-def snapshot(slack: FakeSlack, user: str = SANDBOX_USER) -> dict[str, Any]:
+def snapshot(ws: Workspace, user: str = SANDBOX_USER) -> dict[str, Any]:
     """Everything the page shows, as JSON: channels, their messages with threads, ``user``'s
     ephemerals, and the names to show for user ids. Files carry a URL, never their bytes."""
-    ws = slack.workspace
     by_channel = ws.all_messages()
     ephemerals = ws.ephemerals(user=user)
     sent_at = {ru_id: ru.created for ru_id, ru in dict(ws.response_urls).items()}
@@ -161,10 +158,11 @@ def split_command(typed: str) -> tuple[str, str]:
 
 
 class _Page:
-    """The handlers; ``slack`` is the FakeSlack whose workspace they show and change."""
+    """The handlers: they show and change ``workspace``, and send to the bot through ``delivery``."""
 
-    def __init__(self, slack: FakeSlack) -> None:
-        self.slack = slack
+    def __init__(self, workspace: Workspace, delivery: Delivery) -> None:
+        self.workspace = workspace
+        self.delivery = delivery
         self._streams: set[asyncio.Queue[dict[str, Any] | None]] = set()
 
     async def close_streams(self, app: web.Application) -> None:
@@ -191,7 +189,7 @@ class _Page:
 
     async def state(self, request: web.Request) -> web.StreamResponse:
         user = request.query.get("user") or SANDBOX_USER
-        return web.json_response(snapshot(self.slack, user), headers={"Cache-Control": "no-store"})
+        return web.json_response(snapshot(self.workspace, user), headers={"Cache-Control": "no-store"})
 
     async def events(self, request: web.Request) -> web.StreamResponse:
         """Server-sent events: one ``data:`` line per visible change; the page then re-reads
@@ -215,7 +213,7 @@ class _Page:
             }
         )
         await response.prepare(request)
-        unsubscribe = self.slack.subscribe(listener)
+        unsubscribe = self.workspace.subscribe(listener)
         self._streams.add(queue)
         try:
             await response.write(b'retry: 1000\ndata: {"type": "hello"}\n\n')
@@ -250,12 +248,12 @@ class _Page:
             )
         self._ensure_defaults(channel, user)
         if not typed.startswith("/"):
-            self.slack.workspace.post_message(channel, typed, user=user, check_membership=False)
+            self.workspace.post_message(channel, typed, user=user, check_membership=False)
             return web.json_response({"ok": True, "posted": True})
         command, text = split_command(typed)
-        mode = "http" if self.slack.bot_url else "socket"
+        mode = "http" if self.delivery.bot_url else "socket"
         send = functools.partial(
-            self.slack.send_command, command, text, channel=channel, user=user, mode=mode
+            self.delivery.send_command, command, text, channel=channel, user=user, mode=mode
         )
         started = time.monotonic()
         # send_command blocks until the bot acks (up to 3 s): never on this loop.
@@ -298,19 +296,19 @@ class _Page:
             "state": {"values": {}},
         }
         if not ephemeral:
-            found = [m for m in self.slack.workspace.all_messages().get(channel, []) if m.ts == ts]
+            found = [m for m in self.workspace.all_messages().get(channel, []) if m.ts == ts]
             if not found:
                 return web.json_response({"ok": False, "error": "That message is gone."}, status=404)
             payload["message"] = found[0].to_api()
         self._ensure_defaults(channel, user)
-        mode = "http" if self.slack.bot_url else "socket"
-        send = functools.partial(self.slack.send_interaction, payload, mode=mode)
+        mode = "http" if self.delivery.bot_url else "socket"
+        send = functools.partial(self.delivery.send_interaction, payload, mode=mode)
         resp = await asyncio.get_running_loop().run_in_executor(None, send)
         return web.json_response({"ok": resp.ok, "status": resp.status, "error": resp.error})
 
     async def file(self, request: web.Request) -> web.StreamResponse:
         file_id = request.match_info["file_id"]
-        found = [f for f in self.slack.workspace.files() if f.id == file_id and f.data is not None]
+        found = [f for f in self.workspace.files() if f.id == file_id and f.data is not None]
         if not found:
             raise web.HTTPNotFound()
         f = found[0]
@@ -328,7 +326,7 @@ class _Page:
 
     def _ensure_defaults(self, channel: str, user: str) -> None:
         """Name the sandbox's own channel and user as the page shows them, the first time."""
-        ws = self.slack.workspace
+        ws = self.workspace
         if channel == SANDBOX_CHANNEL and channel not in ws.channels:
             ws.set_channel(channel, name=SANDBOX_CHANNEL_NAME)
         if user == SANDBOX_USER and user not in ws.users:

@@ -4,9 +4,10 @@ This module holds everything the fake Slack *remembers* (channels, users,
 messages, threads, ephemerals, files, minted ``response_url``s, recorded
 requests) and the rules Slack applies when a Web API call changes that state
 (membership, archived channels, Block Kit limits, ``msg_too_long``, edit
-history).  It knows nothing about HTTP or WebSockets: ``fake_slack.py`` wires
-it to aiohttp, and the sandbox page (``page.py``) reads the same model.
-Keeping them apart keeps the Slack rules readable in one place.
+history).  It knows nothing about HTTP or WebSockets: ``web_api``,
+``socket_mode`` and ``delivery`` serve it over aiohttp, and the sandbox page
+(``page``) reads the same model.  Keeping them apart keeps the Slack rules
+readable in one place.
 
 Every public method is thread-safe: the aiohttp loop thread mutates the
 workspace while synchronous test code reads it.  The list readers (messages,

@@ -27,7 +27,7 @@ from bot.commands import CommandHandler
 from bot.http import EVENTS_PATH, MAX_BODY_BYTES, make_wsgi
 from bot.publish import Publisher
 from bot.slack_body import parse_body
-from sandbox.fake_slack import sign
+from sandbox import sign
 from tasks.jobs.records import JobRecords
 from tasks.reports import load_reports
 from tasks.settings import Settings

@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from sandbox.fake_slack import sign
+from sandbox import sign
 from tasks.rendering.messages import RERUN_ACTION
 from tests.conftest import SIGNING_SECRET, start_bot
 from tests.e2e.test_job_life import click

@@ -14,7 +14,7 @@ import urllib.parse
 
 import pytest
 
-from sandbox.fake_slack import sign
+from sandbox import sign
 from tests.conftest import SIGNING_SECRET
 
 JOB_ID = re.compile(r"job `([0-9a-f]{8})`")
