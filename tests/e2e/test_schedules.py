@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import REDIS_PREFIX, REDIS_URL, Process, base_env, start_bot, wait_until
+from tests.support import REDIS_PREFIX, REDIS_URL, Process, base_env, start_bot, wait_until
 
 ADMIN = "U0ADMIN"
 SCHEDULE_ID = re.compile(r"as `(s-[0-9a-f]{6})`")
