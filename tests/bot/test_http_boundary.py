@@ -32,7 +32,9 @@ from tasks.jobs.records import JobRecords
 from tasks.reports import load_reports
 from tasks.settings import Settings
 from tasks.store import MemoryStore
-from tests.conftest import BOT_TOKEN, SIGNING_SECRET, TEST_REPORTS, free_port
+from tests.support import BOT_TOKEN, SIGNING_SECRET, TEST_REPORTS, free_port
+
+pytestmark = pytest.mark.unit
 
 FORM = "application/x-www-form-urlencoded"
 LOG_LINE_MAX = 300
