@@ -4,9 +4,9 @@ Slack is faked only at its HTTP boundary (`sandbox.FakeSlack`), and the bot and 
 as the same processes a user starts, with `SLACK_API_URL` pointed at the fake. What the fixtures
 are built from (this session's services, the secrets, process helpers) is `tests/support.py`.
 
-A test marked `unit` needs no service: asking for a service fixture, or connecting to Redis,
-RabbitMQ or PostgreSQL, fails it at once with a message that says so, rather than letting it
-wait on a server that is not there.
+A test marked `unit` needs no service: one that asks for a service fixture fails at setup, and
+its connections to Redis, RabbitMQ or PostgreSQL are refused at once with a message naming the
+service, so it neither waits on a server that is not there nor passes because one happens to be up.
 """
 
 from __future__ import annotations
@@ -52,6 +52,7 @@ def _service_addresses() -> dict[tuple[str, int], str]:
 
 
 def pytest_runtest_setup(item: pytest.Item) -> None:
+    """A unit test that asks for a service fixture fails here, before the fixture starts anything."""
     if item.get_closest_marker("unit") is None:
         return
     wanted = SERVICE_FIXTURES.intersection(getattr(item, "fixturenames", ()))
