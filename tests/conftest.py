@@ -1,102 +1,95 @@
 """Shared fixtures: the real services, the fake Slack, and real bot and worker processes.
 
-RabbitMQ and Redis are the real servers on loopback; each test session gets its own RabbitMQ
-virtual host and Redis key prefix, so two runs on one machine (or a developer's worker left
-running) never take each other's jobs. Slack is faked only at its HTTP boundary
-(`sandbox.FakeSlack`), and the bot and the worker run as the same processes a user starts,
-with `SLACK_API_URL` pointed at the fake. Starting and stopping them is `bench.processes`, which
-the bench uses too.
+Slack is faked only at its HTTP boundary (`sandbox.FakeSlack`), and the bot and the worker run
+as the same processes a user starts, with `SLACK_API_URL` pointed at the fake. What the fixtures
+are built from (this session's services, the secrets, process helpers) is `tests/support.py`.
+
+A test marked `unit` needs no service: one that asks for a service fixture fails at setup, and
+its connections to Redis, RabbitMQ or PostgreSQL are refused at once with a message naming the
+service, so it neither waits on a server that is not there nor passes because one happens to be up.
 """
 
 from __future__ import annotations
 
-import os
-import sys
-import time
+import errno
+import socket
+import urllib.parse
 from collections.abc import Iterator
-from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Any
 
 import pytest
 
-if TYPE_CHECKING:
-    from tasks.jobs.records import Job
-    from tasks.worker.runtime import Runtime
-
-from bench.processes import (
-    ROOT,
+from tests.support import (
+    APP_TOKEN,
+    BOT_TOKEN,
+    BROKER_ROOT,
+    BROKER_URL,
+    REDIS_URL,
+    SERVICES,
+    SIGNING_SECRET,
+    WORKER_OPTIONS,
     Process,
-    Services,
-    free_port,
-    rabbitmqctl,
-    start_http,
+    base_env,
+    start_bot,
     start_worker,
-    wait_until,
 )
 
-__all__ = [
-    "ROOT",
-    "Process",
-    "Services",
-    "base_env",
-    "free_port",
-    "rabbitmqctl",
-    "start_bot",
-    "start_http",
-    "start_worker",
-    "wait_until",
-    "worker_runtime",
-]
-
-SESSION = f"reportbot-test-{os.getpid()}"
-BROKER_ROOT = os.environ.get("TEST_BROKER_URL", "amqp://guest:guest@127.0.0.1:5672")
-REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
-SIGNING_SECRET = "test-signing-secret-0123456789"
-BOT_TOKEN = "xoxb-test-0000-secret-token"
-APP_TOKEN = "xapp-test-0000-secret-token"
-TEST_REPORTS = "tests.sample_reports,tests.rich_reports"
-SERVICES = Services(BROKER_ROOT, REDIS_URL, name=SESSION, bot_token=BOT_TOKEN, signing_secret=SIGNING_SECRET)
-BROKER_URL = SERVICES.broker_url
-REDIS_PREFIX = SERVICES.redis_prefix
-# A test worker joins no cluster chatter: it starts faster and hears no other session's workers.
-WORKER_OPTIONS = ("--without-gossip", "--without-mingle")
+# The fixtures that start or reach a service: a unit test asks for none of them. (`pg_table`, of
+# tests/tasks/test_sql_reports.py, is named here because libpq connects outside Python's sockets.)
+SERVICE_FIXTURES = frozenset({"services", "worker", "http_bot", "socket_bot", "pg_table"})
+DEFAULT_PORTS = {"Redis": 6379, "RabbitMQ": 5672, "PostgreSQL": 5432}
 
 
-def worker_runtime(slack, *reports) -> Runtime:  # type: ignore[no-untyped-def]
-    """A worker's runtime in this process, against the fake Slack `slack` and the real Redis,
-    under a key prefix of its own: for tests that call `run_job` directly. Given `reports`
-    (`tasks.reports.Report`), it knows those alone instead of REPORT_MODULES'."""
-    import uuid
-
-    from tasks.reports import Registry
-    from tasks.settings import Settings
-    from tasks.worker.runtime import Runtime
-
-    runtime = Runtime(
-        Settings(
-            slack_bot_token=BOT_TOKEN,
-            slack_api_url=slack.api_url,
-            redis_url=REDIS_URL,
-            redis_prefix=f"{REDIS_PREFIX}{uuid.uuid4().hex[:6]}:",
-        )
-    )
-    if reports:
-        registry = Registry()
-        for report in reports:
-            registry.add(report)
-        runtime.__dict__["registry"] = registry  # in place of the cached_property's
-    return runtime
+def _service_addresses() -> dict[tuple[str, int], str]:
+    """(host, port) of each service a unit test may not reach, and the service's name."""
+    redis = urllib.parse.urlsplit(REDIS_URL)
+    broker = urllib.parse.urlsplit(BROKER_ROOT)
+    ports = {port: name for name, port in DEFAULT_PORTS.items()}
+    ports[redis.port or DEFAULT_PORTS["Redis"]] = "Redis"
+    ports[broker.port or DEFAULT_PORTS["RabbitMQ"]] = "RabbitMQ"
+    hosts = {"127.0.0.1", "localhost", "::1", redis.hostname or "", broker.hostname or ""} - {""}
+    return {(host, port): name for host in hosts for port, name in ports.items()}
 
 
-def base_env(slack_api_url: str, **extra: str) -> dict[str, str]:
-    """A test process's environment: this session's services, the fake Slack, the test reports."""
-    defaults = {
-        "REPORT_MODULES": TEST_REPORTS,
-        "LOG_LEVEL": "INFO",
-        # A test that wants a worker's metrics endpoint asks for its own free port.
-        "WORKER_METRICS_PORT": "0",
-    }
-    return SERVICES.env(slack_api_url, **{**defaults, **extra})
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """A unit test that asks for a service fixture fails here, before the fixture starts anything."""
+    if item.get_closest_marker("unit") is None:
+        return
+    wanted = SERVICE_FIXTURES.intersection(getattr(item, "fixturenames", ()))
+    if wanted:
+        pytest.fail(f"a unit test needs no services, but {item.nodeid} asks for {sorted(wanted)}")
+
+
+@pytest.fixture(autouse=True)
+def _no_services_in_unit_tests(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """In a test marked `unit`, a connection to Redis, RabbitMQ or PostgreSQL is refused at once,
+    with a message that names the service, whether or not the server is up: a unit test that
+    needs one fails the same on every machine, and one that expects a service to be down (its
+    port closed) sees what it expects."""
+    if request.node.get_closest_marker("unit") is None:
+        return
+    forbidden = _service_addresses()
+    connect, connect_ex = socket.socket.connect, socket.socket.connect_ex
+
+    def refuse(address: Any) -> None:
+        if isinstance(address, tuple) and len(address) >= 2:
+            service = forbidden.get((str(address[0]), int(address[1])))
+            if service:
+                raise ConnectionRefusedError(
+                    errno.ECONNREFUSED,
+                    f"a unit test may not connect to {service} at {address[0]}:{address[1]}",
+                )
+
+    def guarded_connect(sock: socket.socket, address: Any) -> None:
+        refuse(address)
+        connect(sock, address)
+
+    def guarded_connect_ex(sock: socket.socket, address: Any) -> int:
+        refuse(address)
+        return connect_ex(sock, address)
+
+    monkeypatch.setattr(socket.socket, "connect", guarded_connect)
+    monkeypatch.setattr(socket.socket, "connect_ex", guarded_connect_ex)
 
 
 @pytest.fixture(scope="session")
@@ -149,39 +142,6 @@ def worker(services, slack_server, tmp_path_factory) -> Iterator[Process]:  # ty
     )
     yield proc
     proc.stop()
-
-
-def publish_ping(env: dict[str, str], channel: str) -> Job:
-    """A `ping` job for ALICE in `channel`, published as the bot publishes it, with `env`'s settings."""
-    from bot.publish import Publisher
-    from tasks.jobs.records import Job, new_job_id
-    from tasks.settings import load_settings
-
-    job = Job(
-        id=new_job_id(), report="ping", args={}, channel=channel, user="U0ALICE", requested_at=time.time()
-    )
-    Publisher(load_settings(env, dotenv=None)).publish(job, time_limit=10)
-    return job
-
-
-def wait_succeeded(slack, channel: str, job: Job, timeout: float = 20):  # type: ignore[no-untyped-def]
-    """The job's status message, once it says succeeded and its result is in the thread (a quick
-    report's status message is posted finished, a moment before the result)."""
-    return slack.wait_for(
-        lambda: [
-            m
-            for m in slack.messages(channel)
-            if job.id in str(m.blocks) and "succeeded" in str(m.blocks) and slack.thread(channel, m.ts)
-        ],
-        timeout=timeout,
-        message=f"job {job.id} to succeed",
-    )[0]
-
-
-def start_bot(slack_server, tmp: Path, name: str, **env: str) -> tuple[Process, int]:  # type: ignore[no-untyped-def]
-    """`python run.py bot` on a free port, once its /healthz answers (stopped if it never does)."""
-    proc = start_http(name, [sys.executable, "run.py", "bot"], base_env(slack_server.api_url, **env), tmp)
-    return proc, proc.port
 
 
 @pytest.fixture(scope="session")

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 
-from tests.conftest import APP_TOKEN, BOT_TOKEN, SIGNING_SECRET
+from tests.support import APP_TOKEN, BOT_TOKEN, SIGNING_SECRET
 
 SHAPES = re.compile(
     r"xox[a-z]-[A-Za-z0-9-]{4,}|xapp-[A-Za-z0-9-]{4,}|(AKIA|ASIA)[0-9A-Z]{16}"

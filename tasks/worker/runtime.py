@@ -22,8 +22,11 @@ from tasks.worker.deferred_calls import DeferredCalls
 class Runtime:
     """The settings and the clients built from them: Slack, the store, the report registry."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, registry: Registry | None = None) -> None:
+        """`registry`, when given, is used in place of the one REPORT_MODULES would load."""
         self.settings = settings
+        if registry is not None:
+            self.registry = registry  # takes the cached_property's place, as its cached value would
 
     @cached_property
     def slack(self) -> WebApi:

@@ -11,7 +11,7 @@ from kombu import Connection
 
 from bench.processes import Services, rabbitmqctl_rows
 from tasks.jobs.queues import QUEUE
-from tests.conftest import BROKER_ROOT, REDIS_URL, SESSION
+from tests.support import BROKER_ROOT, REDIS_URL, SESSION
 
 
 def effective_policy(vhost: str, queue: str) -> str:

@@ -29,7 +29,7 @@ from tasks.settings import Settings
 from tasks.slack.web_api import WebApi
 from tasks.store import MemoryStore
 from tests.bot.test_grammar import _VOCABULARY
-from tests.conftest import BOT_TOKEN, SIGNING_SECRET, TEST_REPORTS, base_env, free_port
+from tests.support import BOT_TOKEN, SIGNING_SECRET, TEST_REPORTS, base_env, free_port
 
 # The command words of the grammar's own property tests, plus what attackers and confused people
 # add: mentions, links, entities, control and bidi characters, other scripts.
@@ -220,12 +220,14 @@ def test_the_fuzz_reaches_the_real_answers_of_every_installed_command(installed:
     assert installed.schedules[-1][0] in outcomes[("schedule list", MALLORY)].text
 
 
+@pytest.mark.unit
 def test_a_mention_typed_as_a_report_name_is_shown_escaped(handler) -> None:  # type: ignore[no-untyped-def]
     reply = handler.handle(_payload("<!channel>"))
     assert reply.outcome == "refused"
     assert "&lt;!channel&gt;" in reply.text
 
 
+@pytest.mark.unit
 def test_when_the_broker_is_down_the_user_is_told_nothing_was_queued(handler) -> None:  # type: ignore[no-untyped-def]
     started = time.monotonic()
     reply = handler.handle(_payload("ping"))
@@ -240,10 +242,12 @@ def _finance(**limits) -> Report:  # type: ignore[no-untyped-def]
     return Report.from_function(lambda: "42", name="finance", **limits)
 
 
+@pytest.mark.unit
 def test_an_unrestricted_report_may_be_run_by_anyone_anywhere() -> None:
     assert may_run(_finance(), "C0ANY", "U0ANY")
 
 
+@pytest.mark.unit
 def test_a_restricted_report_needs_the_right_channel_and_the_right_person() -> None:
     r = _finance(channels=["C0FIN"], users=["U0BOSS"], groups=["S0FIN"])
     assert may_run(r, "C0FIN", "U0BOSS")
@@ -253,11 +257,13 @@ def test_a_restricted_report_needs_the_right_channel_and_the_right_person() -> N
     assert not may_run(r, "C0FIN", "U0MALLORY", ["S0OTHER"])
 
 
+@pytest.mark.unit
 def test_a_channel_only_restriction_lets_anyone_run_it_there() -> None:
     r = _finance(channels=["C0FIN"])
     assert may_run(r, "C0FIN", "U0ANY") and not may_run(r, "C0GEN", "U0ANY")
 
 
+@pytest.mark.unit
 def test_a_refusal_says_where_and_by_whom_the_report_may_be_run() -> None:
     text = who_may(_finance(channels=["C0FIN"], users=["U0BOSS"], groups=["S0FIN"]))
     assert (
@@ -269,6 +275,7 @@ def _access(slack) -> Access:  # type: ignore[no-untyped-def]
     return make_access(lambda: WebApi(WebClient(token=BOT_TOKEN, base_url=slack.api_url)))
 
 
+@pytest.mark.unit
 def test_group_members_are_looked_up_in_slack_and_cached(slack) -> None:  # type: ignore[no-untyped-def]
     slack.set_usergroup("S0FIN", ["U0CAROL"])
     access = _access(slack)
@@ -281,6 +288,7 @@ def test_group_members_are_looked_up_in_slack_and_cached(slack) -> None:  # type
     assert len(slack.requests("usergroups.users.list")) == 1, "one lookup, then the cache"
 
 
+@pytest.mark.unit
 def test_reports_without_groups_never_ask_slack(slack) -> None:  # type: ignore[no-untyped-def]
     access = _access(slack)
     access.check(_finance(), "C0ANY", "U0ANY")
@@ -289,6 +297,7 @@ def test_reports_without_groups_never_ask_slack(slack) -> None:  # type: ignore[
     assert slack.requests("usergroups.users.list") == []
 
 
+@pytest.mark.unit
 def test_when_slack_cannot_list_a_group_access_is_refused_with_a_try_again(slack) -> None:  # type: ignore[no-untyped-def]
     slack.fail("usergroups.users.list", "missing_scope")
     access = Access(GroupDirectory(lambda: WebApi(WebClient(token=BOT_TOKEN, base_url=slack.api_url))))
@@ -298,6 +307,7 @@ def test_when_slack_cannot_list_a_group_access_is_refused_with_a_try_again(slack
     assert "try again" in refused.value.message and "Nothing was queued" in refused.value.message
 
 
+@pytest.mark.unit
 def test_the_bot_refuses_a_restricted_report_before_queueing_and_says_who_may(slack_server) -> None:  # type: ignore[no-untyped-def]
     registry = Registry()
     registry.add(_finance(channels=["C0FIN"], users=["U0BOSS"]))

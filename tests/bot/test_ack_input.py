@@ -33,7 +33,7 @@ from tasks.slack.ids import (
     valid_user_id,
 )
 from tasks.store import MemoryStore, RedisStore, Store
-from tests.conftest import BOT_TOKEN, BROKER_URL, REDIS_PREFIX, REDIS_URL, TEST_REPORTS, free_port
+from tests.support import BOT_TOKEN, BROKER_URL, REDIS_PREFIX, REDIS_URL, TEST_REPORTS, free_port
 
 JOB_ID = re.compile(r"job `([0-9a-f]{8})`")
 HOSTILE_IDS = [
@@ -85,17 +85,20 @@ def store(services) -> Store:  # type: ignore[no-untyped-def]
 # ------------------------------------------------------------------ Slack's id shapes, pure
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize("good", ["U0ALICE", "W012AB3CD", "U0123456789AB", "USLACKBOT"])
 def test_user_ids_are_a_u_or_w_then_uppercase_letters_and_digits(good: str) -> None:
     assert is_user_id(good) and valid_user_id(good) == good and user_mention(good) == f"<@{good}>"
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize("bad", [*HOSTILE_IDS, "C0ALICE", None, 7])
 def test_anything_else_is_not_a_user_id_and_never_becomes_a_mention(bad: Any) -> None:
     assert not is_user_id(bad) and valid_user_id(bad) == ""
     assert user_mention(bad) == "someone" and user_mention(bad, unknown="Someone") == "Someone"
 
 
+@pytest.mark.unit
 @given(st.text(max_size=40) | st.from_regex(r"[UWCGD][A-Z0-9]{1,12}", fullmatch=True))
 def test_whatever_a_request_carries_a_mention_is_one_mention_or_none(value: str) -> None:
     for shown, opener in ((user_mention(value), "<@"), (channel_mention(value), "<#")):
@@ -105,6 +108,7 @@ def test_whatever_a_request_carries_a_mention_is_one_mention_or_none(value: str)
             assert "<" not in shown and ">" not in shown
 
 
+@pytest.mark.unit
 def test_channel_and_team_ids_have_their_own_letters() -> None:
     for good in ("C0TEST", "G0PRIVATE", "D0DM", "C01234567890"):
         assert (
@@ -119,6 +123,7 @@ def test_channel_and_team_ids_have_their_own_letters() -> None:
     assert is_team_id("T0TEST") and is_team_id("E0GRID") and not is_team_id("T0> <!here")
 
 
+@pytest.mark.unit
 def test_a_hostile_user_id_in_a_job_never_becomes_a_mention_where_the_job_is_shown() -> None:
     job = Job(id="3f9c2a71", report="ping", args={}, channel="C0ACK", user="U1> <!channel")
     record = JobRecord(job=job, state="cancelled", cancelled_by="U2> <!here", status_ts="1.2")
@@ -132,6 +137,7 @@ def test_a_hostile_user_id_in_a_job_never_becomes_a_mention_where_the_job_is_sho
         assert "<!channel" not in text and "<!here" not in text and "<@U1>" not in text, text
 
 
+@pytest.mark.unit
 def test_a_hostile_channel_id_never_shapes_a_link() -> None:
     job = Job(id="3f9c2a71", report="ping", args={}, channel="C1/x|evil> <!channel", user="U0ALICE")
     text = describe(JobRecord(job=job, state="succeeded", status_ts="1.2"), "https://x/")
@@ -141,6 +147,7 @@ def test_a_hostile_channel_id_never_shapes_a_link() -> None:
 # ------------------------------------------------------------------ refused before anything is queued
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize("field", ["user_id", "channel_id"])
 @pytest.mark.parametrize("value", [None, *HOSTILE_IDS])
 def test_a_command_without_a_real_user_or_channel_is_refused_and_nothing_is_published(
@@ -158,6 +165,7 @@ def test_a_command_without_a_real_user_or_channel_is_refused_and_nothing_is_publ
     assert "<!" not in reply.text and "<@" not in reply.text and "\n" not in reply.text
 
 
+@pytest.mark.unit
 def test_an_odd_team_id_is_refused_but_a_missing_one_is_not_needed() -> None:
     handler = handler_with(MemoryStore(), broker=closed_broker())
     assert handler.handle(payload(team_id="T1> <!channel")).outcome == "refused"
@@ -166,6 +174,7 @@ def test_an_odd_team_id_is_refused_but_a_missing_one_is_not_needed() -> None:
     assert handler.handle(request).outcome == "not_queued", "got as far as the (closed) broker"
 
 
+@pytest.mark.unit
 def test_every_command_needs_the_ids_not_only_a_report() -> None:
     handler = handler_with(MemoryStore(), broker=closed_broker())
     for text in ("help", "list", "status 3f9c2a71", "history", "schedule list"):
@@ -173,6 +182,7 @@ def test_every_command_needs_the_ids_not_only_a_report() -> None:
         assert reply.outcome == "refused" and "`user_id`" in reply.text, text
 
 
+@pytest.mark.unit
 def test_a_command_longer_than_slack_allows_is_refused_in_the_ack_at_once() -> None:
     handler = handler_with(MemoryStore(), broker=closed_broker())
     started = time.monotonic()

@@ -9,6 +9,8 @@ import pytest
 
 from bot.after_ack import AfterAck
 
+pytestmark = pytest.mark.unit
+
 
 def test_a_failure_after_the_ack_is_logged_not_raised(caplog: pytest.LogCaptureFixture) -> None:
     after = AfterAck(threads=1)

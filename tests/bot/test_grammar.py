@@ -29,6 +29,8 @@ from bot.grammar import (
 )
 from tasks.errors import UserError
 
+pytestmark = pytest.mark.unit
+
 
 def refusal(text: str, command: str = "/run-report") -> str:
     with pytest.raises(GrammarError) as caught:

@@ -22,7 +22,7 @@ from tasks.jobs.records import JobRecord, JobRecords
 from tasks.reports import load_reports
 from tasks.settings import Settings
 from tasks.store import RedisStore, Store
-from tests.conftest import BOT_TOKEN, BROKER_URL, REDIS_PREFIX, REDIS_URL, TEST_REPORTS, free_port
+from tests.support import BOT_TOKEN, BROKER_URL, REDIS_PREFIX, REDIS_URL, TEST_REPORTS, free_port
 
 ALICE, BOB, ADMIN = "U0ALICE", "U0BOB", "U0ADMIN"
 QUEUED = re.compile(r"as job `([0-9a-f]{8})`")

@@ -23,7 +23,7 @@ from tasks.settings import Settings
 from tasks.slack.posting import Poster
 from tasks.slack.web_api import WebApi
 from tasks.store import RedisStore, Store
-from tests.conftest import BOT_TOKEN, BROKER_URL, REDIS_PREFIX, REDIS_URL, TEST_REPORTS, free_port
+from tests.support import BOT_TOKEN, BROKER_URL, REDIS_PREFIX, REDIS_URL, TEST_REPORTS, free_port
 
 PRIVATE, ELSEWHERE = "C0PRIVATE", "C0ELSEWHERE"
 ALICE, BOB, ADMIN = "U0ALICE", "U0BOB", "U0ADMIN"
@@ -136,6 +136,7 @@ def test_status_links_the_thread_on_the_workspaces_own_slack(slack, store) -> No
     )
 
 
+@pytest.mark.unit
 def test_with_redis_down_every_job_command_gives_the_same_clear_answer(slack) -> None:  # type: ignore[no-untyped-def]
     from bot.schedule_commands import install_schedule_commands
 

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import re
 
+import pytest
+
 from bot.commands import CommandHandler
 from bot.paging import ANSWER_LIMIT, cut_line, fit_lines
 from bot.publish import Publisher
@@ -13,6 +15,8 @@ from tasks.jobs.records import Job, JobRecords
 from tasks.reports import Registry, Report
 from tasks.settings import Settings
 from tasks.store import MemoryStore
+
+pytestmark = pytest.mark.unit
 
 
 def region_report(region: str = "all") -> str:

@@ -17,7 +17,7 @@ import pytest
 from bot.queued_records import LINGER, QueuedRecords
 from tasks.jobs.records import Job, JobRecords
 from tasks.store import ClaimAndPush, RedisStore, StoreUnavailable
-from tests.conftest import REDIS_PREFIX, REDIS_URL, ROOT
+from tests.support import REDIS_PREFIX, REDIS_URL, ROOT
 
 
 class CountingStore(RedisStore):

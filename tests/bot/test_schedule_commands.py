@@ -25,6 +25,8 @@ from tasks.schedules.schedule import Rule, Schedule, ScheduleStore
 from tasks.settings import Settings
 from tasks.store import MemoryStore
 
+pytestmark = pytest.mark.unit
+
 ALICE, BOB, ADMIN = "U0ALICE", "U0BOB", "U0ADMIN"
 SCHEDULE_ID = re.compile(r"as `(s-[0-9a-f]{6})`")
 

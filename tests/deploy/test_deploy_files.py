@@ -23,7 +23,9 @@ from bot.manifest import METHOD_SCOPES, SCOPES, build_manifest
 from run import PROCESSES
 from tasks.jobs.queues import QUEUE
 from tasks.settings import Settings
-from tests.conftest import ROOT
+from tests.support import ROOT
+
+pytestmark = pytest.mark.unit
 
 DEPLOY = ROOT / "deploy"
 DEFAULTS = Settings()

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 import pytest
 
 from bench.processes import rabbitmqctl_rows
-from tests.conftest import (
+from tests.support import (
     BROKER_ROOT,
     REDIS_PREFIX,
     REDIS_URL,

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tests.conftest import ROOT, free_port, wait_until
+from tests.support import ROOT, free_port, wait_until
 
 # What a new user's environment lacks: every setting that would point at Slack, a broker or Redis.
 UNSET_PREFIXES = ("SLACK_", "CELERY_", "REDIS_", "REPORT", "PORT")

@@ -21,8 +21,8 @@ import pytest
 
 from sandbox import sign
 from tasks.rendering.messages import RERUN_ACTION
-from tests.conftest import SIGNING_SECRET, start_bot
 from tests.e2e.test_job_life import click
+from tests.support import SIGNING_SECRET, start_bot
 
 JOB_ID = re.compile(r"job `([0-9a-f]{8})`")
 

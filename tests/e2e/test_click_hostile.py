@@ -15,7 +15,8 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import (
+from tests.fault_reports import FINANCE_BOSS, FINANCE_CHANNEL
+from tests.support import (
     BOT_TOKEN,
     BROKER_ROOT,
     REDIS_URL,
@@ -29,7 +30,6 @@ from tests.conftest import (
     start_bot,
     start_worker,
 )
-from tests.fault_reports import FINANCE_BOSS, FINANCE_CHANNEL
 
 CLICKS = Services(
     BROKER_ROOT, REDIS_URL, name=f"{SESSION}-clicks", bot_token=BOT_TOKEN, signing_secret=SIGNING_SECRET

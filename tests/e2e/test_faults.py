@@ -27,7 +27,10 @@ import pytest
 
 from bench.processes import rabbitmqctl_rows
 from tasks.rendering.messages import CANCEL_ACTION, RERUN_ACTION
-from tests.conftest import (
+from tests.fault_reports import FINANCE_BOSS, FINANCE_CHANNEL, FINANCE_GROUP
+from tests.faults import FaultProxy
+from tests.secret_shapes import secrets_in
+from tests.support import (
     APP_TOKEN,
     BOT_TOKEN,
     BROKER_ROOT,
@@ -43,9 +46,6 @@ from tests.conftest import (
     start_worker,
     wait_until,
 )
-from tests.fault_reports import FINANCE_BOSS, FINANCE_CHANNEL, FINANCE_GROUP
-from tests.faults import FaultProxy
-from tests.secret_shapes import secrets_in
 
 JOB_ID = re.compile(r"job `([0-9a-f]{8})`")
 # This module's own virtual host; its Redis keys stay under the session's prefix.

@@ -14,7 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from tests.conftest import BROKER_URL, base_env
+from tests.support import BROKER_URL, base_env
 
 FLOOD = 60
 JOB_ID = re.compile(r"job `([0-9a-f]{8})`")
@@ -112,7 +112,7 @@ def test_a_ping_is_done_within_5_s_while_a_digest_fans_out_to_60_channels(
 @pytest.fixture
 def capped_bot(slack_server, services, tmp_path) -> Iterator[None]:  # type: ignore[no-untyped-def]
     """A bot of its own with JOBS_PER_USER=2, taking the fake Slack's commands for one test."""
-    from tests.conftest import start_bot
+    from tests.support import start_bot
 
     previous = getattr(slack_server, "bot_url", None)
     proc, port = start_bot(slack_server, tmp_path, "capped-bot", JOBS_PER_USER="2")

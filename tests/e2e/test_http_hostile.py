@@ -15,7 +15,7 @@ import urllib.parse
 import pytest
 
 from sandbox import sign
-from tests.conftest import SIGNING_SECRET
+from tests.support import SIGNING_SECRET
 
 JOB_ID = re.compile(r"job `([0-9a-f]{8})`")
 CHANNEL = "C0HOSTILE"

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import Process, start_bot, wait_until
+from tests.support import Process, start_bot, wait_until
 
 JOB_ID = re.compile(r"job `([0-9a-f]{8})`")
 CHANNEL = "C0LIFE"
@@ -232,7 +232,7 @@ def test_a_bot_stopped_just_after_an_ack_still_lists_the_job_in_history(slack, s
     import redis
 
     from tasks.store import RedisStore
-    from tests.conftest import REDIS_PREFIX, REDIS_URL
+    from tests.support import REDIS_PREFIX, REDIS_URL
 
     saved_url = slack.bot_url
     bot, port = start_bot(slack, tmp_path, "stopped-bot")

@@ -16,8 +16,8 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import wait_until
 from tests.e2e.sandbox_process import SandboxProcess, new_user_env, run_sandbox, wait_for_state
+from tests.support import wait_until
 
 JOB_ID = re.compile(r"job `([0-9a-f]{8})`")
 
@@ -114,7 +114,7 @@ def test_with_a_broker_configured_the_sandbox_drives_real_worker_processes(servi
     real `python run.py worker` pointed at the sandbox (its SLACK_API_URL and token) runs the job."""
     from bench.processes import Services
     from sandbox.local import SANDBOX_BOT_TOKEN
-    from tests.conftest import BROKER_ROOT, REDIS_URL, SESSION, Process
+    from tests.support import BROKER_ROOT, REDIS_URL, SESSION, Process
 
     # A vhost of its own: the session's shared worker must not take this job.
     own = Services(BROKER_ROOT, REDIS_URL, name=f"{SESSION}-sandbox")

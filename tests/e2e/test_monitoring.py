@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.conftest import (
+from tests.support import (
     APP_TOKEN,
     BOT_TOKEN,
     BROKER_ROOT,

@@ -126,7 +126,7 @@ def test_text_from_slack_is_shown_as_text_never_as_html(slack: Any, page: Page) 
     """Messages come from the bot and, through it, from users: the page must not run them."""
     from slack_sdk import WebClient
 
-    from tests.conftest import BOT_TOKEN
+    from tests.support import BOT_TOKEN
 
     client = WebClient(BOT_TOKEN, base_url=slack.api_url)
     client.chat_postMessage(

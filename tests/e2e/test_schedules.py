@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import REDIS_PREFIX, REDIS_URL, Process, base_env, start_bot, wait_until
+from tests.support import REDIS_PREFIX, REDIS_URL, Process, base_env, start_bot, wait_until
 
 ADMIN = "U0ADMIN"
 SCHEDULE_ID = re.compile(r"as `(s-[0-9a-f]{6})`")
@@ -142,6 +142,44 @@ def job_id(message) -> str:  # type: ignore[no-untyped-def]
     return re.search(r"job `([0-9a-f]{8})`", str(message.blocks)).group(1)  # type: ignore[union-attr]
 
 
+def fired(channel: str, schedule_id: str) -> set[str]:
+    """The jobs made so far for a schedule's runs: beat records each in the channel's history as
+    it publishes it, so a run fired is known here before its message is posted."""
+    from tasks.jobs.records import HISTORY_LENGTH, JobRecords
+    from tasks.store import make_store
+
+    history = JobRecords(make_store(REDIS_URL, REDIS_PREFIX)).history(channel, HISTORY_LENGTH)
+    return {r.job.id for r in history if r.job.schedule_id == schedule_id}
+
+
+def posted_runs(slack, channel: str, schedule_id: str) -> list:  # type: ignore[no-untyped-def]
+    """`runs_of`, once every run fired so far has posted its message."""
+    made = fired(channel, schedule_id)
+    wait_until(
+        lambda: made <= {job_id(m) for m in runs_of(slack, channel, schedule_id)},
+        timeout=15,
+        what=f"the messages of {schedule_id}'s jobs {sorted(made)}",
+    )
+    return runs_of(slack, channel, schedule_id)
+
+
+def last_leader_tick() -> float:
+    """When the leading beat last began a pass: each pass extends its lock to LOCK_TTL from then."""
+    import redis
+
+    from tasks.schedules.beat import LEADER_KEY, LOCK_TTL
+
+    left_ms = redis.Redis.from_url(REDIS_URL).pttl(f"{REDIS_PREFIX}{LEADER_KEY}")
+    return time.time() - LOCK_TTL + left_ms / 1000 if left_ms > 0 else 0.0
+
+
+def leader_passes_after(moment: float) -> None:
+    """Wait until the leading beat has begun two passes after `moment`: the first of them, and
+    whatever it dispatched, is then over (a beat's passes run one after another)."""
+    first = wait_until(lambda: (t := last_leader_tick()) > moment and t, timeout=15, what="a pass of beat")
+    wait_until(lambda: last_leader_tick() > first + 0.5, timeout=15, what="the pass after it")
+
+
 def test_two_beats_post_each_tick_of_an_every_5s_schedule_once_and_removing_it_stops_it(
     slack, worker, schedule_bot, no_schedules, beats
 ):  # type: ignore[no-untyped-def]
@@ -152,8 +190,8 @@ def test_two_beats_post_each_tick_of_an_every_5s_schedule_once_and_removing_it_s
     assert len(re.findall(r"UTC", ack.split("Next runs:")[1].split("\n")[0])) == 3, ack
 
     slack.wait_for(lambda: len(runs_of(slack, channel, schedule_id)) >= 3, timeout=25, message="three runs")
-    time.sleep(2)
-    runs = runs_of(slack, channel, schedule_id)
+    leader_passes_after(time.time())  # a second post of a tick, if any, is fired by now
+    runs = posted_runs(slack, channel, schedule_id)
     # One message per tick: consecutive runs are a tick apart, never two for one tick.
     stamps = [float(m.ts) for m in runs]
     assert all(b - a > 3.0 for a, b in zip(stamps, stamps[1:], strict=False)), (stamps, beats.logs())
@@ -171,9 +209,10 @@ def test_two_beats_post_each_tick_of_an_every_5s_schedule_once_and_removing_it_s
 
     removed = command(slack, f"schedule remove {schedule_id}", channel)
     assert f"Removed schedule `{schedule_id}`" in removed
-    time.sleep(1.5)  # a run already being published when the removal landed may still appear
-    count = len(runs_of(slack, channel, schedule_id))
-    time.sleep(7)
+    leader_passes_after(time.time())  # a run already being published as the removal landed is out
+    count = len(posted_runs(slack, channel, schedule_id))
+    leader_passes_after(time.time() + 5)  # past the next run it would have had
+    assert len(fired(channel, schedule_id)) == count, "a removed schedule must stop"
     assert len(runs_of(slack, channel, schedule_id)) == count, "a removed schedule must stop"
 
 
@@ -187,9 +226,10 @@ def test_a_paused_schedule_stops_firing_and_fires_again_once_resumed(
     slack.wait_for(lambda: runs_of(slack, channel, schedule_id), timeout=15, message="a first run")
 
     assert f"Paused schedule `{schedule_id}`" in command(slack, f"schedule pause {schedule_id}", channel)
-    time.sleep(1.5)  # a run already being published when the pause landed may still appear
-    count = len(runs_of(slack, channel, schedule_id))
-    time.sleep(7)  # two ticks and more
+    leader_passes_after(time.time())  # a run already being published as the pause landed is out
+    count = len(posted_runs(slack, channel, schedule_id))
+    leader_passes_after(time.time() + 2 * 3)  # past two runs it would have had
+    assert len(fired(channel, schedule_id)) == count, "a paused schedule must not fire"
     assert len(runs_of(slack, channel, schedule_id)) == count, "a paused schedule must not fire"
 
     assert f"Resumed schedule `{schedule_id}`" in command(slack, f"schedule resume {schedule_id}", channel)
@@ -250,8 +290,8 @@ def test_a_run_is_published_once_even_when_two_beats_both_think_they_lead(
         one.run_one(schedule, stale, now)
         two.run_one(schedule, stale, now + 0.2)
         slack.wait_for(lambda: runs_of(slack, "C0TWICE", schedule.id), timeout=15)
-        time.sleep(2)
-        assert len(runs_of(slack, "C0TWICE", schedule.id)) == 1
+        # run_one has returned: every job either published is in the history, and has posted.
+        assert len(posted_runs(slack, "C0TWICE", schedule.id)) == 1
     finally:
         ScheduleStore(store).remove(schedule.id)
 

@@ -23,7 +23,8 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import (
+from tests.secret_shapes import secrets_in
+from tests.support import (
     BOT_TOKEN,
     BROKER_ROOT,
     REDIS_URL,
@@ -37,7 +38,6 @@ from tests.conftest import (
     start_worker,
     wait_until,
 )
-from tests.secret_shapes import secrets_in
 
 HOSTILE = Services(
     BROKER_ROOT, REDIS_URL, name=f"{SESSION}-hostile", bot_token=BOT_TOKEN, signing_secret=SIGNING_SECRET

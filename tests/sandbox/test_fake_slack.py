@@ -27,6 +27,8 @@ from slack_sdk.webhook import WebhookClient
 
 from sandbox import FakeSlack, make_certificate, mentions
 
+pytestmark = pytest.mark.unit
+
 # The proxy trap: slack_sdk applies HTTP(S)_PROXY and ignores NO_PROXY (slack_sdk/proxy_env_variable_loader.py).
 for _var in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy", "ALL_PROXY", "all_proxy"):
     os.environ.pop(_var, None)

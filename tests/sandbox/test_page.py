@@ -15,7 +15,9 @@ import pytest
 from slack_sdk import WebClient
 
 from sandbox.page import SANDBOX_CHANNEL, split_command
-from tests.conftest import BOT_TOKEN
+from tests.support import BOT_TOKEN
+
+pytestmark = pytest.mark.unit
 
 PNG = bytes.fromhex(
     "89504e470d0a1a0a0000000d4948445200000001000000010806000000"

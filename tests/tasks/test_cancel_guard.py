@@ -20,7 +20,7 @@ from tasks.settings import Settings
 from tasks.store import RedisStore
 from tasks.worker.execution import run_job
 from tasks.worker.runtime import Runtime
-from tests.conftest import BOT_TOKEN, REDIS_PREFIX, REDIS_URL, TEST_REPORTS, wait_until
+from tests.support import BOT_TOKEN, REDIS_PREFIX, REDIS_URL, TEST_REPORTS, wait_until
 
 CHANNEL = "C0GUARD"
 

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import pytest
 from kombu.transport.native_delayed_delivery import calculate_routing_key
 
 from tasks.settings import load_settings
 from tasks.worker.celery_config import WORKER_MAX_MEMORY_KIB, make_app, retry_countdown
+
+pytestmark = pytest.mark.unit
 
 
 def test_pool_processes_are_replaced_by_their_memory_not_after_a_count_of_jobs() -> None:

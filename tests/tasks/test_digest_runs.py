@@ -12,7 +12,7 @@ from tasks.jobs.records import Job, new_job_id
 from tasks.reports import Report
 from tasks.reports.results import File
 from tasks.worker.execution import RateLimited, run_job
-from tests.conftest import BOT_TOKEN, worker_runtime
+from tests.support import BOT_TOKEN, worker_runtime
 
 
 @pytest.fixture

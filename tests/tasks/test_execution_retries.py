@@ -13,7 +13,7 @@ from tasks.jobs.access import GroupLookupFailed
 from tasks.jobs.records import Job, new_job_id
 from tasks.reports import Report
 from tasks.worker.execution import Paced, RateLimited, run_job
-from tests.conftest import BOT_TOKEN, worker_runtime
+from tests.support import BOT_TOKEN, worker_runtime
 
 
 @pytest.fixture

@@ -10,12 +10,12 @@ import pytest
 from tasks.jobs.in_flight import INTERACTIVE_PER_USER, LOST_AFTER, JobsInFlight
 from tasks.jobs.records import Job
 from tasks.store import MemoryStore, RedisStore, Store
-from tests.conftest import REDIS_PREFIX, REDIS_URL
+from tests.support import REDIS_PREFIX, REDIS_URL
 
 NOW = 1_800_000_000.0
 
 
-@pytest.fixture(params=["memory", "redis"])
+@pytest.fixture(params=[pytest.param("memory", marks=pytest.mark.unit), "redis"])
 def store(request) -> Store:  # type: ignore[no-untyped-def]
     if request.param == "memory":
         return MemoryStore()

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import pytest
+
 from sandbox import FakeSlack
 from tasks.logs import configure_logging
 from tasks.settings import Settings
 from tasks.slack.web_api import make_client
-from tests.conftest import BOT_TOKEN
+from tests.support import BOT_TOKEN
+
+pytestmark = pytest.mark.unit
 
 
 class Spy(str):

@@ -19,7 +19,9 @@ from tasks.settings import Settings
 from tasks.store import MemoryStore
 from tasks.worker.lost_jobs import LOST_WORKER, close_job, close_overdue, closing_key, hard_limit_reason
 from tasks.worker.runtime import Runtime
-from tests.conftest import BOT_TOKEN
+from tests.support import BOT_TOKEN
+
+pytestmark = pytest.mark.unit
 
 NOW = 1_800_000_000.0
 

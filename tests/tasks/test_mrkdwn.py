@@ -10,6 +10,8 @@ from hypothesis import strategies as st
 
 from tasks.slack.mrkdwn import code, escape_mrkdwn, without_broadcasts
 
+pytestmark = pytest.mark.unit
+
 
 def unescape(text: str) -> str:
     return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")

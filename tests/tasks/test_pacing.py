@@ -6,6 +6,8 @@ import pytest
 
 from tasks.slack.pacing import CHANNEL_GAP, MEMORY, Pacing
 
+pytestmark = pytest.mark.unit
+
 
 class Clock:
     def __init__(self) -> None:

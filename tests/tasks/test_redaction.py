@@ -17,6 +17,8 @@ from hypothesis import strategies as st
 from tasks.logs import configure_logging, redact
 from tasks.settings import Settings
 
+pytestmark = pytest.mark.unit
+
 ISSUE_ERROR = (
     "db login failed: postgresql://admin:Hunter2@db.internal/prod AKIAIOSFODNN7EXAMPLE token=xoxp-1234-abcd"
 )

@@ -90,6 +90,8 @@ def test_a_digest_is_its_result_then_how_it_went_within_the_block_limit() -> Non
 INVISIBLE = "".join(chr(c) for c in range(0x110000) if unicodedata.category(chr(c)) == "Cf") + (
     "\u034f\u115f\u1160\u17b4\u17b5\u180b\u180c\u180d\u180f\u3164\ufe00\ufe0f\uffa0"
 )
+
+pytestmark = pytest.mark.unit
 _INVISIBLE = re.compile(f"[{re.escape(INVISIBLE)}]")
 _BROADCAST = re.compile(r"<!(?!date\^)[^<>]*>")
 HOSTILE = [

@@ -13,7 +13,7 @@ from tasks.errors import UserError
 from tasks.jobs.records import Job, new_job_id
 from tasks.reports import Report
 from tasks.worker.execution import run_job
-from tests.conftest import BOT_TOKEN, worker_runtime
+from tests.support import BOT_TOKEN, worker_runtime
 
 LEAK = (
     "db login failed: postgresql://admin:Hunter2@db.internal/prod AKIAIOSFODNN7EXAMPLE token=xoxp-1234-abcd"

@@ -13,6 +13,8 @@ import pytest
 from tasks.errors import UserError
 from tasks.reports import ArgumentError, Param, Registry, Report, load_reports, registry, report
 
+pytestmark = pytest.mark.unit
+
 TODAY = dt.date(2024, 5, 10)
 
 

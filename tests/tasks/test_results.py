@@ -12,6 +12,8 @@ from tasks.rendering.messages import render_result
 from tasks.rendering.tables import INLINE_ROWS, TABLE_MAX_COLUMNS, table_csv
 from tasks.reports import Chart, File, Table
 
+pytestmark = pytest.mark.unit
+
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 

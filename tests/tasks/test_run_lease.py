@@ -14,7 +14,7 @@ import pytest
 
 from tasks.store import MemoryStore, StoreUnavailable
 from tasks.worker.run_lease import RunningElsewhere, run_lease
-from tests.conftest import BOT_TOKEN, worker_runtime
+from tests.support import BOT_TOKEN, worker_runtime
 
 
 class Clock:
@@ -25,6 +25,7 @@ class Clock:
         return self.now
 
 
+@pytest.mark.unit
 def test_a_second_delivery_steps_back_while_the_first_runs_and_runs_once_it_is_done() -> None:
     store = MemoryStore()
     with run_lease(store, "j1"):
@@ -36,6 +37,7 @@ def test_a_second_delivery_steps_back_while_the_first_runs_and_runs_once_it_is_d
         pass
 
 
+@pytest.mark.unit
 def test_the_lease_is_given_back_when_the_job_raises() -> None:
     store = MemoryStore()
     with pytest.raises(ValueError), run_lease(store, "j1"):
@@ -44,6 +46,7 @@ def test_the_lease_is_given_back_when_the_job_raises() -> None:
         pass
 
 
+@pytest.mark.unit
 def test_a_long_run_keeps_its_lease_and_a_dead_holders_lease_lapses() -> None:
     clock = Clock()
     store = MemoryStore(clock=clock)
@@ -61,6 +64,7 @@ def test_a_long_run_keeps_its_lease_and_a_dead_holders_lease_lapses() -> None:
         pass
 
 
+@pytest.mark.unit
 def test_without_the_store_the_job_runs_unguarded() -> None:
     class Down(MemoryStore):
         def claim(self, key: str, value: str, ttl: float) -> bool:

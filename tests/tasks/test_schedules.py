@@ -34,6 +34,7 @@ def walls(rule: Rule, after: datetime, count: int) -> list[str]:
 # -- time zones and DST ---------------------------------------------------------------------
 
 
+@pytest.mark.unit
 def test_a_daily_nine_oclock_stays_nine_local_across_spring_forward_and_fall_back():
     rule = Rule(cron="0 9 * * *", tz="America/New_York")
     assert walls(rule, local(2026, 3, 7, 10), 2) == ["03-08 09:00 EDT", "03-09 09:00 EDT"]
@@ -44,11 +45,13 @@ def test_a_daily_nine_oclock_stays_nine_local_across_spring_forward_and_fall_bac
     assert [t.astimezone(UTC).hour for t in spring] == [14, 13, 13]
 
 
+@pytest.mark.unit
 def test_a_time_that_does_not_exist_on_spring_forward_day_fires_once_when_the_clock_jumps():
     rule = Rule(cron="30 2 * * *", tz="America/New_York")
     assert walls(rule, local(2026, 3, 7, 3), 3) == ["03-08 03:30 EDT", "03-09 02:30 EDT", "03-10 02:30 EDT"]
 
 
+@pytest.mark.unit
 def test_a_time_that_occurs_twice_on_fall_back_day_fires_once():
     rule = Rule(cron="30 1 * * *", tz="America/New_York")
     runs = next_runs(rule, local(2026, 10, 31, 3), count=3)
@@ -59,6 +62,7 @@ def test_a_time_that_occurs_twice_on_fall_back_day_fires_once():
     ]
 
 
+@pytest.mark.unit
 def test_an_hourly_cron_runs_every_real_hour_through_fall_back():
     rule = Rule(cron="0 * * * *", tz="America/New_York")
     assert walls(rule, local(2026, 11, 1, 0, 30), 4) == [
@@ -69,6 +73,7 @@ def test_an_hourly_cron_runs_every_real_hour_through_fall_back():
     ]
 
 
+@pytest.mark.unit
 def test_cron_weekday_numbers_mean_what_crontab_means_sunday_is_zero():
     weekdays = next_runs(Rule(cron="0 9 * * 1-5", tz="UTC"), datetime(2026, 3, 6, 10, tzinfo=UTC), count=5)
     assert [t.strftime("%a") for t in weekdays] == ["Mon", "Tue", "Wed", "Thu", "Fri"]
@@ -78,6 +83,7 @@ def test_cron_weekday_numbers_mean_what_crontab_means_sunday_is_zero():
     assert [t.strftime("%a") for t in weekend] == ["Sat", "Sun"]
 
 
+@pytest.mark.unit
 def test_an_interval_counts_real_seconds_whatever_the_zone():
     rule = Rule(every_seconds=3600, tz="America/New_York")
     anchor = local(2026, 3, 8, 0).timestamp()
@@ -90,6 +96,7 @@ def test_an_interval_counts_real_seconds_whatever_the_zone():
 NOW = datetime(2026, 3, 6, 12, tzinfo=UTC)
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize(
     ("rule", "says"),
     [
@@ -110,11 +117,13 @@ def test_bad_rules_are_refused_saying_what_was_wrong(rule: Rule, says: str):
     assert "`" in refused.value.message  # names the bad part or a right example as code
 
 
+@pytest.mark.unit
 def test_a_good_rule_previews_its_next_three_runs():
     runs = validate_rule(Rule(cron="0 9 * * 1-5", tz="Europe/Berlin"), 60, NOW)
     assert [t.strftime("%a %H:%M %Z") for t in runs] == ["Mon 09:00 CET", "Tue 09:00 CET", "Wed 09:00 CET"]
 
 
+@pytest.mark.unit
 def test_a_lower_minimum_interval_allows_short_intervals():
     assert len(validate_rule(Rule(every_seconds=5), 1, NOW)) == 3
 
@@ -139,6 +148,7 @@ def state_for(schedule: Schedule, next_run: datetime) -> RunState:
     return RunState(next_run=next_run.timestamp(), rule_key=schedule.rule.key)
 
 
+@pytest.mark.unit
 def test_a_due_run_fires_for_its_planned_time_and_plans_the_next():
     schedule = daily()
     decision = plan(
@@ -148,12 +158,14 @@ def test_a_due_run_fires_for_its_planned_time_and_plans_the_next():
     assert decision.next_run == local(2026, 3, 10, 9).timestamp()
 
 
+@pytest.mark.unit
 def test_a_run_missed_by_less_than_the_grace_runs_once_on_return():
     schedule = daily()
     decision = plan(schedule, state_for(schedule, local(2026, 3, 9, 9)), local(2026, 3, 9, 9, 40).timestamp())
     assert decision.fire_at == local(2026, 3, 9, 9).timestamp()
 
 
+@pytest.mark.unit
 def test_a_run_missed_by_more_than_the_grace_is_skipped_and_the_next_planned():
     schedule = daily()
     decision = plan(schedule, state_for(schedule, local(2026, 3, 9, 9)), local(2026, 3, 9, 11).timestamp())
@@ -161,12 +173,14 @@ def test_a_run_missed_by_more_than_the_grace_is_skipped_and_the_next_planned():
     assert decision.next_run == local(2026, 3, 10, 9).timestamp()
 
 
+@pytest.mark.unit
 def test_several_missed_runs_collapse_into_the_latest_once():
     schedule = daily()
     decision = plan(schedule, state_for(schedule, local(2026, 3, 6, 9)), local(2026, 3, 9, 9, 10).timestamp())
     assert decision.fire_at == local(2026, 3, 9, 9).timestamp()
 
 
+@pytest.mark.unit
 def test_misfire_skip_drops_a_late_run_that_once_would_make():
     schedule = daily("skip")
     late = plan(schedule, state_for(schedule, local(2026, 3, 9, 9)), local(2026, 3, 9, 9, 10).timestamp())
@@ -177,6 +191,7 @@ def test_misfire_skip_drops_a_late_run_that_once_would_make():
     assert on_time.fire_at == local(2026, 3, 9, 9).timestamp()
 
 
+@pytest.mark.unit
 def test_an_interval_schedule_treats_its_interval_as_grace():
     schedule = Schedule(
         id="s-1", report="ping", args={}, rule=Rule(every_seconds=600), channel="C1", since=0.0
@@ -190,6 +205,7 @@ def test_an_interval_schedule_treats_its_interval_as_grace():
     assert plan(skipping, state, 8500.0).fire_at is None
 
 
+@pytest.mark.unit
 def test_a_resumed_schedule_does_not_make_up_runs_planned_while_paused():
     schedule = daily()
     stale = state_for(schedule, local(2026, 3, 2, 9))
@@ -201,6 +217,7 @@ def test_a_resumed_schedule_does_not_make_up_runs_planned_while_paused():
 # -- static schedules -----------------------------------------------------------------------
 
 
+@pytest.mark.unit
 def test_static_schedules_are_read_from_the_reports_file_and_wrong_ones_named(tmp_path):
     file = tmp_path / "reports.toml"
     file.write_text(
@@ -236,6 +253,7 @@ channel = "C0OPS"
     assert len(errors) == 1 and "schedules.broken" in errors[0] and "needs 5" in errors[0]
 
 
+@pytest.mark.unit
 def test_a_missing_reports_file_means_no_static_schedules(tmp_path):
     assert load_static_schedules(tmp_path / "absent.toml") == ([], [])
 
@@ -246,7 +264,7 @@ def test_a_missing_reports_file_means_no_static_schedules(tmp_path):
 @pytest.fixture
 def redis_store(services):  # type: ignore[no-untyped-def]
     from tasks.store import RedisStore
-    from tests.conftest import REDIS_PREFIX, REDIS_URL
+    from tests.support import REDIS_PREFIX, REDIS_URL
 
     return RedisStore(REDIS_URL, prefix=f"{REDIS_PREFIX}unit-{secrets.token_hex(3)}:")
 
@@ -277,6 +295,7 @@ def test_a_run_claim_is_taken_once_per_schedule_and_planned_time(redis_store):
     assert redis_store.claim(run_claim_key("s-abc123", 1_773_000_005.0), "job-3", RUN_CLAIM_TTL)
 
 
+@pytest.mark.unit
 def test_a_static_interval_schedule_keeps_its_rhythm_from_the_first_run_on():
     """A static ``every 1d`` (no ``since``) fires a day apart, run after run, not drifting."""
     schedule = Schedule(

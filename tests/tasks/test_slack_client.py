@@ -20,7 +20,7 @@ from tasks.settings import Settings
 from tasks.slack import kept_alive
 from tasks.slack.web_api import make_client
 from tasks.worker.execution import _retry_after, run_job
-from tests.conftest import BOT_TOKEN, worker_runtime
+from tests.support import BOT_TOKEN, worker_runtime
 
 
 @pytest.fixture
@@ -79,6 +79,7 @@ def test_over_tls_a_jobs_calls_share_one_connection_where_slack_sdks_client_open
     assert len({c.peer for c in slack.requests()}) == 3
 
 
+@pytest.mark.unit
 def test_a_connection_slack_closed_is_replaced_and_the_message_posted_once(slack: FakeSlack) -> None:
     client = make_client(Settings(slack_bot_token=BOT_TOKEN, slack_api_url=slack.api_url))
     client.chat_postMessage(channel="C0DROP", text="first")
@@ -94,6 +95,7 @@ def test_a_connection_slack_closed_is_replaced_and_the_message_posted_once(slack
     assert len(posts) == 2 and posts[0].peer != posts[1].peer, "the second call opened a new connection"
 
 
+@pytest.mark.unit
 def test_a_429_reaches_the_caller_with_its_retry_after_and_the_connection_stays_usable(
     slack: FakeSlack,
 ) -> None:
@@ -113,6 +115,7 @@ def test_a_429_reaches_the_caller_with_its_retry_after_and_the_connection_stays_
     assert len({r.peer for r in slack.requests("chat.postMessage")}) == 1
 
 
+@pytest.mark.unit
 def test_a_slack_5xx_is_retried_by_slack_sdks_handler_and_posts_once(slack: FakeSlack) -> None:
     client = make_client(Settings(slack_bot_token=BOT_TOKEN, slack_api_url=slack.api_url))
     slack.fail("chat.postMessage", error="internal_error", status=500, times=1)
@@ -177,6 +180,7 @@ def closing_server() -> Iterator[ClosesReusedConnections]:
     server.close()
 
 
+@pytest.mark.unit
 def test_the_ack_paths_one_try_never_meets_a_connection_the_server_closed(
     closing_server: ClosesReusedConnections,
 ) -> None:
@@ -190,6 +194,7 @@ def test_the_ack_paths_one_try_never_meets_a_connection_the_server_closed(
     )
 
 
+@pytest.mark.unit
 def test_a_worker_call_on_a_connection_closed_as_it_went_out_is_retried_by_slack_sdk(
     closing_server: ClosesReusedConnections,
 ) -> None:
@@ -199,6 +204,7 @@ def test_a_worker_call_on_a_connection_closed_as_it_went_out_is_retried_by_slack
     assert [json.loads(b)["text"] for b in closing_server.received] == ["one", "two"]
 
 
+@pytest.mark.unit
 def test_a_connection_idle_too_long_is_not_reused(slack: FakeSlack, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     client = make_client(Settings(slack_bot_token=BOT_TOKEN, slack_api_url=slack.api_url))
     client.chat_postMessage(channel="C0IDLE", text="first")
@@ -208,6 +214,7 @@ def test_a_connection_idle_too_long_is_not_reused(slack: FakeSlack, monkeypatch)
     assert first.peer != second.peer
 
 
+@pytest.mark.unit
 def test_a_kept_connection_on_a_descriptor_above_1023_is_reused(slack: FakeSlack) -> None:
     """select() cannot watch such a descriptor; a worker whose reports hold many files gets one."""
     client = make_client(Settings(slack_bot_token=BOT_TOKEN, slack_api_url=slack.api_url))

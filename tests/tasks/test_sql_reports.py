@@ -65,6 +65,7 @@ report = "by-region"
 """
 
 
+@pytest.mark.unit
 def test_a_toml_report_runs_its_query_and_returns_a_table_and_its_chart(shop: Path, tmp_path: Path) -> None:
     registry = load(tmp_path, shop_toml(shop))
     report = registry.get("by-region")
@@ -77,6 +78,7 @@ def test_a_toml_report_runs_its_query_and_returns_a_table_and_its_chart(shop: Pa
     assert defaulted.rows == (("apac", 7.0), ("emea", 5.5))  # since defaults to 2024-05-02
 
 
+@pytest.mark.unit
 def test_arguments_are_validated_by_type_before_anything_runs(shop: Path, tmp_path: Path) -> None:
     report = load(tmp_path, shop_toml(shop)).get("by-region")
     assert report is not None
@@ -86,6 +88,7 @@ def test_arguments_are_validated_by_type_before_anything_runs(shop: Path, tmp_pa
         report.convert_args({"sine": "today"})
 
 
+@pytest.mark.unit
 def test_an_injection_attempt_through_an_argument_is_just_a_value(shop: Path, tmp_path: Path) -> None:
     registry = load(tmp_path, shop_toml(shop))
     result = run(registry, "by-region", since="2024-01-01", region=INJECTION)
@@ -94,6 +97,7 @@ def test_an_injection_attempt_through_an_argument_is_just_a_value(shop: Path, tm
         assert conn.execute("select count(*) from orders").fetchone() == (3,)
 
 
+@pytest.mark.unit
 def test_sqlite_connections_are_read_only(tmp_path: Path, shop: Path) -> None:
     registry = load(
         tmp_path,
@@ -109,6 +113,7 @@ sql = "delete from orders"
         assert conn.execute("select count(*) from orders").fetchone() == (3,)
 
 
+@pytest.mark.unit
 def test_a_slow_sqlite_query_is_stopped_at_its_time_limit(tmp_path: Path, shop: Path) -> None:
     registry = load(
         tmp_path,
@@ -123,6 +128,7 @@ sql = "with recursive n(i) as (select 1 union all select i + 1 from n) select co
         run(registry, "forever")
 
 
+@pytest.mark.unit
 def test_database_urls_take_variables_from_the_given_environment(tmp_path: Path, shop: Path) -> None:
     toml = f"""
 [reports.env]
@@ -135,6 +141,7 @@ sql = "select count(*) as n from orders"
         run(load(tmp_path, toml, {}), "env")
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize(
     ("toml", "message"),
     [
@@ -165,10 +172,12 @@ def test_a_broken_declaration_is_refused_at_start_naming_file_and_report(
     assert "reports.toml" in str(info.value)
 
 
+@pytest.mark.unit
 def test_a_missing_reports_file_means_no_sql_reports(tmp_path: Path) -> None:
     assert load_sql_reports(tmp_path / "nope.toml", Registry()) == []
 
 
+@pytest.mark.unit
 def test_the_shipped_reports_show_a_table_and_a_chart_over_the_made_up_orders(tmp_path: Path) -> None:
     registry = Registry()
     cwd = os.getcwd()
@@ -185,6 +194,7 @@ def test_the_shipped_reports_show_a_table_and_a_chart_over_the_made_up_orders(tm
         os.chdir(cwd)
 
 
+@pytest.mark.unit
 def test_the_sample_database_is_deterministic_and_recent(tmp_path: Path) -> None:
     today = dt.date(2026, 3, 1)
     path = ensure_sample_db(tmp_path / "s.sqlite", today)
@@ -267,6 +277,7 @@ def test_a_slow_postgresql_query_is_stopped_at_its_time_limit(tmp_path: Path, pg
         run(load(tmp_path, pg_toml(pg_table, sql, "time_limit = 0.5")), "pg")
 
 
+@pytest.mark.unit
 def test_a_date_default_counts_from_the_day_the_report_runs(shop: Path, tmp_path: Path) -> None:
     toml = shop_toml(shop).replace('default = "2024-05-02"', 'default = "today-7d"')
     report = load(tmp_path, toml).get("by-region")
@@ -277,6 +288,7 @@ def test_a_date_default_counts_from_the_day_the_report_runs(shop: Path, tmp_path
     assert table.rows == (("apac", 7.0), ("emea", 5.5))
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize(
     ("value", "expected"), [('"C0FIN"', ("C0FIN",)), ('["C0FIN", "C0OPS"]', ("C0FIN", "C0OPS"))]
 )
@@ -288,12 +300,14 @@ def test_channels_users_and_groups_are_a_name_or_a_list_of_names(
     assert report is not None and report.channels == report.users == report.groups == expected
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize("value", ["7", "[1, 2]", '["C0FIN", 3]', "{ a = 1 }"])
 def test_channels_that_are_not_names_are_refused_at_start(tmp_path: Path, value: str) -> None:
     with pytest.raises(SqlReportError, match="`channels` must be"):
         load(tmp_path, f'[reports.x]\ndatabase = "sqlite://"\nsql = "select 1"\nchannels = {value}')
 
 
+@pytest.mark.unit
 def test_a_result_past_the_row_limit_is_cut_and_says_so(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -315,6 +329,7 @@ sql = "with recursive n(i) as (select 1 union all select i + 1 from n where i < 
     assert rendered.files[0].content.count(b"\r\n") == 6  # the header and the 5 rows
 
 
+@pytest.mark.unit
 def test_the_sample_database_is_made_in_the_temp_dir_whatever_the_working_directory(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -327,6 +342,7 @@ def test_the_sample_database_is_made_in_the_temp_dir_whatever_the_working_direct
     assert {row[0] for row in table.rows} == {"emea", "amer", "apac", "latam"}
 
 
+@pytest.mark.unit
 def test_the_sample_database_is_rebuilt_when_a_query_finds_it_from_an_earlier_day(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -343,6 +359,7 @@ def test_the_sample_database_is_rebuilt_when_a_query_finds_it_from_an_earlier_da
     assert table.rows
 
 
+@pytest.mark.unit
 def test_a_sample_database_that_cannot_be_made_is_a_query_failure(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -14,7 +14,7 @@ from tasks.jobs.records import Job, new_job_id
 from tasks.reports import Report
 from tasks.worker.deferred_calls import DeferredCalls
 from tasks.worker.execution import STATUS_GRACE, Paced, RateLimited, run_job
-from tests.conftest import BOT_TOKEN, worker_runtime
+from tests.support import BOT_TOKEN, worker_runtime
 
 SLOW = STATUS_GRACE + 0.7
 
@@ -134,6 +134,7 @@ def test_a_job_whose_channel_refuses_the_running_message_fails_and_says_why(runt
     assert record is not None and record.state == "failed" and record.error == "not_in_channel"
 
 
+@pytest.mark.unit
 def test_a_deferred_call_runs_at_its_time_unless_called_off_first() -> None:
     calls = DeferredCalls()
     made: list[str] = []
@@ -144,6 +145,7 @@ def test_a_deferred_call_runs_at_its_time_unless_called_off_first() -> None:
     assert made == ["late"] and late.call_off() is True
 
 
+@pytest.mark.unit
 def test_a_running_deferred_call_is_waited_for_and_its_error_raised_to_the_caller() -> None:
     calls = DeferredCalls()
     started = threading.Event()

@@ -8,10 +8,10 @@ import uuid
 import pytest
 
 from tasks.store import MemoryStore, RedisStore, Store, StoreUnavailable
-from tests.conftest import REDIS_PREFIX, REDIS_URL
+from tests.support import REDIS_PREFIX, REDIS_URL
 
 
-@pytest.fixture(params=["memory", "redis"])
+@pytest.fixture(params=[pytest.param("memory", marks=pytest.mark.unit), "redis"])
 def store(request) -> Store:  # type: ignore[no-untyped-def]
     """Each test's own keys under the session's prefix, which `services` deletes at the end."""
     if request.param == "memory":
@@ -53,6 +53,7 @@ def test_hashes_and_values(store: Store) -> None:
     assert store.get("k") is None
 
 
+@pytest.mark.unit
 def test_an_unreachable_redis_raises_store_unavailable_quickly() -> None:
     dead = RedisStore("redis://127.0.0.1:1/0")
     started = time.monotonic()
