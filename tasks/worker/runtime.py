@@ -22,11 +22,15 @@ from tasks.worker.deferred_calls import DeferredCalls
 class Runtime:
     """The settings and the clients built from them: Slack, the store, the report registry."""
 
-    def __init__(self, settings: Settings, registry: Registry | None = None) -> None:
-        """`registry`, when given, is used in place of the one REPORT_MODULES would load."""
+    def __init__(self, settings: Settings, registry: Registry | None = None, store: Store | None = None) -> None:
+        """`registry` and `store`, when given, are used in place of the ones the settings name
+        (REPORT_MODULES, REDIS_URL): a test's own, or the local mode's."""
         self.settings = settings
+        # Each takes its cached_property's place, as the property's cached value would.
         if registry is not None:
-            self.registry = registry  # takes the cached_property's place, as its cached value would
+            self.registry = registry
+        if store is not None:
+            self.store = store
 
     @cached_property
     def slack(self) -> WebApi:

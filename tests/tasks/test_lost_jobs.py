@@ -36,8 +36,8 @@ def job(channel: str = "C0GONE", schedule_id: str = "") -> Job:
 @pytest.fixture
 def runtime() -> Iterator[tuple[Runtime, FakeSlack]]:
     slack = FakeSlack(bot_token=BOT_TOKEN).start()
-    rt = Runtime(Settings(slack_bot_token=BOT_TOKEN, slack_api_url=slack.api_url, redis_url="memory://"))
-    rt.__dict__["store"] = MemoryStore()  # this test's own, in place of the process's shared one
+    settings = Settings(slack_bot_token=BOT_TOKEN, slack_api_url=slack.api_url, redis_url="memory://")
+    rt = Runtime(settings, store=MemoryStore())  # this test's own, not the process's shared one
     yield rt, slack
     slack.stop()
 
