@@ -113,7 +113,7 @@ def services() -> Iterator[None]:
 
 
 @pytest.fixture(scope="session")
-def slack_server() -> Iterator:  # type: ignore[type-arg]
+def slack_server() -> Iterator:
     from sandbox import FakeSlack
 
     server = FakeSlack(signing_secret=SIGNING_SECRET, bot_token=BOT_TOKEN, app_token=APP_TOKEN).start()
@@ -122,14 +122,14 @@ def slack_server() -> Iterator:  # type: ignore[type-arg]
 
 
 @pytest.fixture
-def slack(slack_server):  # type: ignore[no-untyped-def]
+def slack(slack_server):
     """The fake Slack, emptied of earlier tests' messages and faults."""
     slack_server.reset()
     return slack_server
 
 
 @pytest.fixture(scope="session")
-def worker(services, slack_server, tmp_path_factory) -> Iterator[Process]:  # type: ignore[no-untyped-def]
+def worker(services, slack_server, tmp_path_factory) -> Iterator[Process]:
     """A real Celery worker, started as Celery's documentation says: `celery -A tasks worker`."""
     proc = start_worker(
         "test",
@@ -145,22 +145,22 @@ def worker(services, slack_server, tmp_path_factory) -> Iterator[Process]:  # ty
 
 
 @pytest.fixture(scope="session")
-def http_bot(services, slack_server, tmp_path_factory) -> Iterator[Process]:  # type: ignore[no-untyped-def]
+def http_bot(services, slack_server, tmp_path_factory) -> Iterator[Process]:
     """`python run.py bot` serving HTTP; the fake Slack posts commands to it, signed."""
     proc, port = start_bot(slack_server, tmp_path_factory.mktemp("http-bot"), "http-bot")
-    proc.port = port  # type: ignore[attr-defined]
+    proc.port = port
     slack_server.bot_url = f"http://127.0.0.1:{port}/slack/events"
     yield proc
     proc.stop()
 
 
 @pytest.fixture(scope="session")
-def socket_bot(services, slack_server, tmp_path_factory) -> Iterator[Process]:  # type: ignore[no-untyped-def]
+def socket_bot(services, slack_server, tmp_path_factory) -> Iterator[Process]:
     """`python run.py bot` with SLACK_APP_TOKEN set: Socket Mode against the fake."""
     proc, port = start_bot(
         slack_server, tmp_path_factory.mktemp("socket-bot"), "socket-bot", SLACK_APP_TOKEN=APP_TOKEN
     )
-    proc.port = port  # type: ignore[attr-defined]
+    proc.port = port
     assert slack_server.socket_connected(timeout=15), proc.log()
     yield proc
     proc.stop()

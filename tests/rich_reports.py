@@ -33,7 +33,7 @@ def exact() -> list:
 @report("plot", help="A table and its line chart")
 def plot(kind: str = "line") -> list:
     table = Table(["month", "visits"], [("jan", 120), ("feb", 340), ("mar", 290)])
-    return [table, Chart(table, type=kind, x="month", y="visits", title="Visits by month")]  # type: ignore[arg-type]
+    return [table, Chart(table, type=kind, x="month", y="visits", title="Visits by month")]
 
 
 @report("attach", help="Text and a file")

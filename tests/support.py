@@ -120,7 +120,7 @@ def publish_ping(env: dict[str, str], channel: str) -> Job:
     return job
 
 
-def wait_succeeded(slack, channel: str, job: Job, timeout: float = 20):  # type: ignore[no-untyped-def]
+def wait_succeeded(slack, channel: str, job: Job, timeout: float = 20):
     """The job's status message, once it says succeeded and its result is in the thread (a quick
     report's status message is posted finished, a moment before the result)."""
     return slack.wait_for(
@@ -134,7 +134,7 @@ def wait_succeeded(slack, channel: str, job: Job, timeout: float = 20):  # type:
     )[0]
 
 
-def start_bot(slack_server, tmp: Path, name: str, **env: str) -> tuple[Process, int]:  # type: ignore[no-untyped-def]
+def start_bot(slack_server, tmp: Path, name: str, **env: str) -> tuple[Process, int]:
     """`python run.py bot` on a free port, once its /healthz answers (stopped if it never does)."""
     proc = start_http(name, [sys.executable, "run.py", "bot"], base_env(slack_server.api_url, **env), tmp)
     return proc, proc.port

@@ -22,7 +22,9 @@ from tasks.worker.deferred_calls import DeferredCalls
 class Runtime:
     """The settings and the clients built from them: Slack, the store, the report registry."""
 
-    def __init__(self, settings: Settings, registry: Registry | None = None, store: Store | None = None) -> None:
+    def __init__(
+        self, settings: Settings, registry: Registry | None = None, store: Store | None = None
+    ) -> None:
         """`registry` and `store`, when given, are used in place of the ones the settings name
         (REPORT_MODULES, REDIS_URL): a test's own, or the local mode's."""
         self.settings = settings

@@ -73,7 +73,7 @@ _TEXT = st.one_of(
 
 
 @pytest.fixture(scope="module")
-def handler(slack_server) -> CommandHandler:  # type: ignore[no-untyped-def]
+def handler(slack_server) -> CommandHandler:
     """The command handler with its broker down (a closed port) and its store in memory."""
     settings = Settings(
         slack_bot_token=BOT_TOKEN,
@@ -154,11 +154,11 @@ class Installed:
         """Cancel a job the reply queued at once (as its owner would), so no worker runs it later;
         keep a schedule it added for later examples to change, until the test ends."""
         if reply.outcome == "queued":
-            job_id = re.search(r"as job `([0-9a-f]{8})`", reply.text).group(1)  # type: ignore[union-attr]
+            job_id = re.search(r"as job `([0-9a-f]{8})`", reply.text).group(1)
             self.jobs.append(job_id)
             check_answer(f"cancel {job_id}", self.say(f"cancel {job_id}", user, channel))
         if reply.outcome == "scheduled":
-            schedule_id = re.search(r"as `(s-[0-9a-f]+)`", reply.text).group(1)  # type: ignore[union-attr]
+            schedule_id = re.search(r"as `(s-[0-9a-f]+)`", reply.text).group(1)
             self.schedules.append((schedule_id, channel))
 
     def remove_schedules(self) -> None:
@@ -175,7 +175,7 @@ def check_answer(text: str, reply: Reply) -> None:
 
 
 @pytest.fixture(scope="module")
-def installed(services, slack_server) -> Iterator[Installed]:  # type: ignore[no-untyped-def]
+def installed(services, slack_server) -> Iterator[Installed]:
     rig = Installed(slack_server.api_url)
     yield rig
     rig.remove_schedules()
@@ -221,14 +221,14 @@ def test_the_fuzz_reaches_the_real_answers_of_every_installed_command(installed:
 
 
 @pytest.mark.unit
-def test_a_mention_typed_as_a_report_name_is_shown_escaped(handler) -> None:  # type: ignore[no-untyped-def]
+def test_a_mention_typed_as_a_report_name_is_shown_escaped(handler) -> None:
     reply = handler.handle(_payload("<!channel>"))
     assert reply.outcome == "refused"
     assert "&lt;!channel&gt;" in reply.text
 
 
 @pytest.mark.unit
-def test_when_the_broker_is_down_the_user_is_told_nothing_was_queued(handler) -> None:  # type: ignore[no-untyped-def]
+def test_when_the_broker_is_down_the_user_is_told_nothing_was_queued(handler) -> None:
     started = time.monotonic()
     reply = handler.handle(_payload("ping"))
     assert time.monotonic() - started < 2.0
@@ -238,7 +238,7 @@ def test_when_the_broker_is_down_the_user_is_told_nothing_was_queued(handler) ->
 # ------------------------------------------------------------------ access control, pure
 
 
-def _finance(**limits) -> Report:  # type: ignore[no-untyped-def]
+def _finance(**limits) -> Report:
     return Report.from_function(lambda: "42", name="finance", **limits)
 
 
@@ -271,12 +271,12 @@ def test_a_refusal_says_where_and_by_whom_the_report_may_be_run() -> None:
     )
 
 
-def _access(slack) -> Access:  # type: ignore[no-untyped-def]
+def _access(slack) -> Access:
     return make_access(lambda: WebApi(WebClient(token=BOT_TOKEN, base_url=slack.api_url)))
 
 
 @pytest.mark.unit
-def test_group_members_are_looked_up_in_slack_and_cached(slack) -> None:  # type: ignore[no-untyped-def]
+def test_group_members_are_looked_up_in_slack_and_cached(slack) -> None:
     slack.set_usergroup("S0FIN", ["U0CAROL"])
     access = _access(slack)
     r = _finance(groups=["S0FIN"])
@@ -289,7 +289,7 @@ def test_group_members_are_looked_up_in_slack_and_cached(slack) -> None:  # type
 
 
 @pytest.mark.unit
-def test_reports_without_groups_never_ask_slack(slack) -> None:  # type: ignore[no-untyped-def]
+def test_reports_without_groups_never_ask_slack(slack) -> None:
     access = _access(slack)
     access.check(_finance(), "C0ANY", "U0ANY")
     with pytest.raises(AccessDenied):
@@ -298,7 +298,7 @@ def test_reports_without_groups_never_ask_slack(slack) -> None:  # type: ignore[
 
 
 @pytest.mark.unit
-def test_when_slack_cannot_list_a_group_access_is_refused_with_a_try_again(slack) -> None:  # type: ignore[no-untyped-def]
+def test_when_slack_cannot_list_a_group_access_is_refused_with_a_try_again(slack) -> None:
     slack.fail("usergroups.users.list", "missing_scope")
     access = Access(GroupDirectory(lambda: WebApi(WebClient(token=BOT_TOKEN, base_url=slack.api_url))))
     # A refusal the person reads: AccessDenied, or GroupLookupFailed when Slack did not answer.
@@ -308,7 +308,7 @@ def test_when_slack_cannot_list_a_group_access_is_refused_with_a_try_again(slack
 
 
 @pytest.mark.unit
-def test_the_bot_refuses_a_restricted_report_before_queueing_and_says_who_may(slack_server) -> None:  # type: ignore[no-untyped-def]
+def test_the_bot_refuses_a_restricted_report_before_queueing_and_says_who_may(slack_server) -> None:
     registry = Registry()
     registry.add(_finance(channels=["C0FIN"], users=["U0BOSS"]))
     settings = Settings(
@@ -332,7 +332,7 @@ def test_the_bot_refuses_a_restricted_report_before_queueing_and_says_who_may(sl
 # ------------------------------------------------------------- the real HTTP bot
 
 
-def _answer(response) -> str:  # type: ignore[no-untyped-def]
+def _answer(response) -> str:
     body = response.body
     return body.get("text", "") if isinstance(body, dict) else str(body or "")
 
@@ -348,7 +348,7 @@ def _answer(response) -> str:  # type: ignore[no-untyped-def]
     ],
     ids=["4000-chars", "open-quote-unicode", "control-chars", "equals-alone", "mentions"],
 )
-def test_weird_commands_over_http_get_an_answer_in_time(slack, http_bot, text: str) -> None:  # type: ignore[no-untyped-def]
+def test_weird_commands_over_http_get_an_answer_in_time(slack, http_bot, text: str) -> None:
     response = slack.send_command("/run-report", text, channel="C0ABUSE", user="U0MALLORY")
     assert response.status == 200 and response.ok, response
     assert response.elapsed < 3.0
@@ -359,7 +359,7 @@ def test_weird_commands_over_http_get_an_answer_in_time(slack, http_bot, text: s
     assert slack.ephemerals(user="U0MALLORY", channel="C0ABUSE")
 
 
-def test_a_correctly_signed_command_is_accepted(slack, http_bot) -> None:  # type: ignore[no-untyped-def]
+def test_a_correctly_signed_command_is_accepted(slack, http_bot) -> None:
     response = slack.send_command("/run-report", "list", channel="C0ABUSE")
     assert response.status == 200 and "Reports" in _answer(response)
 
@@ -381,7 +381,7 @@ def test_a_correctly_signed_command_is_accepted(slack, http_bot) -> None:  # typ
         "replayed-after-5-minutes",
     ],
 )
-def test_unsigned_forged_or_replayed_requests_are_refused(slack, http_bot, worker, override) -> None:  # type: ignore[no-untyped-def]
+def test_unsigned_forged_or_replayed_requests_are_refused(slack, http_bot, worker, override) -> None:
     response = slack.send_command("/run-report", "ping", channel="C0FORGED", **override)
     assert response.status == 401
     assert "Queued" not in str(response.body)
@@ -390,7 +390,7 @@ def test_unsigned_forged_or_replayed_requests_are_refused(slack, http_bot, worke
     assert slack.messages("C0FORGED") == [], "a job was queued for a refused request"
 
 
-def test_a_replayed_request_is_refused_even_with_a_valid_old_signature(slack, http_bot) -> None:  # type: ignore[no-untyped-def]
+def test_a_replayed_request_is_refused_even_with_a_valid_old_signature(slack, http_bot) -> None:
     # The signature is right for its timestamp; only its age gives it away.
     old = int(time.time()) - 301 - 5
     assert slack.send_command("/run-report", "ping", timestamp=old).status == 401

@@ -78,7 +78,7 @@ def payload(text: str = "ping", **fields: Any) -> dict[str, Any]:
 
 
 @pytest.fixture
-def store(services) -> Store:  # type: ignore[no-untyped-def]
+def store(services) -> Store:
     return RedisStore(REDIS_URL, prefix=f"{REDIS_PREFIX}{uuid.uuid4().hex}:")
 
 
@@ -199,14 +199,14 @@ def test_the_same_delivery_twice_queues_one_job_and_both_answers_name_it(store: 
     first = handler_with(store).handle(request)
     again = handler_with(store).handle(dict(request))  # another bot process: same Redis only
     assert first.outcome == "queued" and again.outcome == "replayed", (first.text, again.text)
-    job_id = JOB_ID.search(first.text).group(1)  # type: ignore[union-attr]
-    assert JOB_ID.search(again.text).group(1) == job_id  # type: ignore[union-attr]
+    job_id = JOB_ID.search(first.text).group(1)
+    assert JOB_ID.search(again.text).group(1) == job_id
     assert "*echo*" in again.text and "`text=hi`" in again.text
 
 
 def test_different_deliveries_of_the_same_text_each_queue_a_job(store: Store) -> None:
     handler = handler_with(store)
-    ids = {JOB_ID.search(handler.handle(payload("ping")).text).group(1) for _ in range(3)}  # type: ignore[union-attr]
+    ids = {JOB_ID.search(handler.handle(payload("ping")).text).group(1) for _ in range(3)}
     assert len(ids) == 3
 
 
@@ -220,7 +220,7 @@ def test_a_delivery_whose_publish_failed_is_not_marked_so_a_retry_can_run(store:
     assert reply.outcome == "queued", reply.text
 
 
-def test_with_redis_down_the_job_is_still_queued_in_time(services) -> None:  # type: ignore[no-untyped-def]
+def test_with_redis_down_the_job_is_still_queued_in_time(services) -> None:
     handler = handler_with(RedisStore(f"redis://127.0.0.1:{free_port()}/0"))
     started = time.monotonic()
     reply = handler.handle(payload())

@@ -63,7 +63,7 @@ class Bot:
 
 
 @pytest.fixture
-def bot(services, slack) -> Bot:  # type: ignore[no-untyped-def]
+def bot(services, slack) -> Bot:
     settings = Settings(
         slack_bot_token=BOT_TOKEN,
         slack_signing_secret=SIGNING_SECRET,

@@ -51,7 +51,7 @@ class Unread(io.BytesIO):
 
 
 @pytest.fixture(scope="module")
-def wsgi(slack_server) -> Callable[..., Iterable[bytes]]:  # type: ignore[no-untyped-def]
+def wsgi(slack_server) -> Callable[..., Iterable[bytes]]:
     settings = Settings(
         slack_bot_token=BOT_TOKEN,
         slack_signing_secret=SIGNING_SECRET,
@@ -102,7 +102,7 @@ def long_lines(caplog: pytest.LogCaptureFixture) -> list[str]:
 )
 def test_a_command_with_payload_in_any_field_is_answered_not_404(
     wsgi, text: str, fields: dict[str, str]
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     body = command_form(text, **fields)
     answer = call(wsgi, body, signed(body))
     assert answer.code == 200, (answer.code, answer.body)
@@ -110,7 +110,7 @@ def test_a_command_with_payload_in_any_field_is_answered_not_404(
     assert "Nothing was queued" in answer.text, answer.text
 
 
-def test_a_button_click_whose_values_say_payload_reaches_its_listener(wsgi) -> None:  # type: ignore[no-untyped-def]
+def test_a_button_click_whose_values_say_payload_reaches_its_listener(wsgi) -> None:
     click = {
         "type": "block_actions",
         "user": {"id": "U0ALICE", "username": "payload"},
@@ -125,7 +125,7 @@ def test_a_button_click_whose_values_say_payload_reaches_its_listener(wsgi) -> N
     assert call(wsgi, body, signed(body)).code == 200
 
 
-def test_an_event_in_json_is_parsed_as_json(wsgi) -> None:  # type: ignore[no-untyped-def]
+def test_an_event_in_json_is_parsed_as_json(wsgi) -> None:
     body = json.dumps({"type": "url_verification", "challenge": "payload-abc", "token": "t"}).encode()
     answer = call(wsgi, body, signed(body, "application/json"))
     assert answer.code == 200 and "payload-abc" in answer.body.decode()
@@ -134,7 +134,7 @@ def test_an_event_in_json_is_parsed_as_json(wsgi) -> None:  # type: ignore[no-un
 # --------------------------------------------- case 3: sizes, signatures, malformed bodies
 
 
-def test_a_body_over_the_limit_is_refused_before_it_is_read(wsgi, caplog) -> None:  # type: ignore[no-untyped-def]
+def test_a_body_over_the_limit_is_refused_before_it_is_read(wsgi, caplog) -> None:
     stream = Unread(b"x" * 1024)
     answer = call(wsgi, b"", {"Content-Type": FORM}, content_length=str(30 * 1024 * 1024), stream=stream)
     assert answer.code == 413
@@ -142,14 +142,14 @@ def test_a_body_over_the_limit_is_refused_before_it_is_read(wsgi, caplog) -> Non
     assert not long_lines(caplog)
 
 
-def test_a_body_without_a_length_is_read_only_up_to_the_limit(wsgi) -> None:  # type: ignore[no-untyped-def]
+def test_a_body_without_a_length_is_read_only_up_to_the_limit(wsgi) -> None:
     stream = Unread(b"x" * (MAX_BODY_BYTES * 3))
     answer = call(wsgi, b"", {"Content-Type": FORM}, content_length="", stream=stream)
     assert answer.code == 413
     assert stream.taken <= MAX_BODY_BYTES + 1
 
 
-def test_the_largest_real_slack_payload_fits_under_the_limit(wsgi) -> None:  # type: ignore[no-untyped-def]
+def test_the_largest_real_slack_payload_fits_under_the_limit(wsgi) -> None:
     # The largest body Slack sends: a view_submission (or a block_actions from a modal) carrying
     # the whole view, which Slack caps at 250 kB (`view_too_large`), form-encoded at worst (every
     # byte percent-escaped, three bytes each).
@@ -180,7 +180,7 @@ def test_the_largest_real_slack_payload_fits_under_the_limit(wsgi) -> None:  # t
     ],
     ids=["wrong", "ts-abc", "ts-empty", "ts-huge", "ts-arabic-digits", "sig-latin1", "sig-empty"],
 )
-def test_a_bad_signature_is_401_with_one_short_log_line_and_no_body(wsgi, caplog, override) -> None:  # type: ignore[no-untyped-def]
+def test_a_bad_signature_is_401_with_one_short_log_line_and_no_body(wsgi, caplog, override) -> None:
     secret_text = "the-body-must-not-be-logged"
     body = command_form(f"echo text={secret_text}" + "x" * 20_000)
     answer = call(wsgi, body, {**signed(body), **override})
@@ -191,7 +191,7 @@ def test_a_bad_signature_is_401_with_one_short_log_line_and_no_body(wsgi, caplog
     assert len(refusals) == 1 and "401" in refusals[0], caplog.text
 
 
-def test_a_signed_body_that_is_not_utf8_is_400_not_500(wsgi, caplog) -> None:  # type: ignore[no-untyped-def]
+def test_a_signed_body_that_is_not_utf8_is_400_not_500(wsgi, caplog) -> None:
     body = b"text=\xff\xfe&command=%2Frun-report"
     answer = call(wsgi, body, signed(body))
     assert answer.code == 400, (answer.code, answer.body)
@@ -223,13 +223,13 @@ def test_a_signed_body_that_is_not_utf8_is_400_not_500(wsgi, caplog) -> None:  #
         "unknown-multiline-type",
     ],
 )
-def test_a_signed_malformed_request_is_400_never_500(wsgi, caplog, body: bytes, content_type: str) -> None:  # type: ignore[no-untyped-def]
+def test_a_signed_malformed_request_is_400_never_500(wsgi, caplog, body: bytes, content_type: str) -> None:
     answer = call(wsgi, body, signed(body, content_type))
     assert 400 <= answer.code < 500, (answer.code, answer.body)
     assert not long_lines(caplog), long_lines(caplog)
 
 
-def test_only_post_is_served_at_the_events_path(wsgi) -> None:  # type: ignore[no-untyped-def]
+def test_only_post_is_served_at_the_events_path(wsgi) -> None:
     assert call(wsgi, b"", method="GET").code == 405
 
 
@@ -347,7 +347,7 @@ _BODY = st.one_of(
 )
 def test_whatever_arrives_the_answer_is_never_5xx_slow_or_loud(
     wsgi, caplog, body, content_type, how, odd
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     caplog.clear()
     headers = {"Content-Type": content_type}
     content_length = None

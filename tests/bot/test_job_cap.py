@@ -29,7 +29,7 @@ QUEUED = re.compile(r"as job `([0-9a-f]{8})`")
 
 
 @pytest.fixture
-def store(services) -> Store:  # type: ignore[no-untyped-def]
+def store(services) -> Store:
     return RedisStore(REDIS_URL, prefix=f"{REDIS_PREFIX}{uuid.uuid4().hex}:")
 
 
@@ -56,7 +56,7 @@ def run(handler: CommandHandler, user: str = ALICE, channel: str = "C0CAP") -> R
 
 
 def job_of(handler: CommandHandler, reply: Reply) -> JobRecord:
-    record = handler.records.get(QUEUED.search(reply.text).group(1))  # type: ignore[union-attr]
+    record = handler.records.get(QUEUED.search(reply.text).group(1))
     assert record is not None
     return record
 
@@ -114,7 +114,7 @@ def test_a_refused_publish_does_not_use_up_a_place(store: Store) -> None:
     assert run(bot(store, limit=1)).outcome == "queued"
 
 
-def test_a_redis_that_hangs_adds_at_most_half_a_second_to_the_ack(services) -> None:  # type: ignore[no-untyped-def]
+def test_a_redis_that_hangs_adds_at_most_half_a_second_to_the_ack(services) -> None:
     from urllib.parse import urlsplit
 
     from tests.faults import FaultProxy
@@ -146,7 +146,7 @@ def test_a_copy_of_a_delivery_is_answered_not_counted_and_a_refused_one_leaves_n
     # At the cap of one, a copy of the same delivery still gets its job, not a refusal.
     again = deliver("1.2.first")
     assert (first.outcome, again.outcome) == ("queued", "replayed"), again.text
-    assert QUEUED.search(again.text).group(1) == QUEUED.search(first.text).group(1)  # type: ignore[union-attr]
+    assert QUEUED.search(again.text).group(1) == QUEUED.search(first.text).group(1)
 
     assert deliver("1.2.second").outcome == "refused"
     record = job_of(handler, first)

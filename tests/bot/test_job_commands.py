@@ -49,12 +49,12 @@ def make_handler(
         handler.publisher.app,
     )
     handler.register(grammar.Cancel, control.on_cancel_command)
-    handler.control = control  # type: ignore[attr-defined]  # for the button tests
+    handler.control = control  # for the button tests
     return handler
 
 
 @pytest.fixture
-def store(services) -> Store:  # type: ignore[no-untyped-def]
+def store(services) -> Store:
     return RedisStore(REDIS_URL, prefix=f"{REDIS_PREFIX}{uuid.uuid4().hex}:")
 
 
@@ -80,7 +80,7 @@ def saved(store: Store, state: str, status_ts: str = "", schedule_id: str = "") 
 
 
 @pytest.mark.parametrize("state", ["queued", "running", "succeeded", "failed", "cancelled"])
-def test_cancel_from_another_channel_reveals_nothing_that_status_would_not(slack, store, state) -> None:  # type: ignore[no-untyped-def]
+def test_cancel_from_another_channel_reveals_nothing_that_status_would_not(slack, store, state) -> None:
     handler = make_handler(slack, store)
     record = saved(store, state)
     if state == "cancelled":
@@ -96,10 +96,10 @@ def test_cancel_from_another_channel_reveals_nothing_that_status_would_not(slack
     assert f"There is no job `{job_id}` in this channel" in refusal.text
     for leak in (ALICE, ADMIN, state, "echo", "secret"):
         assert leak not in refusal.text
-    assert JobRecords(store).get(job_id).state == state, "a refused cancel changes nothing"  # type: ignore[union-attr]
+    assert JobRecords(store).get(job_id).state == state, "a refused cancel changes nothing"
 
 
-def test_in_its_channel_a_job_is_cancelled_only_by_its_requester_or_an_admin(slack, store) -> None:  # type: ignore[no-untyped-def]
+def test_in_its_channel_a_job_is_cancelled_only_by_its_requester_or_an_admin(slack, store) -> None:
     handler = make_handler(slack, store)
     job_id = saved(store, "running").job.id
 
@@ -108,20 +108,20 @@ def test_in_its_channel_a_job_is_cancelled_only_by_its_requester_or_an_admin(sla
     # The requester may cancel from anywhere, as they may ask its status from anywhere.
     done = say(handler, f"cancel {job_id}", ELSEWHERE, ALICE)
     assert done.outcome == "cancelled" and f"Cancelled job `{job_id}`" in done.text
-    assert JobRecords(store).get(job_id).cancelled_by == ALICE  # type: ignore[union-attr]
+    assert JobRecords(store).get(job_id).cancelled_by == ALICE
 
 
-def test_the_cancel_button_follows_the_same_rule_as_the_command(slack, store) -> None:  # type: ignore[no-untyped-def]
+def test_the_cancel_button_follows_the_same_rule_as_the_command(slack, store) -> None:
     handler = make_handler(slack, store)
     job_id = saved(store, "succeeded").job.id
-    control: JobControl = handler.control  # type: ignore[attr-defined]
+    control: JobControl = handler.control
     elsewhere = answer(lambda: control.cancel(job_id, BOB, ELSEWHERE))
     assert elsewhere.outcome == "refused" and f"There is no job `{job_id}` in this channel" in elsewhere.text
     here = answer(lambda: control.cancel(job_id, BOB, PRIVATE))
     assert "has already succeeded" in here.text
 
 
-def test_status_links_the_thread_on_the_workspaces_own_slack(slack, store) -> None:  # type: ignore[no-untyped-def]
+def test_status_links_the_thread_on_the_workspaces_own_slack(slack, store) -> None:
     job_id = saved(store, "succeeded", status_ts="1700000000.123456").job.id
     sandbox = say(make_handler(slack, store), f"status {job_id}", PRIVATE, ALICE).text
     assert f"<{slack.base_url}archives/{PRIVATE}/p1700000000123456|thread>" in sandbox
@@ -137,13 +137,13 @@ def test_status_links_the_thread_on_the_workspaces_own_slack(slack, store) -> No
 
 
 @pytest.mark.unit
-def test_with_redis_down_every_job_command_gives_the_same_clear_answer(slack) -> None:  # type: ignore[no-untyped-def]
+def test_with_redis_down_every_job_command_gives_the_same_clear_answer(slack) -> None:
     from bot.schedule_commands import install_schedule_commands
 
     down = RedisStore(f"redis://127.0.0.1:{free_port()}/0")
     handler = make_handler(slack, down)
     install_schedule_commands(handler, handler.settings)
-    control: JobControl = handler.control  # type: ignore[attr-defined]
+    control: JobControl = handler.control
     answers = [
         say(handler, "schedule list", PRIVATE, ALICE),
         say(handler, "schedule add ping every 1h tz=UTC", PRIVATE, ADMIN),
@@ -159,7 +159,7 @@ def test_with_redis_down_every_job_command_gives_the_same_clear_answer(slack) ->
     assert "Job records are unavailable" in replies.store_down() and "try again" in replies.store_down()
 
 
-def test_a_failed_group_lookup_is_a_refusal_and_nothing_is_queued(slack, store) -> None:  # type: ignore[no-untyped-def]
+def test_a_failed_group_lookup_is_a_refusal_and_nothing_is_queued(slack, store) -> None:
     registry = Registry()
     registry.add(Report.from_function(lambda: "42", name="finance", groups=("S0FIN",)))
     handler = make_handler(slack, store, registry=registry)
@@ -170,7 +170,7 @@ def test_a_failed_group_lookup_is_a_refusal_and_nothing_is_queued(slack, store) 
     assert JobRecords(store).history(PRIVATE) == []
 
 
-def test_status_history_and_cancel_right_after_the_ack_know_the_job_just_queued(slack, store) -> None:  # type: ignore[no-untyped-def]
+def test_status_history_and_cancel_right_after_the_ack_know_the_job_just_queued(slack, store) -> None:
     """The bot writes a queued job's record after the ack, from a thread of its own: a person
     who types `status`, `history` or `cancel` at once must still find the job."""
     handler = make_handler(slack, store)
@@ -186,11 +186,11 @@ def test_status_history_and_cancel_right_after_the_ack_know_the_job_just_queued(
     assert f"Cancelled job `{last}`" in say(handler, f"cancel {last}", PRIVATE, ALICE).text
 
 
-def test_run_again_and_the_cancel_button_right_after_the_ack_know_the_job_just_queued(slack, store) -> None:  # type: ignore[no-untyped-def]
+def test_run_again_and_the_cancel_button_right_after_the_ack_know_the_job_just_queued(slack, store) -> None:
     """A quick job's status message, with its buttons, can be up within milliseconds of the ack:
     a click that comes at once must find the job, whose record this bot may not have written yet."""
     handler = make_handler(slack, store)
-    control: JobControl = handler.control  # type: ignore[attr-defined]
+    control: JobControl = handler.control
     first = say(handler, 'echo text="once more"', PRIVATE, ALICE).text.split("job `")[1].split("`")[0]
     again = answer(lambda: control.run_again(first, BOB, PRIVATE, team="T0TEST", trigger_id="t-again"))
     assert again.outcome == "queued" and 'text="once more"' in again.text, again.text
@@ -203,13 +203,13 @@ def test_run_again_and_the_cancel_button_right_after_the_ack_know_the_job_just_q
 
 
 def click_run_again(handler: CommandHandler, job_id: str, user: str, channel: str) -> Any:
-    control: JobControl = handler.control  # type: ignore[attr-defined]
+    control: JobControl = handler.control
     return answer(
         lambda: control.run_again(job_id, user, channel, team="T0TEST", trigger_id=f"t-{uuid.uuid4().hex}")
     )
 
 
-def test_run_again_from_another_channel_says_what_an_unknown_id_gets_and_queues_nothing(slack, store) -> None:  # type: ignore[no-untyped-def]
+def test_run_again_from_another_channel_says_what_an_unknown_id_gets_and_queues_nothing(slack, store) -> None:
     handler = make_handler(slack, store)
     job_id = saved(store, "succeeded").job.id
 
@@ -226,7 +226,7 @@ def test_run_again_from_another_channel_says_what_an_unknown_id_gets_and_queues_
     assert JobRecords(store).history(ELSEWHERE) == JobRecords(store).history(PRIVATE) == nothing
 
 
-def test_run_again_runs_in_the_channel_clicked_with_that_channels_access_check(slack, store) -> None:  # type: ignore[no-untyped-def]
+def test_run_again_runs_in_the_channel_clicked_with_that_channels_access_check(slack, store) -> None:
     registry = load_reports(tuple(TEST_REPORTS.split(",")))
     registry.add(Report.from_function(lambda: "42", name="ledger", channels=(PRIVATE,)))
     handler = make_handler(slack, store, registry=registry)
@@ -248,10 +248,10 @@ def test_run_again_runs_in_the_channel_clicked_with_that_channels_access_check(s
 
 
 @pytest.mark.parametrize("who", ["run_again", "cancel"])
-def test_a_click_without_a_user_or_channel_sees_no_job(slack, store, who) -> None:  # type: ignore[no-untyped-def]
+def test_a_click_without_a_user_or_channel_sees_no_job(slack, store, who) -> None:
     """A job whose record lacks its user (or channel) must not match an empty id in a request."""
     handler = make_handler(slack, store)
-    control: JobControl = handler.control  # type: ignore[attr-defined]
+    control: JobControl = handler.control
     nobody = Job(id=new_job_id(), report="echo", args={"text": "secret plans"}, channel="", user="")
     JobRecords(store).save(JobRecord(job=nobody, state="running"))
     work = {
@@ -260,4 +260,4 @@ def test_a_click_without_a_user_or_channel_sees_no_job(slack, store, who) -> Non
     }[who]
     reply = answer(work)
     assert reply.outcome == "refused" and f"There is no job `{nobody.id}`" in reply.text, reply.text
-    assert JobRecords(store).get(nobody.id).state == "running"  # type: ignore[union-attr]
+    assert JobRecords(store).get(nobody.id).state == "running"

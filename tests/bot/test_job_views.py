@@ -25,7 +25,7 @@ def job(id: str = "3f9c2a71", channel: str = "C0GEN", user: str = "U0ALICE", **e
         user=user,
         requested_at=REQUESTED,
         **extra,
-    )  # type: ignore[arg-type]
+    )
 
 
 def test_slacks_web_address_is_the_api_address_without_api() -> None:

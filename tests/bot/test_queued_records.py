@@ -59,7 +59,7 @@ def test_a_burst_of_commands_is_recorded_in_a_few_round_trips_and_shows_in_histo
     assert queued.flush(10)
 
     assert sum(store.batches) == 300 and len(store.batches) <= 3, store.batches
-    states = {records.get(f"{k * 100 + i:08x}").state for k in range(6) for i in range(50)}  # type: ignore[union-attr]
+    states = {records.get(f"{k * 100 + i:08x}").state for k in range(6) for i in range(50)}
     assert states == {"queued"}, "what `status <id>` shows for each of them"
     assert len(records.history("C0BURST", count=50)) == 50, "`history` lists the newest fifty"
 
@@ -86,7 +86,7 @@ def test_a_record_redis_refused_is_logged_and_the_next_ones_are_written(
 
     queued.add(job(2))
     assert queued.flush(10)
-    assert records.get(job(2).id).state == "queued"  # type: ignore[union-attr]
+    assert records.get(job(2).id).state == "queued"
 
 
 def test_records_still_waiting_when_the_bot_exits_normally_are_written(prefix: str) -> None:

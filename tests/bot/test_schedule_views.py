@@ -26,7 +26,7 @@ def weekdays(**extra: object) -> Schedule:
         "channel": "C0GEN",
         "user": "U0ALICE",
     }
-    return Schedule(**{**fields, **extra})  # type: ignore[arg-type]
+    return Schedule(**{**fields, **extra})
 
 
 def test_a_time_is_shown_in_the_schedules_zone_with_seconds_only_when_they_matter() -> None:

@@ -36,7 +36,7 @@ def listed(what: str, *columns: str) -> set[tuple[str, ...]]:
 
 
 @pytest.fixture(scope="module")
-def quorum_env(services, slack_server) -> Iterator[dict[str, str]]:  # type: ignore[no-untyped-def]
+def quorum_env(services, slack_server) -> Iterator[dict[str, str]]:
     with Services(BROKER_ROOT, REDIS_URL, name=VHOST) as own:
         yield base_env(
             slack_server.api_url,
@@ -47,14 +47,14 @@ def quorum_env(services, slack_server) -> Iterator[dict[str, str]]:  # type: ign
 
 
 @pytest.fixture(scope="module")
-def quorum_worker(quorum_env, tmp_path_factory):  # type: ignore[no-untyped-def]
+def quorum_worker(quorum_env, tmp_path_factory):
     logs = tmp_path_factory.mktemp("quorum-worker")
     worker = start_worker("quorum-worker", "tasks", quorum_env, logs, *WORKER_OPTIONS, "--concurrency=1")
     yield worker
     worker.stop()
 
 
-def test_a_job_runs_through_a_quorum_queue_when_the_setting_asks(slack, quorum_env, quorum_worker):  # type: ignore[no-untyped-def]
+def test_a_job_runs_through_a_quorum_queue_when_the_setting_asks(slack, quorum_env, quorum_worker):
     assert ("reports", "quorum") in listed("queues", "name", "type")
     # Native delayed delivery (ETA, countdown, retry backoff) needs a topic exchange.
     assert ("reports", "topic") in listed("exchanges", "name", "type")
@@ -67,7 +67,7 @@ def test_a_job_runs_through_a_quorum_queue_when_the_setting_asks(slack, quorum_e
 
 def test_a_job_retried_after_a_slack_outage_waits_in_rabbitmq_and_is_posted_once(
     slack, quorum_env, quorum_worker
-):  # type: ignore[no-untyped-def]
+):
     # Slack answers 503 to the status message more often than slack_sdk's own retries (three)
     # cover, so the worker gives the job back with a backoff under a second. RabbitMQ delays
     # quorum-queue retries in whole seconds only: the job must still come back and finish.

@@ -87,7 +87,7 @@ def deliver(port: int, raw: bytes, headers: dict[str, str]) -> tuple[int, Any, f
 @pytest.mark.parametrize("mode", ["http", "socket"])
 def test_a_400000_character_command_is_refused_within_the_ack_budget(
     slack, http_bot, socket_bot, worker, mode
-):  # type: ignore[no-untyped-def]
+):
     # Quotes, `=` and spaces all through it, but mostly letters: about 410 kB once form-encoded.
     text = 'echo text="' + (("a=\"b' " + "x" * 94) * 4000)[: 400_000 - 11]
     assert len(text) == 400_000
@@ -124,7 +124,7 @@ def test_a_400000_character_command_is_refused_within_the_ack_budget(
         "odd-team",
     ],
 )
-def test_a_command_without_real_ids_is_refused_and_runs_nothing(slack, http_bot, worker, fields, named):  # type: ignore[no-untyped-def]
+def test_a_command_without_real_ids_is_refused_and_runs_nothing(slack, http_bot, worker, fields, named):
     status, body, elapsed = deliver(http_bot.port, *signed(form("ping", "C0NOIDS", **fields)))
     answer = ack_text(body)
     assert status == 200 and elapsed < 3.0
@@ -137,7 +137,7 @@ def test_a_command_without_real_ids_is_refused_and_runs_nothing(slack, http_bot,
 # ------------------------------------------------------------------ case 6: one job per delivery
 
 
-def test_the_same_signed_command_delivered_three_times_to_two_bots_runs_one_job(  # type: ignore[no-untyped-def]
+def test_the_same_signed_command_delivered_three_times_to_two_bots_runs_one_job(
     slack, http_bot, worker, tmp_path
 ):
     other, other_port = start_bot(slack, tmp_path, "bot-replay")
@@ -194,7 +194,7 @@ def test_the_same_signed_command_delivered_three_times_to_two_bots_runs_one_job(
 
 def test_a_command_delivered_over_socket_mode_and_http_alike_runs_one_job(
     slack, http_bot, socket_bot, worker
-):  # type: ignore[no-untyped-def]
+):
     """Socket Mode redelivers an envelope it thinks was lost; the same payload over either
     transport is one delivery."""
     fields = form("echo text=both", "C0REPLAYSM", user_id="U0ALICE")
@@ -206,7 +206,7 @@ def test_a_command_delivered_over_socket_mode_and_http_alike_runs_one_job(
     ids = {
         JOB_ID.search(ack_text(r.body)).group(1) for r in answers if r.ok and JOB_ID.search(ack_text(r.body))
     }
-    ids.add(JOB_ID.search(ack_text(body)).group(1))  # type: ignore[union-attr]
+    ids.add(JOB_ID.search(ack_text(body)).group(1))
     assert status == 200 and len(ids) == 1 and all(r.ok for r in answers), (ids, answers)
     (job_id,) = ids
     slack.wait_for(

@@ -53,7 +53,7 @@ EXTRA = {
 
 
 @pytest.fixture(scope="module")
-def rig(services, slack_server, tmp_path_factory) -> Iterator[tuple[Process, Process]]:  # type: ignore[no-untyped-def]
+def rig(services, slack_server, tmp_path_factory) -> Iterator[tuple[Process, Process]]:
     """This module's bot (HTTP) and worker (two slots), on this module's virtual host."""
     CLICKS.__enter__()
     tmp = tmp_path_factory.mktemp("clicks")
@@ -80,14 +80,14 @@ def rig(services, slack_server, tmp_path_factory) -> Iterator[tuple[Process, Pro
 
 
 @pytest.fixture
-def clicks(rig, slack) -> Any:  # type: ignore[no-untyped-def]
+def clicks(rig, slack) -> Any:
     """The fake Slack, its commands and clicks going to this module's bot."""
     slack.bot_url = f"http://127.0.0.1:{rig[0].port}/slack/events"
     return slack
 
 
 @pytest.fixture
-def slow_jobs(clicks) -> Iterator[list[tuple[str, str]]]:  # type: ignore[no-untyped-def]
+def slow_jobs(clicks) -> Iterator[list[tuple[str, str]]]:
     """(channel, job id) of long jobs a test starts; cancelled at the end, freeing the worker."""
     started: list[tuple[str, str]] = []
     yield started
@@ -98,21 +98,21 @@ def slow_jobs(clicks) -> Iterator[list[tuple[str, str]]]:  # type: ignore[no-unt
 # ----------------------------------------------------------------------------- helpers
 
 
-def command(slack, text: str, channel: str, user: str) -> str:  # type: ignore[no-untyped-def]
+def command(slack, text: str, channel: str, user: str) -> str:
     response = slack.send_command("/run-report", text, channel=channel, user=user)
     assert response.ok, response
     body = response.body
     return body.get("text", "") if isinstance(body, dict) else str(body or "")
 
 
-def queue(slack, text: str, channel: str, user: str) -> str:  # type: ignore[no-untyped-def]
+def queue(slack, text: str, channel: str, user: str) -> str:
     ack = command(slack, text, channel, user)
     match = JOB_ID.search(ack)
     assert match, f"no job id in the ack: {ack!r}"
     return match.group(1)
 
 
-def status_message(slack, job_id: str, channel: str, word: str, timeout: float = 20) -> Any:  # type: ignore[no-untyped-def]
+def status_message(slack, job_id: str, channel: str, word: str, timeout: float = 20) -> Any:
     """The job's status message in `channel`, once its text says `word`."""
     return slack.wait_for(
         lambda: next(
@@ -128,7 +128,7 @@ def status_message(slack, job_id: str, channel: str, word: str, timeout: float =
     )
 
 
-def result_of(slack, job_id: str, channel: str) -> str:  # type: ignore[no-untyped-def]
+def result_of(slack, job_id: str, channel: str) -> str:
     """The text of the finished job's result, in its thread."""
     status = status_message(slack, job_id, channel, "succeeded")
     replies = slack.wait_for(
@@ -137,7 +137,7 @@ def result_of(slack, job_id: str, channel: str) -> str:  # type: ignore[no-untyp
     return " ".join(str(r.text) for r in replies)
 
 
-def click(slack, action_id: str, job_id: str, user: str, channel: str, message: Any = None) -> Any:  # type: ignore[no-untyped-def]
+def click(slack, action_id: str, job_id: str, user: str, channel: str, message: Any = None) -> Any:
     """A signed block_actions click on a button whose value is `job_id`, by `user` in `channel`:
     on `message` when given, else on a message the clicker's Slack shows (any, for a forged id)."""
     payload: dict[str, Any] = {
@@ -165,7 +165,7 @@ def click(slack, action_id: str, job_id: str, user: str, channel: str, message: 
 
 def private_answers(
     slack, user: str, channel: str, count: int, after: int = 0, timeout: float = 10
-) -> list[str]:  # type: ignore[no-untyped-def]
+) -> list[str]:
     """The texts of `count` ephemerals `user` got in `channel` after the first `after` ones."""
 
     def arrived() -> list[Any] | None:
@@ -192,7 +192,7 @@ def job_ids_posted(slack, *channels: str) -> set[str]:
 # ------------------------------------------------------------------------------ Run again
 
 
-def test_run_again_clicked_from_another_channel_by_another_user_reveals_and_runs_nothing(clicks) -> None:  # type: ignore[no-untyped-def]
+def test_run_again_clicked_from_another_channel_by_another_user_reveals_and_runs_nothing(clicks) -> None:
     slack = clicks
     job_id = queue(slack, 'echo text="secret plans"', PRIVATE, ALICE)
     finished = status_message(slack, job_id, PRIVATE, "succeeded")
@@ -211,7 +211,7 @@ def test_run_again_clicked_from_another_channel_by_another_user_reveals_and_runs
     assert "No jobs have run in this channel yet" in command(slack, "history", ELSEWHERE, BOB)
 
 
-def test_a_channel_restricted_report_does_not_run_again_for_a_click_from_outside_its_channel(clicks) -> None:  # type: ignore[no-untyped-def]
+def test_a_channel_restricted_report_does_not_run_again_for_a_click_from_outside_its_channel(clicks) -> None:
     slack = clicks
     job_id = queue(slack, "finance", FINANCE_CHANNEL, FINANCE_BOSS)
     finished = status_message(slack, job_id, FINANCE_CHANNEL, "succeeded")
@@ -228,7 +228,7 @@ def test_a_channel_restricted_report_does_not_run_again_for_a_click_from_outside
     )
 
 
-def test_run_again_clicked_by_the_owner_in_the_jobs_channel_runs_it_there(clicks) -> None:  # type: ignore[no-untyped-def]
+def test_run_again_clicked_by_the_owner_in_the_jobs_channel_runs_it_there(clicks) -> None:
     slack = clicks
     first = queue(slack, 'echo text="once more"', PRIVATE, ALICE)
     finished = status_message(slack, first, PRIVATE, "succeeded")
@@ -236,7 +236,7 @@ def test_run_again_clicked_by_the_owner_in_the_jobs_channel_runs_it_there(clicks
     seen = len(slack.ephemerals(user=ALICE, channel=PRIVATE))
     click(slack, "reportbot_rerun", first, ALICE, PRIVATE, finished)
     (answer,) = private_answers(slack, ALICE, PRIVATE, 1, after=seen)
-    second = JOB_ID.search(answer).group(1)  # type: ignore[union-attr]
+    second = JOB_ID.search(answer).group(1)
 
     assert second != first and 'text="once more"' in answer
     assert result_of(slack, second, PRIVATE) == "once more"
@@ -247,7 +247,7 @@ def test_run_again_clicked_by_the_owner_in_the_jobs_channel_runs_it_there(clicks
 
 def test_cancel_clicked_from_another_channel_by_another_user_reveals_and_stops_nothing(
     clicks, slow_jobs
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     slack = clicks
     job_id = queue(slack, "slow seconds=20", PRIVATE, ALICE)
     slow_jobs.append((PRIVATE, job_id))
@@ -264,7 +264,7 @@ def test_cancel_clicked_from_another_channel_by_another_user_reveals_and_stops_n
 # ------------------------------------------------------------------------- the queue report
 
 
-def test_the_queue_report_names_only_the_running_jobs_of_the_channel_it_answers_in(clicks, slow_jobs) -> None:  # type: ignore[no-untyped-def]
+def test_the_queue_report_names_only_the_running_jobs_of_the_channel_it_answers_in(clicks, slow_jobs) -> None:
     """Its answer is posted in the channel, for all its members: other channels' jobs are only
     counted, whoever asks (their owner and admins included)."""
     slack = clicks

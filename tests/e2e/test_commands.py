@@ -10,7 +10,7 @@ import pytest
 CHANNEL = "C0ASK"
 
 
-def answer(slack, text: str, mode: str = "http") -> str:  # type: ignore[no-untyped-def]
+def answer(slack, text: str, mode: str = "http") -> str:
     response = slack.send_command("/run-report", text, channel=CHANNEL, user="U0BOB", mode=mode)
     assert response.ok, response
     assert response.status == 200
@@ -18,13 +18,13 @@ def answer(slack, text: str, mode: str = "http") -> str:  # type: ignore[no-unty
     return body.get("text", "") if isinstance(body, dict) else str(body or "")
 
 
-def assert_nothing_queued(slack) -> None:  # type: ignore[no-untyped-def]
+def assert_nothing_queued(slack) -> None:
     time.sleep(1.0)  # long enough for the shared worker to have posted a status message
     assert slack.messages(CHANNEL) == [], "a job was queued for a refused command"
 
 
 @pytest.mark.parametrize("text", ["", "help", "  HELP  "])
-def test_help_lists_usage_and_every_report_with_its_arguments(slack, http_bot, worker, text):  # type: ignore[no-untyped-def]
+def test_help_lists_usage_and_every_report_with_its_arguments(slack, http_bot, worker, text):
     reply = answer(slack, text)
     assert "How to use `/run-report`" in reply
     assert "schedule add" in reply
@@ -40,45 +40,45 @@ def test_help_lists_usage_and_every_report_with_its_arguments(slack, http_bot, w
     assert_nothing_queued(slack)
 
 
-def test_help_for_one_report_shows_each_argument_type_and_default(slack, http_bot):  # type: ignore[no-untyped-def]
+def test_help_for_one_report_shows_each_argument_type_and_default(slack, http_bot):
     reply = answer(slack, "help typed")
     assert "*typed*" in reply and "Usage:" in reply
     assert "ratio" in reply and "0.5" in reply
     assert "bar" in reply and "line" in reply
 
 
-def test_list_names_the_reports(slack, http_bot, worker):  # type: ignore[no-untyped-def]
+def test_list_names_the_reports(slack, http_bot, worker):
     reply = answer(slack, "list")
     for name in ("ping", "queue", "echo", "typed", "boom"):
         assert f"/run-report {name}" in reply
     assert_nothing_queued(slack)
 
 
-def test_an_unknown_report_is_named_and_the_closest_suggested(slack, http_bot, worker):  # type: ignore[no-untyped-def]
+def test_an_unknown_report_is_named_and_the_closest_suggested(slack, http_bot, worker):
     reply = answer(slack, "pnig")
     assert "`pnig`" in reply and "`ping`" in reply
     assert_nothing_queued(slack)
 
 
-def test_an_ill_typed_argument_is_named_with_what_it_expects(slack, http_bot, worker):  # type: ignore[no-untyped-def]
+def test_an_ill_typed_argument_is_named_with_what_it_expects(slack, http_bot, worker):
     reply = answer(slack, "echo times=many")
     assert "`times`" in reply and "whole number" in reply and "many" in reply
     assert_nothing_queued(slack)
 
 
-def test_a_missing_argument_is_named_with_how_to_give_it(slack, http_bot, worker):  # type: ignore[no-untyped-def]
+def test_a_missing_argument_is_named_with_how_to_give_it(slack, http_bot, worker):
     reply = answer(slack, "typed ratio=1")
     assert "needs `day=" in reply and "For example" in reply
     assert_nothing_queued(slack)
 
 
-def test_an_unknown_argument_is_named_with_the_valid_ones(slack, http_bot, worker):  # type: ignore[no-untyped-def]
+def test_an_unknown_argument_is_named_with_the_valid_ones(slack, http_bot, worker):
     reply = answer(slack, "echo txt=hi")
     assert "`txt`" in reply and "text" in reply
     assert_nothing_queued(slack)
 
 
-def test_refusals_arrive_over_socket_mode_too(slack, socket_bot, worker):  # type: ignore[no-untyped-def]
+def test_refusals_arrive_over_socket_mode_too(slack, socket_bot, worker):
     reply = answer(slack, "pnig", mode="socket")
     assert "`pnig`" in reply and "`ping`" in reply
     assert_nothing_queued(slack)
@@ -87,7 +87,7 @@ def test_refusals_arrive_over_socket_mode_too(slack, socket_bot, worker):  # typ
 # Forged, replayed and unsigned requests: tests/bot/test_abuse.py.
 
 
-def test_healthz_answers_ok_in_both_modes(http_bot, socket_bot):  # type: ignore[no-untyped-def]
+def test_healthz_answers_ok_in_both_modes(http_bot, socket_bot):
     for proc in (http_bot, socket_bot):
         with urllib.request.urlopen(f"http://127.0.0.1:{proc.port}/healthz", timeout=2) as r:
             assert r.status == 200 and b'"ok": true' in r.read()

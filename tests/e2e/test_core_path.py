@@ -18,13 +18,13 @@ JOB_ID = re.compile(r"job `([0-9a-f]{8})`")
 CHANNEL = "C0CORE"
 
 
-def ack_text(response) -> str:  # type: ignore[no-untyped-def]
+def ack_text(response) -> str:
     assert response.ok, response
     body = response.body
     return body.get("text", "") if isinstance(body, dict) else str(body or "")
 
 
-def run_and_wait(slack, text: str, mode: str, channel: str = CHANNEL):  # type: ignore[no-untyped-def]
+def run_and_wait(slack, text: str, mode: str, channel: str = CHANNEL):
     """Send a command; return (ack text, job id, final status message, thread replies)."""
     response = slack.send_command("/run-report", text, channel=channel, mode=mode)
     ack = ack_text(response)
@@ -32,11 +32,11 @@ def run_and_wait(slack, text: str, mode: str, channel: str = CHANNEL):  # type: 
     assert match, f"no job id in the ack: {ack!r}"
     job_id = match.group(1)
 
-    def status_message():  # type: ignore[no-untyped-def]
+    def status_message():
         found = [m for m in slack.messages(channel) if job_id in m.text or job_id in str(m.blocks)]
         return found[0] if found else None
 
-    def finished():  # type: ignore[no-untyped-def]
+    def finished():
         message = status_message()
         if message and any(w in str(message.blocks) for w in ("succeeded", "failed")):
             return message
@@ -50,13 +50,13 @@ def run_and_wait(slack, text: str, mode: str, channel: str = CHANNEL):  # type: 
 @pytest.mark.parametrize("mode", ["http", "socket"])
 def test_ping_is_acked_at_once_then_answered_in_a_thread_under_its_status(
     slack, worker, http_bot, socket_bot, mode
-):  # type: ignore[no-untyped-def]
+):
     started = time.monotonic()
     response = slack.send_command("/run-report", "ping", channel=CHANNEL, user="U0ALICE", mode=mode)
     assert response.ok and time.monotonic() - started < 3.0
     ack = ack_text(response)
     assert "Queued *ping*" in ack
-    job_id = JOB_ID.search(ack).group(1)  # type: ignore[union-attr]
+    job_id = JOB_ID.search(ack).group(1)
 
     # The ack is private to the person who typed the command.
     assert any(job_id in e.text for e in slack.ephemerals(user="U0ALICE", channel=CHANNEL))
@@ -88,18 +88,18 @@ def test_ping_is_acked_at_once_then_answered_in_a_thread_under_its_status(
     assert f"job `{job_id}`" in str(final.blocks)
 
 
-def test_quoted_arguments_reach_the_report_as_typed(slack, worker, http_bot):  # type: ignore[no-untyped-def]
+def test_quoted_arguments_reach_the_report_as_typed(slack, worker, http_bot):
     ack, _, final, replies = run_and_wait(slack, 'echo text="two words" times=2', "http")
     assert 'text="two words"' in ack and "times=2" in ack
     assert replies[0].text == "two words two words"
 
 
-def test_arguments_are_converted_to_their_types_before_the_report_runs(slack, worker, http_bot):  # type: ignore[no-untyped-def]
+def test_arguments_are_converted_to_their_types_before_the_report_runs(slack, worker, http_bot):
     _, _, _, replies = run_and_wait(slack, "typed day=2026-03-01 ratio=2.5 loud=yes kind=line", "http")
     assert replies[0].text == "day=2026-03-01 ratio=2.5 loud=True kind=line"
 
 
-def test_a_report_that_raises_gets_a_short_error_in_the_thread_and_a_failed_status(slack, worker, http_bot):  # type: ignore[no-untyped-def]
+def test_a_report_that_raises_gets_a_short_error_in_the_thread_and_a_failed_status(slack, worker, http_bot):
     _, job_id, final, replies = run_and_wait(slack, "boom", "http")
     error = replies[0].text
     assert "The report failed" in error and "RuntimeError" in error and f"job `{job_id}`" in error
@@ -112,13 +112,13 @@ def test_a_report_that_raises_gets_a_short_error_in_the_thread_and_a_failed_stat
     )
 
 
-def test_a_report_over_its_time_limit_is_stopped_and_says_so(slack, worker, http_bot):  # type: ignore[no-untyped-def]
+def test_a_report_over_its_time_limit_is_stopped_and_says_so(slack, worker, http_bot):
     _, _, final, replies = run_and_wait(slack, "sleepy seconds=30", "http")
     assert "timed out after 2 seconds" in replies[0].text
     assert "failed" in str(final.blocks)
 
 
-def live_broadcasts(message) -> list[str]:  # type: ignore[no-untyped-def]
+def live_broadcasts(message) -> list[str]:
     """Broadcast mentions Slack would act on in a stored message (text and blocks), even once
     invisible characters are dropped."""
     flat = json.dumps([message.text, message.blocks], ensure_ascii=False)
@@ -126,11 +126,11 @@ def live_broadcasts(message) -> list[str]:  # type: ignore[no-untyped-def]
     return re.findall(r"<!(?!date\^)[^<>]*>", flat)
 
 
-def test_user_text_in_arguments_cannot_ping_the_channel_or_spoof_a_link(slack, worker, http_bot):  # type: ignore[no-untyped-def]
+def test_user_text_in_arguments_cannot_ping_the_channel_or_spoof_a_link(slack, worker, http_bot):
     """In the bot's own messages (the ack, the status message) what a user typed is shown as
     typed; in the thread, the report's output (echo returns it as its own mrkdwn) can link, but
     it cannot broadcast."""
-    from sandbox.state import mentions  # type: ignore[attr-defined]
+    from sandbox.state import mentions
 
     ack, _, final, replies = run_and_wait(slack, 'echo text="<!channel> <http://evil|bank>"', "http")
     for text in (ack, str(final.blocks)):
@@ -146,21 +146,21 @@ def test_user_text_in_arguments_cannot_ping_the_channel_or_spoof_a_link(slack, w
     ["<!here>", "<!everyone>", "<!subteam^S0ABC123|@oncall>", "a\u200b<\u200b!channel>", "<\u2060!here>"],
     ids=["here", "everyone", "subteam", "zero-width", "word-joiner"],
 )
-def test_a_report_returning_what_a_user_typed_cannot_broadcast_in_the_thread(slack, worker, http_bot, typed):  # type: ignore[no-untyped-def]
+def test_a_report_returning_what_a_user_typed_cannot_broadcast_in_the_thread(slack, worker, http_bot, typed):
     _, _, final, replies = run_and_wait(slack, f'echo text="{typed} hi"', "http")
     assert "succeeded" in str(final.blocks)
     assert "hi" in replies[0].text
     assert [live_broadcasts(m) for m in (final, *replies)] == [[]] * (1 + len(replies))
 
 
-def test_queue_report_shows_workers_online_and_queue_depth(slack, worker, http_bot):  # type: ignore[no-untyped-def]
+def test_queue_report_shows_workers_online_and_queue_depth(slack, worker, http_bot):
     _, _, _, replies = run_and_wait(slack, "queue", "http")
     text = replies[0].text
     assert "*Workers online*: " in text and "*Workers online*: 0" not in text
     assert "Queue* `reports`" in text
 
 
-def test_the_reports_are_loaded_once_by_the_worker_not_again_in_each_pool_process(slack, worker, http_bot):  # type: ignore[no-untyped-def]
+def test_the_reports_are_loaded_once_by_the_worker_not_again_in_each_pool_process(slack, worker, http_bot):
     """Pool processes inherit what the worker loaded before forking, so a replaced pool process
     (worker_max_memory_per_child) does not import every report module and SQLAlchemy again."""
     slack.send_command("/run-report", "whereami", channel="C0WHERE")

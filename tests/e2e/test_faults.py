@@ -102,7 +102,7 @@ class Rig:
 
 
 @pytest.fixture(scope="module")
-def rig(services, slack_server, tmp_path_factory) -> Iterator[Rig]:  # type: ignore[no-untyped-def]
+def rig(services, slack_server, tmp_path_factory) -> Iterator[Rig]:
     redis_target = urllib.parse.urlsplit(REDIS_URL)
     FAULTS.__enter__()
     amqp = broker_proxy().start()
@@ -130,7 +130,7 @@ def rig(services, slack_server, tmp_path_factory) -> Iterator[Rig]:  # type: ign
 
 
 @pytest.fixture
-def env(rig, slack) -> Iterator[Rig]:  # type: ignore[no-untyped-def]
+def env(rig, slack) -> Iterator[Rig]:
     """A clean path and an empty queue for each test; Slack's commands go to this module's bot."""
     rig.amqp.restore()
     rig.redis.restore()
@@ -170,7 +170,7 @@ def _purge() -> None:
 # ------------------------------------------------------------------------------- helpers
 
 
-def send(slack, text: str, channel: str, user: str = "U0ALICE") -> tuple[Any, str, str | None]:  # type: ignore[no-untyped-def]
+def send(slack, text: str, channel: str, user: str = "U0ALICE") -> tuple[Any, str, str | None]:
     """Type a command; return (response, ack text, job id if queued). Always answered in 3 s."""
     response = slack.send_command("/run-report", text, channel=channel, user=user)
     assert response.status == 200 and response.ok, response
@@ -181,12 +181,12 @@ def send(slack, text: str, channel: str, user: str = "U0ALICE") -> tuple[Any, st
     return response, ack, match.group(1) if match else None
 
 
-def statuses(slack, channel: str, job_id: str) -> list[Any]:  # type: ignore[no-untyped-def]
+def statuses(slack, channel: str, job_id: str) -> list[Any]:
     """The job's status messages in the channel (top level, not thread replies)."""
     return [m for m in slack.messages(channel) if job_id in str(m.blocks) and m.thread_ts in (None, "", m.ts)]
 
 
-def finished(slack, channel: str, job_id: str, timeout: float = 40) -> Any:  # type: ignore[no-untyped-def]
+def finished(slack, channel: str, job_id: str, timeout: float = 40) -> Any:
     """The job's status message once it says how the job went and its result is in the thread (a
     quick report's status message is posted finished, a moment before the result)."""
 
@@ -201,7 +201,7 @@ def finished(slack, channel: str, job_id: str, timeout: float = 40) -> Any:  # t
     return slack.wait_for(done, timeout=timeout, message=f"job {job_id} to finish")
 
 
-def outcome(slack, channel: str, job_ids: list[str], sent: int) -> dict[str, int]:  # type: ignore[no-untyped-def]
+def outcome(slack, channel: str, job_ids: list[str], sent: int) -> dict[str, int]:
     """What the channel shows for these jobs: completed, lost and duplicated."""
     completed = duplicated = 0
     for job_id in job_ids:
@@ -230,7 +230,7 @@ def children(pid: int) -> list[int]:
 # ----------------------------------------------------------------------- worker faults
 
 
-def test_a_worker_killed_mid_report_is_replaced_and_the_job_posts_once(env, slack) -> None:  # type: ignore[no-untyped-def]
+def test_a_worker_killed_mid_report_is_replaced_and_the_job_posts_once(env, slack) -> None:
     channel = "C0KILL"
     first = env.start_worker("doomed")
     _, _, job_id = send(slack, "dawdle seconds=2", channel)
@@ -251,7 +251,7 @@ def test_a_worker_killed_mid_report_is_replaced_and_the_job_posts_once(env, slac
     assert slack.thread(channel, final.ts)[0].text == "done after 2 s"
 
 
-def test_a_pool_process_killed_mid_report_is_redelivered_and_posts_once(env, slack) -> None:  # type: ignore[no-untyped-def]
+def test_a_pool_process_killed_mid_report_is_redelivered_and_posts_once(env, slack) -> None:
     channel = "C0OOM"
     worker = env.start_worker("oom")
     _, _, job_id = send(slack, "dawdle seconds=2", channel)
@@ -270,7 +270,7 @@ def test_a_pool_process_killed_mid_report_is_redelivered_and_posts_once(env, sla
     assert "WorkerLostError" in worker.log() and worker.alive()
 
 
-def test_a_worker_stopped_for_a_deploy_finishes_its_running_job_first(env, slack) -> None:  # type: ignore[no-untyped-def]
+def test_a_worker_stopped_for_a_deploy_finishes_its_running_job_first(env, slack) -> None:
     channel = "C0DEPLOY"
     worker = env.start_worker("deployed")
     _, _, job_id = send(slack, "dawdle seconds=2", channel)
@@ -291,7 +291,7 @@ def test_a_worker_stopped_for_a_deploy_finishes_its_running_job_first(env, slack
 
 def test_with_the_broker_down_or_silent_the_user_hears_nothing_was_queued_and_the_bot_recovers(
     env, slack
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     channel = "C0BROKER"
     env.start_worker("steady")
     queued: list[str] = []
@@ -355,12 +355,12 @@ def buttons(message: Any) -> list[str]:
     ]
 
 
-def status_answer(slack, channel: str, job_id: str) -> str:  # type: ignore[no-untyped-def]
+def status_answer(slack, channel: str, job_id: str) -> str:
     """What `/run-report status <id>` tells the requester about the job."""
     return send(slack, f"status {job_id}", channel)[1]
 
 
-def assert_ended_once(slack, channel: str, job_id: str, result: str) -> None:  # type: ignore[no-untyped-def]
+def assert_ended_once(slack, channel: str, job_id: str, result: str) -> None:
     """One status message for the job, final (it says how the job went and offers Run again, not
     Cancel), one result in its thread, and `status` says it is over, not running."""
     final = finished(slack, channel, job_id, timeout=90)
@@ -413,7 +413,7 @@ def lost_and_found(worker: Process, job_id: str) -> dict[str, int]:
 )
 def test_a_worker_that_loses_its_broker_mid_job_ends_the_job_exactly_once(
     env, slack, fault: str, report_seconds: int, outage: float
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     """The job's delivery is never acked (the connection it came on is gone), so RabbitMQ hands
     it out again once the path is back: the job still ends once, and that copy is skipped."""
     channel = f"C0LOST{fault[:5].upper()}{report_seconds}"
@@ -439,7 +439,7 @@ def test_a_worker_that_loses_its_broker_mid_job_ends_the_job_exactly_once(
     assert counts["completed"] == 1 and counts["lost"] == 0 and counts["duplicated"] == 0
 
 
-def test_a_worker_that_loses_its_broker_while_posting_a_job_posts_it_once(env, slack) -> None:  # type: ignore[no-untyped-def]
+def test_a_worker_that_loses_its_broker_while_posting_a_job_posts_it_once(env, slack) -> None:
     """The connection drops just as a quick job's status message reaches Slack, before its result
     is posted: what a broker restart does to a worker busy with quick jobs, made certain by
     holding Slack's answer for a second."""
@@ -475,7 +475,7 @@ def test_a_worker_that_loses_its_broker_while_posting_a_job_posts_it_once(env, s
 
 
 @pytest.mark.timeout(240)
-def test_a_job_handed_to_another_worker_while_its_first_runs_on_unheard_posts_once(env, slack) -> None:  # type: ignore[no-untyped-def]
+def test_a_job_handed_to_another_worker_while_its_first_runs_on_unheard_posts_once(env, slack) -> None:
     """A worker cut off from RabbitMQ without hearing it (a partition: RabbitMQ has dropped the
     connection after its heartbeat timeout, the worker's own check has not fired yet) still runs
     its job and still reaches Slack and Redis, while RabbitMQ hands the job to another worker:
@@ -511,7 +511,7 @@ def test_a_job_handed_to_another_worker_while_its_first_runs_on_unheard_posts_on
 QUEUE_COLUMNS = ("list_queues", "-p", VHOST, "name", "durable", "messages", "messages_persistent")
 
 
-def test_jobs_queued_and_running_survive_a_broker_restart_each_completing_once(env, slack) -> None:  # type: ignore[no-untyped-def]
+def test_jobs_queued_and_running_survive_a_broker_restart_each_completing_once(env, slack) -> None:
     """A broker restart as the clients live it (the shared RabbitMQ is never restarted): every
     connection of the bot and of the worker is closed and refused for several seconds, with one
     job running and five queued; then the broker is back."""
@@ -583,7 +583,7 @@ def test_jobs_queued_and_running_survive_a_broker_restart_each_completing_once(e
 # ------------------------------------------------------------------------- Redis faults
 
 
-def test_with_redis_down_jobs_still_run_status_says_so_and_all_recovers_without_restart(env, slack) -> None:  # type: ignore[no-untyped-def]
+def test_with_redis_down_jobs_still_run_status_says_so_and_all_recovers_without_restart(env, slack) -> None:
     channel = "C0REDIS"
     env.start_worker("steady")
     env.redis.cut()
@@ -615,7 +615,7 @@ def test_with_redis_down_jobs_still_run_status_says_so_and_all_recovers_without_
 # ------------------------------------------------------------------------- Slack faults
 
 
-def test_slack_rate_limits_and_server_errors_are_waited_out_and_the_result_posted_once(env, slack) -> None:  # type: ignore[no-untyped-def]
+def test_slack_rate_limits_and_server_errors_are_waited_out_and_the_result_posted_once(env, slack) -> None:
     channel = "C0FLAKY"
     env.start_worker("steady")
     # A report longer than STATUS_GRACE: its status message is posted running, then updated.
@@ -634,7 +634,7 @@ def test_slack_rate_limits_and_server_errors_are_waited_out_and_the_result_poste
     assert slack.thread(channel, final.ts)[0].text == "finally done"
 
 
-def test_a_slack_connection_outage_is_retried_until_the_result_is_posted(env, slack) -> None:  # type: ignore[no-untyped-def]
+def test_a_slack_connection_outage_is_retried_until_the_result_is_posted(env, slack) -> None:
     channel = "C0NET"
     slack_port = urllib.parse.urlsplit(slack.api_url).port
     with FaultProxy("127.0.0.1", slack_port) as path:
@@ -653,7 +653,7 @@ def test_a_slack_connection_outage_is_retried_until_the_result_is_posted(env, sl
 
 
 @pytest.mark.parametrize("error", ["not_in_channel", "is_archived", "channel_not_found"])
-def test_a_channel_the_bot_cannot_post_in_is_explained_to_the_requester(env, slack, error: str) -> None:  # type: ignore[no-untyped-def]
+def test_a_channel_the_bot_cannot_post_in_is_explained_to_the_requester(env, slack, error: str) -> None:
     channel = f"C0{error.upper().replace('_', '')}"[:11]
     env.start_worker("steady")
     if error == "not_in_channel":
@@ -682,7 +682,7 @@ def test_a_channel_the_bot_cannot_post_in_is_explained_to_the_requester(env, sla
     COUNTS["channel refuses the bot (not_in_channel, is_archived, channel_not_found)"]["requester told"] += 1
 
 
-def test_a_result_far_over_slacks_limits_is_cut_to_fit_not_rejected(env, slack) -> None:  # type: ignore[no-untyped-def]
+def test_a_result_far_over_slacks_limits_is_cut_to_fit_not_rejected(env, slack) -> None:
     channel = "C0HUGE"
     env.start_worker("steady")
     _, _, job_id = send(slack, "huge lines=4000", channel)
@@ -708,7 +708,7 @@ def test_a_result_far_over_slacks_limits_is_cut_to_fit_not_rejected(env, slack) 
 # ------------------------------------------------------------------------ access control
 
 
-def test_a_restricted_report_is_refused_by_the_bot_and_again_by_the_worker(env, slack) -> None:  # type: ignore[no-untyped-def]
+def test_a_restricted_report_is_refused_by_the_bot_and_again_by_the_worker(env, slack) -> None:
     env.start_worker("steady")
     slack.set_usergroup(FINANCE_GROUP, ["U0CAROL"])
     _, boss, boss_job = send(slack, "finance", FINANCE_CHANNEL, user=FINANCE_BOSS)
@@ -754,7 +754,7 @@ def test_a_restricted_report_is_refused_by_the_bot_and_again_by_the_worker(env, 
 # ------------------------------------------------------------------------------- secrets
 
 
-def test_the_queued_task_carries_no_secret_and_a_bounded_time_limit(env, slack) -> None:  # type: ignore[no-untyped-def]
+def test_the_queued_task_carries_no_secret_and_a_bounded_time_limit(env, slack) -> None:
     from kombu import Connection, Queue
 
     from tasks.jobs.queues import MAX_TIME_LIMIT, RABBITMQ_CONSUMER_TIMEOUT
@@ -777,7 +777,7 @@ def test_the_queued_task_carries_no_secret_and_a_bounded_time_limit(env, slack) 
     assert soft <= MAX_TIME_LIMIT and hard < RABBITMQ_CONSUMER_TIMEOUT, (hard, soft)
 
 
-def test_no_secret_reaches_a_log_a_result_or_an_error_message(env, slack) -> None:  # type: ignore[no-untyped-def]
+def test_no_secret_reaches_a_log_a_result_or_an_error_message(env, slack) -> None:
     channel = "C0LEAK"
     env.start_worker("steady")
     _, _, job_id = send(slack, "leaky", channel)

@@ -21,7 +21,7 @@ JOB_ID = re.compile(r"job `([0-9a-f]{8})`")
 
 
 @pytest.fixture
-def empty_queues(worker) -> Iterator[None]:  # type: ignore[no-untyped-def]
+def empty_queues(worker) -> Iterator[None]:
     """Nothing left queued before or after: the flood must not spill into other tests."""
     from kombu import Connection
 
@@ -42,12 +42,12 @@ def empty_queues(worker) -> Iterator[None]:  # type: ignore[no-untyped-def]
     time.sleep(2.5)  # the jobs already running finish (two at a time, one second each)
 
 
-def ping_takes(slack, channel: str) -> float:  # type: ignore[no-untyped-def]
+def ping_takes(slack, channel: str) -> float:
     """Seconds from another person's `/run-report ping` to its result in the thread."""
     started = time.monotonic()
     response = slack.send_command("/run-report", "ping", channel=channel, user="U0OTHER")
     assert response.ok, response
-    job_id = JOB_ID.search(str(response.body)).group(1)  # type: ignore[union-attr]
+    job_id = JOB_ID.search(str(response.body)).group(1)
     slack.wait_for(
         lambda: [
             m
@@ -61,7 +61,7 @@ def ping_takes(slack, channel: str) -> float:  # type: ignore[no-untyped-def]
     return time.monotonic() - started
 
 
-def finished(slack, channel: str) -> int:  # type: ignore[no-untyped-def]
+def finished(slack, channel: str) -> int:
     return sum(
         1 for m in slack.messages(channel) if "succeeded" in str(m.blocks) or "failed" in str(m.blocks)
     )
@@ -69,7 +69,7 @@ def finished(slack, channel: str) -> int:  # type: ignore[no-untyped-def]
 
 def test_a_ping_is_done_within_5_s_while_one_persons_60_jobs_are_queued(
     slack, worker, http_bot, empty_queues
-):  # type: ignore[no-untyped-def]
+):
     def flood(n: int) -> str:
         response = slack.send_command("/run-report", "sleepy seconds=1", channel="C0FLOOD", user="U0FLOOD")
         assert response.ok, response
@@ -86,7 +86,7 @@ def test_a_ping_is_done_within_5_s_while_one_persons_60_jobs_are_queued(
 
 def test_a_ping_is_done_within_5_s_while_a_digest_fans_out_to_60_channels(
     slack, worker, http_bot, empty_queues
-):  # type: ignore[no-untyped-def]
+):
     """Schedules' runs are published by beat with `tasks.jobs.publishing.publish_job`, as here."""
     from tasks.jobs.publishing import publish_job
     from tasks.jobs.records import Job, new_job_id
@@ -110,7 +110,7 @@ def test_a_ping_is_done_within_5_s_while_a_digest_fans_out_to_60_channels(
 
 
 @pytest.fixture
-def capped_bot(slack_server, services, tmp_path) -> Iterator[None]:  # type: ignore[no-untyped-def]
+def capped_bot(slack_server, services, tmp_path) -> Iterator[None]:
     """A bot of its own with JOBS_PER_USER=2, taking the fake Slack's commands for one test."""
     from tests.support import start_bot
 
@@ -124,7 +124,7 @@ def capped_bot(slack_server, services, tmp_path) -> Iterator[None]:  # type: ign
 
 def test_a_person_at_the_cap_is_refused_at_the_ack_until_their_jobs_end(
     slack, worker, capped_bot, empty_queues
-):  # type: ignore[no-untyped-def]
+):
     def run(text: str) -> str:
         response = slack.send_command("/run-report", text, channel="C0CAPPED", user="U0BUSY")
         assert response.ok and response.status == 200, response

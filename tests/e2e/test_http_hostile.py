@@ -21,13 +21,13 @@ JOB_ID = re.compile(r"job `([0-9a-f]{8})`")
 CHANNEL = "C0HOSTILE"
 
 
-def ack_text(response) -> str:  # type: ignore[no-untyped-def]
+def ack_text(response) -> str:
     assert response.ok and response.status == 200, response
     body = response.body
     return body.get("text", "") if isinstance(body, dict) else str(body or "")
 
 
-def finished_status(slack, job_id: str, channel: str = CHANNEL):  # type: ignore[no-untyped-def]
+def finished_status(slack, job_id: str, channel: str = CHANNEL):
     """The job's status message once it has succeeded, with its result in the thread."""
     return slack.wait_for(
         lambda: next(
@@ -53,23 +53,23 @@ def finished_status(slack, job_id: str, channel: str = CHANNEL):  # type: ignore
     ],
     ids=["in-text", "in-user_name", "in-channel_name"],
 )
-def test_a_command_that_says_payload_in_any_field_runs_and_answers(  # type: ignore[no-untyped-def]
+def test_a_command_that_says_payload_in_any_field_runs_and_answers(
     slack, worker, http_bot, socket_bot, mode, text, fields
 ):
     response = slack.send_command("/run-report", text, channel=CHANNEL, user="U0ALICE", mode=mode, **fields)
     ack = ack_text(response)
     assert "Queued *echo*" in ack, ack
-    job_id = JOB_ID.search(ack).group(1)  # type: ignore[union-attr]
+    job_id = JOB_ID.search(ack).group(1)
     status = finished_status(slack, job_id)
     (reply,) = slack.thread(CHANNEL, status.ts)
     assert text.split("=", 1)[1] in reply.text + str(reply.blocks)
 
 
 @pytest.mark.parametrize("mode", ["http", "socket"])
-def test_a_click_on_a_message_that_says_payload_is_handled(slack, worker, http_bot, socket_bot, mode) -> None:  # type: ignore[no-untyped-def]
+def test_a_click_on_a_message_that_says_payload_is_handled(slack, worker, http_bot, socket_bot, mode) -> None:
     job_id = JOB_ID.search(
         ack_text(slack.send_command("/run-report", "echo text=payload", channel=CHANNEL, mode=mode))
-    ).group(1)  # type: ignore[union-attr]
+    ).group(1)
     status = finished_status(slack, job_id)
     rerun = next(
         e
@@ -135,7 +135,7 @@ def _post(
 
 
 @pytest.mark.parametrize("chunked", [False, True], ids=["content-length", "chunked"])
-def test_a_30_mb_unsigned_post_is_refused_quickly_and_the_log_stays_small(http_bot, chunked) -> None:  # type: ignore[no-untyped-def]
+def test_a_30_mb_unsigned_post_is_refused_quickly_and_the_log_stays_small(http_bot, chunked) -> None:
     before = http_bot.log_path.stat().st_size
     status, elapsed = _post(
         http_bot.port,
@@ -161,7 +161,7 @@ def test_a_30_mb_unsigned_post_is_refused_quickly_and_the_log_stays_small(http_b
     ],
     ids=["timestamp-abc", "not-utf8", "wrong-content-type", "bad-json"],
 )
-def test_malformed_requests_get_4xx_and_no_traceback(http_bot, body, headers, expected) -> None:  # type: ignore[no-untyped-def]
+def test_malformed_requests_get_4xx_and_no_traceback(http_bot, body, headers, expected) -> None:
     before = http_bot.log_path.stat().st_size
     ts = str(int(time.time()))
     all_headers = {
@@ -179,7 +179,7 @@ def test_malformed_requests_get_4xx_and_no_traceback(http_bot, body, headers, ex
     assert "Traceback" not in added and all(len(line) <= 300 for line in added.splitlines()), added
 
 
-def test_a_refused_request_runs_nothing(slack, http_bot, worker) -> None:  # type: ignore[no-untyped-def]
+def test_a_refused_request_runs_nothing(slack, http_bot, worker) -> None:
     body = urllib.parse.urlencode(
         {"command": "/run-report", "text": "ping", "channel_id": CHANNEL, "user_id": "U0ALICE"}
     ).encode()

@@ -21,17 +21,17 @@ CHANNEL = "C0LIFE"
 ALICE, BOB, ADMIN = "U0ALICE", "U0BOB", "U0ADMIN"
 
 
-def ack_text(response) -> str:  # type: ignore[no-untyped-def]
+def ack_text(response) -> str:
     assert response.ok, response
     body = response.body
     return body.get("text", "") if isinstance(body, dict) else str(body or "")
 
 
-def command(slack, text: str, user: str = ALICE, mode: str = "http", channel: str = CHANNEL) -> str:  # type: ignore[no-untyped-def]
+def command(slack, text: str, user: str = ALICE, mode: str = "http", channel: str = CHANNEL) -> str:
     return ack_text(slack.send_command("/run-report", text, channel=channel, user=user, mode=mode))
 
 
-def queue(slack, text: str, user: str = ALICE, mode: str = "http", channel: str = CHANNEL) -> str:  # type: ignore[no-untyped-def]
+def queue(slack, text: str, user: str = ALICE, mode: str = "http", channel: str = CHANNEL) -> str:
     """Run a report; return its job id from the ack."""
     ack = command(slack, text, user, mode, channel)
     match = JOB_ID.search(ack)
@@ -39,22 +39,22 @@ def queue(slack, text: str, user: str = ALICE, mode: str = "http", channel: str 
     return match.group(1)
 
 
-def status_of(slack, job_id: str, channel: str = CHANNEL):  # type: ignore[no-untyped-def]
+def status_of(slack, job_id: str, channel: str = CHANNEL):
     """The job's status message in the channel, or None."""
     found = [m for m in slack.messages(channel) if f"job `{job_id}`" in str(m.blocks)]
     assert len(found) <= 1, f"job {job_id} has {len(found)} status messages"
     return found[0] if found else None
 
 
-def wait_status(slack, job_id: str, word: str, channel: str = CHANNEL, timeout: float = 20):  # type: ignore[no-untyped-def]
-    def seen():  # type: ignore[no-untyped-def]
+def wait_status(slack, job_id: str, word: str, channel: str = CHANNEL, timeout: float = 20):
+    def seen():
         message = status_of(slack, job_id, channel)
         return message if message and word in section_text(message) else None
 
     return slack.wait_for(seen, timeout=timeout, message=f"job {job_id}'s status message to say {word!r}")
 
 
-def wait_recorded(slack, job_id: str, state: str, channel: str = CHANNEL) -> str:  # type: ignore[no-untyped-def]
+def wait_recorded(slack, job_id: str, state: str, channel: str = CHANNEL) -> str:
     """`status <job_id>` once it says `state`: the worker saves a finished job's record just after
     its last message, a moment after its status message says how it went."""
 
@@ -65,13 +65,13 @@ def wait_recorded(slack, job_id: str, state: str, channel: str = CHANNEL) -> str
     return wait_until(said, 10, interval=0.2, what=f"job {job_id}'s record to say {state}")
 
 
-def section_text(message) -> str:  # type: ignore[no-untyped-def]
+def section_text(message) -> str:
     return " ".join(
         str((b.get("text") or {}).get("text", "")) for b in message.blocks or [] if b["type"] == "section"
     )
 
 
-def buttons(message) -> dict[str, dict[str, Any]]:  # type: ignore[no-untyped-def]
+def buttons(message) -> dict[str, dict[str, Any]]:
     """The status message's buttons, by action_id."""
     return {
         e["action_id"]: e
@@ -82,7 +82,7 @@ def buttons(message) -> dict[str, dict[str, Any]]:  # type: ignore[no-untyped-de
     }
 
 
-def click(slack, message, action_id: str, user: str, mode: str = "http"):  # type: ignore[no-untyped-def]
+def click(slack, message, action_id: str, user: str, mode: str = "http"):
     """Click a button of a channel message, as Slack delivers it (block_actions)."""
     button = buttons(message).get(action_id)
     assert button, f"no {action_id} button on {message.blocks}"
@@ -109,7 +109,7 @@ def click(slack, message, action_id: str, user: str, mode: str = "http"):  # typ
     return response
 
 
-def private_answer(slack, user: str, containing: str, timeout: float = 10) -> str:  # type: ignore[no-untyped-def]
+def private_answer(slack, user: str, containing: str, timeout: float = 10) -> str:
     """The text of an ephemeral `user` got (ack, response_url or chat.postEphemeral)."""
     found = slack.wait_for(
         lambda: [e for e in slack.ephemerals(user=user, channel=CHANNEL) if containing in e.text],
@@ -125,7 +125,7 @@ def received(worker: Process, job_id: str) -> int:
 
 
 @pytest.fixture
-def slow_jobs(slack, worker, http_bot) -> Iterator[list[str]]:  # type: ignore[no-untyped-def]
+def slow_jobs(slack, worker, http_bot) -> Iterator[list[str]]:
     """Long jobs a test starts; whatever is still running at the end is cancelled, so the shared
     worker's two slots are free for the next test."""
     started: list[str] = []
@@ -134,7 +134,7 @@ def slow_jobs(slack, worker, http_bot) -> Iterator[list[str]]:  # type: ignore[n
         slack.send_command("/run-report", f"cancel {job_id}", channel=CHANNEL, user=ALICE)
 
 
-def fill_worker(slack, slow_jobs: list[str], mode: str = "http") -> tuple[str, str]:  # type: ignore[no-untyped-def]
+def fill_worker(slack, slow_jobs: list[str], mode: str = "http") -> tuple[str, str]:
     """Occupy both of the shared worker's slots with `slow` jobs; return their ids once running."""
     first, second = queue(slack, "slow seconds=20", mode=mode), queue(slack, "slow seconds=20", mode=mode)
     slow_jobs += [first, second]
@@ -146,7 +146,7 @@ def fill_worker(slack, slow_jobs: list[str], mode: str = "http") -> tuple[str, s
 # ---------------------------------------------------------------------------------- status
 
 
-def test_status_of_a_finished_job_says_who_ran_it_when_and_links_its_thread(slack, worker, http_bot):  # type: ignore[no-untyped-def]
+def test_status_of_a_finished_job_says_who_ran_it_when_and_links_its_thread(slack, worker, http_bot):
     job_id = queue(slack, "echo text=hi")
     final = wait_status(slack, job_id, "succeeded")
     wait_recorded(slack, job_id, "succeeded")
@@ -158,7 +158,7 @@ def test_status_of_a_finished_job_says_who_ran_it_when_and_links_its_thread(slac
     assert f"<{slack.base_url}archives/{CHANNEL}/p{final.ts.replace('.', '')}|thread>" in answer
 
 
-def test_status_of_a_queued_and_a_running_job(slack, worker, http_bot, slow_jobs):  # type: ignore[no-untyped-def]
+def test_status_of_a_queued_and_a_running_job(slack, worker, http_bot, slow_jobs):
     running, _ = fill_worker(slack, slow_jobs)
     queued = queue(slack, "echo text=later")
     slow_jobs.append(queued)
@@ -169,7 +169,7 @@ def test_status_of_a_queued_and_a_running_job(slack, worker, http_bot, slow_jobs
     assert "*queued*" in answer and f"by <@{ALICE}>" in answer and "|thread>" not in answer
 
 
-def test_status_of_a_job_is_not_shown_in_another_channel_to_someone_else(slack, worker, http_bot):  # type: ignore[no-untyped-def]
+def test_status_of_a_job_is_not_shown_in_another_channel_to_someone_else(slack, worker, http_bot):
     job_id = queue(slack, "echo text=private")
     wait_status(slack, job_id, "succeeded")
     response = slack.send_command("/run-report", f"status {job_id}", channel="C0ELSEWHERE", user=BOB)
@@ -181,7 +181,7 @@ def test_status_of_a_job_is_not_shown_in_another_channel_to_someone_else(slack, 
     assert "*succeeded*" in answer
 
 
-def test_status_of_an_unknown_job_says_so_and_points_to_history(slack, http_bot):  # type: ignore[no-untyped-def]
+def test_status_of_an_unknown_job_says_so_and_points_to_history(slack, http_bot):
     answer = command(slack, "status deadbeef")
     assert "no job `deadbeef`" in answer and "/run-report history" in answer
 
@@ -189,7 +189,7 @@ def test_status_of_an_unknown_job_says_so_and_points_to_history(slack, http_bot)
 # --------------------------------------------------------------------------------- history
 
 
-def test_history_lists_the_channels_jobs_newest_first(slack, worker, http_bot):  # type: ignore[no-untyped-def]
+def test_history_lists_the_channels_jobs_newest_first(slack, worker, http_bot):
     first = queue(slack, "ping", channel="C0HIST")
     wait_status(slack, first, "succeeded", channel="C0HIST")
     wait_recorded(slack, first, "succeeded", channel="C0HIST")
@@ -206,7 +206,7 @@ def test_history_lists_the_channels_jobs_newest_first(slack, worker, http_bot): 
     assert any("*boom*" in line and "*failed*" in line and f"<@{BOB}>" in line for line in lines)
 
 
-def test_history_survives_a_restart_of_the_bot(slack, worker, services, tmp_path):  # type: ignore[no-untyped-def]
+def test_history_survives_a_restart_of_the_bot(slack, worker, services, tmp_path):
     saved_url = slack.bot_url
     bot, port = start_bot(slack, tmp_path, "restarted-bot")
     try:
@@ -226,7 +226,7 @@ def test_history_survives_a_restart_of_the_bot(slack, worker, services, tmp_path
         bot.stop()
 
 
-def test_a_bot_stopped_just_after_an_ack_still_lists_the_job_in_history(slack, services, tmp_path):  # type: ignore[no-untyped-def]
+def test_a_bot_stopped_just_after_an_ack_still_lists_the_job_in_history(slack, services, tmp_path):
     """The record is written after the ack; a SIGTERM (how containers are stopped) right then,
     while Redis is slow to take writes, still leaves the job in the channel's history."""
     import redis
@@ -252,7 +252,7 @@ def test_a_bot_stopped_just_after_an_ack_still_lists_the_job_in_history(slack, s
 # ---------------------------------------------------------------------------------- cancel
 
 
-def test_cancelling_a_running_job_stops_it_and_says_who_cancelled_it(slack, worker, http_bot, slow_jobs):  # type: ignore[no-untyped-def]
+def test_cancelling_a_running_job_stops_it_and_says_who_cancelled_it(slack, worker, http_bot, slow_jobs):
     job_id = queue(slack, "slow seconds=20")
     slow_jobs.append(job_id)
     running = wait_status(slack, job_id, "running")
@@ -269,7 +269,7 @@ def test_cancelling_a_running_job_stops_it_and_says_who_cancelled_it(slack, work
     )
 
 
-def test_a_cancelled_running_job_is_not_run_again(slack, worker, http_bot, slow_jobs):  # type: ignore[no-untyped-def]
+def test_a_cancelled_running_job_is_not_run_again(slack, worker, http_bot, slow_jobs):
     job_id = queue(slack, "slow seconds=4")
     slow_jobs.append(job_id)
     status = wait_status(slack, job_id, "running")
@@ -283,7 +283,7 @@ def test_a_cancelled_running_job_is_not_run_again(slack, worker, http_bot, slow_
     assert "*cancelled*" in command(slack, f"status {job_id}")
 
 
-def test_cancelling_a_queued_job_means_it_never_runs(slack, worker, http_bot, slow_jobs):  # type: ignore[no-untyped-def]
+def test_cancelling_a_queued_job_means_it_never_runs(slack, worker, http_bot, slow_jobs):
     fill_worker(slack, slow_jobs)
     queued = queue(slack, "echo text=never")
     assert "*queued*" in command(slack, f"status {queued}")
@@ -299,7 +299,7 @@ def test_cancelling_a_queued_job_means_it_never_runs(slack, worker, http_bot, sl
     assert "*cancelled*" in command(slack, f"status {queued}")
 
 
-def test_only_the_requester_or_an_admin_may_cancel(slack, worker, services, slow_jobs, tmp_path):  # type: ignore[no-untyped-def]
+def test_only_the_requester_or_an_admin_may_cancel(slack, worker, services, slow_jobs, tmp_path):
     saved_url = slack.bot_url
     bot, port = start_bot(slack, tmp_path, "admin-bot", ADMIN_USERS=ADMIN)
     try:
@@ -319,7 +319,7 @@ def test_only_the_requester_or_an_admin_may_cancel(slack, worker, services, slow
         bot.stop()
 
 
-def test_cancel_from_another_channel_reveals_nothing_of_the_job(slack, worker, http_bot):  # type: ignore[no-untyped-def]
+def test_cancel_from_another_channel_reveals_nothing_of_the_job(slack, worker, http_bot):
     job_id = queue(slack, "echo text=private")
     wait_status(slack, job_id, "succeeded")
     answer = command(slack, f"cancel {job_id}", user=BOB, channel="C0ELSEWHERE")
@@ -327,7 +327,7 @@ def test_cancel_from_another_channel_reveals_nothing_of_the_job(slack, worker, h
     assert f"no job `{job_id}` in this channel" in answer and "succeeded" not in answer
 
 
-def test_cancelling_an_unknown_or_finished_job_says_why_not(slack, worker, http_bot):  # type: ignore[no-untyped-def]
+def test_cancelling_an_unknown_or_finished_job_says_why_not(slack, worker, http_bot):
     assert "no job `abcdef12`" in command(slack, "cancel abcdef12")
     job_id = queue(slack, "ping")
     wait_status(slack, job_id, "succeeded")
@@ -340,7 +340,7 @@ def test_cancelling_an_unknown_or_finished_job_says_why_not(slack, worker, http_
 
 
 @pytest.mark.parametrize("mode", ["http", "socket"])
-def test_the_cancel_button_stops_a_running_job(slack, worker, http_bot, socket_bot, slow_jobs, mode):  # type: ignore[no-untyped-def]
+def test_the_cancel_button_stops_a_running_job(slack, worker, http_bot, socket_bot, slow_jobs, mode):
     job_id = queue(slack, "slow seconds=20", mode=mode)
     slow_jobs.append(job_id)
     running = wait_status(slack, job_id, "running")
@@ -353,7 +353,7 @@ def test_the_cancel_button_stops_a_running_job(slack, worker, http_bot, socket_b
     assert slack.thread(CHANNEL, running.ts) == []
 
 
-def test_the_cancel_button_refuses_someone_else(slack, worker, http_bot, slow_jobs):  # type: ignore[no-untyped-def]
+def test_the_cancel_button_refuses_someone_else(slack, worker, http_bot, slow_jobs):
     job_id = queue(slack, "slow seconds=20")
     slow_jobs.append(job_id)
     running = wait_status(slack, job_id, "running")
@@ -363,7 +363,7 @@ def test_the_cancel_button_refuses_someone_else(slack, worker, http_bot, slow_jo
 
 
 @pytest.mark.parametrize("mode", ["http", "socket"])
-def test_run_again_queues_the_same_report_anew_for_whoever_clicked(slack, worker, http_bot, socket_bot, mode):  # type: ignore[no-untyped-def]
+def test_run_again_queues_the_same_report_anew_for_whoever_clicked(slack, worker, http_bot, socket_bot, mode):
     first = queue(slack, 'echo text="once more" times=2', mode=mode)
     finished = wait_status(slack, first, "succeeded")
     assert "reportbot_cancel" not in buttons(finished)
@@ -371,7 +371,7 @@ def test_run_again_queues_the_same_report_anew_for_whoever_clicked(slack, worker
     click(slack, finished, "reportbot_rerun", BOB, mode=mode)
 
     answer = private_answer(slack, BOB, "Queued")
-    second = JOB_ID.search(answer).group(1)  # type: ignore[union-attr]
+    second = JOB_ID.search(answer).group(1)
     assert second != first and 'text="once more"' in answer
     again = wait_status(slack, second, "succeeded")
     assert f"<@{BOB}> ran *echo*" in section_text(again)

@@ -33,7 +33,7 @@ def channel(snapshot: dict[str, Any]) -> dict[str, Any]:
     return next(c for c in snapshot["channels"] if c["id"] == "C0SANDBOX")
 
 
-def finished_with(job_id: str, word: str):  # type: ignore[no-untyped-def]
+def finished_with(job_id: str, word: str):
     """A predicate on the snapshot: job_id's status message has finished and its thread says word."""
 
     def check(snapshot: dict[str, Any]) -> dict[str, Any] | None:
@@ -64,14 +64,14 @@ def test_a_ping_typed_in_the_sandbox_runs_on_the_in_process_worker(sandbox: Sand
     answer = sandbox.post_json("/sandbox/command", {"text": "/run-report ping"})
     assert answer["ok"] and answer["status"] == 200, answer
     acks = [m for m in channel(sandbox.get_json("/sandbox/state"))["messages"] if m["kind"] == "ephemeral"]
-    job_id = JOB_ID.search(acks[-1]["text"]).group(1)  # type: ignore[union-attr]
+    job_id = JOB_ID.search(acks[-1]["text"]).group(1)
     status = wait_for_state(sandbox, finished_with(job_id, "pong"), what=f"job {job_id} to answer pong")
     assert status["bot"]
 
     # The queue is the in-memory one: nothing was asked of a RabbitMQ or a Redis.
     sandbox.post_json("/sandbox/command", {"text": "/run-report queue"})
     acks = [m for m in channel(sandbox.get_json("/sandbox/state"))["messages"] if m["kind"] == "ephemeral"]
-    queue_job = JOB_ID.search(acks[-1]["text"]).group(1)  # type: ignore[union-attr]
+    queue_job = JOB_ID.search(acks[-1]["text"]).group(1)
     wait_for_state(sandbox, finished_with(queue_job, "in memory"), what="the queue report")
 
 
@@ -109,7 +109,7 @@ def test_bad_input_to_the_sandbox_gets_a_specific_answer(sandbox: SandboxProcess
     assert "Type a message or a command" in err.value.read().decode()
 
 
-def test_with_a_broker_configured_the_sandbox_drives_real_worker_processes(services, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_with_a_broker_configured_the_sandbox_drives_real_worker_processes(services, tmp_path) -> None:
     """The same sandbox, with CELERY_BROKER_URL and REDIS_URL set: no worker runs inside it; a
     real `python run.py worker` pointed at the sandbox (its SLACK_API_URL and token) runs the job."""
     from bench.processes import Services
@@ -137,7 +137,7 @@ def test_with_a_broker_configured_the_sandbox_drives_real_worker_processes(servi
             acks = [
                 m for m in channel(sandbox.get_json("/sandbox/state"))["messages"] if m["kind"] == "ephemeral"
             ]
-            job_id = JOB_ID.search(acks[-1]["text"]).group(1)  # type: ignore[union-attr]
+            job_id = JOB_ID.search(acks[-1]["text"]).group(1)
             wait_for_state(sandbox, finished_with(job_id, "pong"), what=f"job {job_id} on the real worker")
             assert f"[{job_id}] received" in worker.log(), "the job ran in the real worker process"
         finally:

@@ -78,7 +78,7 @@ def metric(text: str, name: str, **labels: str) -> float:
 
 
 @pytest.fixture(scope="module")
-def deployment(services, tmp_path_factory) -> Iterator[Deployment]:  # type: ignore[no-untyped-def]
+def deployment(services, tmp_path_factory) -> Iterator[Deployment]:
     from sandbox import FakeSlack
 
     own = Services(
@@ -122,15 +122,15 @@ def deployment(services, tmp_path_factory) -> Iterator[Deployment]:  # type: ign
 def run_to_the_end(d: Deployment, text: str = "ping") -> str:
     """Send a command; wait for its status message to say it finished; return the job id."""
     slack = d.slack
-    response = slack.send_command("/run-report", text, channel=CHANNEL, mode="http")  # type: ignore[attr-defined]
+    response = slack.send_command("/run-report", text, channel=CHANNEL, mode="http")
     ack = response.body.get("text", "") if isinstance(response.body, dict) else str(response.body)
     match = JOB_ID.search(ack)
     assert match, f"no job id in the ack: {ack!r}"
     job_id = match.group(1)
-    slack.wait_for(  # type: ignore[attr-defined]
+    slack.wait_for(
         lambda: [
             m
-            for m in slack.messages(CHANNEL)  # type: ignore[attr-defined]
+            for m in slack.messages(CHANNEL)
             if job_id in str(m.blocks) and any(w in str(m.blocks) for w in ("succeeded", "failed"))
         ],
         timeout=20,
@@ -139,7 +139,7 @@ def run_to_the_end(d: Deployment, text: str = "ping") -> str:
     return job_id
 
 
-def test_bot_metrics_count_commands_by_outcome_and_time_the_ack(deployment):  # type: ignore[no-untyped-def]
+def test_bot_metrics_count_commands_by_outcome_and_time_the_ack(deployment):
     url = f"http://127.0.0.1:{deployment.bot_port}/metrics"
     before = get(url)[1]
     run_to_the_end(deployment)
@@ -160,7 +160,7 @@ def test_bot_metrics_count_commands_by_outcome_and_time_the_ack(deployment):  # 
     assert "reportbot_dispatch_failures_total" in after
 
 
-def test_worker_metrics_show_job_durations_and_outcomes_summed_over_its_processes(deployment):  # type: ignore[no-untyped-def]
+def test_worker_metrics_show_job_durations_and_outcomes_summed_over_its_processes(deployment):
     url = f"http://127.0.0.1:{deployment.metrics_port}/metrics"
     before = get(url)[1]
     for _ in range(3):  # with two pool processes, more than one of them likely ran a job
@@ -185,7 +185,7 @@ def test_worker_metrics_show_job_durations_and_outcomes_summed_over_its_processe
     assert get(f"http://127.0.0.1:{deployment.metrics_port}/healthz")[0] == 200
 
 
-def test_worker_metrics_count_slack_errors_and_retries(deployment):  # type: ignore[no-untyped-def]
+def test_worker_metrics_count_slack_errors_and_retries(deployment):
     url = f"http://127.0.0.1:{deployment.metrics_port}/metrics"
     slack = deployment.slack
     before = get(url)[1]
@@ -217,10 +217,10 @@ def test_worker_metrics_count_slack_errors_and_retries(deployment):  # type: ign
     )
 
 
-def test_json_logs_carry_the_job_id_from_command_to_result_and_no_secrets(deployment):  # type: ignore[no-untyped-def]
+def test_json_logs_carry_the_job_id_from_command_to_result_and_no_secrets(deployment):
     job_id = run_to_the_end(deployment)
 
-    def lines(proc: Process) -> list[dict]:  # type: ignore[type-arg]
+    def lines(proc: Process) -> list[dict]:
         parsed = []
         for line in proc.log().splitlines():
             if line.strip():
@@ -257,7 +257,7 @@ FLOWER_COMMANDS = pytest.mark.parametrize(
 
 
 @FLOWER_COMMANDS
-def test_flower_refuses_its_api_without_the_basic_auth_credentials(deployment, tmp_path, flower_argv):  # type: ignore[no-untyped-def]
+def test_flower_refuses_its_api_without_the_basic_auth_credentials(deployment, tmp_path, flower_argv):
     port = free_port()
     env = {**deployment.env, "FLOWER_PORT": str(port), "FLOWER_BASIC_AUTH": FLOWER_AUTH}
     flower = Process("flower", [sys.executable, *flower_argv], env, tmp_path)
@@ -286,7 +286,7 @@ def test_flower_refuses_its_api_without_the_basic_auth_credentials(deployment, t
 
 
 @FLOWER_COMMANDS
-def test_flower_will_not_start_without_credentials(deployment, flower_argv):  # type: ignore[no-untyped-def]
+def test_flower_will_not_start_without_credentials(deployment, flower_argv):
     env = {k: v for k, v in deployment.env.items() if k != "FLOWER_BASIC_AUTH"}
     done = subprocess.run(
         [sys.executable, *flower_argv],

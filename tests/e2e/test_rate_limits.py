@@ -21,12 +21,12 @@ JOB_ID = re.compile(r"job `([0-9a-f]{8})`")
 
 def test_a_rate_limited_result_is_posted_once_later_and_the_report_runs_once(
     slack, worker, http_bot, tmp_path: Path
-):  # type: ignore[no-untyped-def]
+):
     runs = tmp_path / "runs.txt"
     time.sleep(MEMORY)  # the worker forgets earlier tests' refusals, so this job asks Slack first
     slack.rate_limit_post_message(per_second=1.0, burst=1)
     response = slack.send_command("/run-report", f"tally path={runs}", channel="C0LIMIT")
-    job_id = JOB_ID.search(str(response.body)).group(1)  # type: ignore[union-attr]
+    job_id = JOB_ID.search(str(response.body)).group(1)
 
     final = slack.wait_for(
         lambda: next(
@@ -47,14 +47,14 @@ def test_a_rate_limited_result_is_posted_once_later_and_the_report_runs_once(
     assert len([m for m in slack.messages("C0LIMIT") if job_id in str(m.blocks)]) == 1
 
 
-def test_many_channels_under_the_limit_lose_and_duplicate_nothing(slack, worker, http_bot):  # type: ignore[no-untyped-def]
+def test_many_channels_under_the_limit_lose_and_duplicate_nothing(slack, worker, http_bot):
     slack.rate_limit_post_message(per_second=1.0, burst=1)
     channels = [f"C0FAN{i:02d}" for i in range(30)]
     ids = {}
     started = time.monotonic()
     for channel in channels:
         response = slack.send_command("/run-report", "echo text=digest", channel=channel)
-        ids[channel] = JOB_ID.search(str(response.body)).group(1)  # type: ignore[union-attr]
+        ids[channel] = JOB_ID.search(str(response.body)).group(1)
 
     def all_done() -> bool:
         return all(
@@ -81,12 +81,12 @@ def test_many_channels_under_the_limit_lose_and_duplicate_nothing(slack, worker,
 
 def test_a_job_retried_after_its_result_was_posted_does_not_run_the_report_again(
     slack, worker, http_bot, tmp_path: Path
-):  # type: ignore[no-untyped-def]
+):
     runs = tmp_path / "runs.txt"
     slack.fail("chat.update", error="ratelimited", status=429, retry_after=1, times=1)
     # Longer than STATUS_GRACE, so its status message is posted running and updated at the end.
     response = slack.send_command("/run-report", f"tally path={runs} seconds=1", channel="C0LATE")
-    job_id = JOB_ID.search(str(response.body)).group(1)  # type: ignore[union-attr]
+    job_id = JOB_ID.search(str(response.body)).group(1)
 
     final = slack.wait_for(
         lambda: next(
@@ -99,10 +99,10 @@ def test_a_job_retried_after_its_result_was_posted_does_not_run_the_report_again
     assert runs.read_text() == "ran\n", "the retry only updated the status message"
 
 
-def test_a_message_slack_refuses_for_good_ends_the_job_visibly(slack, worker, http_bot):  # type: ignore[no-untyped-def]
+def test_a_message_slack_refuses_for_good_ends_the_job_visibly(slack, worker, http_bot):
     slack.fail("chat.update", error="msg_too_long", times=1)
     response = slack.send_command("/run-report", "slow seconds=1", channel="C0REFUSE", user="U0CAROL")
-    job_id = JOB_ID.search(str(response.body)).group(1)  # type: ignore[union-attr]
+    job_id = JOB_ID.search(str(response.body)).group(1)
 
     status = slack.wait_for(
         lambda: next(

@@ -34,14 +34,14 @@ POLICY = "reports-full"
 
 
 @pytest.fixture(scope="module")
-def refused_env(services, slack_server) -> Iterator[dict[str, str]]:  # type: ignore[no-untyped-def]
+def refused_env(services, slack_server) -> Iterator[dict[str, str]]:
     with Services(BROKER_ROOT, REDIS_URL, name=VHOST) as own:
         yield base_env(
             slack_server.api_url, CELERY_BROKER_URL=own.broker_url, REDIS_PREFIX=f"{REDIS_PREFIX}refused:"
         )
 
 
-def test_a_job_whose_retry_rabbitmq_refuses_is_handed_back_and_finished(slack, refused_env, tmp_path):  # type: ignore[no-untyped-def]
+def test_a_job_whose_retry_rabbitmq_refuses_is_handed_back_and_finished(slack, refused_env, tmp_path):
     worker = start_worker(
         "refused-worker", "tasks", refused_env, tmp_path, *WORKER_OPTIONS, "--concurrency=1"
     )

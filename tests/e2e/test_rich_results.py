@@ -13,7 +13,7 @@ JOB_ID = re.compile(r"job `([0-9a-f]{8})`")
 CHANNEL = "C0RICH"
 
 
-def run_and_wait(slack, text: str, files: int = 0):  # type: ignore[no-untyped-def]
+def run_and_wait(slack, text: str, files: int = 0):
     """Send a command over HTTP; return (job id, final status message, thread replies)."""
     response = slack.send_command("/run-report", text, channel=CHANNEL, mode="http")
     assert response.ok, response
@@ -22,7 +22,7 @@ def run_and_wait(slack, text: str, files: int = 0):  # type: ignore[no-untyped-d
     assert match, f"no job id in the ack: {ack!r}"
     job_id = match.group(1)
 
-    def finished():  # type: ignore[no-untyped-def]
+    def finished():
         found = [m for m in slack.messages(CHANNEL) if job_id in str(m.blocks)]
         if found and any(w in str(found[0].blocks) for w in ("succeeded", "failed")):
             return found[0]
@@ -39,7 +39,7 @@ def run_and_wait(slack, text: str, files: int = 0):  # type: ignore[no-untyped-d
     return job_id, final, replies
 
 
-def thread_files(replies):  # type: ignore[no-untyped-def]
+def thread_files(replies):
     return {f.name: f for m in replies for f in m.files}
 
 
@@ -48,7 +48,7 @@ def png_size(data: bytes) -> tuple[int, int]:
     return struct.unpack(">II", data[16:24])
 
 
-def test_a_table_shows_in_the_thread_and_its_exact_csv_is_uploaded_there(slack, worker, http_bot):  # type: ignore[no-untyped-def]
+def test_a_table_shows_in_the_thread_and_its_exact_csv_is_uploaded_there(slack, worker, http_bot):
     _, final, replies = run_and_wait(slack, "exact", files=1)
     result = replies[0]
     [table] = [b for b in result.blocks if b["type"] == "table"]
@@ -69,7 +69,7 @@ def test_a_table_shows_in_the_thread_and_its_exact_csv_is_uploaded_there(slack, 
     assert "succeeded" in str(final.blocks)
 
 
-def test_files_go_through_the_three_step_upload_into_the_jobs_thread(slack, worker, http_bot):  # type: ignore[no-untyped-def]
+def test_files_go_through_the_three_step_upload_into_the_jobs_thread(slack, worker, http_bot):
     _, final, replies = run_and_wait(slack, "attach", files=1)
     [get_url] = slack.requests("files.getUploadURLExternal")
     [upload] = slack.requests("upload")
@@ -82,7 +82,7 @@ def test_files_go_through_the_three_step_upload_into_the_jobs_thread(slack, work
     assert "The notes are attached." in replies[0].text
 
 
-def test_a_chart_is_a_valid_png_in_the_thread(slack, worker, http_bot):  # type: ignore[no-untyped-def]
+def test_a_chart_is_a_valid_png_in_the_thread(slack, worker, http_bot):
     _, _, replies = run_and_wait(slack, "plot kind=bar", files=2)
     files = thread_files(replies)
     assert png_size(files["visits-by-month.png"].data) == (800, 450)
@@ -90,7 +90,7 @@ def test_a_chart_is_a_valid_png_in_the_thread(slack, worker, http_bot):  # type:
     assert "bar chart attached" in str(replies[0].blocks)
 
 
-def test_a_long_table_is_cut_at_slacks_limits_and_says_how_many_rows_more(slack, worker, http_bot):  # type: ignore[no-untyped-def]
+def test_a_long_table_is_cut_at_slacks_limits_and_says_how_many_rows_more(slack, worker, http_bot):
     _, _, replies = run_and_wait(slack, "rows n=250", files=1)
     [table] = [b for b in replies[0].blocks if b["type"] == "table"]
     assert len(table["rows"]) == 21  # header + the first 20; Slack allows 100
@@ -100,13 +100,13 @@ def test_a_long_table_is_cut_at_slacks_limits_and_says_how_many_rows_more(slack,
     assert thread_files(replies)["rows.csv"].data.count(b"\r\n") == 251
 
 
-def test_a_table_wider_than_a_table_block_is_aligned_monospace(slack, worker, http_bot):  # type: ignore[no-untyped-def]
+def test_a_table_wider_than_a_table_block_is_aligned_monospace(slack, worker, http_bot):
     _, _, replies = run_and_wait(slack, "wide cols=25", files=1)
     assert not [b for b in replies[0].blocks if b["type"] == "table"]
     assert "```" in replies[0].blocks[0]["text"]["text"]
 
 
-def test_a_failed_upload_still_leaves_the_text_result_and_says_so(slack, worker, http_bot):  # type: ignore[no-untyped-def]
+def test_a_failed_upload_still_leaves_the_text_result_and_says_so(slack, worker, http_bot):
     slack.fail("upload", error=None, status=500, times=10)
     _, final, replies = run_and_wait(slack, "exact")
     note = slack.wait_for(
@@ -118,7 +118,7 @@ def test_a_failed_upload_still_leaves_the_text_result_and_says_so(slack, worker,
     assert not slack.files() or not any(f.completed for f in slack.files())
 
 
-def test_the_shipped_sql_report_shows_a_table_and_a_chart(slack, worker, http_bot):  # type: ignore[no-untyped-def]
+def test_the_shipped_sql_report_shows_a_table_and_a_chart(slack, worker, http_bot):
     _, final, replies = run_and_wait(slack, "sales-by-region since=today-90d", files=2)
     [table] = [b for b in replies[0].blocks if b["type"] == "table"]
     assert [c["text"] for c in table["rows"][0]] == ["region", "orders", "revenue"]
@@ -128,7 +128,7 @@ def test_the_shipped_sql_report_shows_a_table_and_a_chart(slack, worker, http_bo
     assert png_size(files["revenue-by-region.png"].data) == (800, 450)
 
 
-def test_an_injection_attempt_through_an_argument_changes_nothing(slack, worker, http_bot):  # type: ignore[no-untyped-def]
+def test_an_injection_attempt_through_an_argument_changes_nothing(slack, worker, http_bot):
     _, final, replies = run_and_wait(slack, 'orders region="x\'; drop table orders; --" since=today-90d')
     assert "The report returned no rows." in str(replies[0].blocks)
     assert "succeeded" in str(final.blocks)
@@ -137,7 +137,7 @@ def test_an_injection_attempt_through_an_argument_changes_nothing(slack, worker,
     assert thread_files(replies)["orders.csv"].data.count(b"\r\n") > 2
 
 
-def test_a_bad_sql_report_argument_is_answered_at_once_and_nothing_runs(slack, worker, http_bot):  # type: ignore[no-untyped-def]
+def test_a_bad_sql_report_argument_is_answered_at_once_and_nothing_runs(slack, worker, http_bot):
     response = slack.send_command(
         "/run-report", "sales-by-region since=last-week", channel=CHANNEL, mode="http"
     )
@@ -146,7 +146,7 @@ def test_a_bad_sql_report_argument_is_answered_at_once_and_nothing_runs(slack, w
     assert not slack.messages(CHANNEL)
 
 
-def test_a_text_too_big_for_a_message_shows_what_fits_and_its_whole_text_is_attached(slack, worker, http_bot):  # type: ignore[no-untyped-def]
+def test_a_text_too_big_for_a_message_shows_what_fits_and_its_whole_text_is_attached(slack, worker, http_bot):
     _, final, replies = run_and_wait(slack, "big chars=2000000 width=80", files=1)
     assert "succeeded" in str(final.blocks)
     [result] = [m for m in replies if m.blocks]

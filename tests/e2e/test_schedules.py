@@ -35,18 +35,18 @@ channel = "C0STATIC"
 
 
 @pytest.fixture(scope="module")
-def reports_file(tmp_path_factory) -> Path:  # type: ignore[no-untyped-def]
+def reports_file(tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp("schedules") / "reports.toml"
     path.write_text(STATIC_TOML, encoding="utf-8")
     return path
 
 
-def schedule_env(slack_server, reports_file: Path) -> dict[str, str]:  # type: ignore[no-untyped-def]
+def schedule_env(slack_server, reports_file: Path) -> dict[str, str]:
     return {"SCHEDULE_MIN_INTERVAL": "2", "ADMIN_USERS": ADMIN, "REPORTS_FILE": str(reports_file)}
 
 
 @pytest.fixture(scope="module")
-def schedule_bot(services, slack_server, reports_file, tmp_path_factory) -> Iterator[Process]:  # type: ignore[no-untyped-def]
+def schedule_bot(services, slack_server, reports_file, tmp_path_factory) -> Iterator[Process]:
     """`python run.py bot` with a 2 s minimum interval; commands go to it for this module."""
     previous = getattr(slack_server, "bot_url", None)
     proc, port = start_bot(
@@ -62,7 +62,7 @@ def schedule_bot(services, slack_server, reports_file, tmp_path_factory) -> Iter
 
 
 @pytest.fixture
-def no_schedules(services) -> Iterator[None]:  # type: ignore[no-untyped-def]
+def no_schedules(services) -> Iterator[None]:
     """Each test starts and ends with no schedules made from Slack (static ones stay)."""
     import redis
 
@@ -84,7 +84,7 @@ class Beats:
     """Real beat processes, started as a user would: `python run.py beat`, and (every second one)
     `celery -A tasks beat`, which must run the same scheduler."""
 
-    def __init__(self, slack_server, reports_file: Path, tmp: Path) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, slack_server, reports_file: Path, tmp: Path) -> None:
         self.env = base_env(slack_server.api_url, **schedule_env(slack_server, reports_file))
         self.tmp = tmp
         self.procs: list[Process] = []
@@ -120,26 +120,26 @@ class Beats:
 
 
 @pytest.fixture
-def beats(slack_server, reports_file, tmp_path) -> Iterator[Beats]:  # type: ignore[no-untyped-def]
+def beats(slack_server, reports_file, tmp_path) -> Iterator[Beats]:
     group = Beats(slack_server, reports_file, tmp_path)
     yield group
     group.stop()
 
 
-def command(slack, text: str, channel: str, user: str = ADMIN) -> str:  # type: ignore[no-untyped-def]
+def command(slack, text: str, channel: str, user: str = ADMIN) -> str:
     response = slack.send_command("/run-report", text, channel=channel, user=user)
     assert response.ok, response
     body = response.body
     return body.get("text", "") if isinstance(body, dict) else str(body or "")
 
 
-def runs_of(slack, channel: str, schedule_id: str) -> list:  # type: ignore[no-untyped-def]
+def runs_of(slack, channel: str, schedule_id: str) -> list:
     """The messages of a schedule's runs in the channel (one each), oldest first."""
     return [m for m in slack.messages(channel) if f"schedule `{schedule_id}`" in str(m.blocks)]
 
 
-def job_id(message) -> str:  # type: ignore[no-untyped-def]
-    return re.search(r"job `([0-9a-f]{8})`", str(message.blocks)).group(1)  # type: ignore[union-attr]
+def job_id(message) -> str:
+    return re.search(r"job `([0-9a-f]{8})`", str(message.blocks)).group(1)
 
 
 def fired(channel: str, schedule_id: str) -> set[str]:
@@ -152,7 +152,7 @@ def fired(channel: str, schedule_id: str) -> set[str]:
     return {r.job.id for r in history if r.job.schedule_id == schedule_id}
 
 
-def posted_runs(slack, channel: str, schedule_id: str) -> list:  # type: ignore[no-untyped-def]
+def posted_runs(slack, channel: str, schedule_id: str) -> list:
     """`runs_of`, once every run fired so far has posted its message."""
     made = fired(channel, schedule_id)
     wait_until(
@@ -182,11 +182,11 @@ def leader_passes_after(moment: float) -> None:
 
 def test_two_beats_post_each_tick_of_an_every_5s_schedule_once_and_removing_it_stops_it(
     slack, worker, schedule_bot, no_schedules, beats
-):  # type: ignore[no-untyped-def]
+):
     channel = "C0TICKS"
     beats.start(2)
     ack = command(slack, 'schedule add echo text="tick tock" every 5s tz=UTC', channel)
-    schedule_id = SCHEDULE_ID.search(ack).group(1)  # type: ignore[union-attr]
+    schedule_id = SCHEDULE_ID.search(ack).group(1)
     assert len(re.findall(r"UTC", ack.split("Next runs:")[1].split("\n")[0])) == 3, ack
 
     slack.wait_for(lambda: len(runs_of(slack, channel, schedule_id)) >= 3, timeout=25, message="three runs")
@@ -218,11 +218,11 @@ def test_two_beats_post_each_tick_of_an_every_5s_schedule_once_and_removing_it_s
 
 def test_a_paused_schedule_stops_firing_and_fires_again_once_resumed(
     slack, worker, schedule_bot, no_schedules, beats
-):  # type: ignore[no-untyped-def]
+):
     channel = "C0PAUSE"
     beats.start(1)
     ack = command(slack, "schedule add echo text=paused-or-not every 3s tz=UTC", channel)
-    schedule_id = SCHEDULE_ID.search(ack).group(1)  # type: ignore[union-attr]
+    schedule_id = SCHEDULE_ID.search(ack).group(1)
     slack.wait_for(lambda: runs_of(slack, channel, schedule_id), timeout=15, message="a first run")
 
     assert f"Paused schedule `{schedule_id}`" in command(slack, f"schedule pause {schedule_id}", channel)
@@ -238,11 +238,11 @@ def test_a_paused_schedule_stops_firing_and_fires_again_once_resumed(
     )
 
 
-def test_restarting_both_beats_loses_no_schedule(slack, worker, schedule_bot, no_schedules, beats):  # type: ignore[no-untyped-def]
+def test_restarting_both_beats_loses_no_schedule(slack, worker, schedule_bot, no_schedules, beats):
     channel = "C0RESTART"
     first = beats.start(2)
     ack = command(slack, "schedule add echo text=still-here every 5s tz=UTC", channel)
-    schedule_id = SCHEDULE_ID.search(ack).group(1)  # type: ignore[union-attr]
+    schedule_id = SCHEDULE_ID.search(ack).group(1)
     slack.wait_for(lambda: runs_of(slack, channel, schedule_id), timeout=15, message="a first run")
     for proc in first:
         proc.stop()
@@ -260,7 +260,7 @@ def test_restarting_both_beats_loses_no_schedule(slack, worker, schedule_bot, no
 
 def test_a_run_is_published_once_even_when_two_beats_both_think_they_lead(
     slack, worker, services, reports_file
-):  # type: ignore[no-untyped-def]
+):
     """The second guard: without the lock, the per-run claim alone keeps a tick to one post."""
     from tasks.reports import load_reports
     from tasks.schedules.beat import Dispatcher
@@ -296,10 +296,10 @@ def test_a_run_is_published_once_even_when_two_beats_both_think_they_lead(
         ScheduleStore(store).remove(schedule.id)
 
 
-def test_schedule_list_shows_the_channels_schedules_and_static_ones_marked(slack, schedule_bot, no_schedules):  # type: ignore[no-untyped-def]
+def test_schedule_list_shows_the_channels_schedules_and_static_ones_marked(slack, schedule_bot, no_schedules):
     slack.set_user(ADMIN, tz="America/New_York")
     ack = command(slack, 'schedule add echo text="morning" cron "0 9 * * 1-5"', "C0STATIC")
-    schedule_id = SCHEDULE_ID.search(ack).group(1)  # type: ignore[union-attr]
+    schedule_id = SCHEDULE_ID.search(ack).group(1)
     # No tz= given: the adding user's zone from Slack, and the next runs shown in it.
     assert "(America/New_York)" in ack and re.search(r"09:00 E[SD]T", ack), ack
     listing = command(slack, "schedule list", "C0STATIC", user="U0BOB")
@@ -334,7 +334,7 @@ def test_schedule_list_shows_the_channels_schedules_and_static_ones_marked(slack
 )
 def test_every_bad_schedule_command_gets_a_specific_answer_and_stores_nothing(
     slack, schedule_bot, no_schedules, text, user, says
-):  # type: ignore[no-untyped-def]
+):
     answer = command(slack, text, "C0STATIC", user=user)
     assert says in answer, answer
     assert "Traceback" not in answer and "<!channel>" not in answer
@@ -344,7 +344,7 @@ def test_every_bad_schedule_command_gets_a_specific_answer_and_stores_nothing(
 
 def test_schedule_list_after_resume_shows_a_next_run_to_come_not_one_planned_while_paused(
     slack, schedule_bot, no_schedules
-):  # type: ignore[no-untyped-def]
+):
     """No beat runs here, so the run state beat wrote before the pause is still in Redis."""
     from datetime import UTC, datetime
 
@@ -352,7 +352,7 @@ def test_schedule_list_after_resume_shows_a_next_run_to_come_not_one_planned_whi
     from tasks.store import RedisStore
 
     ack = command(slack, "schedule add echo every 1h tz=UTC", "C0RESUME")
-    schedule_id = SCHEDULE_ID.search(ack).group(1)  # type: ignore[union-attr]
+    schedule_id = SCHEDULE_ID.search(ack).group(1)
     assert "Paused" in command(slack, f"schedule pause {schedule_id}", "C0RESUME")
     schedules = ScheduleStore(RedisStore(REDIS_URL, prefix=REDIS_PREFIX))
     paused = schedules.get(schedule_id)
@@ -374,7 +374,7 @@ def test_schedule_list_after_resume_shows_a_next_run_to_come_not_one_planned_whi
 
 
 @pytest.fixture(scope="module")
-def open_bot(services, slack_server, reports_file, tmp_path_factory) -> Iterator[Process]:  # type: ignore[no-untyped-def]
+def open_bot(services, slack_server, reports_file, tmp_path_factory) -> Iterator[Process]:
     """A bot with no ADMIN_USERS (everyone may add schedules) and small limits."""
     proc, port = start_bot(
         slack_server,
@@ -385,20 +385,20 @@ def open_bot(services, slack_server, reports_file, tmp_path_factory) -> Iterator
         SCHEDULES_PER_USER="3",
         SCHEDULES_PER_CHANNEL="5",
     )
-    proc.port = port  # type: ignore[attr-defined]
+    proc.port = port
     yield proc
     proc.stop()
 
 
 @pytest.fixture
-def to_open_bot(slack_server, open_bot) -> Iterator[None]:  # type: ignore[no-untyped-def]
+def to_open_bot(slack_server, open_bot) -> Iterator[None]:
     previous = getattr(slack_server, "bot_url", None)
     slack_server.bot_url = f"http://127.0.0.1:{open_bot.port}/slack/events"
     yield
     slack_server.bot_url = previous
 
 
-def test_one_person_and_one_channel_are_held_to_their_schedule_limits(slack, to_open_bot, no_schedules):  # type: ignore[no-untyped-def]
+def test_one_person_and_one_channel_are_held_to_their_schedule_limits(slack, to_open_bot, no_schedules):
     for n in range(3):
         assert "Scheduled" in command(slack, "schedule add echo every 1m tz=UTC", f"C0LIM{n}", user="U0FLOOD")
     refused = command(slack, "schedule add echo every 1m tz=UTC", "C0LIM9", user="U0FLOOD")
@@ -410,9 +410,9 @@ def test_one_person_and_one_channel_are_held_to_their_schedule_limits(slack, to_
     assert "This channel has 5 schedules already" in full, full
 
 
-def test_a_refused_schedule_change_says_nothing_of_the_other_channel(slack, to_open_bot, no_schedules):  # type: ignore[no-untyped-def]
+def test_a_refused_schedule_change_says_nothing_of_the_other_channel(slack, to_open_bot, no_schedules):
     ack = command(slack, "schedule add echo every 1h tz=UTC", "C0PRIV", user="U0OWNER")
-    schedule_id = SCHEDULE_ID.search(ack).group(1)  # type: ignore[union-attr]
+    schedule_id = SCHEDULE_ID.search(ack).group(1)
     for verb in ("remove", "pause", "resume"):
         theirs = command(slack, f"schedule {verb} {schedule_id}", "C0PUBLIC", user="U0NOSY")
         unknown = command(slack, f"schedule {verb} s-000000", "C0PUBLIC", user="U0NOSY")
@@ -420,7 +420,7 @@ def test_a_refused_schedule_change_says_nothing_of_the_other_channel(slack, to_o
     assert f"`{schedule_id}`" in command(slack, "schedule list", "C0PRIV")
 
 
-def test_five_hundred_schedules_are_listed_in_pages_that_slack_shows(slack, schedule_bot, no_schedules):  # type: ignore[no-untyped-def]
+def test_five_hundred_schedules_are_listed_in_pages_that_slack_shows(slack, schedule_bot, no_schedules):
     from tasks.schedules.schedule import Rule, Schedule, ScheduleStore
     from tasks.store import RedisStore
 

@@ -55,7 +55,7 @@ class Rig:
             slack_server.api_url, REPORT_MODULES=REPORTS, LOG_LEVEL="INFO", WORKER_METRICS_PORT="0"
         )
         self.bot = start_http("hostile-bot", [sys.executable, "run.py", "bot"], self.env, tmp)
-        self.bot_url = f"http://127.0.0.1:{self.bot.port}/slack/events"  # type: ignore[attr-defined]
+        self.bot_url = f"http://127.0.0.1:{self.bot.port}/slack/events"
         self.worker = start_worker(
             "hostile", "tasks", self.env, tmp, *WORKER_OPTIONS, "--concurrency=2", celery_cli=True
         )
@@ -76,7 +76,7 @@ class Rig:
 
 
 @pytest.fixture(scope="module")
-def rig(services, slack_server, tmp_path_factory) -> Iterator[Rig]:  # type: ignore[no-untyped-def]
+def rig(services, slack_server, tmp_path_factory) -> Iterator[Rig]:
     HOSTILE.__enter__()
     rig = Rig(slack_server, tmp_path_factory.mktemp("hostile"))
     yield rig
@@ -86,7 +86,7 @@ def rig(services, slack_server, tmp_path_factory) -> Iterator[Rig]:  # type: ign
 
 
 @pytest.fixture
-def env(rig, slack) -> Iterator[Rig]:  # type: ignore[no-untyped-def]
+def env(rig, slack) -> Iterator[Rig]:
     """This module's bot for Slack's commands; afterwards, no credential of any shape in
     anything Slack was sent (messages, thread replies, edits, ephemerals)."""
     previous, slack.bot_url = slack.bot_url, rig.bot_url
@@ -100,7 +100,7 @@ def env(rig, slack) -> Iterator[Rig]:  # type: ignore[no-untyped-def]
     assert not leaked, f"credentials in Slack: {leaked}"
 
 
-def run(slack, text: str, channel: str) -> str:  # type: ignore[no-untyped-def]
+def run(slack, text: str, channel: str) -> str:
     """Type `/run-report text` in `channel`; the job id from the ack."""
     response = slack.send_command("/run-report", text, channel=channel, user=ALICE)
     assert response.ok and response.elapsed < 3.0, response
@@ -109,7 +109,7 @@ def run(slack, text: str, channel: str) -> str:  # type: ignore[no-untyped-def]
     return match.group(1)
 
 
-def status_of(slack, channel: str, job_id: str) -> Any:  # type: ignore[no-untyped-def]
+def status_of(slack, channel: str, job_id: str) -> Any:
     found = [m for m in slack.messages(channel) if f"job `{job_id}`" in str(m.blocks)]
     assert len(found) <= 1, f"job {job_id} has {len(found)} status messages"
     return found[0] if found else None
@@ -125,7 +125,7 @@ def buttons(message: Any) -> list[str]:
     return [e["text"]["text"] for b in message.blocks or [] if b["type"] == "actions" for e in b["elements"]]
 
 
-def wait_status(slack, channel: str, job_id: str, word: str, timeout: float) -> Any:  # type: ignore[no-untyped-def]
+def wait_status(slack, channel: str, job_id: str, word: str, timeout: float) -> Any:
     def said() -> Any:
         message = status_of(slack, channel, job_id)
         return message if message is not None and word in section(message) else None
@@ -133,13 +133,13 @@ def wait_status(slack, channel: str, job_id: str, word: str, timeout: float) -> 
     return slack.wait_for(said, timeout=timeout, message=f"job {job_id}'s status message to say {word!r}")
 
 
-def recorded(slack, channel: str, job_id: str) -> str:  # type: ignore[no-untyped-def]
+def recorded(slack, channel: str, job_id: str) -> str:
     """What `status <job_id>` answers in the channel."""
     response = slack.send_command("/run-report", f"status {job_id}", channel=channel, user=ALICE)
     return str(response.body)
 
 
-def assert_ended_failed(slack, channel: str, job_id: str, words: str) -> Any:  # type: ignore[no-untyped-def]
+def assert_ended_failed(slack, channel: str, job_id: str, words: str) -> Any:
     """The job's status message says failed, with nothing left to cancel; its thread and the
     requester say why; `status` says failed."""
     final = wait_status(slack, channel, job_id, "failed", timeout=45)
@@ -165,7 +165,7 @@ def assert_ended_failed(slack, channel: str, job_id: str, words: str) -> Any:  #
 
 def test_a_report_that_swallows_its_soft_limit_is_killed_at_the_hard_limit_and_its_job_ends(
     env, slack
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     from tasks.jobs.queues import time_limits
 
     channel = "C0STUBBORN"
@@ -185,7 +185,7 @@ def test_a_report_that_swallows_its_soft_limit_is_killed_at_the_hard_limit_and_i
     assert env.worker.alive()
 
 
-def test_a_report_whose_pool_process_dies_every_time_ends_failed_instead_of_looping(env, slack) -> None:  # type: ignore[no-untyped-def]
+def test_a_report_whose_pool_process_dies_every_time_ends_failed_instead_of_looping(env, slack) -> None:
     channel = "C0DOOMED"
     job_id = run(slack, "doomed", channel)
 
@@ -199,7 +199,7 @@ def test_a_report_whose_pool_process_dies_every_time_ends_failed_instead_of_loop
     assert env.worker.log().count(f"[{job_id}] received") <= 2
 
 
-def test_a_record_left_running_past_its_hard_limit_is_closed_by_beat(env, slack) -> None:  # type: ignore[no-untyped-def]
+def test_a_record_left_running_past_its_hard_limit_is_closed_by_beat(env, slack) -> None:
     from slack_sdk import WebClient
 
     from tasks.jobs.records import Job, JobRecord, new_job_id
@@ -235,7 +235,7 @@ def test_a_record_left_running_past_its_hard_limit_is_closed_by_beat(env, slack)
     assert "*running*" in recorded(slack, channel, forged["alive"])
 
 
-def test_a_reports_error_reaches_the_log_redacted_and_the_channel_only_as_its_kind(env, slack) -> None:  # type: ignore[no-untyped-def]
+def test_a_reports_error_reaches_the_log_redacted_and_the_channel_only_as_its_kind(env, slack) -> None:
     channel = "C0LEAKDB"
     job_id = run(slack, "leaky-db", channel)
 
@@ -262,7 +262,7 @@ def test_a_reports_error_reaches_the_log_redacted_and_the_channel_only_as_its_ki
     assert not [s for s in LEAKED if s in log]
 
 
-def test_tokens_passwords_and_keys_in_an_error_are_redacted_in_the_log(env, slack) -> None:  # type: ignore[no-untyped-def]
+def test_tokens_passwords_and_keys_in_an_error_are_redacted_in_the_log(env, slack) -> None:
     channel = "C0LEAKKEYS"
     job_id = run(slack, "leaky-keys", channel)
 
@@ -284,7 +284,7 @@ def test_tokens_passwords_and_keys_in_an_error_are_redacted_in_the_log(env, slac
         assert secret not in log
 
 
-def test_no_credential_of_any_shape_reached_a_log_of_this_modules_processes(env, slack) -> None:  # type: ignore[no-untyped-def]
+def test_no_credential_of_any_shape_reached_a_log_of_this_modules_processes(env, slack) -> None:
     """Last: every line the bot, the worker and beat logged (while the tests above timed out,
     lost processes and leaked, and the two leaky reports once more), searched for every
     credential shape, not only for the configured strings."""

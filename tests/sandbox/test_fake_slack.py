@@ -423,7 +423,7 @@ def test_socket_mode_command_ack_and_reconnect(slack: FakeSlack) -> None:
         sm.close()
 
 
-def test_over_tls_every_url_the_fake_mints_is_served_over_tls(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_over_tls_every_url_the_fake_mints_is_served_over_tls(tmp_path, monkeypatch) -> None:
     """Slack serves HTTPS only: with a certificate, so does the fake, for each URL it hands out."""
     cert = make_certificate(tmp_path)
     monkeypatch.setenv("SSL_CERT_FILE", str(cert.cert))

@@ -26,7 +26,7 @@ CHANNEL = "C0GUARD"
 
 
 @pytest.fixture
-def prefix(services) -> str:  # type: ignore[no-untyped-def]
+def prefix(services) -> str:
     """This test's own Redis keys, under the session's prefix."""
     return f"{REDIS_PREFIX}{uuid.uuid4().hex}:"
 
@@ -36,7 +36,7 @@ def records(prefix: str) -> JobRecords:
     return JobRecords(RedisStore(REDIS_URL, prefix=prefix))
 
 
-def make_runtime(slack, prefix: str) -> Runtime:  # type: ignore[no-untyped-def]
+def make_runtime(slack, prefix: str) -> Runtime:
     settings = Settings(
         slack_bot_token=BOT_TOKEN,
         slack_api_url=slack.api_url,
@@ -51,7 +51,7 @@ def new_job(report: str, **args: str) -> Job:
     return Job(id=new_job_id(), report=report, args=args, channel=CHANNEL, user="U0ALICE")
 
 
-def test_a_job_cancelled_while_queued_never_runs_nor_posts(slack, prefix):  # type: ignore[no-untyped-def]
+def test_a_job_cancelled_while_queued_never_runs_nor_posts(slack, prefix):
     runtime = make_runtime(slack, prefix)
     job = new_job("echo", text="should not appear")
     record = runtime.records.created(job)
@@ -59,10 +59,10 @@ def test_a_job_cancelled_while_queued_never_runs_nor_posts(slack, prefix):  # ty
 
     assert run_job(job, runtime) == "cancelled"
     assert slack.messages(CHANNEL) == []
-    assert runtime.records.get(job.id).state == "cancelled"  # type: ignore[union-attr]
+    assert runtime.records.get(job.id).state == "cancelled"
 
 
-def test_a_first_delivery_of_a_job_cancelled_while_queued_posts_nothing(slack, prefix):  # type: ignore[no-untyped-def]
+def test_a_first_delivery_of_a_job_cancelled_while_queued_posts_nothing(slack, prefix):
     # A first delivery reads its record once its report has run (run_job's first_delivery):
     # the cancel is found then, before anything is posted.
     runtime = make_runtime(slack, prefix)
@@ -71,11 +71,11 @@ def test_a_first_delivery_of_a_job_cancelled_while_queued_posts_nothing(slack, p
 
     assert run_job(job, runtime, first_delivery=True) == "cancelled"
     assert slack.messages(CHANNEL) == []
-    assert runtime.records.get(job.id).state == "cancelled"  # type: ignore[union-attr]
+    assert runtime.records.get(job.id).state == "cancelled"
 
 
 @pytest.mark.parametrize("first_delivery", [False, True])
-def test_a_job_cancelled_while_running_posts_no_result_and_says_who_cancelled(slack, prefix, first_delivery):  # type: ignore[no-untyped-def]
+def test_a_job_cancelled_while_running_posts_no_result_and_says_who_cancelled(slack, prefix, first_delivery):
     runtime = make_runtime(slack, prefix)
     job = new_job("slow", seconds="1")
     runtime.records.created(job)
@@ -87,7 +87,7 @@ def test_a_job_cancelled_while_running_posts_no_result_and_says_who_cancelled(sl
     status = wait_until(lambda: slack.messages(CHANNEL), 10, what="the status message")[0]
     assert "running" in str(status.blocks)
 
-    assert runtime.records.cancel(runtime.records.get(job.id), "U0BOB")  # type: ignore[arg-type]
+    assert runtime.records.cancel(runtime.records.get(job.id), "U0BOB")
     thread.join(10)
 
     assert outcome == ["cancelled"]
@@ -101,7 +101,7 @@ def test_a_job_cancelled_while_running_posts_no_result_and_says_who_cancelled(sl
 @pytest.mark.parametrize("first_delivery", [False, True])
 def test_a_quick_report_cancelled_while_it_ran_posts_no_result_and_says_who_cancelled(
     slack, prefix, first_delivery
-):  # type: ignore[no-untyped-def]
+):
     runtime = make_runtime(slack, prefix)
     job = new_job("slow", seconds="0.3")  # done within STATUS_GRACE: no status message while it runs
     runtime.records.created(job)
@@ -112,7 +112,7 @@ def test_a_quick_report_cancelled_while_it_ran_posts_no_result_and_says_who_canc
     thread.start()
     time.sleep(0.1)
     assert slack.messages(CHANNEL) == []
-    assert runtime.records.cancel(runtime.records.get(job.id), "U0BOB")  # type: ignore[arg-type]
+    assert runtime.records.cancel(runtime.records.get(job.id), "U0BOB")
     thread.join(10)
 
     assert outcome == ["cancelled"]
@@ -131,8 +131,8 @@ def test_the_first_cancel_wins_and_a_worker_save_cannot_undo_it(records: JobReco
     assert worker_copy is not None
     worker_copy.state, worker_copy.started_at = "running", 1.0
     records.save(worker_copy)
-    assert records.cancel(records.get(job.id), "U0BOB")  # type: ignore[arg-type]
-    assert not records.cancel(records.get(job.id), "U0CAROL")  # type: ignore[arg-type]
+    assert records.cancel(records.get(job.id), "U0BOB")
+    assert not records.cancel(records.get(job.id), "U0CAROL")
     # ... and saves its copy, finished, after it: the cancel still stands, by the first to ask.
     worker_copy.state, worker_copy.finished_at = "succeeded", 2.0
     records.save(worker_copy)
@@ -147,5 +147,5 @@ def test_the_queued_record_written_after_the_ack_does_not_overwrite_a_quicker_wo
     job = new_job("ping")
     records.save(JobRecord(job=job, state="succeeded", finished_at=1.0))  # the worker was first
     records.created(job)  # the bot's after-ack step
-    assert records.get(job.id).state == "succeeded"  # type: ignore[union-attr]
+    assert records.get(job.id).state == "succeeded"
     assert [r.job.id for r in records.history(CHANNEL)] == [job.id]

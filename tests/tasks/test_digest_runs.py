@@ -16,7 +16,7 @@ from tests.support import BOT_TOKEN, worker_runtime
 
 
 @pytest.fixture
-def runtime(services):  # type: ignore[no-untyped-def]
+def runtime(services):
     slack = FakeSlack(bot_token=BOT_TOKEN).start()
     runs: list[str] = []
 
@@ -41,7 +41,7 @@ def digest_job(report: str, channel: str) -> Job:
     )
 
 
-def test_a_digest_is_one_message_with_the_result_and_how_it_went(runtime) -> None:  # type: ignore[no-untyped-def]
+def test_a_digest_is_one_message_with_the_result_and_how_it_went(runtime) -> None:
     rt, slack, runs = runtime
     job = digest_job("sales", "C0DIGEST")
 
@@ -63,7 +63,7 @@ def test_a_digest_is_one_message_with_the_result_and_how_it_went(runtime) -> Non
     assert len(slack.messages("C0DIGEST")) == 1 and runs == ["ran"]
 
 
-def test_a_digest_refused_by_the_rate_limit_posts_its_kept_result_once_on_retry(runtime) -> None:  # type: ignore[no-untyped-def]
+def test_a_digest_refused_by_the_rate_limit_posts_its_kept_result_once_on_retry(runtime) -> None:
     rt, slack, runs = runtime
     slack.rate_limit_post_message(per_second=1.0, burst=1)
     WebClient(BOT_TOKEN, base_url=slack.api_url).chat_postMessage(
@@ -82,7 +82,7 @@ def test_a_digest_refused_by_the_rate_limit_posts_its_kept_result_once_on_retry(
     assert runs == ["ran"], "the retry posts the result kept from the first attempt"
 
 
-def test_a_digests_files_go_in_its_messages_thread(runtime) -> None:  # type: ignore[no-untyped-def]
+def test_a_digests_files_go_in_its_messages_thread(runtime) -> None:
     rt, slack, _ = runtime
     assert run_job(digest_job("export", "C0FILES"), rt) == "succeeded"
 
@@ -92,7 +92,7 @@ def test_a_digests_files_go_in_its_messages_thread(runtime) -> None:  # type: ig
     assert [f.name for f in reply.files] == ["sales.csv"]
 
 
-def test_a_failed_digest_says_what_went_wrong_in_its_one_message(runtime) -> None:  # type: ignore[no-untyped-def]
+def test_a_failed_digest_says_what_went_wrong_in_its_one_message(runtime) -> None:
     rt, slack, _ = runtime
     job = digest_job("broken", "C0BROKEN")
 

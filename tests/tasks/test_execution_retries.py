@@ -17,7 +17,7 @@ from tests.support import BOT_TOKEN, worker_runtime
 
 
 @pytest.fixture
-def runtime(services):  # type: ignore[no-untyped-def]
+def runtime(services):
     slack = FakeSlack(bot_token=BOT_TOKEN).start()
     rt = worker_runtime(
         slack, Report.from_function(lambda: "secret numbers", name="finance", groups=("S0FIN",))
@@ -26,7 +26,7 @@ def runtime(services):  # type: ignore[no-untyped-def]
     slack.stop()
 
 
-def test_a_group_lookup_slack_cannot_answer_is_retried_not_refused(runtime) -> None:  # type: ignore[no-untyped-def]
+def test_a_group_lookup_slack_cannot_answer_is_retried_not_refused(runtime) -> None:
     rt, slack = runtime
     slack.set_usergroup("S0FIN", ["U0FIN"])
     slack.fail("usergroups.users.list", error="ratelimited", status=429, retry_after=1, times=1)
@@ -41,7 +41,7 @@ def test_a_group_lookup_slack_cannot_answer_is_retried_not_refused(runtime) -> N
     assert [r.text for r in slack.thread("C0FIN", status.ts)] == ["secret numbers"]
 
 
-def test_after_a_refusal_the_next_job_waits_for_its_channel_instead_of_being_refused(runtime) -> None:  # type: ignore[no-untyped-def]
+def test_after_a_refusal_the_next_job_waits_for_its_channel_instead_of_being_refused(runtime) -> None:
     rt, slack = runtime
     runs: list[str] = []
     rt.registry.add(Report.from_function(lambda: runs.append("ran") or f"run {len(runs)}", name="tally"))

@@ -16,7 +16,7 @@ NOW = 1_800_000_000.0
 
 
 @pytest.fixture(params=[pytest.param("memory", marks=pytest.mark.unit), "redis"])
-def store(request) -> Store:  # type: ignore[no-untyped-def]
+def store(request) -> Store:
     if request.param == "memory":
         return MemoryStore()
     request.getfixturevalue("services")

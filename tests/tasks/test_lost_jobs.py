@@ -63,7 +63,7 @@ def test_a_job_is_in_the_running_index_from_its_start_to_its_end() -> None:
     assert records.overdue(NOW + 10**6, 10) == []
 
 
-def test_beat_closes_a_job_past_its_deadline_failed_and_says_so_once(runtime) -> None:  # type: ignore[no-untyped-def]
+def test_beat_closes_a_job_past_its_deadline_failed_and_says_so_once(runtime) -> None:
     rt, slack = runtime
     lost, alive = job(), job()
     running(rt, lost, deadline=NOW - 1)
@@ -86,7 +86,7 @@ def test_beat_closes_a_job_past_its_deadline_failed_and_says_so_once(runtime) ->
     assert len(slack.thread("C0GONE", status.ts)) == 1
 
 
-def test_a_job_cancelled_or_finished_meanwhile_is_only_taken_out_of_the_index(runtime) -> None:  # type: ignore[no-untyped-def]
+def test_a_job_cancelled_or_finished_meanwhile_is_only_taken_out_of_the_index(runtime) -> None:
     rt, slack = runtime
     j = job()
     record = running(rt, j, deadline=NOW - 1)
@@ -96,7 +96,7 @@ def test_a_job_cancelled_or_finished_meanwhile_is_only_taken_out_of_the_index(ru
     assert rt.records.overdue(NOW, 10) == [] and slack.thread("C0GONE", record.status_ts) == []
 
 
-def test_a_job_lost_before_its_status_message_gets_one_saying_it_failed(runtime) -> None:  # type: ignore[no-untyped-def]
+def test_a_job_lost_before_its_status_message_gets_one_saying_it_failed(runtime) -> None:
     rt, slack = runtime
     command, digest = job("C0EARLY"), job("C0DIGEST", schedule_id="s-nightly")
     reason = hard_limit_reason(16, 1)
@@ -114,7 +114,7 @@ def test_a_job_lost_before_its_status_message_gets_one_saying_it_failed(runtime)
     assert not close_job(rt, command, reason), "an ended job is not closed twice"
 
 
-def test_a_channel_that_refuses_the_bot_does_not_keep_a_job_open_nor_hold_up_the_others(runtime) -> None:  # type: ignore[no-untyped-def]
+def test_a_channel_that_refuses_the_bot_does_not_keep_a_job_open_nor_hold_up_the_others(runtime) -> None:
     rt, slack = runtime
     refused, other = job("C0ARCHIVED"), job("C0OPEN")
     running(rt, refused, deadline=NOW - 2)
@@ -130,7 +130,7 @@ def test_a_channel_that_refuses_the_bot_does_not_keep_a_job_open_nor_hold_up_the
     assert rt.records.overdue(NOW + 10**6, 10) == []
 
 
-def test_a_job_another_beat_is_closing_is_left_to_it(runtime) -> None:  # type: ignore[no-untyped-def]
+def test_a_job_another_beat_is_closing_is_left_to_it(runtime) -> None:
     """Two beats that both think they lead (a pass that outlived the leader lock) close a job
     once: each takes the job's closing claim first."""
     rt, slack = runtime

@@ -27,7 +27,7 @@ JOB = Job(
 )
 
 
-def text_of(rendered) -> str:  # type: ignore[no-untyped-def]
+def text_of(rendered) -> str:
     return str(rendered.block_dicts())
 
 

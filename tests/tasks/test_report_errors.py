@@ -22,7 +22,7 @@ SECRETS = ("Hunter2", "AKIAIOSFODNN7EXAMPLE", "xoxp-1234-abcd")
 
 
 @pytest.fixture
-def runtime(services) -> Iterator:  # type: ignore[no-untyped-def,type-arg]
+def runtime(services) -> Iterator:
     slack = FakeSlack(bot_token=BOT_TOKEN).start()
 
     def leaky() -> str:
@@ -47,7 +47,7 @@ def everything_seen(slack: FakeSlack, channel: str) -> str:
 
 
 @pytest.mark.parametrize("schedule", ["", "s-nightly"], ids=["command", "digest"])
-def test_a_reports_exception_text_never_reaches_the_channel(runtime, schedule: str) -> None:  # type: ignore[no-untyped-def]
+def test_a_reports_exception_text_never_reaches_the_channel(runtime, schedule: str) -> None:
     rt, slack = runtime
     job = Job(
         id=new_job_id(), report="leaky", args={}, channel="C0LEAK", user="U0ALICE", schedule_id=schedule
@@ -64,7 +64,7 @@ def test_a_reports_exception_text_never_reaches_the_channel(runtime, schedule: s
     assert "RuntimeError" in seen and f"job `{job.id}`" in seen and "worker's log" in seen
 
 
-def test_a_user_errors_message_is_shown_as_written(runtime) -> None:  # type: ignore[no-untyped-def]
+def test_a_user_errors_message_is_shown_as_written(runtime) -> None:
     rt, slack = runtime
     job = Job(id=new_job_id(), report="picky", args={}, channel="C0PICKY", user="U0ALICE")
 

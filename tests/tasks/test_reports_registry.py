@@ -139,7 +139,7 @@ def test_unsupported_parameters_are_a_developer_error_at_decoration(
     namespace: dict[str, object] = {"dt": dt, "Literal": Literal}
     exec(signature, namespace)
     with pytest.raises(TypeError):
-        report("bad", registry=reports)(namespace["f"])  # type: ignore[arg-type]
+        report("bad", registry=reports)(namespace["f"])
     assert "bad" not in reports
 
 
@@ -166,7 +166,7 @@ def test_a_name_taken_by_another_function_is_refused(reports: Registry) -> None:
 
 def test_report_without_a_name_is_explained() -> None:
     with pytest.raises(TypeError, match="needs a name"):
-        report(lambda: "")  # type: ignore[arg-type]
+        report(lambda: "")
 
 
 def test_a_bad_time_limit_is_refused(reports: Registry) -> None:
@@ -179,7 +179,7 @@ def test_a_report_may_notify_only_when_it_says_so(reports: Registry) -> None:
     report("calm", registry=reports)(lambda: "")
     assert [r.notify for r in (reports.require("loud"), reports.require("calm"))] == [True, False]
     with pytest.raises(ValueError, match="notify"):
-        report("odd", notify="yes", registry=reports)(lambda: "")  # type: ignore[arg-type]
+        report("odd", notify="yes", registry=reports)(lambda: "")
 
 
 def test_a_sql_report_may_notify_only_when_reports_toml_says_notify_true(tmp_path: Path) -> None:

@@ -117,7 +117,7 @@ def test_a_chart_is_a_png_of_matplotlibs_size() -> None:
 
 @pytest.mark.parametrize("kind", ["line", "pie"])
 def test_line_and_pie_charts_render_too(kind: str) -> None:
-    chart = Chart((["k", "v"], [("a", 1), ("b", 2.5), ("c", None)]), type=kind)  # type: ignore[arg-type]
+    chart = Chart((["k", "v"], [("a", 1), ("b", 2.5), ("c", None)]), type=kind)
     [png] = render_result(chart, name="c").files
     assert png_size(png.content) == (800, 450)
 

@@ -80,7 +80,7 @@ def test_without_the_store_the_job_runs_unguarded() -> None:
 @pytest.mark.filterwarnings("ignore::celery.exceptions.DuplicateTaskNameWarning")
 def test_a_copy_finding_its_job_run_elsewhere_is_dropped_not_failed_once_its_retries_run_out(
     services,
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     from sandbox import FakeSlack
     from tasks.jobs.queues import RUN_REPORT
     from tasks.jobs.records import Job, new_job_id

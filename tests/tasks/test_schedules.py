@@ -24,7 +24,7 @@ NY = ZoneInfo("America/New_York")
 
 
 def local(*args: int) -> datetime:
-    return datetime(*args, tzinfo=NY)  # type: ignore[misc]
+    return datetime(*args, tzinfo=NY)
 
 
 def walls(rule: Rule, after: datetime, count: int) -> list[str]:
@@ -262,7 +262,7 @@ def test_a_missing_reports_file_means_no_static_schedules(tmp_path):
 
 
 @pytest.fixture
-def redis_store(services):  # type: ignore[no-untyped-def]
+def redis_store(services):
     from tasks.store import RedisStore
     from tests.support import REDIS_PREFIX, REDIS_URL
 
@@ -278,9 +278,9 @@ def test_schedules_and_their_run_state_live_in_redis_apart(redis_store):
     )
     again = ScheduleStore(redis_store)  # another process, same Redis
     assert again.get(schedule.id) == schedule
-    assert again.state(schedule.id).last_job_id == "abcd1234"  # type: ignore[union-attr]
+    assert again.state(schedule.id).last_job_id == "abcd1234"
     paused = again.set_paused(schedule, True)
-    assert schedules.get(schedule.id).paused and paused.paused  # type: ignore[union-attr]
+    assert schedules.get(schedule.id).paused and paused.paused
     assert again.remove(schedule.id)
     assert schedules.get(schedule.id) is None and schedules.state(schedule.id) is None
     assert not again.remove(schedule.id)

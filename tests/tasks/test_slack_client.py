@@ -24,13 +24,13 @@ from tests.support import BOT_TOKEN, worker_runtime
 
 
 @pytest.fixture
-def slack():  # type: ignore[no-untyped-def]
+def slack():
     fake = FakeSlack(bot_token=BOT_TOKEN).start()
     yield fake
     fake.stop()
 
 
-def test_a_jobs_web_api_calls_share_one_connection(services, slack: FakeSlack) -> None:  # type: ignore[no-untyped-def]
+def test_a_jobs_web_api_calls_share_one_connection(services, slack: FakeSlack) -> None:
     runtime = worker_runtime(slack)
     for channel in ("C0KEEP1", "C0KEEP2"):
         job = Job(id=new_job_id(), report="ping", args={}, channel=channel, user="U0ALICE")
@@ -47,7 +47,7 @@ def test_a_jobs_web_api_calls_share_one_connection(services, slack: FakeSlack) -
 
 
 @pytest.fixture
-def slack_over_tls(tmp_path, monkeypatch):  # type: ignore[no-untyped-def]
+def slack_over_tls(tmp_path, monkeypatch):
     """The fake serving HTTPS, as Slack does; clients trust it through SSL_CERT_FILE."""
     cert = make_certificate(tmp_path)
     monkeypatch.setenv("SSL_CERT_FILE", str(cert.cert))
@@ -58,7 +58,7 @@ def slack_over_tls(tmp_path, monkeypatch):  # type: ignore[no-untyped-def]
 
 def test_over_tls_a_jobs_calls_share_one_connection_where_slack_sdks_client_opens_one_each(
     services,
-    slack_over_tls: FakeSlack,  # type: ignore[no-untyped-def]
+    slack_over_tls: FakeSlack,
 ) -> None:
     slack = slack_over_tls
     assert slack.api_url.startswith("https://")
@@ -83,7 +83,7 @@ def test_over_tls_a_jobs_calls_share_one_connection_where_slack_sdks_client_open
 def test_a_connection_slack_closed_is_replaced_and_the_message_posted_once(slack: FakeSlack) -> None:
     client = make_client(Settings(slack_bot_token=BOT_TOKEN, slack_api_url=slack.api_url))
     client.chat_postMessage(channel="C0DROP", text="first")
-    (kept,) = client._connections.mine().values()  # type: ignore[attr-defined]
+    (kept,) = client._connections.mine().values()
     conn = kept.conn
     conn.sock.shutdown(socket.SHUT_WR)  # the server sees the end of the stream and closes its side
     assert select.select([conn.sock], [], [], 5)[0], "the server closed the connection"
@@ -205,7 +205,7 @@ def test_a_worker_call_on_a_connection_closed_as_it_went_out_is_retried_by_slack
 
 
 @pytest.mark.unit
-def test_a_connection_idle_too_long_is_not_reused(slack: FakeSlack, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_a_connection_idle_too_long_is_not_reused(slack: FakeSlack, monkeypatch) -> None:
     client = make_client(Settings(slack_bot_token=BOT_TOKEN, slack_api_url=slack.api_url))
     client.chat_postMessage(channel="C0IDLE", text="first")
     monkeypatch.setattr(kept_alive, "IDLE_LIMIT", 0.0)
@@ -219,7 +219,7 @@ def test_a_kept_connection_on_a_descriptor_above_1023_is_reused(slack: FakeSlack
     """select() cannot watch such a descriptor; a worker whose reports hold many files gets one."""
     client = make_client(Settings(slack_bot_token=BOT_TOKEN, slack_api_url=slack.api_url))
     client.chat_postMessage(channel="C0MANYFD", text="first")
-    (kept,) = client._connections.mine().values()  # type: ignore[attr-defined]
+    (kept,) = client._connections.mine().values()
     low = kept.conn.sock
     high = socket.socket(fileno=os.dup2(low.fileno(), 1500))  # the same connection, on fd 1500
     high.settimeout(low.gettimeout())

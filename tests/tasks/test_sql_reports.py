@@ -70,11 +70,11 @@ def test_a_toml_report_runs_its_query_and_returns_a_table_and_its_chart(shop: Pa
     registry = load(tmp_path, shop_toml(shop))
     report = registry.get("by-region")
     assert report is not None and "Revenue by region" in report.help and "first day" in report.help
-    table, chart = run(registry, "by-region", since="2024-05-01")  # type: ignore[misc]
+    table, chart = run(registry, "by-region", since="2024-05-01")
     assert isinstance(table, Table) and table.columns == ("region", "revenue")
     assert table.rows == (("apac", 7.0), ("emea", 15.5))
     assert isinstance(chart, Chart) and chart.x == "region" and chart.y == ("revenue",)
-    defaulted, _ = run(registry, "by-region")  # type: ignore[misc]
+    defaulted, _ = run(registry, "by-region")
     assert defaulted.rows == (("apac", 7.0), ("emea", 5.5))  # since defaults to 2024-05-02
 
 
@@ -136,7 +136,7 @@ database = "sqlite:///${{SHOP_DIR}}/{shop.name}"
 sql = "select count(*) as n from orders"
 """
     registry = load(tmp_path, toml, {"SHOP_DIR": str(shop.parent)})
-    assert run(registry, "env").rows == ((3,),)  # type: ignore[attr-defined]
+    assert run(registry, "env").rows == ((3,),)
     with pytest.raises(QueryFailed, match=r"needs \$\{SHOP_DIR\}"):
         run(load(tmp_path, toml, {}), "env")
 
@@ -185,7 +185,7 @@ def test_the_shipped_reports_show_a_table_and_a_chart_over_the_made_up_orders(tm
     try:
         names = [r.name for r in load_sql_reports(ROOT / "reports.toml", registry, {})]
         assert names == ["sales-by-region", "orders"]
-        table, chart = run(registry, "sales-by-region")  # type: ignore[misc]
+        table, chart = run(registry, "sales-by-region")
         assert {row[0] for row in table.rows} == {"emea", "amer", "apac", "latam"}
         assert isinstance(chart, Chart)
         orders = run(registry, "orders", region="apac")
@@ -338,7 +338,7 @@ def test_the_sample_database_is_made_in_the_temp_dir_whatever_the_working_direct
     monkeypatch.chdir(tmp_path)
     registry = Registry()
     load_sql_reports(ROOT / "reports.toml", registry, {})
-    table, _ = run(registry, "sales-by-region")  # type: ignore[misc]
+    table, _ = run(registry, "sales-by-region")
     assert {row[0] for row in table.rows} == {"emea", "amer", "apac", "latam"}
 
 
@@ -352,10 +352,10 @@ def test_the_sample_database_is_rebuilt_when_a_query_finds_it_from_an_earlier_da
     monkeypatch.setattr(sample_data, "SAMPLE_PATH", sample)
     registry = Registry()
     load_sql_reports(ROOT / "reports.toml", registry, {})
-    table, _ = run(registry, "sales-by-region", since="today")  # type: ignore[misc]
+    table, _ = run(registry, "sales-by-region", since="today")
     assert table.rows  # some orders every day, today's too
     ensure_sample_db(sample, dt.date(2020, 1, 1))  # the worker kept running past midnight
-    table, _ = run(registry, "sales-by-region", since="today")  # type: ignore[misc]
+    table, _ = run(registry, "sales-by-region", since="today")
     assert table.rows
 
 

@@ -20,7 +20,7 @@ SLOW = STATUS_GRACE + 0.7
 
 
 @pytest.fixture
-def runtime(services):  # type: ignore[no-untyped-def]
+def runtime(services):
     slack = FakeSlack(bot_token=BOT_TOKEN).start()
     runs: list[str] = []
     rt = worker_runtime(
@@ -36,12 +36,12 @@ def command_job(report: str, channel: str) -> Job:
     return Job(id=new_job_id(), report=report, args={}, channel=channel, user="U0ALICE")
 
 
-def round_trips(rt) -> list[str]:  # type: ignore[no-untyped-def]
+def round_trips(rt) -> list[str]:
     """The Redis round trips `rt`'s job records make from now on (each goes through `_call`)."""
     store, trips = rt.records.store, []
     real = store._call
 
-    def counted(fn, *args, **kwargs):  # type: ignore[no-untyped-def]
+    def counted(fn, *args, **kwargs):
         trips.append(getattr(fn, "__name__", "?"))
         return real(fn, *args, **kwargs)
 
@@ -50,7 +50,7 @@ def round_trips(rt) -> list[str]:  # type: ignore[no-untyped-def]
 
 
 @pytest.mark.parametrize("first_delivery, trips", [(True, 2), (False, 3)])
-def test_a_quick_report_gets_its_status_message_once_already_finished(runtime, first_delivery, trips) -> None:  # type: ignore[no-untyped-def]
+def test_a_quick_report_gets_its_status_message_once_already_finished(runtime, first_delivery, trips) -> None:
     rt, slack, _ = runtime
     job = command_job("quick", "C0QUICK")
     made = round_trips(rt)
@@ -65,7 +65,7 @@ def test_a_quick_report_gets_its_status_message_once_already_finished(runtime, f
     assert record is not None and record.state == "succeeded" and record.status_ts == status.ts
 
 
-def test_a_long_report_shows_running_with_cancel_while_it_runs_then_how_it_went(runtime) -> None:  # type: ignore[no-untyped-def]
+def test_a_long_report_shows_running_with_cancel_while_it_runs_then_how_it_went(runtime) -> None:
     rt, slack, _ = runtime
     job = command_job("slow", "C0SLOW")
     seen: list[str] = []
@@ -88,7 +88,7 @@ def test_a_long_report_shows_running_with_cancel_while_it_runs_then_how_it_went(
     assert [r.method for r in slack.requests()] == ["chat.postMessage", "chat.postMessage", "chat.update"]
 
 
-def test_a_refused_running_message_keeps_the_result_for_the_retry(runtime) -> None:  # type: ignore[no-untyped-def]
+def test_a_refused_running_message_keeps_the_result_for_the_retry(runtime) -> None:
     rt, slack, runs = runtime
     slack.fail("chat.postMessage", error="ratelimited", status=429, retry_after=1, times=1)
     job = command_job("slow", "C0LATE")
@@ -107,7 +107,7 @@ def test_a_refused_running_message_keeps_the_result_for_the_retry(runtime) -> No
     assert [m.text for m in slack.thread("C0LATE", status.ts)] == ["the long one"]
 
 
-def test_a_first_delivery_paced_after_its_status_message_posts_its_result_once_later(runtime) -> None:  # type: ignore[no-untyped-def]
+def test_a_first_delivery_paced_after_its_status_message_posts_its_result_once_later(runtime) -> None:
     rt, slack, runs = runtime
     rt.pacing.refused()  # Slack refused this process a moment ago: quick second messages wait
     job = command_job("quick", "C0PACED")
@@ -123,7 +123,7 @@ def test_a_first_delivery_paced_after_its_status_message_posts_its_result_once_l
     assert again.ts == status.ts and [m.text for m in slack.thread("C0PACED", status.ts)] == ["42 orders"]
 
 
-def test_a_job_whose_channel_refuses_the_running_message_fails_and_says_why(runtime) -> None:  # type: ignore[no-untyped-def]
+def test_a_job_whose_channel_refuses_the_running_message_fails_and_says_why(runtime) -> None:
     rt, slack, _ = runtime
     slack.fail("chat.postMessage", error="not_in_channel", times=1)
     job = command_job("slow", "C0OUT")

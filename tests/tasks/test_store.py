@@ -12,7 +12,7 @@ from tests.support import REDIS_PREFIX, REDIS_URL
 
 
 @pytest.fixture(params=[pytest.param("memory", marks=pytest.mark.unit), "redis"])
-def store(request) -> Store:  # type: ignore[no-untyped-def]
+def store(request) -> Store:
     """Each test's own keys under the session's prefix, which `services` deletes at the end."""
     if request.param == "memory":
         return MemoryStore()
