@@ -9,9 +9,10 @@ from __future__ import annotations
 import time
 
 from bot.paging import fit_lines
+from tasks.durations import format_duration
 from tasks.errors import UserError
 from tasks.jobs.records import JobRecord, JobRecords
-from tasks.rendering.messages import STATE_ICONS, describe_request, format_duration
+from tasks.rendering.messages import STATE_ICONS, describe_request
 from tasks.slack.ids import is_channel_id, user_mention
 from tasks.slack.mrkdwn import escape_mrkdwn
 

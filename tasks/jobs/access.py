@@ -21,15 +21,18 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING
 
 from slack_sdk.errors import SlackApiError
 
 from tasks.errors import UserError
-from tasks.reports import Report
 from tasks.settings import Settings
 from tasks.slack.ids import channel_mention, user_mention
 from tasks.slack.mrkdwn import code, escape_mrkdwn, join_or
 from tasks.slack.web_api import ACK_PATH_TIMEOUT, WebApi
+
+if TYPE_CHECKING:  # only named in annotations: the job side does not load the report API
+    from tasks.reports import Report
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +61,7 @@ def may_run(report: Report, channel: str, user: str, user_groups: Iterable[str] 
 
     Pure: the caller works out `user_groups` (only needed when the report declares groups).
 
+    >>> from tasks.reports import Report
     >>> r = Report.from_function(lambda: "", name="fin", channels=("C1",), users=("U1",))
     >>> may_run(r, "C1", "U1"), may_run(r, "C2", "U1"), may_run(r, "C1", "U2")
     (True, False, False)

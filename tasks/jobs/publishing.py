@@ -6,12 +6,16 @@ bot answers Slack within three seconds, beat can afford to wait for the broker).
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from celery import Celery
 
 from tasks.jobs.queues import BULK_QUEUE, QUEUE, RUN_REPORT, time_limits
 from tasks.jobs.records import Job
-from tasks.reports import Report
 from tasks.settings import Settings
+
+if TYPE_CHECKING:  # only named in annotations: the job side does not load the report API
+    from tasks.reports import Report
 
 # Celery cuts the repr it builds at this length; so do we.
 ARGSREPR_LIMIT = 1024

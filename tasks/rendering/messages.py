@@ -24,6 +24,7 @@ from slack_sdk.models.blocks import (
     SectionBlock,
 )
 
+from tasks.durations import format_duration
 from tasks.jobs.records import FINAL_STATES, Job, JobState
 from tasks.rendering.charts import chart_file
 from tasks.rendering.limits import MAX_BLOCKS, SECTION_LIMIT, TEXT_LIMIT
@@ -103,14 +104,6 @@ def _capped_blocks(
         elements=[MarkdownTextObject(text="_… more of the result did not fit in one message._")]
     )
     return [*blocks[: limit - 1], more]
-
-
-def format_duration(seconds: float) -> str:
-    if seconds < 1:
-        return f"{seconds * 1000:.0f} ms"
-    if seconds < 120:
-        return f"{seconds:.1f} s"
-    return f"{seconds / 60:.1f} min"
 
 
 def status_message(

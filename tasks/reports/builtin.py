@@ -5,8 +5,8 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from tasks.durations import format_duration
 from tasks.jobs.records import Job
-from tasks.rendering.messages import format_duration
 from tasks.reports._registry import report
 from tasks.reports.context import current_job
 from tasks.slack.mrkdwn import escape_mrkdwn
