@@ -43,11 +43,9 @@ def main(argv: list[str]) -> int:
 
             run_local(settings)
         else:
-            from tasks.worker.app import build_worker_app, flower_environment
+            from tasks.worker.app import app_for
 
-            if process == "flower":
-                flower_environment(settings)
-            app = build_worker_app(settings)
+            app = app_for(settings, process)
             level = settings.log_level.lower()
             if process == "worker":
                 app.worker_main(["worker", f"--loglevel={level}", *extra])

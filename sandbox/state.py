@@ -791,8 +791,8 @@ def _short(text: str, limit: int = 120) -> str:
 
 def _message_snapshot(msg: Message) -> Message:
     """A copy of a stored message that later changes to it do not reach. Its blocks are shared:
-    the workspace replaces a message's blocks, never edits them (a deep copy of every message
-    posted was most of the fake's CPU for messages with Block Kit)."""
+    the workspace replaces a message's blocks, never edits them, and copying Block Kit on every
+    snapshot would cost the fake more than the bot it serves."""
     return replace(msg, files=copy.deepcopy(msg.files), edits=list(msg.edits))
 
 

@@ -22,10 +22,6 @@ if TYPE_CHECKING:  # only named in annotations: slack sits below jobs and render
     from tasks.jobs.records import Job
     from tasks.rendering.messages import Rendered
 
-if TYPE_CHECKING:  # only named in annotations: slack sits below jobs and rendering
-    from tasks.jobs.records import Job
-    from tasks.rendering.messages import Rendered
-
 log = logging.getLogger(__name__)
 
 UPLOAD_ATTEMPTS = 3  # whole upload flows; each Web API call also has the client's retries

@@ -1,7 +1,8 @@
 """The worker's Celery app, built from settings: configuration, the job task, the signals.
 
-`tasks.celery` builds one from the environment for `celery -A tasks worker|beat|flower` and
-`python run.py`; the local mode builds one from its own settings. Each app carries the
+`tasks.celery` builds one from the environment for `celery -A tasks worker|beat|flower`,
+`python run.py worker|beat|flower` one from the settings it has loaded (both through `app_for`),
+and the local mode one from its own settings. Each app carries the
 `Runtime` its task and beat use, so nothing here is global to the process but Celery's
 signals, which `build_worker_app` connects for the app it builds.
 """
@@ -51,17 +52,22 @@ def flower_environment(settings: Settings) -> None:
     os.environ.setdefault("FLOWER_PORT", str(settings.flower_port))
 
 
+def app_for(settings: Settings, process: str | None) -> WorkerApp:
+    """The app a `worker`, `beat` or `flower` process starts, however it was started: Flower
+    only with its password. Raises SettingsError when a setting it needs is wrong."""
+    if process == "flower":
+        flower_environment(settings)
+    return build_worker_app(settings)
+
+
 def app_from_environment() -> WorkerApp:
     """The app `celery -A tasks` starts: settings from the environment, checked as run.py checks
     them. A setting that is wrong ends the process with one line and exit status 2."""
     try:
-        settings = load_settings()
-        if _celery_subcommand() == "flower":
-            flower_environment(settings)
+        return app_for(load_settings(), _celery_subcommand())
     except SettingsError as exc:
         print(f"reportbot: {exc}", file=sys.stderr)
         raise SystemExit(2) from None
-    return build_worker_app(settings)
 
 
 def _celery_subcommand() -> str | None:

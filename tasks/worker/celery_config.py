@@ -49,9 +49,9 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         # again, forever. The worker's main process ends it failed (`tasks.worker.lost_jobs`).
         "task_acks_on_timeout": True,
         "worker_prefetch_multiplier": 1,
-        # A job runs on when the worker's broker connection drops: killed there, it left Slack
-        # half-told (a status message up, its result not) and its redelivery posted both again.
-        # Its delivery cannot be acked on the dead connection, so RabbitMQ hands it out again;
+        # A job runs on when the worker's broker connection drops: killed there, it would leave
+        # Slack half-told (a status message up, its result not) and its redelivery would post
+        # both again. Its delivery cannot be acked on the dead connection, so RabbitMQ hands it out again;
         # that copy steps back while this one holds the job's run lease (tasks.worker.run_lease), then
         # finds the job done.
         "worker_cancel_long_running_tasks_on_connection_loss": False,

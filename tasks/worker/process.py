@@ -55,7 +55,7 @@ def connect_signals(runtime: Runtime) -> None:
         # The reports (and what they import: SQLAlchemy for SQL reports) are loaded once, here,
         # and every pool process inherits them. Loaded in each child instead, they would be
         # paid again each time a child is replaced (worker_max_memory_per_child). A report
-        # that fails to load is logged by Celery, and each job says so as before.
+        # that fails to load is logged by Celery, and each job of it says so when it runs.
         runtime.registry  # noqa: B018
 
     for signal, receiver in (
