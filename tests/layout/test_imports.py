@@ -11,6 +11,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+pytestmark = pytest.mark.unit  # fresh interpreters, no service
+
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGES = ("bot", "tasks", "sandbox")
 BUILDS_THE_APP = "tasks.celery"
@@ -44,6 +48,13 @@ def test_a_pure_module_imports_without_celery() -> None:
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[]"
+
+
+def test_a_submodule_is_what_its_name_says() -> None:
+    # The package no longer reuses its submodules' names for objects it builds.
+    done = run("import tasks.settings as s; print(type(s).__name__, s.__name__)")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "module tasks.settings"
 
 
 def test_every_module_imports_with_broken_settings_and_connects_nothing() -> None:
