@@ -172,8 +172,8 @@ def test_worker_metrics_show_job_durations_and_outcomes_summed_over_its_processe
 
     ping_ok = dict(report="ping", outcome="succeeded")
     wanted = metric(before, "reportbot_jobs_total", **ping_ok) + 3
-    # A job is counted when its last step is done, a moment after its status message says so.
 
+    # A job is counted when its last step is done, a moment after its status message says so.
     def counted() -> str:
         scraped = get(url)[1]
         return scraped if metric(scraped, "reportbot_jobs_total", **ping_ok) >= wanted else ""  # "": not yet
