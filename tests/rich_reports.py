@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 from tasks.reports import Chart, File, Table, report
+from tasks.reports.results import ChartType
 
 
 @report("rows", help="A table of n rows")
@@ -31,7 +32,7 @@ def exact() -> list:
 
 
 @report("plot", help="A table and its line chart")
-def plot(kind: str = "line") -> list:
+def plot(kind: ChartType = "line") -> list:
     table = Table(["month", "visits"], [("jan", 120), ("feb", 340), ("mar", 290)])
     return [table, Chart(table, type=kind, x="month", y="visits", title="Visits by month")]
 

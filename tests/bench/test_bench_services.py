@@ -16,7 +16,9 @@ from tests.support import BROKER_ROOT, REDIS_URL, SESSION
 
 def effective_policy(vhost: str, queue: str) -> str:
     """The definition of the policy RabbitMQ applies to `queue` (the highest priority that matches)."""
-    applied = dict(rabbitmqctl_rows("list_queues", "-p", vhost, "name", "policy"))
+    applied = {
+        name: policy for name, policy in rabbitmqctl_rows("list_queues", "-p", vhost, "name", "policy")
+    }
     definitions = {row[1]: row[4] for row in rabbitmqctl_rows("list_policies", "-p", vhost)}
     return definitions[applied[queue]]
 

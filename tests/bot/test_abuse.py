@@ -154,12 +154,15 @@ class Installed:
         """Cancel a job the reply queued at once (as its owner would), so no worker runs it later;
         keep a schedule it added for later examples to change, until the test ends."""
         if reply.outcome == "queued":
-            job_id = re.search(r"as job `([0-9a-f]{8})`", reply.text).group(1)
+            queued = re.search(r"as job `([0-9a-f]{8})`", reply.text)
+            assert queued, reply.text
+            job_id = queued.group(1)
             self.jobs.append(job_id)
             check_answer(f"cancel {job_id}", self.say(f"cancel {job_id}", user, channel))
         if reply.outcome == "scheduled":
-            schedule_id = re.search(r"as `(s-[0-9a-f]+)`", reply.text).group(1)
-            self.schedules.append((schedule_id, channel))
+            scheduled = re.search(r"as `(s-[0-9a-f]+)`", reply.text)
+            assert scheduled, reply.text
+            self.schedules.append((scheduled.group(1), channel))
 
     def remove_schedules(self) -> None:
         for schedule_id, channel in self.schedules:

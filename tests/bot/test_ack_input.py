@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 from bot.commands import CommandHandler
 from bot.job_views import describe
 from bot.publish import Publisher
-from tasks.jobs.records import Job, JobRecord, JobRecords
+from tasks.jobs.records import Job, JobRecord, JobRecords, JobState
 from tasks.rendering.messages import status_message
 from tasks.reports import load_reports
 from tasks.settings import Settings
@@ -47,6 +47,12 @@ HOSTILE_IDS = [
     "U" + "1" * 40,
     "@U0ALICE",
 ]
+
+
+def job_id_in(text: str) -> str:
+    match = JOB_ID.search(text)
+    assert match, text
+    return match.group(1)
 
 
 def handler_with(store: Store, broker: str = BROKER_URL) -> CommandHandler:
@@ -126,7 +132,7 @@ def test_channel_and_team_ids_have_their_own_letters() -> None:
 @pytest.mark.unit
 def test_a_hostile_user_id_in_a_job_never_becomes_a_mention_where_the_job_is_shown() -> None:
     job = Job(id="3f9c2a71", report="ping", args={}, channel="C0ACK", user="U1> <!channel")
-    record = JobRecord(job=job, state="cancelled", cancelled_by="U2> <!here", status_ts="1.2")
+    record = JobRecord(job=job, state=JobState.CANCELLED, cancelled_by="U2> <!here", status_ts="1.2")
     shown = [
         str(status_message(job, state).block_dicts()) for state in ("queued", "running", "succeeded")
     ] + [
@@ -140,7 +146,7 @@ def test_a_hostile_user_id_in_a_job_never_becomes_a_mention_where_the_job_is_sho
 @pytest.mark.unit
 def test_a_hostile_channel_id_never_shapes_a_link() -> None:
     job = Job(id="3f9c2a71", report="ping", args={}, channel="C1/x|evil> <!channel", user="U0ALICE")
-    text = describe(JobRecord(job=job, state="succeeded", status_ts="1.2"), "https://x/")
+    text = describe(JobRecord(job=job, state=JobState.SUCCEEDED, status_ts="1.2"), "https://x/")
     assert "<!channel" not in text and "evil" not in text
 
 
@@ -199,14 +205,13 @@ def test_the_same_delivery_twice_queues_one_job_and_both_answers_name_it(store: 
     first = handler_with(store).handle(request)
     again = handler_with(store).handle(dict(request))  # another bot process: same Redis only
     assert first.outcome == "queued" and again.outcome == "replayed", (first.text, again.text)
-    job_id = JOB_ID.search(first.text).group(1)
-    assert JOB_ID.search(again.text).group(1) == job_id
+    assert job_id_in(again.text) == job_id_in(first.text)
     assert "*echo*" in again.text and "`text=hi`" in again.text
 
 
 def test_different_deliveries_of_the_same_text_each_queue_a_job(store: Store) -> None:
     handler = handler_with(store)
-    ids = {JOB_ID.search(handler.handle(payload("ping")).text).group(1) for _ in range(3)}
+    ids = {job_id_in(handler.handle(payload("ping")).text) for _ in range(3)}
     assert len(ids) == 3
 
 

@@ -211,7 +211,9 @@ def test_schedule_add_cron_takes_one_quoted_rule_of_five_fields() -> None:
     assert parse('schedule add sales days=7 cron "0 9 * * 1-5" tz=UTC') == ScheduleAdd(
         "sales", {"days": "7"}, every_seconds=None, cron="0 9 * * 1-5", tz="UTC", misfire=None
     )
-    assert parse("schedule add sales cron “*/5 * * * *”").cron == "*/5 * * * *"
+    curly = parse("schedule add sales cron “*/5 * * * *”")
+    assert isinstance(curly, ScheduleAdd), curly
+    assert curly.cron == "*/5 * * * *"
 
 
 def test_an_unquoted_cron_rule_is_refused_showing_quotes() -> None:
@@ -356,7 +358,9 @@ def test_an_interval_longer_than_366_days_is_refused_in_slack_and_in_the_reports
     from tasks.schedules.schedule import ScheduleError, parse_every
 
     assert "at most `366d`" in refusal("schedule add sales every 367d")
-    assert parse("schedule add sales every 366d").every_seconds == 366 * 86400
+    longest = parse("schedule add sales every 366d")
+    assert isinstance(longest, ScheduleAdd), longest
+    assert longest.every_seconds == 366 * 86400
     with pytest.raises(ScheduleError, match="366d"):
         parse_every("367d")
     with pytest.raises(ScheduleError):

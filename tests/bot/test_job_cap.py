@@ -18,7 +18,7 @@ from bot.commands import CommandHandler, Reply
 from bot.publish import Publisher
 from tasks.jobs.in_flight import LOST_AFTER, JobsInFlight
 from tasks.jobs.queues import time_limits
-from tasks.jobs.records import JobRecord, JobRecords
+from tasks.jobs.records import JobRecord, JobRecords, JobState
 from tasks.reports import load_reports
 from tasks.settings import Settings
 from tasks.store import RedisStore, Store
@@ -55,8 +55,14 @@ def run(handler: CommandHandler, user: str = ALICE, channel: str = "C0CAP") -> R
     return reply
 
 
+def queued_id(text: str) -> str:
+    match = QUEUED.search(text)
+    assert match, text
+    return match.group(1)
+
+
 def job_of(handler: CommandHandler, reply: Reply) -> JobRecord:
-    record = handler.records.get(QUEUED.search(reply.text).group(1))
+    record = handler.records.get(queued_id(reply.text))
     assert record is not None
     return record
 
@@ -84,7 +90,7 @@ def test_a_job_that_ends_in_any_way_frees_its_place(store: Store, end: str) -> N
     if end == "cancelled by a person":
         assert handler.records.cancel(first, ALICE)
     else:
-        first.state = end.split()[0]  # as the worker saves its record at the end
+        first.state = JobState(end.split()[0])  # as the worker saves its record at the end
         handler.records.save(first)
 
     assert run(handler).outcome == "queued"
@@ -146,11 +152,11 @@ def test_a_copy_of_a_delivery_is_answered_not_counted_and_a_refused_one_leaves_n
     # At the cap of one, a copy of the same delivery still gets its job, not a refusal.
     again = deliver("1.2.first")
     assert (first.outcome, again.outcome) == ("queued", "replayed"), again.text
-    assert QUEUED.search(again.text).group(1) == QUEUED.search(first.text).group(1)
+    assert queued_id(again.text) == queued_id(first.text)
 
     assert deliver("1.2.second").outcome == "refused"
     record = job_of(handler, first)
-    record.state = "succeeded"
+    record.state = JobState.SUCCEEDED
     handler.records.save(record)
     # The refused delivery marked nothing, so its next copy is queued once there is room.
     assert deliver("1.2.second").outcome == "queued"

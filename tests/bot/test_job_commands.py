@@ -17,7 +17,7 @@ from bot import grammar, replies
 from bot.commands import CommandHandler, answer
 from bot.job_control import JobControl
 from bot.publish import Publisher
-from tasks.jobs.records import Job, JobRecord, JobRecords, new_job_id
+from tasks.jobs.records import Job, JobRecord, JobRecords, JobState, new_job_id
 from tasks.reports import Registry, Report, load_reports
 from tasks.settings import Settings
 from tasks.slack.posting import Poster
@@ -29,9 +29,15 @@ PRIVATE, ELSEWHERE = "C0PRIVATE", "C0ELSEWHERE"
 ALICE, BOB, ADMIN = "U0ALICE", "U0BOB", "U0ADMIN"
 
 
+class ClickableHandler(CommandHandler):
+    """The command handler with the job control that answers its buttons, for the button tests."""
+
+    control: JobControl
+
+
 def make_handler(
     slack: Any, store: Store, api_url: str = "", registry: Registry | None = None
-) -> CommandHandler:
+) -> ClickableHandler:
     settings = Settings(
         slack_bot_token=BOT_TOKEN,
         slack_api_url=api_url or slack.api_url,
@@ -39,7 +45,7 @@ def make_handler(
         report_modules=tuple(TEST_REPORTS.split(",")),
         admin_users=(ADMIN,),
     )
-    handler = CommandHandler(
+    handler = ClickableHandler(
         settings, registry or load_reports(settings.report_modules), Publisher(settings), JobRecords(store)
     )
     control = JobControl(
@@ -49,7 +55,7 @@ def make_handler(
         handler.publisher.app,
     )
     handler.register(grammar.Cancel, control.on_cancel_command)
-    handler.control = control  # for the button tests
+    handler.control = control
     return handler
 
 
@@ -74,7 +80,7 @@ def saved(store: Store, state: str, status_ts: str = "", schedule_id: str = "") 
         user=ALICE,
         schedule_id=schedule_id,
     )
-    record = JobRecord(job=job, state=state, status_ts=status_ts)
+    record = JobRecord(job=job, state=JobState(state), status_ts=status_ts)
     JobRecords(store).save(record)
     return record
 
@@ -96,7 +102,9 @@ def test_cancel_from_another_channel_reveals_nothing_that_status_would_not(slack
     assert f"There is no job `{job_id}` in this channel" in refusal.text
     for leak in (ALICE, ADMIN, state, "echo", "secret"):
         assert leak not in refusal.text
-    assert JobRecords(store).get(job_id).state == state, "a refused cancel changes nothing"
+    kept = JobRecords(store).get(job_id)
+    assert kept is not None
+    assert kept.state == state, "a refused cancel changes nothing"
 
 
 def test_in_its_channel_a_job_is_cancelled_only_by_its_requester_or_an_admin(slack, store) -> None:
@@ -108,13 +116,15 @@ def test_in_its_channel_a_job_is_cancelled_only_by_its_requester_or_an_admin(sla
     # The requester may cancel from anywhere, as they may ask its status from anywhere.
     done = say(handler, f"cancel {job_id}", ELSEWHERE, ALICE)
     assert done.outcome == "cancelled" and f"Cancelled job `{job_id}`" in done.text
-    assert JobRecords(store).get(job_id).cancelled_by == ALICE
+    cancelled = JobRecords(store).get(job_id)
+    assert cancelled is not None
+    assert cancelled.cancelled_by == ALICE
 
 
 def test_the_cancel_button_follows_the_same_rule_as_the_command(slack, store) -> None:
     handler = make_handler(slack, store)
     job_id = saved(store, "succeeded").job.id
-    control: JobControl = handler.control
+    control = handler.control
     elsewhere = answer(lambda: control.cancel(job_id, BOB, ELSEWHERE))
     assert elsewhere.outcome == "refused" and f"There is no job `{job_id}` in this channel" in elsewhere.text
     here = answer(lambda: control.cancel(job_id, BOB, PRIVATE))
@@ -143,7 +153,7 @@ def test_with_redis_down_every_job_command_gives_the_same_clear_answer(slack) ->
     down = RedisStore(f"redis://127.0.0.1:{free_port()}/0")
     handler = make_handler(slack, down)
     install_schedule_commands(handler, handler.settings)
-    control: JobControl = handler.control
+    control = handler.control
     answers = [
         say(handler, "schedule list", PRIVATE, ALICE),
         say(handler, "schedule add ping every 1h tz=UTC", PRIVATE, ADMIN),
@@ -190,7 +200,7 @@ def test_run_again_and_the_cancel_button_right_after_the_ack_know_the_job_just_q
     """A quick job's status message, with its buttons, can be up within milliseconds of the ack:
     a click that comes at once must find the job, whose record this bot may not have written yet."""
     handler = make_handler(slack, store)
-    control: JobControl = handler.control
+    control = handler.control
     first = say(handler, 'echo text="once more"', PRIVATE, ALICE).text.split("job `")[1].split("`")[0]
     again = answer(lambda: control.run_again(first, BOB, PRIVATE, team="T0TEST", trigger_id="t-again"))
     assert again.outcome == "queued" and 'text="once more"' in again.text, again.text
@@ -202,8 +212,8 @@ def test_run_again_and_the_cancel_button_right_after_the_ack_know_the_job_just_q
 # ------------------------------------------------------------------ Run again: who clicks where
 
 
-def click_run_again(handler: CommandHandler, job_id: str, user: str, channel: str) -> Any:
-    control: JobControl = handler.control
+def click_run_again(handler: ClickableHandler, job_id: str, user: str, channel: str) -> Any:
+    control = handler.control
     return answer(
         lambda: control.run_again(job_id, user, channel, team="T0TEST", trigger_id=f"t-{uuid.uuid4().hex}")
     )
@@ -231,7 +241,7 @@ def test_run_again_runs_in_the_channel_clicked_with_that_channels_access_check(s
     registry.add(Report.from_function(lambda: "42", name="ledger", channels=(PRIVATE,)))
     handler = make_handler(slack, store, registry=registry)
     ledger = Job(id=new_job_id(), report="ledger", args={}, channel=PRIVATE, user=ALICE)
-    JobRecords(store).save(JobRecord(job=ledger, state="succeeded"))
+    JobRecords(store).save(JobRecord(job=ledger, state=JobState.SUCCEEDED))
 
     # Its owner may see it from anywhere, but the report may not run outside its channel.
     outside = click_run_again(handler, ledger.id, ALICE, ELSEWHERE)
@@ -251,13 +261,15 @@ def test_run_again_runs_in_the_channel_clicked_with_that_channels_access_check(s
 def test_a_click_without_a_user_or_channel_sees_no_job(slack, store, who) -> None:
     """A job whose record lacks its user (or channel) must not match an empty id in a request."""
     handler = make_handler(slack, store)
-    control: JobControl = handler.control
+    control = handler.control
     nobody = Job(id=new_job_id(), report="echo", args={"text": "secret plans"}, channel="", user="")
-    JobRecords(store).save(JobRecord(job=nobody, state="running"))
+    JobRecords(store).save(JobRecord(job=nobody, state=JobState.RUNNING))
     work = {
         "run_again": lambda: control.run_again(nobody.id, "", "", team="T0TEST"),
         "cancel": lambda: control.cancel(nobody.id, "", ""),
     }[who]
     reply = answer(work)
     assert reply.outcome == "refused" and f"There is no job `{nobody.id}`" in reply.text, reply.text
-    assert JobRecords(store).get(nobody.id).state == "running"
+    kept = JobRecords(store).get(nobody.id)
+    assert kept is not None
+    assert kept.state == "running"

@@ -6,7 +6,7 @@ import pytest
 
 from bot.job_views import describe, history_text, status_text, thread_link, visible, web_url
 from tasks.errors import UserError
-from tasks.jobs.records import Job, JobRecord, JobRecords
+from tasks.jobs.records import Job, JobRecord, JobRecords, JobState
 from tasks.store import MemoryStore
 
 pytestmark = pytest.mark.unit
@@ -37,7 +37,7 @@ def test_slacks_web_address_is_the_api_address_without_api() -> None:
 def test_a_finished_job_tells_what_who_when_how_long_and_where() -> None:
     record = JobRecord(
         job=job(),
-        state="succeeded",
+        state=JobState.SUCCEEDED,
         started_at=REQUESTED + 1,
         finished_at=REQUESTED + 3.5,
         status_ts="1767261601.000200",
@@ -52,7 +52,7 @@ def test_a_finished_job_tells_what_who_when_how_long_and_where() -> None:
 
 
 def test_a_cancelled_job_says_who_cancelled_it_and_a_queued_one_has_no_run_time_or_link() -> None:
-    cancelled = JobRecord(job=job(), state="cancelled", cancelled_by="U0BOB")
+    cancelled = JobRecord(job=job(), state=JobState.CANCELLED, cancelled_by="U0BOB")
     assert describe(cancelled, WEB).endswith(" · cancelled by <@U0BOB>")
     queued = describe(JobRecord(job=job()), WEB)
     assert queued.startswith(":inbox_tray: `3f9c2a71` *sales* `region=emea`: *queued*")
@@ -60,7 +60,7 @@ def test_a_cancelled_job_says_who_cancelled_it_and_a_queued_one_has_no_run_time_
 
 
 def test_a_scheduled_jobs_link_is_to_its_one_message() -> None:
-    record = JobRecord(job=job(schedule_id="s-morning"), state="succeeded", status_ts="1.2")
+    record = JobRecord(job=job(schedule_id="s-morning"), state=JobState.SUCCEEDED, status_ts="1.2")
     assert thread_link(record, WEB) == "<https://acme.slack.com/archives/C0GEN/p12|message>"
 
 

@@ -47,10 +47,12 @@ def test_a_burst_of_commands_is_recorded_in_a_few_round_trips_and_shows_in_histo
     store = CountingStore(prefix)
     records = JobRecords(store)
     queued = QueuedRecords(records)
-    senders = [
-        threading.Thread(target=lambda k=k: [queued.add(job(k * 100 + i)) for i in range(50)])
-        for k in range(6)
-    ]
+
+    def send(k: int) -> None:
+        for i in range(50):
+            queued.add(job(k * 100 + i))
+
+    senders = [threading.Thread(target=send, args=(k,)) for k in range(6)]
     for t in senders:
         t.start()
     for t in senders:
@@ -59,7 +61,8 @@ def test_a_burst_of_commands_is_recorded_in_a_few_round_trips_and_shows_in_histo
     assert queued.flush(10)
 
     assert sum(store.batches) == 300 and len(store.batches) <= 3, store.batches
-    states = {records.get(f"{k * 100 + i:08x}").state for k in range(6) for i in range(50)}
+    found = [records.get(f"{k * 100 + i:08x}") for k in range(6) for i in range(50)]
+    states = {record.state if record else None for record in found}
     assert states == {"queued"}, "what `status <id>` shows for each of them"
     assert len(records.history("C0BURST", count=50)) == 50, "`history` lists the newest fifty"
 
@@ -86,7 +89,9 @@ def test_a_record_redis_refused_is_logged_and_the_next_ones_are_written(
 
     queued.add(job(2))
     assert queued.flush(10)
-    assert records.get(job(2).id).state == "queued"
+    record = records.get(job(2).id)
+    assert record is not None
+    assert record.state == "queued"
 
 
 def test_records_still_waiting_when_the_bot_exits_normally_are_written(prefix: str) -> None:

@@ -62,7 +62,10 @@ def stored(handler: CommandHandler) -> list[Schedule]:
 @pytest.mark.parametrize("verb", ["remove", "pause", "resume"])
 def test_a_schedule_of_another_channel_is_answered_as_if_it_did_not_exist(verb: str) -> None:
     handler = handler_for()
-    schedule_id = SCHEDULE_ID.search(add(handler, channel="C0PRIV").text).group(1)
+    added = add(handler, channel="C0PRIV").text
+    match = SCHEDULE_ID.search(added)
+    assert match, added
+    schedule_id = match.group(1)
 
     theirs = say(handler, f"schedule {verb} {schedule_id}", channel="C0PUBLIC", user=BOB).text
     unknown = say(handler, f"schedule {verb} s-000000", channel="C0PUBLIC", user=BOB).text
@@ -103,7 +106,10 @@ def test_a_channel_holds_at_most_its_limit_of_schedules_whoever_adds_them() -> N
 
 def test_a_freed_place_can_be_taken_again() -> None:
     handler = handler_for(schedules_per_user=1)
-    schedule_id = SCHEDULE_ID.search(add(handler).text).group(1)
+    added = add(handler).text
+    match = SCHEDULE_ID.search(added)
+    assert match, added
+    schedule_id = match.group(1)
     assert add(handler).outcome == "refused"
     assert "Removed" in say(handler, f"schedule remove {schedule_id}").text
     assert add(handler).outcome == "scheduled"

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 
 from bot.paging import Page
 from bot.schedule_views import ARG_SHOWN, added_text, list_text, schedule_line, when
-from tasks.jobs.records import Job, JobRecord
+from tasks.jobs.records import Job, JobRecord, JobState
 from tasks.schedules.schedule import Rule, RunState, Schedule
 
 pytestmark = pytest.mark.unit
@@ -17,16 +19,16 @@ COMMAND = "/run-report"
 NINE_NY = datetime(2026, 3, 9, 13, tzinfo=UTC)  # Mon 09:00 in New York (EDT)
 
 
-def weekdays(**extra: object) -> Schedule:
-    fields: dict[str, object] = {
-        "id": "s-3f9c",
-        "report": "sales",
-        "args": {"region": "emea"},
-        "rule": Rule(cron="0 9 * * 1-5", tz="America/New_York"),
-        "channel": "C0GEN",
-        "user": "U0ALICE",
-    }
-    return Schedule(**{**fields, **extra})
+def weekdays(**changes: Any) -> Schedule:
+    schedule = Schedule(
+        id="s-3f9c",
+        report="sales",
+        args={"region": "emea"},
+        rule=Rule(cron="0 9 * * 1-5", tz="America/New_York"),
+        channel="C0GEN",
+        user="U0ALICE",
+    )
+    return replace(schedule, **changes)
 
 
 def test_a_time_is_shown_in_the_schedules_zone_with_seconds_only_when_they_matter() -> None:
@@ -49,7 +51,7 @@ def test_adding_a_schedule_answers_its_id_rule_next_three_runs_and_how_to_undo()
 def test_a_listed_schedule_shows_its_next_run_and_how_its_last_run_went() -> None:
     state = RunState(last_run=NINE_NY.timestamp(), last_job_id="0a1b2c3d")
     record = JobRecord(
-        job=Job(id="0a1b2c3d", report="sales", args={}, channel="C0GEN", user=""), state="failed"
+        job=Job(id="0a1b2c3d", report="sales", args={}, channel="C0GEN", user=""), state=JobState.FAILED
     )
     line = schedule_line(weekdays(misfire="skip"), state, NINE_NY.timestamp() + 86400, record)
     assert line.splitlines() == [

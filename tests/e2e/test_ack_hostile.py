@@ -203,10 +203,10 @@ def test_a_command_delivered_over_socket_mode_and_http_alike_runs_one_job(
         slack._deliver(fields, "slash_commands", True, "socket", None, None, None, 3.0),
     ]
     status, body, _ = deliver(http_bot.port, *signed(fields))
-    ids = {
-        JOB_ID.search(ack_text(r.body)).group(1) for r in answers if r.ok and JOB_ID.search(ack_text(r.body))
-    }
-    ids.add(JOB_ID.search(ack_text(body)).group(1))
+    ids = {match.group(1) for r in answers if r.ok and (match := JOB_ID.search(ack_text(r.body)))}
+    over_http = JOB_ID.search(ack_text(body))
+    assert over_http, body
+    ids.add(over_http.group(1))
     assert status == 200 and len(ids) == 1 and all(r.ok for r in answers), (ids, answers)
     (job_id,) = ids
     slack.wait_for(

@@ -236,7 +236,9 @@ def test_run_again_clicked_by_the_owner_in_the_jobs_channel_runs_it_there(clicks
     seen = len(slack.ephemerals(user=ALICE, channel=PRIVATE))
     click(slack, "reportbot_rerun", first, ALICE, PRIVATE, finished)
     (answer,) = private_answers(slack, ALICE, PRIVATE, 1, after=seen)
-    second = JOB_ID.search(answer).group(1)
+    match = JOB_ID.search(answer)
+    assert match, answer
+    second = match.group(1)
 
     assert second != first and 'text="once more"' in answer
     assert result_of(slack, second, PRIVATE) == "once more"

@@ -56,7 +56,9 @@ def test_ping_is_acked_at_once_then_answered_in_a_thread_under_its_status(
     assert response.ok and time.monotonic() - started < 3.0
     ack = ack_text(response)
     assert "Queued *ping*" in ack
-    job_id = JOB_ID.search(ack).group(1)
+    match = JOB_ID.search(ack)
+    assert match, ack
+    job_id = match.group(1)
 
     # The ack is private to the person who typed the command.
     assert any(job_id in e.text for e in slack.ephemerals(user="U0ALICE", channel=CHANNEL))

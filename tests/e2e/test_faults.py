@@ -369,8 +369,13 @@ def assert_ended_once(slack, channel: str, job_id: str, result: str) -> None:
     assert len(tops) == 1, f"one status message, not {len(tops)}"
     assert "succeeded in" in str(tops[0].blocks) and buttons(tops[0]) == [RERUN_ACTION], tops[0].blocks
     assert [r.text for r in slack.thread(channel, final.ts)] == [result]
+
+    def succeeded() -> str:
+        text = status_answer(slack, channel, job_id)
+        return text if "*succeeded*" in text else ""  # empty: not yet, ask again
+
     told = wait_until(
-        lambda: (lambda text: text if "*succeeded*" in text else None)(status_answer(slack, channel, job_id)),
+        succeeded,
         10,
         interval=0.3,
         what="status to say the job succeeded",
@@ -597,11 +602,14 @@ def test_with_redis_down_jobs_still_run_status_says_so_and_all_recovers_without_
     _, _, after = send(slack, "ping", channel)
     assert after
     finished(slack, channel, after)
+
     # The record is written just after the status message is updated; ask until it says so.
+    def shows_it_finished() -> str:
+        text = send(slack, f"status {after}", channel)[1]
+        return text if "succeeded" in text else ""  # empty: not yet, ask again
+
     status = wait_until(
-        lambda: (lambda text: text if "succeeded" in text else None)(
-            send(slack, f"status {after}", channel)[1]
-        ),
+        shows_it_finished,
         10,
         interval=0.3,
         what="status to show the finished job",

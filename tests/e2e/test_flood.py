@@ -47,7 +47,9 @@ def ping_takes(slack, channel: str) -> float:
     started = time.monotonic()
     response = slack.send_command("/run-report", "ping", channel=channel, user="U0OTHER")
     assert response.ok, response
-    job_id = JOB_ID.search(str(response.body)).group(1)
+    match = JOB_ID.search(str(response.body))
+    assert match, response
+    job_id = match.group(1)
     slack.wait_for(
         lambda: [
             m

@@ -21,6 +21,13 @@ JOB_ID = re.compile(r"job `([0-9a-f]{8})`")
 CHANNEL = "C0HOSTILE"
 
 
+def job_id_in(text: str) -> str:
+    """The id of the job the answer names; the test fails here, showing the answer, if it names none."""
+    match = JOB_ID.search(text)
+    assert match, text
+    return match.group(1)
+
+
 def ack_text(response) -> str:
     assert response.ok and response.status == 200, response
     body = response.body
@@ -59,7 +66,7 @@ def test_a_command_that_says_payload_in_any_field_runs_and_answers(
     response = slack.send_command("/run-report", text, channel=CHANNEL, user="U0ALICE", mode=mode, **fields)
     ack = ack_text(response)
     assert "Queued *echo*" in ack, ack
-    job_id = JOB_ID.search(ack).group(1)
+    job_id = job_id_in(ack)
     status = finished_status(slack, job_id)
     (reply,) = slack.thread(CHANNEL, status.ts)
     assert text.split("=", 1)[1] in reply.text + str(reply.blocks)
@@ -67,9 +74,9 @@ def test_a_command_that_says_payload_in_any_field_runs_and_answers(
 
 @pytest.mark.parametrize("mode", ["http", "socket"])
 def test_a_click_on_a_message_that_says_payload_is_handled(slack, worker, http_bot, socket_bot, mode) -> None:
-    job_id = JOB_ID.search(
+    job_id = job_id_in(
         ack_text(slack.send_command("/run-report", "echo text=payload", channel=CHANNEL, mode=mode))
-    ).group(1)
+    )
     status = finished_status(slack, job_id)
     rerun = next(
         e

@@ -58,9 +58,9 @@ def wait_recorded(slack, job_id: str, state: str, channel: str = CHANNEL) -> str
     """`status <job_id>` once it says `state`: the worker saves a finished job's record just after
     its last message, a moment after its status message says how it went."""
 
-    def said() -> str | None:
+    def said() -> str:
         answer = command(slack, f"status {job_id}", channel=channel)
-        return answer if f"*{state}*" in answer else None
+        return answer if f"*{state}*" in answer else ""  # empty: not yet, ask again
 
     return wait_until(said, 10, interval=0.2, what=f"job {job_id}'s record to say {state}")
 
@@ -371,7 +371,9 @@ def test_run_again_queues_the_same_report_anew_for_whoever_clicked(slack, worker
     click(slack, finished, "reportbot_rerun", BOB, mode=mode)
 
     answer = private_answer(slack, BOB, "Queued")
-    second = JOB_ID.search(answer).group(1)
+    match = JOB_ID.search(answer)
+    assert match, answer
+    second = match.group(1)
     assert second != first and 'text="once more"' in answer
     again = wait_status(slack, second, "succeeded")
     assert f"<@{BOB}> ran *echo*" in section_text(again)

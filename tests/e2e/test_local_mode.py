@@ -22,6 +22,13 @@ from tests.support import wait_until
 JOB_ID = re.compile(r"job `([0-9a-f]{8})`")
 
 
+def job_id_in(text: str) -> str:
+    """The id of the job the answer names; the test fails here, showing the answer, if it names none."""
+    match = JOB_ID.search(text)
+    assert match, text
+    return match.group(1)
+
+
 @pytest.fixture(scope="module")
 def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SandboxProcess]:
     # The schedules test needs a short interval; nothing here names Slack, a broker or Redis.
@@ -64,14 +71,14 @@ def test_a_ping_typed_in_the_sandbox_runs_on_the_in_process_worker(sandbox: Sand
     answer = sandbox.post_json("/sandbox/command", {"text": "/run-report ping"})
     assert answer["ok"] and answer["status"] == 200, answer
     acks = [m for m in channel(sandbox.get_json("/sandbox/state"))["messages"] if m["kind"] == "ephemeral"]
-    job_id = JOB_ID.search(acks[-1]["text"]).group(1)
+    job_id = job_id_in(acks[-1]["text"])
     status = wait_for_state(sandbox, finished_with(job_id, "pong"), what=f"job {job_id} to answer pong")
     assert status["bot"]
 
     # The queue is the in-memory one: nothing was asked of a RabbitMQ or a Redis.
     sandbox.post_json("/sandbox/command", {"text": "/run-report queue"})
     acks = [m for m in channel(sandbox.get_json("/sandbox/state"))["messages"] if m["kind"] == "ephemeral"]
-    queue_job = JOB_ID.search(acks[-1]["text"]).group(1)
+    queue_job = job_id_in(acks[-1]["text"])
     wait_for_state(sandbox, finished_with(queue_job, "in memory"), what="the queue report")
 
 
@@ -137,7 +144,7 @@ def test_with_a_broker_configured_the_sandbox_drives_real_worker_processes(servi
             acks = [
                 m for m in channel(sandbox.get_json("/sandbox/state"))["messages"] if m["kind"] == "ephemeral"
             ]
-            job_id = JOB_ID.search(acks[-1]["text"]).group(1)
+            job_id = job_id_in(acks[-1]["text"])
             wait_for_state(sandbox, finished_with(job_id, "pong"), what=f"job {job_id} on the real worker")
             assert f"[{job_id}] received" in worker.log(), "the job ran in the real worker process"
         finally:

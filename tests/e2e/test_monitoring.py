@@ -16,6 +16,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
@@ -39,6 +40,9 @@ from tests.support import (
     wait_until,
 )
 
+if TYPE_CHECKING:
+    from sandbox import FakeSlack
+
 JOB_ID = re.compile(r"job `([0-9a-f]{8})`")
 CHANNEL = "C0MONITOR"
 FLOWER_AUTH = "ops:flower-pass-4711"
@@ -46,7 +50,7 @@ FLOWER_AUTH = "ops:flower-pass-4711"
 
 @dataclass
 class Deployment:
-    slack: object
+    slack: FakeSlack
     bot: Process
     worker: Process
     bot_port: int
@@ -168,14 +172,13 @@ def test_worker_metrics_show_job_durations_and_outcomes_summed_over_its_processe
 
     ping_ok = dict(report="ping", outcome="succeeded")
     wanted = metric(before, "reportbot_jobs_total", **ping_ok) + 3
+
     # A job is counted when its last step is done, a moment after its status message says so.
-    after = wait_until(
-        lambda: (lambda t: t if metric(t, "reportbot_jobs_total", **ping_ok) >= wanted else None)(
-            get(url)[1]
-        ),
-        10,
-        what="the three jobs to be counted",
-    )
+    def counted() -> str:
+        scraped = get(url)[1]
+        return scraped if metric(scraped, "reportbot_jobs_total", **ping_ok) >= wanted else ""  # "": not yet
+
+    after = wait_until(counted, 10, what="the three jobs to be counted")
     assert metric(after, "reportbot_jobs_total", **ping_ok) == wanted
     assert (
         metric(after, "reportbot_job_seconds_count", **ping_ok)
@@ -203,11 +206,11 @@ def test_worker_metrics_count_slack_errors_and_retries(deployment):
     finally:
         slack.set_channel(CHANNEL, member=True)
 
-    after = wait_until(
-        lambda: (lambda t: t if metric(t, "reportbot_jobs_total", outcome="failed") else None)(get(url)[1]),
-        10,
-        what="the failed job to be counted",
-    )
+    def failed_counted() -> str:
+        scraped = get(url)[1]
+        return scraped if metric(scraped, "reportbot_jobs_total", outcome="failed") else ""  # "": not yet
+
+    after = wait_until(failed_counted, 10, what="the failed job to be counted")
     retries = "reportbot_slack_retries_total"
     assert metric(after, retries, reason="ratelimited") == metric(before, retries, reason="ratelimited") + 1
     errors = dict(method="chat.postMessage", error="not_in_channel")

@@ -19,6 +19,13 @@ from tasks.slack.pacing import MEMORY
 JOB_ID = re.compile(r"job `([0-9a-f]{8})`")
 
 
+def job_id_in(text: str) -> str:
+    """The id of the job the answer names; the test fails here, showing the answer, if it names none."""
+    match = JOB_ID.search(text)
+    assert match, text
+    return match.group(1)
+
+
 def test_a_rate_limited_result_is_posted_once_later_and_the_report_runs_once(
     slack, worker, http_bot, tmp_path: Path
 ):
@@ -26,7 +33,7 @@ def test_a_rate_limited_result_is_posted_once_later_and_the_report_runs_once(
     time.sleep(MEMORY)  # the worker forgets earlier tests' refusals, so this job asks Slack first
     slack.rate_limit_post_message(per_second=1.0, burst=1)
     response = slack.send_command("/run-report", f"tally path={runs}", channel="C0LIMIT")
-    job_id = JOB_ID.search(str(response.body)).group(1)
+    job_id = job_id_in(str(response.body))
 
     final = slack.wait_for(
         lambda: next(
@@ -54,7 +61,7 @@ def test_many_channels_under_the_limit_lose_and_duplicate_nothing(slack, worker,
     started = time.monotonic()
     for channel in channels:
         response = slack.send_command("/run-report", "echo text=digest", channel=channel)
-        ids[channel] = JOB_ID.search(str(response.body)).group(1)
+        ids[channel] = job_id_in(str(response.body))
 
     def all_done() -> bool:
         return all(
@@ -86,7 +93,7 @@ def test_a_job_retried_after_its_result_was_posted_does_not_run_the_report_again
     slack.fail("chat.update", error="ratelimited", status=429, retry_after=1, times=1)
     # Longer than STATUS_GRACE, so its status message is posted running and updated at the end.
     response = slack.send_command("/run-report", f"tally path={runs} seconds=1", channel="C0LATE")
-    job_id = JOB_ID.search(str(response.body)).group(1)
+    job_id = job_id_in(str(response.body))
 
     final = slack.wait_for(
         lambda: next(
@@ -102,7 +109,7 @@ def test_a_job_retried_after_its_result_was_posted_does_not_run_the_report_again
 def test_a_message_slack_refuses_for_good_ends_the_job_visibly(slack, worker, http_bot):
     slack.fail("chat.update", error="msg_too_long", times=1)
     response = slack.send_command("/run-report", "slow seconds=1", channel="C0REFUSE", user="U0CAROL")
-    job_id = JOB_ID.search(str(response.body)).group(1)
+    job_id = job_id_in(str(response.body))
 
     status = slack.wait_for(
         lambda: next(

@@ -11,6 +11,7 @@ import re
 import sys
 import time
 from collections.abc import Iterator
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -102,10 +103,12 @@ class Beats:
                     self.tmp,
                 )
             )
+
+        def up(proc: Process) -> bool:
+            return "beat: Starting" in proc.log() or not proc.alive()
+
         for proc in new:
-            wait_until(
-                lambda p=proc: "beat: Starting" in p.log() or not p.alive(), 30, what=f"{proc.name} to start"
-            )
+            wait_until(partial(up, proc), 30, what=f"{proc.name} to start")
             assert proc.alive(), proc.log()
         self.procs += new
         return new
@@ -139,7 +142,16 @@ def runs_of(slack, channel: str, schedule_id: str) -> list:
 
 
 def job_id(message) -> str:
-    return re.search(r"job `([0-9a-f]{8})`", str(message.blocks)).group(1)
+    match = re.search(r"job `([0-9a-f]{8})`", str(message.blocks))
+    assert match, message.blocks
+    return match.group(1)
+
+
+def schedule_id_in(ack: str) -> str:
+    """The id the `schedule add` answer gives; the test fails here, showing the answer, if it has none."""
+    match = SCHEDULE_ID.search(ack)
+    assert match, ack
+    return match.group(1)
 
 
 def fired(channel: str, schedule_id: str) -> set[str]:
@@ -186,7 +198,7 @@ def test_two_beats_post_each_tick_of_an_every_5s_schedule_once_and_removing_it_s
     channel = "C0TICKS"
     beats.start(2)
     ack = command(slack, 'schedule add echo text="tick tock" every 5s tz=UTC', channel)
-    schedule_id = SCHEDULE_ID.search(ack).group(1)
+    schedule_id = schedule_id_in(ack)
     assert len(re.findall(r"UTC", ack.split("Next runs:")[1].split("\n")[0])) == 3, ack
 
     slack.wait_for(lambda: len(runs_of(slack, channel, schedule_id)) >= 3, timeout=25, message="three runs")
@@ -222,7 +234,7 @@ def test_a_paused_schedule_stops_firing_and_fires_again_once_resumed(
     channel = "C0PAUSE"
     beats.start(1)
     ack = command(slack, "schedule add echo text=paused-or-not every 3s tz=UTC", channel)
-    schedule_id = SCHEDULE_ID.search(ack).group(1)
+    schedule_id = schedule_id_in(ack)
     slack.wait_for(lambda: runs_of(slack, channel, schedule_id), timeout=15, message="a first run")
 
     assert f"Paused schedule `{schedule_id}`" in command(slack, f"schedule pause {schedule_id}", channel)
@@ -242,7 +254,7 @@ def test_restarting_both_beats_loses_no_schedule(slack, worker, schedule_bot, no
     channel = "C0RESTART"
     first = beats.start(2)
     ack = command(slack, "schedule add echo text=still-here every 5s tz=UTC", channel)
-    schedule_id = SCHEDULE_ID.search(ack).group(1)
+    schedule_id = schedule_id_in(ack)
     slack.wait_for(lambda: runs_of(slack, channel, schedule_id), timeout=15, message="a first run")
     for proc in first:
         proc.stop()
@@ -299,7 +311,7 @@ def test_a_run_is_published_once_even_when_two_beats_both_think_they_lead(
 def test_schedule_list_shows_the_channels_schedules_and_static_ones_marked(slack, schedule_bot, no_schedules):
     slack.set_user(ADMIN, tz="America/New_York")
     ack = command(slack, 'schedule add echo text="morning" cron "0 9 * * 1-5"', "C0STATIC")
-    schedule_id = SCHEDULE_ID.search(ack).group(1)
+    schedule_id = schedule_id_in(ack)
     # No tz= given: the adding user's zone from Slack, and the next runs shown in it.
     assert "(America/New_York)" in ack and re.search(r"09:00 E[SD]T", ack), ack
     listing = command(slack, "schedule list", "C0STATIC", user="U0BOB")
@@ -352,7 +364,7 @@ def test_schedule_list_after_resume_shows_a_next_run_to_come_not_one_planned_whi
     from tasks.store import RedisStore
 
     ack = command(slack, "schedule add echo every 1h tz=UTC", "C0RESUME")
-    schedule_id = SCHEDULE_ID.search(ack).group(1)
+    schedule_id = schedule_id_in(ack)
     assert "Paused" in command(slack, f"schedule pause {schedule_id}", "C0RESUME")
     schedules = ScheduleStore(RedisStore(REDIS_URL, prefix=REDIS_PREFIX))
     paused = schedules.get(schedule_id)
@@ -412,7 +424,7 @@ def test_one_person_and_one_channel_are_held_to_their_schedule_limits(slack, to_
 
 def test_a_refused_schedule_change_says_nothing_of_the_other_channel(slack, to_open_bot, no_schedules):
     ack = command(slack, "schedule add echo every 1h tz=UTC", "C0PRIV", user="U0OWNER")
-    schedule_id = SCHEDULE_ID.search(ack).group(1)
+    schedule_id = schedule_id_in(ack)
     for verb in ("remove", "pause", "resume"):
         theirs = command(slack, f"schedule {verb} {schedule_id}", "C0PUBLIC", user="U0NOSY")
         unknown = command(slack, f"schedule {verb} s-000000", "C0PUBLIC", user="U0NOSY")

@@ -202,7 +202,7 @@ def test_a_report_whose_pool_process_dies_every_time_ends_failed_instead_of_loop
 def test_a_record_left_running_past_its_hard_limit_is_closed_by_beat(env, slack) -> None:
     from slack_sdk import WebClient
 
-    from tasks.jobs.records import Job, JobRecord, new_job_id
+    from tasks.jobs.records import Job, JobRecord, JobState, new_job_id
     from tasks.rendering.messages import status_message
 
     channel = "C0GONE"
@@ -218,7 +218,7 @@ def test_a_record_left_running_past_its_hard_limit_is_closed_by_beat(env, slack)
             channel=channel, text="running", blocks=status_message(job, "running").block_dicts()
         )["ts"]
         records.save(
-            JobRecord(job=job, state="running", started_at=now - 600, status_ts=ts, deadline=deadline)
+            JobRecord(job=job, state=JobState.RUNNING, started_at=now - 600, status_ts=ts, deadline=deadline)
         )
         forged[name] = job.id
     assert "*running*" in recorded(slack, channel, forged["lost"])
@@ -235,6 +235,16 @@ def test_a_record_left_running_past_its_hard_limit_is_closed_by_beat(env, slack)
     assert "*running*" in recorded(slack, channel, forged["alive"])
 
 
+def worker_log_once_it_says(rig: Rig, says: str) -> str:
+    """The worker's log once it has `says`: a job's error is logged a moment after it is posted."""
+
+    def said() -> str:
+        text = rig.worker.log()
+        return text if says in text else ""  # empty: not yet, read again
+
+    return wait_until(said, 10, what="the error logged")
+
+
 def test_a_reports_error_reaches_the_log_redacted_and_the_channel_only_as_its_kind(env, slack) -> None:
     channel = "C0LEAKDB"
     job_id = run(slack, "leaky-db", channel)
@@ -249,11 +259,7 @@ def test_a_reports_error_reaches_the_log_redacted_and_the_channel_only_as_its_ki
     for text in seen:
         assert "db login failed" not in text and "db.internal" not in text
         assert not [s for s in LEAKED if s in text]
-    log = wait_until(
-        lambda: (lambda text: text if "db login failed" in text else None)(env.worker.log()),
-        10,
-        what="the error logged",
-    )
+    log = worker_log_once_it_says(env, "db login failed")
     assert (
         "RuntimeError: db login failed: postgresql://admin:[redacted]@db.internal/prod [redacted] token=[redacted]"
         in log
@@ -271,11 +277,7 @@ def test_tokens_passwords_and_keys_in_an_error_are_redacted_in_the_log(env, slac
         lambda: slack.thread(channel, final.ts), timeout=10, message="the error in the thread"
     )
     assert "ValueError" in reply.text and "upstream" not in reply.text
-    log = wait_until(
-        lambda: (lambda text: text if "upstream said 401" in text else None)(env.worker.log()),
-        10,
-        what="the error logged",
-    )
+    log = worker_log_once_it_says(env, "upstream said 401")
     assert (
         'Bearer [redacted]" with {"user": "etl", "password": "[redacted]"} and key [redacted private key]'
         in log

@@ -21,6 +21,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler, ServerErrorRetryHandler
 from slack_sdk.signature import SignatureVerifier
 from slack_sdk.socket_mode import SocketModeClient
+from slack_sdk.socket_mode.client import BaseSocketModeClient
 from slack_sdk.socket_mode.request import SocketModeRequest
 from slack_sdk.socket_mode.response import SocketModeResponse
 from slack_sdk.webhook import WebhookClient
@@ -312,7 +313,9 @@ def test_send_command_plain_text_and_in_channel(slack: FakeSlack, receiver: Call
         )
     )
     assert slack.send_command("/run-report", "a").body == "got it"
-    assert slack.send_command("/run-report", "b").body["response_type"] == "in_channel"
+    json_body = slack.send_command("/run-report", "b").body
+    assert isinstance(json_body, dict), json_body
+    assert json_body["response_type"] == "in_channel"
     assert [e.text for e in slack.ephemerals()] == ["got it"]
     assert [(m.user, m.text) for m in slack.messages("C0TEST")][-2:] == [
         ("U0ALICE", "/run-report b"),
@@ -395,7 +398,7 @@ def test_socket_mode_command_ack_and_reconnect(slack: FakeSlack) -> None:
     sm = SocketModeClient(app_token=APP_TOKEN, web_client=web)
     seen: list[SocketModeRequest] = []
 
-    def listener(c: SocketModeClient, req: SocketModeRequest) -> None:
+    def listener(c: BaseSocketModeClient, req: SocketModeRequest) -> None:
         seen.append(req)
         if req.type == "slash_commands":
             payload = {"text": f"ack {req.payload['text']}"}

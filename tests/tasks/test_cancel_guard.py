@@ -15,7 +15,7 @@ import uuid
 
 import pytest
 
-from tasks.jobs.records import Job, JobRecord, JobRecords, new_job_id
+from tasks.jobs.records import Job, JobRecord, JobRecords, JobState, new_job_id
 from tasks.settings import Settings
 from tasks.store import RedisStore
 from tasks.worker.execution import run_job
@@ -51,6 +51,13 @@ def new_job(report: str, **args: str) -> Job:
     return Job(id=new_job_id(), report=report, args=args, channel=CHANNEL, user="U0ALICE")
 
 
+def stored(records: JobRecords, job_id: str) -> JobRecord:
+    """The record the test wrote for the job, as Redis has it now."""
+    record = records.get(job_id)
+    assert record is not None, f"no record of job {job_id}"
+    return record
+
+
 def test_a_job_cancelled_while_queued_never_runs_nor_posts(slack, prefix):
     runtime = make_runtime(slack, prefix)
     job = new_job("echo", text="should not appear")
@@ -59,7 +66,7 @@ def test_a_job_cancelled_while_queued_never_runs_nor_posts(slack, prefix):
 
     assert run_job(job, runtime) == "cancelled"
     assert slack.messages(CHANNEL) == []
-    assert runtime.records.get(job.id).state == "cancelled"
+    assert stored(runtime.records, job.id).state == "cancelled"
 
 
 def test_a_first_delivery_of_a_job_cancelled_while_queued_posts_nothing(slack, prefix):
@@ -71,7 +78,7 @@ def test_a_first_delivery_of_a_job_cancelled_while_queued_posts_nothing(slack, p
 
     assert run_job(job, runtime, first_delivery=True) == "cancelled"
     assert slack.messages(CHANNEL) == []
-    assert runtime.records.get(job.id).state == "cancelled"
+    assert stored(runtime.records, job.id).state == "cancelled"
 
 
 @pytest.mark.parametrize("first_delivery", [False, True])
@@ -87,7 +94,7 @@ def test_a_job_cancelled_while_running_posts_no_result_and_says_who_cancelled(sl
     status = wait_until(lambda: slack.messages(CHANNEL), 10, what="the status message")[0]
     assert "running" in str(status.blocks)
 
-    assert runtime.records.cancel(runtime.records.get(job.id), "U0BOB")
+    assert runtime.records.cancel(stored(runtime.records, job.id), "U0BOB")
     thread.join(10)
 
     assert outcome == ["cancelled"]
@@ -112,7 +119,7 @@ def test_a_quick_report_cancelled_while_it_ran_posts_no_result_and_says_who_canc
     thread.start()
     time.sleep(0.1)
     assert slack.messages(CHANNEL) == []
-    assert runtime.records.cancel(runtime.records.get(job.id), "U0BOB")
+    assert runtime.records.cancel(stored(runtime.records, job.id), "U0BOB")
     thread.join(10)
 
     assert outcome == ["cancelled"]
@@ -129,12 +136,12 @@ def test_the_first_cancel_wins_and_a_worker_save_cannot_undo_it(records: JobReco
     # The worker read the record and saved it running before the cancel ...
     worker_copy = records.get(job.id)
     assert worker_copy is not None
-    worker_copy.state, worker_copy.started_at = "running", 1.0
+    worker_copy.state, worker_copy.started_at = JobState.RUNNING, 1.0
     records.save(worker_copy)
-    assert records.cancel(records.get(job.id), "U0BOB")
-    assert not records.cancel(records.get(job.id), "U0CAROL")
+    assert records.cancel(stored(records, job.id), "U0BOB")
+    assert not records.cancel(stored(records, job.id), "U0CAROL")
     # ... and saves its copy, finished, after it: the cancel still stands, by the first to ask.
-    worker_copy.state, worker_copy.finished_at = "succeeded", 2.0
+    worker_copy.state, worker_copy.finished_at = JobState.SUCCEEDED, 2.0
     records.save(worker_copy)
     again = records.get(job.id)
     assert again is not None and again.state == "cancelled" and again.cancelled_by == "U0BOB"
@@ -145,7 +152,7 @@ def test_the_queued_record_written_after_the_ack_does_not_overwrite_a_quicker_wo
     records: JobRecords,
 ) -> None:
     job = new_job("ping")
-    records.save(JobRecord(job=job, state="succeeded", finished_at=1.0))  # the worker was first
+    records.save(JobRecord(job=job, state=JobState.SUCCEEDED, finished_at=1.0))  # the worker was first
     records.created(job)  # the bot's after-ack step
-    assert records.get(job.id).state == "succeeded"
+    assert stored(records, job.id).state == "succeeded"
     assert [r.job.id for r in records.history(CHANNEL)] == [job.id]

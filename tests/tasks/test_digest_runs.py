@@ -20,12 +20,16 @@ def runtime(services):
     slack = FakeSlack(bot_token=BOT_TOKEN).start()
     runs: list[str] = []
 
+    def sales() -> str:
+        runs.append("ran")
+        return "*Sales* today: 42"
+
     def broken() -> str:
         raise ValueError("no such table: orders")
 
     rt = worker_runtime(
         slack,
-        Report.from_function(lambda: runs.append("ran") or "*Sales* today: 42", name="sales"),
+        Report.from_function(sales, name="sales"),
         Report.from_function(
             lambda: ["Attached.", File("sales.csv", b"region,total\nemea,42\n")], name="export"
         ),

@@ -44,7 +44,12 @@ def test_a_group_lookup_slack_cannot_answer_is_retried_not_refused(runtime) -> N
 def test_after_a_refusal_the_next_job_waits_for_its_channel_instead_of_being_refused(runtime) -> None:
     rt, slack = runtime
     runs: list[str] = []
-    rt.registry.add(Report.from_function(lambda: runs.append("ran") or f"run {len(runs)}", name="tally"))
+
+    def tally() -> str:
+        runs.append("ran")
+        return f"run {len(runs)}"
+
+    rt.registry.add(Report.from_function(tally, name="tally"))
     slack.rate_limit_post_message(per_second=1.0, burst=1)
     first = Job(id=new_job_id(), report="tally", args={}, channel="C0FIRST", user="U0A")
     with pytest.raises(RateLimited) as refused:

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 import pytest
 
 from sandbox import FakeSlack
-from tasks.jobs.records import Job, JobRecord, JobRecords
+from tasks.jobs.records import Job, JobRecord, JobRecords, JobState
 from tasks.rendering.messages import status_message
 from tasks.settings import Settings
 from tasks.store import MemoryStore
@@ -45,7 +45,7 @@ def runtime() -> Iterator[tuple[Runtime, FakeSlack]]:
 def running(rt: Runtime, j: Job, deadline: float) -> JobRecord:
     """A started job's record, as a worker leaves it while the report runs."""
     ts = rt.poster.post_in_channel(j, status_message(j, "running"))
-    record = JobRecord(job=j, state="running", started_at=NOW - 600, status_ts=ts, deadline=deadline)
+    record = JobRecord(job=j, state=JobState.RUNNING, started_at=NOW - 600, status_ts=ts, deadline=deadline)
     rt.records.save(record)
     return record
 
@@ -55,10 +55,10 @@ def test_a_job_is_in_the_running_index_from_its_start_to_its_end() -> None:
     j = job()
     records.created(j)  # the bot's "queued" record: not started, not indexed
     assert records.overdue(NOW + 10**6, 10) == []
-    record = JobRecord(job=j, state="running", started_at=NOW, deadline=NOW + 60)
+    record = JobRecord(job=j, state=JobState.RUNNING, started_at=NOW, deadline=NOW + 60)
     records.save(record)
     assert records.overdue(NOW + 59, 10) == [] and records.overdue(NOW + 60, 10) == [j.id]
-    record.state = "succeeded"
+    record.state = JobState.SUCCEEDED
     records.save(record)
     assert records.overdue(NOW + 10**6, 10) == []
 

@@ -6,7 +6,7 @@ import datetime as dt
 import sys
 import types
 from pathlib import Path
-from typing import Literal, Optional
+from typing import Any, Literal, Optional
 
 import pytest
 
@@ -136,7 +136,7 @@ def test_optional_annotations_are_accepted(reports: Registry) -> None:
 def test_unsupported_parameters_are_a_developer_error_at_decoration(
     reports: Registry, signature: str
 ) -> None:
-    namespace: dict[str, object] = {"dt": dt, "Literal": Literal}
+    namespace: dict[str, Any] = {"dt": dt, "Literal": Literal}
     exec(signature, namespace)
     with pytest.raises(TypeError):
         report("bad", registry=reports)(namespace["f"])
@@ -165,8 +165,9 @@ def test_a_name_taken_by_another_function_is_refused(reports: Registry) -> None:
 
 
 def test_report_without_a_name_is_explained() -> None:
+    misused: Any = report  # Any: a call without a name is the mistake under test, which mypy would refuse
     with pytest.raises(TypeError, match="needs a name"):
-        report(lambda: "")
+        misused(lambda: "")
 
 
 def test_a_bad_time_limit_is_refused(reports: Registry) -> None:
@@ -178,8 +179,9 @@ def test_a_report_may_notify_only_when_it_says_so(reports: Registry) -> None:
     report("loud", notify=True, registry=reports)(lambda: "")
     report("calm", registry=reports)(lambda: "")
     assert [r.notify for r in (reports.require("loud"), reports.require("calm"))] == [True, False]
+    yes: Any = "yes"  # Any: a str for the bool is the mistake under test, which mypy would refuse
     with pytest.raises(ValueError, match="notify"):
-        report("odd", notify="yes", registry=reports)(lambda: "")
+        report("odd", notify=yes, registry=reports)(lambda: "")
 
 
 def test_a_sql_report_may_notify_only_when_reports_toml_says_notify_true(tmp_path: Path) -> None:

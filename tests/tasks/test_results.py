@@ -11,6 +11,7 @@ import pytest
 from tasks.rendering.messages import render_result
 from tasks.rendering.tables import INLINE_ROWS, TABLE_MAX_COLUMNS, table_csv
 from tasks.reports import Chart, File, Table
+from tasks.reports.results import ChartType
 
 pytestmark = pytest.mark.unit
 
@@ -116,7 +117,7 @@ def test_a_chart_is_a_png_of_matplotlibs_size() -> None:
 
 
 @pytest.mark.parametrize("kind", ["line", "pie"])
-def test_line_and_pie_charts_render_too(kind: str) -> None:
+def test_line_and_pie_charts_render_too(kind: ChartType) -> None:
     chart = Chart((["k", "v"], [("a", 1), ("b", 2.5), ("c", None)]), type=kind)
     [png] = render_result(chart, name="c").files
     assert png_size(png.content) == (800, 450)

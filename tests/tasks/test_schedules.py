@@ -23,8 +23,8 @@ from tasks.schedules.schedule import (
 NY = ZoneInfo("America/New_York")
 
 
-def local(*args: int) -> datetime:
-    return datetime(*args, tzinfo=NY)
+def local(year: int, month: int, day: int, hour: int = 0, minute: int = 0, second: int = 0) -> datetime:
+    return datetime(year, month, day, hour, minute, second, tzinfo=NY)
 
 
 def walls(rule: Rule, after: datetime, count: int) -> list[str]:
@@ -278,9 +278,11 @@ def test_schedules_and_their_run_state_live_in_redis_apart(redis_store):
     )
     again = ScheduleStore(redis_store)  # another process, same Redis
     assert again.get(schedule.id) == schedule
-    assert again.state(schedule.id).last_job_id == "abcd1234"
+    state = again.state(schedule.id)
+    assert state is not None and state.last_job_id == "abcd1234"
     paused = again.set_paused(schedule, True)
-    assert schedules.get(schedule.id).paused and paused.paused
+    seen = schedules.get(schedule.id)
+    assert seen is not None and seen.paused and paused.paused
     assert again.remove(schedule.id)
     assert schedules.get(schedule.id) is None and schedules.state(schedule.id) is None
     assert not again.remove(schedule.id)

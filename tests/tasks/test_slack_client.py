@@ -83,6 +83,7 @@ def test_over_tls_a_jobs_calls_share_one_connection_where_slack_sdks_client_open
 def test_a_connection_slack_closed_is_replaced_and_the_message_posted_once(slack: FakeSlack) -> None:
     client = make_client(Settings(slack_bot_token=BOT_TOKEN, slack_api_url=slack.api_url))
     client.chat_postMessage(channel="C0DROP", text="first")
+    assert isinstance(client, kept_alive.KeptAliveWebClient), client
     (kept,) = client._connections.mine().values()
     conn = kept.conn
     conn.sock.shutdown(socket.SHUT_WR)  # the server sees the end of the stream and closes its side
@@ -219,6 +220,7 @@ def test_a_kept_connection_on_a_descriptor_above_1023_is_reused(slack: FakeSlack
     """select() cannot watch such a descriptor; a worker whose reports hold many files gets one."""
     client = make_client(Settings(slack_bot_token=BOT_TOKEN, slack_api_url=slack.api_url))
     client.chat_postMessage(channel="C0MANYFD", text="first")
+    assert isinstance(client, kept_alive.KeptAliveWebClient), client
     (kept,) = client._connections.mine().values()
     low = kept.conn.sock
     high = socket.socket(fileno=os.dup2(low.fileno(), 1500))  # the same connection, on fd 1500

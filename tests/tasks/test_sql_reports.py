@@ -8,6 +8,7 @@ import sqlite3
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -30,7 +31,8 @@ def load(tmp_path: Path, toml: str, environ: dict[str, str] | None = None) -> Re
     return registry
 
 
-def run(registry: Registry, name: str, **args: str) -> object:
+def run(registry: Registry, name: str, **args: str) -> Any:
+    """What the report returns: a table alone, or ``[table, chart]``; each test says which it expects."""
     report = registry.get(name)
     assert report is not None
     return report.run(report.convert_args(args))

@@ -23,10 +23,18 @@ SLOW = STATUS_GRACE + 0.7
 def runtime(services):
     slack = FakeSlack(bot_token=BOT_TOKEN).start()
     runs: list[str] = []
+
+    def quick() -> str:
+        runs.append("quick")
+        return "42 orders"
+
+    def slow() -> str:
+        runs.append("slow")
+        time.sleep(SLOW)
+        return "the long one"
+
     rt = worker_runtime(
-        slack,
-        Report.from_function(lambda: runs.append("quick") or "42 orders", name="quick"),
-        Report.from_function(lambda: runs.append("slow") or time.sleep(SLOW) or "the long one", name="slow"),
+        slack, Report.from_function(quick, name="quick"), Report.from_function(slow, name="slow")
     )
     yield rt, slack, runs
     slack.stop()
