@@ -424,7 +424,9 @@ def test_tokenizing_grows_linearly_with_the_text(unit: str) -> None:
     ratio = _best_of_three(lambda: parser.tokenize(large)) / max(
         _best_of_three(lambda: parser.tokenize(small)), 1e-4
     )
-    assert ratio < 16, f"8 times the text took {ratio:.1f} times as long"
+    # Linear is 8; quadratic is 64, shlex 40 to 50. A loaded machine's caches push linear to ~17,
+    # so the bound sits between: 24 still fails anything that grows faster than linearly.
+    assert ratio < 24, f"8 times the text took {ratio:.1f} times as long"
 
 
 def test_an_unclosed_quote_anywhere_is_still_refused() -> None:
