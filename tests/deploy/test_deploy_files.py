@@ -19,7 +19,7 @@ import yaml
 from slack_sdk import WebClient
 
 from bot.http import EVENTS_PATH
-from bot.manifest import METHOD_SCOPES, SCOPES, build_manifest
+from bot.manifest import EXAMPLE_URL, METHOD_SCOPES, SCOPES, build_manifest
 from run import PROCESSES
 from tasks.jobs.queues import QUEUE
 from tasks.settings import Settings
@@ -400,6 +400,27 @@ def test_slack_app_manifest_is_the_one_the_code_builds(file, socket_mode):
     if not socket_mode:
         assert command["url"].endswith(EVENTS_PATH)
         assert manifest["settings"]["interactivity"]["request_url"].endswith(EVENTS_PATH)
+
+
+def markdown_section(path: Path, title: str) -> str:
+    """The text under a `## title` heading, up to the next heading of that level."""
+    text = path.read_text()
+    start = text.index(f"\n## {title}\n")
+    end = text.find("\n## ", start + 1)
+    return text[start : end if end != -1 else None]
+
+
+def test_the_readme_gives_both_ways_to_create_the_slack_app():
+    """Both manifests, what each needs, and the HTTP one's placeholder host to replace."""
+    steps = markdown_section(ROOT / "README.md", "Running it against Slack")
+    for file in ("slack-app-manifest.yaml", "slack-app-manifest.socket-mode.yaml"):
+        assert f"deploy/{file}" in steps and (DEPLOY / file).is_file(), file
+    placeholder = EXAMPLE_URL.removeprefix("https://")
+    assert placeholder in (DEPLOY / "slack-app-manifest.yaml").read_text()
+    assert placeholder not in (DEPLOY / "slack-app-manifest.socket-mode.yaml").read_text()
+    assert f"replace `{placeholder}`" in steps
+    assert "`connections:write`" in steps and "`SLACK_APP_TOKEN`" in steps
+    assert EVENTS_PATH in steps and "`SLACK_SIGNING_SECRET`" in steps
 
 
 def web_api_calls() -> set[str]:
