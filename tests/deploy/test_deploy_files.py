@@ -22,7 +22,7 @@ from bot.http import EVENTS_PATH
 from bot.manifest import EXAMPLE_URL, METHOD_SCOPES, SCOPES, build_manifest
 from run import PROCESSES
 from tasks.jobs.queues import QUEUE
-from tasks.settings import Settings
+from tasks.settings import Settings, load_settings
 from tests.support import ROOT
 
 pytestmark = pytest.mark.unit
@@ -113,14 +113,50 @@ def test_every_file_in_deploy_is_one_these_tests_check_and_parses():
             assert {"ExecStart", "User"} <= unit(path.name).keys(), path
 
 
+def env_example() -> tuple[dict[str, str], dict[str, str]]:
+    """`.env.example`'s settings: those it sets, and those shown commented out (`# NAME=default`)."""
+    set_, shown = {}, {}
+    for line in (ROOT / ".env.example").read_text().splitlines():
+        if match := re.fullmatch(r"(# )?([A-Z][A-Z0-9_]*)=(.*)", line.strip()):
+            (shown if match[1] else set_)[match[2]] = match[3]
+    return set_, shown
+
+
+def deployment_settings() -> dict[str, dict[str, str]]:
+    """Each deployment file's own settings that an env file, or the Secret made from `.env`, overrides."""
+    found: dict[str, dict[str, str]] = {}
+    for path in sorted((DEPLOY / "systemd").glob("*.service")):
+        found[path.name] = dict(a.split("=", 1) for a in unit(path.name).get("Environment", []))
+    for config in kinds("ConfigMap"):
+        found[config["metadata"]["name"]] = {k: str(v) for k, v in config["data"].items()}
+    found["Dockerfile"] = dict(
+        re.findall(r"^ENV ([A-Z_]+)=(\S+)$", (DEPLOY / "Dockerfile").read_text(), re.M)
+    )
+    return found
+
+
 def test_env_example_names_every_setting_and_nothing_else():
-    names = {
-        line.split("=", 1)[0].strip()
-        for line in (ROOT / ".env.example").read_text().splitlines()
-        if "=" in line and not line.lstrip().startswith("#")
-    }
+    set_, shown = env_example()
+    names = set_.keys() | shown.keys()
+    assert set_.keys() & shown.keys() == set(), "each setting once in .env.example"
     assert SETTING_NAMES - names == set(), "settings missing from .env.example"
     assert names - SETTING_NAMES == set(), ".env.example names variables no setting reads"
+
+
+def test_env_example_overrides_no_setting_a_deployment_makes_itself():
+    """A copied `.env.example` is the systemd env file and the Kubernetes Secret, which win over the
+    units' Environment= and the ConfigMap: a sample value there would replace the deployment's."""
+    set_, shown = env_example()
+    files = deployment_settings()
+    assert (
+        files["reportbot-config"]["REPORTS_FILE"] == files["Dockerfile"]["REPORTS_FILE"]
+    )  # the scan sees them
+    for file, settings in files.items():
+        overridden = settings.keys() & set_.keys()
+        assert overridden == set(), f"{file} sets {overridden}: comment them out in .env.example"
+    # What is shown commented out is the default, so leaving it so changes nothing.
+    defaults = load_settings({}, dotenv=None)
+    assert load_settings(shown, dotenv=None) == defaults
 
 
 # ----------------------------------------------------------------------------- the image
