@@ -23,6 +23,7 @@ from bot.manifest import EXAMPLE_URL, METHOD_SCOPES, SCOPES, build_manifest
 from run import PROCESSES
 from tasks.jobs.queues import QUEUE
 from tasks.settings import Settings, load_settings
+from tests.deploy.markdown import markdown_section
 from tests.support import ROOT
 
 pytestmark = pytest.mark.unit
@@ -115,7 +116,8 @@ def test_every_file_in_deploy_is_one_these_tests_check_and_parses():
 
 def env_example() -> tuple[dict[str, str], dict[str, str]]:
     """`.env.example`'s settings: those it sets, and those shown commented out (`# NAME=default`)."""
-    set_, shown = {}, {}
+    set_: dict[str, str] = {}
+    shown: dict[str, str] = {}
     for line in (ROOT / ".env.example").read_text().splitlines():
         if match := re.fullmatch(r"(# )?([A-Z][A-Z0-9_]*)=(.*)", line.strip()):
             (shown if match[1] else set_)[match[2]] = match[3]
@@ -436,14 +438,6 @@ def test_slack_app_manifest_is_the_one_the_code_builds(file, socket_mode):
     if not socket_mode:
         assert command["url"].endswith(EVENTS_PATH)
         assert manifest["settings"]["interactivity"]["request_url"].endswith(EVENTS_PATH)
-
-
-def markdown_section(path: Path, title: str) -> str:
-    """The text under a `## title` heading, up to the next heading of that level."""
-    text = path.read_text()
-    start = text.index(f"\n## {title}\n")
-    end = text.find("\n## ", start + 1)
-    return text[start : end if end != -1 else None]
 
 
 def test_the_readme_gives_both_ways_to_create_the_slack_app():
