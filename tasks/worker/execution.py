@@ -31,7 +31,7 @@ from slack_sdk.errors import SlackApiError
 from tasks.errors import UserError
 from tasks.jobs.access import AccessDenied, GroupLookupFailed
 from tasks.jobs.queues import RUN_REPORT, close_deadline
-from tasks.jobs.records import FINAL_STATES, Cancel, Job, JobRecord, JobState
+from tasks.jobs.records import FINAL_STATES, Cancel, FilesStep, Job, JobRecord, JobState, StatusStep, Step
 from tasks.logs import job_id_var, redact
 from tasks.metrics import JOB_RETRIES, SLACK_RETRIES, observe_job
 from tasks.rendering.messages import (
@@ -365,8 +365,8 @@ class JobRun:
         self.record, pending = _read_record(self.runtime, self.job)
         if pending:
             self.outcome = self.kept = Outcome.from_json(pending)
-        elif "result" in self.record.steps:  # posted before; only the status message may be left to do
-            state, duration = JobState(self.record.steps["result"]), self.record.duration or 0.0
+        elif self.record.done(Step.RESULT):  # posted before; only the status message may be left to do
+            state, duration = JobState(self.record.steps[Step.RESULT]), self.record.duration or 0.0
             self.outcome = Outcome(state, duration, Rendered(text=""))
 
     def refuse(self, refusal: str) -> JobState:
@@ -390,7 +390,7 @@ class JobRun:
     def run_report(self) -> Outcome:
         # Run now, so a status message already posted (finished, by an earlier delivery) is
         # brought up to date with this run's outcome.
-        self.record.steps.pop("status", None)
+        self.record.steps.pop(Step.STATUS, None)
         running = None
         if not self.digest and not self.record.status_ts:
             running = _RunningStatus(
@@ -453,7 +453,7 @@ class JobRun:
         record.status_ts = self.runtime.poster.post_in_channel(self.job, message)
         self.posted_at = time.monotonic()
         record.state, record.started_at = JobState.RUNNING, record.started_at or self.picked_at
-        record.steps["status"] = "final"
+        record.steps[Step.STATUS] = StatusStep.FINAL
         if self.reads_record_late:  # its cancel was read just before the post; saved with the result
             return None
         return _tolerant(
@@ -476,7 +476,7 @@ class JobRun:
     def pace(self, outcome: Outcome) -> None:
         """Raise Paced when the channel takes no second message yet from this process: the
         result, kept in the store, waits for the retry instead of a 429."""
-        if self.posted_at is None or "result" in self.record.steps:
+        if self.posted_at is None or self.record.done(Step.RESULT):
             return
         wait = self.runtime.pacing.wait_before_reply(self.posted_at)
         if wait <= 0:
@@ -488,7 +488,7 @@ class JobRun:
 
     def post_result(self, outcome: Outcome) -> None:
         record, result = self.record, outcome.result
-        if "result" in record.steps:
+        if record.done(Step.RESULT):
             return
         if result.files:  # uploads come after the post: keep them for a retry
             self.keep(outcome)
@@ -497,17 +497,17 @@ class JobRun:
             record.status_ts = self.runtime.poster.post_in_channel(self.job, message)
         else:
             self.runtime.poster.post_in_thread(self.job, record.status_ts, result)
-        record.steps["result"], record.duration = outcome.state, outcome.duration
+        record.steps[Step.RESULT], record.duration = outcome.state, outcome.duration
         if not result.files:
-            record.steps["files"] = "none"
+            record.steps[Step.FILES] = FilesStep.NONE
             if self.status_says_how_it_went:  # nothing is left to do
                 record.state, record.finished_at = outcome.state, time.time()
         _save(self.runtime, record)  # at once: a worker killed after this must not post it again
 
     def upload_files(self, outcome: Outcome) -> None:
-        if "files" not in self.record.steps:
+        if not self.record.done(Step.FILES):
             uploaded = self.runtime.poster.upload_files(self.job, self.record.status_ts, outcome.result.files)
-            self.record.steps["files"] = "uploaded" if uploaded else "failed"
+            self.record.steps[Step.FILES] = FilesStep.UPLOADED if uploaded else FilesStep.FAILED
 
     def finish(self, outcome: Outcome) -> JobState:
         record = self.record
@@ -531,7 +531,7 @@ class JobRun:
     def status_says_how_it_went(self) -> bool:
         """Whether the job's message already says how it went (a digest's, or a status message
         posted finished), so no edit is left to make."""
-        return self.digest or self.record.steps.get("status") == "final"
+        return self.digest or self.record.steps.get(Step.STATUS) == StatusStep.FINAL
 
     def keep(self, outcome: Outcome) -> None:
         """Keep the outcome in the store for the retry, once per delivery."""
@@ -548,7 +548,7 @@ class JobRun:
     def keep_for_retry(self) -> None:
         """Before a retry: the steps done, and the outcome when some of it is still to post."""
         _save(self.runtime, self.record)
-        if self.outcome is not None and "files" not in self.record.steps:
+        if self.outcome is not None and not self.record.done(Step.FILES):
             self.keep(self.outcome)
 
     def channel_unavailable(self, exc: ChannelUnavailable) -> JobState:
