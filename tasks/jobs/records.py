@@ -131,6 +131,7 @@ class JobRecord:
     deadline: float | None = None
 
     def done(self, step: Step) -> bool:
+        """Whether `step` is done: a redelivered or retried job skips it."""
         return step in self.steps
 
     def mark_cancelled(self, cancel: Cancel) -> None:
