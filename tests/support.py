@@ -31,10 +31,12 @@ if TYPE_CHECKING:
     from sandbox import FakeSlack
     from tasks.jobs.records import Job
     from tasks.reports import Report
+    from tasks.slack.pacing import Pacing
     from tasks.worker.runtime import Runtime
 
 __all__ = [
     "APP_TOKEN",
+    "Clock",
     "BOT_TOKEN",
     "BROKER_ROOT",
     "BROKER_URL",
@@ -74,10 +76,23 @@ REDIS_PREFIX = SERVICES.redis_prefix
 WORKER_OPTIONS = ("--without-gossip", "--without-mingle")
 
 
-def worker_runtime(slack: FakeSlack, *reports: Report) -> Runtime:
+class Clock:
+    """A clock the test moves (`advance`) instead of sleeping: for a `Pacing` or a `FakeSlack`."""
+
+    def __init__(self, now: float | None = None) -> None:
+        self.now = time.time() if now is None else now
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+def worker_runtime(slack: FakeSlack, *reports: Report, pacing: Pacing | None = None) -> Runtime:
     """A worker's runtime in this process, against the fake Slack `slack` and the real Redis,
     under a key prefix of its own: for tests that call `run_job` directly. Given `reports`, it
-    knows those alone instead of REPORT_MODULES'."""
+    knows those alone instead of REPORT_MODULES'; given `pacing`, that one (on a test's clock)."""
     from tasks.reports import Registry
     from tasks.settings import Settings
     from tasks.worker.runtime import Runtime
@@ -93,7 +108,7 @@ def worker_runtime(slack: FakeSlack, *reports: Report) -> Runtime:
         redis_url=REDIS_URL,
         redis_prefix=f"{REDIS_PREFIX}{uuid.uuid4().hex[:6]}:",
     )
-    return Runtime(settings, registry=registry)
+    return Runtime(settings, registry=registry, pacing=pacing)
 
 
 def base_env(slack_api_url: str, **extra: str) -> dict[str, str]:

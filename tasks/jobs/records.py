@@ -31,6 +31,37 @@ class JobState(StrEnum):
     CANCELLED = "cancelled"
 
 
+class Step(StrEnum):
+    """A step of a job that its record says is done (`JobRecord.steps`), so a redelivered or
+    retried job does not post it twice. The values are the keys of the record's JSON."""
+
+    STATUS = "status"  # the status message posted already saying how it went: `StatusStep`
+    RESULT = "result"  # the result posted in the thread: the outcome's `JobState`
+    FILES = "files"  # the result's files dealt with: `FilesStep`
+
+
+class StatusStep(StrEnum):
+    """How the status message was posted (`Step.STATUS`)."""
+
+    FINAL = "final"  # once, after the report, already saying how it went: no edit is left to make
+
+
+class FilesStep(StrEnum):
+    """What became of the result's files (`Step.FILES`)."""
+
+    NONE = "none"  # the result had none
+    UPLOADED = "uploaded"
+    FAILED = "failed"  # Slack refused them; the result's thread says so
+
+
+# What each step's value is, for reading a record back from its JSON.
+_STEP_VALUES: dict[Step, type[StrEnum]] = {
+    Step.STATUS: StatusStep,
+    Step.RESULT: JobState,
+    Step.FILES: FilesStep,
+}
+
+
 # A job in one of these is over: nothing moves it on again.
 FINAL_STATES = frozenset({JobState.SUCCEEDED, JobState.FAILED, JobState.CANCELLED})
 HISTORY_LENGTH = 50
@@ -89,15 +120,19 @@ class JobRecord:
     status_ts: str = ""
     error: str = ""
     cancelled_by: str = ""
-    # Steps already posted in the status message's thread ("result", "files"), so a job that
-    # is redelivered or retried does not post them twice. The status message is `status_ts`.
-    steps: dict[str, str] = field(default_factory=dict)
-    # How long the report ran, kept with its outcome (`steps["result"]`) so a job resumed after
+    # Steps already done (`Step`), so a job that is redelivered or retried does not post them
+    # twice. The status message itself is `status_ts`.
+    steps: dict[Step, StrEnum] = field(default_factory=dict)
+    # How long the report ran, kept with its outcome (`steps[Step.RESULT]`) so a job resumed after
     # its result was posted finishes its status message without running the report again.
     duration: float | None = None
     # When a started job must have ended (time.time()): its delivery's start, its hard time
     # limit and a grace. Still unfinished then, no worker is left to end it, and beat does.
     deadline: float | None = None
+
+    def done(self, step: Step) -> bool:
+        """Whether `step` is done: a redelivered or retried job skips it."""
+        return step in self.steps
 
     def mark_cancelled(self, cancel: Cancel) -> None:
         self.state, self.cancelled_by = JobState.CANCELLED, cancel.by
@@ -114,8 +149,20 @@ class JobRecord:
         data = json.loads(raw)
         data["job"] = Job.from_message(data["job"])
         data["state"] = JobState(data.get("state", JobState.QUEUED))
+        data["steps"] = _steps_of(data.get("steps") or {})
         # Fields this version does not know (written by a newer one, mid-deploy) are left out.
         return cls(**{k: v for k, v in data.items() if k in cls.__dataclass_fields__})
+
+
+def _steps_of(raw: dict[str, str]) -> dict[Step, StrEnum]:
+    """A record's steps read back from its JSON. A step or value this version does not know
+    (written by a newer one, mid-deploy) is left out, as unknown fields are."""
+    steps: dict[Step, StrEnum] = {}
+    for key, value in raw.items():
+        with suppress(ValueError):
+            step = Step(key)
+            steps[step] = _STEP_VALUES[step](value)
+    return steps
 
 
 class JobRecords:

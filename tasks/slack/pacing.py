@@ -33,6 +33,10 @@ class Pacing:
         self._clock = clock
         self._until = float("-inf")
 
+    def now(self) -> float:
+        """This clock's time: when a status message was posted, for `wait_before_reply`."""
+        return self._clock()
+
     def refused(self) -> None:
         """Slack answered a chat.postMessage with 429."""
         self._until = self._clock() + MEMORY

@@ -31,7 +31,7 @@ from slack_sdk.errors import SlackApiError
 from tasks.errors import UserError
 from tasks.jobs.access import AccessDenied, GroupLookupFailed
 from tasks.jobs.queues import RUN_REPORT, close_deadline
-from tasks.jobs.records import FINAL_STATES, Cancel, Job, JobRecord, JobState
+from tasks.jobs.records import FINAL_STATES, Cancel, FilesStep, Job, JobRecord, JobState, StatusStep, Step
 from tasks.logs import job_id_var, redact
 from tasks.metrics import JOB_RETRIES, SLACK_RETRIES, observe_job
 from tasks.rendering.messages import (
@@ -234,12 +234,12 @@ class _RunningStatus:
         record.status_ts = self.runtime.poster.post_in_channel(
             record.job, status_message(record.job, JobState.RUNNING)
         )
-        self.posted_at = time.monotonic()
+        self.posted_at = self.runtime.pacing.now()
         record.state, record.started_at = JobState.RUNNING, record.started_at or self.picked_at
         _save(self.runtime, record)
 
     def call_off(self) -> float | None:
-        """Stop the post if it has not started. Returns when it was made (time.monotonic()), or
+        """Stop the post if it has not started. Returns when it was made (`Pacing.now`), or
         None when it was not; raises what the post raised (a 429, a channel that refuses the bot)."""
         return self.posted_at if self._deferred.call_off() else None
 
@@ -307,14 +307,23 @@ class JobRun:
         self, job: Job, runtime: Runtime, time_limit: float | None = None, first_delivery: bool = False
     ) -> None:
         self.job, self.runtime, self.time_limit = job, runtime, time_limit
-        self.digest = bool(job.schedule_id)
-        # A command's first delivery reads its record only once its report has run (see above).
+        # An input, not a state: the kind of delivery, which decides when the record is read. A
+        # command's first delivery reads it only once its report has run (see above).
         self.reads_record_late = first_delivery and not self.digest
         self.record = JobRecord(job=job)
         self.outcome: Outcome | None = None  # this run's, or an earlier attempt's
-        self.kept: Outcome | None = None  # the outcome kept in the store for a retry to post
+        # Data: the outcome the store holds for a retry to post (`keep_pending`), read by `load`
+        # or written by `keep`, and dropped by `finish`; None when the store holds none.
+        self.pending: Outcome | None = None
         self.picked_at = 0.0
-        self.posted_at: float | None = None  # when this delivery posted the status message (monotonic)
+        # Data: when this delivery posted the status message (the pacing's clock), which the
+        # result's post is paced from; None when an earlier delivery posted it.
+        self.posted_at: float | None = None
+
+    @property
+    def digest(self) -> bool:
+        """A schedule's run: its one message is its result, with how it went."""
+        return bool(self.job.schedule_id)
 
     def run(self) -> JobState:
         """The job's steps, and what a failure on the way means for it (the table's "any" rows)."""
@@ -364,9 +373,9 @@ class JobRun:
         step, and the outcome of an earlier attempt that Slack's rate limit kept from being posted."""
         self.record, pending = _read_record(self.runtime, self.job)
         if pending:
-            self.outcome = self.kept = Outcome.from_json(pending)
-        elif "result" in self.record.steps:  # posted before; only the status message may be left to do
-            state, duration = JobState(self.record.steps["result"]), self.record.duration or 0.0
+            self.outcome = self.pending = Outcome.from_json(pending)
+        elif self.record.done(Step.RESULT):  # posted before; only the status message may be left to do
+            state, duration = JobState(self.record.steps[Step.RESULT]), self.record.duration or 0.0
             self.outcome = Outcome(state, duration, Rendered(text=""))
 
     def refuse(self, refusal: str) -> JobState:
@@ -390,7 +399,7 @@ class JobRun:
     def run_report(self) -> Outcome:
         # Run now, so a status message already posted (finished, by an earlier delivery) is
         # brought up to date with this run's outcome.
-        self.record.steps.pop("status", None)
+        self.record.steps.pop(Step.STATUS, None)
         running = None
         if not self.digest and not self.record.status_ts:
             running = _RunningStatus(
@@ -451,9 +460,9 @@ class JobRun:
             return _cancelled_by(self.runtime, self.job)
         message = status_message(self.job, outcome.state, duration=outcome.duration)
         record.status_ts = self.runtime.poster.post_in_channel(self.job, message)
-        self.posted_at = time.monotonic()
+        self.posted_at = self.runtime.pacing.now()
         record.state, record.started_at = JobState.RUNNING, record.started_at or self.picked_at
-        record.steps["status"] = "final"
+        record.steps[Step.STATUS] = StatusStep.FINAL
         if self.reads_record_late:  # its cancel was read just before the post; saved with the result
             return None
         return _tolerant(
@@ -476,7 +485,7 @@ class JobRun:
     def pace(self, outcome: Outcome) -> None:
         """Raise Paced when the channel takes no second message yet from this process: the
         result, kept in the store, waits for the retry instead of a 429."""
-        if self.posted_at is None or "result" in self.record.steps:
+        if self.posted_at is None or self.record.done(Step.RESULT):
             return
         wait = self.runtime.pacing.wait_before_reply(self.posted_at)
         if wait <= 0:
@@ -488,7 +497,7 @@ class JobRun:
 
     def post_result(self, outcome: Outcome) -> None:
         record, result = self.record, outcome.result
-        if "result" in record.steps:
+        if record.done(Step.RESULT):
             return
         if result.files:  # uploads come after the post: keep them for a retry
             self.keep(outcome)
@@ -497,17 +506,17 @@ class JobRun:
             record.status_ts = self.runtime.poster.post_in_channel(self.job, message)
         else:
             self.runtime.poster.post_in_thread(self.job, record.status_ts, result)
-        record.steps["result"], record.duration = outcome.state, outcome.duration
+        record.steps[Step.RESULT], record.duration = outcome.state, outcome.duration
         if not result.files:
-            record.steps["files"] = "none"
+            record.steps[Step.FILES] = FilesStep.NONE
             if self.status_says_how_it_went:  # nothing is left to do
                 record.state, record.finished_at = outcome.state, time.time()
         _save(self.runtime, record)  # at once: a worker killed after this must not post it again
 
     def upload_files(self, outcome: Outcome) -> None:
-        if "files" not in self.record.steps:
+        if not self.record.done(Step.FILES):
             uploaded = self.runtime.poster.upload_files(self.job, self.record.status_ts, outcome.result.files)
-            self.record.steps["files"] = "uploaded" if uploaded else "failed"
+            self.record.steps[Step.FILES] = FilesStep.UPLOADED if uploaded else FilesStep.FAILED
 
     def finish(self, outcome: Outcome) -> JobState:
         record = self.record
@@ -517,7 +526,7 @@ class JobRun:
         if record.state not in FINAL_STATES:
             record.state, record.finished_at = outcome.state, time.time()
             _save(self.runtime, record)
-        if self.kept is not None:
+        if self.pending is not None:
             _tolerant(
                 lambda: self.runtime.records.drop_pending(self.job.id),
                 None,
@@ -530,14 +539,14 @@ class JobRun:
     @property
     def status_says_how_it_went(self) -> bool:
         """Whether the job's message already says how it went (a digest's, or a status message
-        posted finished), so no edit is left to make."""
-        return self.digest or self.record.steps.get("status") == "final"
+        posted finished), so no edit is left to make: derived from the job and its record."""
+        return self.digest or self.record.steps.get(Step.STATUS) == StatusStep.FINAL
 
     def keep(self, outcome: Outcome) -> None:
         """Keep the outcome in the store for the retry, once per delivery."""
-        if self.kept is not None:
+        if self.pending is not None:
             return
-        self.kept = outcome
+        self.pending = outcome
         _tolerant(
             lambda: self.runtime.records.keep_pending(self.job.id, outcome.to_json()),
             None,
@@ -548,7 +557,7 @@ class JobRun:
     def keep_for_retry(self) -> None:
         """Before a retry: the steps done, and the outcome when some of it is still to post."""
         _save(self.runtime, self.record)
-        if self.outcome is not None and "files" not in self.record.steps:
+        if self.outcome is not None and not self.record.done(Step.FILES):
             self.keep(self.outcome)
 
     def channel_unavailable(self, exc: ChannelUnavailable) -> JobState:

@@ -24,7 +24,7 @@ from billiard.exceptions import WorkerLostError
 from celery.worker import state as worker_state
 from celery.worker.request import Request
 
-from tasks.jobs.records import FINAL_STATES, Job, JobRecord, JobState
+from tasks.jobs.records import FINAL_STATES, Job, JobRecord, JobState, Step
 from tasks.logs import job_id_var
 from tasks.rendering.messages import digest_message, error_result, status_message
 from tasks.slack.mrkdwn import escape_mrkdwn
@@ -84,13 +84,13 @@ def close_job(
             record.status_ts = (
                 _slack("post its status", lambda: runtime.poster.post_in_channel(job, final)) or ""
             )
-        if record.status_ts and "result" not in record.steps:  # the why first, as a result would be
+        if record.status_ts and not record.done(Step.RESULT):  # the why first, as a result would be
             _slack(
                 "say why in its thread", lambda: runtime.poster.post_in_thread(job, record.status_ts, problem)
             )
         if posted:
             _slack("update its status", lambda: runtime.poster.update_status(job, record.status_ts, final))
-    record.steps.setdefault("result", JobState.FAILED)
+    record.steps.setdefault(Step.RESULT, JobState.FAILED)
     record.state, record.finished_at, record.error = JobState.FAILED, now, reason
     record.duration = duration if duration is not None else record.duration
     runtime.records.save(record)

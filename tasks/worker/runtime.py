@@ -23,16 +23,23 @@ class Runtime:
     """The settings and the clients built from them: Slack, the store, the report registry."""
 
     def __init__(
-        self, settings: Settings, registry: Registry | None = None, store: Store | None = None
+        self,
+        settings: Settings,
+        registry: Registry | None = None,
+        store: Store | None = None,
+        pacing: Pacing | None = None,
     ) -> None:
         """`registry` and `store`, when given, are used in place of the ones the settings name
-        (REPORT_MODULES, REDIS_URL): a test's own, or the local mode's."""
+        (REPORT_MODULES, REDIS_URL): a test's own, or the local mode's. `pacing`, when given,
+        replaces the process's own: a test's, on a clock the test moves."""
         self.settings = settings
         # Each takes its cached_property's place, as the property's cached value would.
         if registry is not None:
             self.registry = registry
         if store is not None:
             self.store = store
+        if pacing is not None:
+            self.pacing = pacing
 
     @cached_property
     def slack(self) -> WebApi:

@@ -4,23 +4,30 @@ once Slack has refused a quick second message, the next jobs wait for their chan
 
 from __future__ import annotations
 
-import time
-
 import pytest
 
 from sandbox import FakeSlack
 from tasks.jobs.access import GroupLookupFailed
 from tasks.jobs.records import Job, new_job_id
 from tasks.reports import Report
+from tasks.slack.pacing import Pacing
 from tasks.worker.execution import Paced, RateLimited, run_job
-from tests.support import BOT_TOKEN, worker_runtime
+from tests.support import BOT_TOKEN, Clock, worker_runtime
 
 
 @pytest.fixture
-def runtime(services):
-    slack = FakeSlack(bot_token=BOT_TOKEN).start()
+def clock() -> Clock:
+    """One clock for the fake Slack's rate limit and the worker's pacing, moved by the test."""
+    return Clock()
+
+
+@pytest.fixture
+def runtime(services, clock):
+    slack = FakeSlack(bot_token=BOT_TOKEN, clock=clock).start()
     rt = worker_runtime(
-        slack, Report.from_function(lambda: "secret numbers", name="finance", groups=("S0FIN",))
+        slack,
+        Report.from_function(lambda: "secret numbers", name="finance", groups=("S0FIN",)),
+        pacing=Pacing(clock),
     )
     yield rt, slack
     slack.stop()
@@ -41,7 +48,7 @@ def test_a_group_lookup_slack_cannot_answer_is_retried_not_refused(runtime) -> N
     assert [r.text for r in slack.thread("C0FIN", status.ts)] == ["secret numbers"]
 
 
-def test_after_a_refusal_the_next_job_waits_for_its_channel_instead_of_being_refused(runtime) -> None:
+def test_after_a_refusal_the_next_job_waits_for_its_channel_instead_of_being_refused(runtime, clock) -> None:
     rt, slack = runtime
     runs: list[str] = []
 
@@ -65,7 +72,7 @@ def test_after_a_refusal_the_next_job_waits_for_its_channel_instead_of_being_ref
     status = slack.messages("C0NEXT")[0]
     assert "succeeded" in str(status.blocks) and slack.thread("C0NEXT", status.ts) == []
 
-    time.sleep(paced.value.retry_after)
+    clock.advance(paced.value.retry_after)
     assert run_job(second, rt) == "succeeded"
     assert runs == ["ran", "ran"], "the retry posts the kept result without running the report again"
     assert [r.text for r in slack.thread("C0NEXT", status.ts)] == ["run 2"]

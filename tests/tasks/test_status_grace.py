@@ -12,15 +12,22 @@ import pytest
 from sandbox import FakeSlack
 from tasks.jobs.records import Job, new_job_id
 from tasks.reports import Report
+from tasks.slack.pacing import Pacing
 from tasks.worker.deferred_calls import DeferredCalls
 from tasks.worker.execution import STATUS_GRACE, Paced, RateLimited, run_job
-from tests.support import BOT_TOKEN, worker_runtime
+from tests.support import BOT_TOKEN, Clock, worker_runtime
 
 SLOW = STATUS_GRACE + 0.7
 
 
 @pytest.fixture
-def runtime(services):
+def clock() -> Clock:
+    """The worker's pacing clock: a paced job's retry is due when the test moves it."""
+    return Clock()
+
+
+@pytest.fixture
+def runtime(services, clock):
     slack = FakeSlack(bot_token=BOT_TOKEN).start()
     runs: list[str] = []
 
@@ -34,7 +41,10 @@ def runtime(services):
         return "the long one"
 
     rt = worker_runtime(
-        slack, Report.from_function(quick, name="quick"), Report.from_function(slow, name="slow")
+        slack,
+        Report.from_function(quick, name="quick"),
+        Report.from_function(slow, name="slow"),
+        pacing=Pacing(clock),
     )
     yield rt, slack, runs
     slack.stop()
@@ -79,10 +89,16 @@ def test_a_long_report_shows_running_with_cancel_while_it_runs_then_how_it_went(
     seen: list[str] = []
 
     def look_while_it_runs() -> None:
-        time.sleep(STATUS_GRACE + 0.35)
-        seen.extend(str(m.blocks) for m in slack.messages("C0SLOW"))
-        record = rt.records.get(job.id)
-        seen.append(record.state if record else "no record")
+        # Once the "running" message is up, posted from the deferred-calls thread after
+        # STATUS_GRACE, and once the record it saves after the post is no longer "queued".
+        posted = slack.wait_for(lambda: slack.messages("C0SLOW"), timeout=SLOW + 5, message="running")
+        seen.extend(str(m.blocks) for m in posted)
+        saved = slack.wait_for(
+            lambda: (r := rt.records.get(job.id)) is not None and r.state != "queued" and r,
+            timeout=SLOW + 5,
+            message="its record saved",
+        )
+        seen.append(saved.state)
 
     watcher = threading.Thread(target=look_while_it_runs)
     watcher.start()
@@ -96,7 +112,7 @@ def test_a_long_report_shows_running_with_cancel_while_it_runs_then_how_it_went(
     assert [r.method for r in slack.requests()] == ["chat.postMessage", "chat.postMessage", "chat.update"]
 
 
-def test_a_refused_running_message_keeps_the_result_for_the_retry(runtime) -> None:
+def test_a_refused_running_message_keeps_the_result_for_the_retry(runtime, clock) -> None:
     rt, slack, runs = runtime
     slack.fail("chat.postMessage", error="ratelimited", status=429, retry_after=1, times=1)
     job = command_job("slow", "C0LATE")
@@ -107,7 +123,7 @@ def test_a_refused_running_message_keeps_the_result_for_the_retry(runtime) -> No
     # The retry posts the status message; the worker, refused a moment ago, paces the result.
     with pytest.raises(Paced) as paced:
         run_job(job, rt)
-    time.sleep(paced.value.retry_after)
+    clock.advance(paced.value.retry_after)
     assert run_job(job, rt) == "succeeded"
     assert runs == ["slow"], "the retry posts what the report returned, without running it again"
     (status,) = slack.messages("C0LATE")
@@ -115,7 +131,7 @@ def test_a_refused_running_message_keeps_the_result_for_the_retry(runtime) -> No
     assert [m.text for m in slack.thread("C0LATE", status.ts)] == ["the long one"]
 
 
-def test_a_first_delivery_paced_after_its_status_message_posts_its_result_once_later(runtime) -> None:
+def test_a_first_delivery_paced_after_its_status_message_posts_its_result_once_later(runtime, clock) -> None:
     rt, slack, runs = runtime
     rt.pacing.refused()  # Slack refused this process a moment ago: quick second messages wait
     job = command_job("quick", "C0PACED")
@@ -124,7 +140,7 @@ def test_a_first_delivery_paced_after_its_status_message_posts_its_result_once_l
     (status,) = slack.messages("C0PACED")
     assert "succeeded in" in str(status.blocks) and slack.thread("C0PACED", status.ts) == []
 
-    time.sleep(paced.value.retry_after)
+    clock.advance(paced.value.retry_after)
     assert run_job(job, rt) == "succeeded"  # the retry: its record says the status message is up
     assert runs == ["quick"]
     (again,) = slack.messages("C0PACED")
@@ -149,7 +165,9 @@ def test_a_deferred_call_runs_at_its_time_unless_called_off_first() -> None:
     early = calls.after(0.3, lambda: made.append("early"))
     late = calls.after(0.05, lambda: made.append("late"))
     assert early.call_off() is False
-    time.sleep(0.4)
+    past_early = threading.Event()  # calls are made in order of their time, on one thread
+    calls.after(0.35, past_early.set)
+    assert past_early.wait(5), "the called-off call's time has passed"
     assert made == ["late"] and late.call_off() is True
 
 
