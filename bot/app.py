@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from slack_bolt import Ack, App, BoltRequest
@@ -25,7 +27,7 @@ from tasks.jobs.records import JobRecords
 from tasks.reports import Registry, load_reports
 from tasks.settings import Settings
 from tasks.slack.posting import Poster
-from tasks.slack.web_api import WebApi
+from tasks.slack.web_api import SlackUnreachable, WebApi
 from tasks.store import make_store
 
 log = logging.getLogger(__name__)
@@ -58,20 +60,11 @@ def build_app(settings: Settings, handler: CommandHandler | None = None) -> App:
     handler = handler or make_handler(settings)
     after_ack = AfterAck()
     slack = WebApi.for_settings(settings)
-    app = App(
-        client=slack.client,  # Bolt's own calls (auth.test) go through the same client
-        signing_secret=settings.slack_signing_secret or None,
-        # A listener runs in the request's own thread and Slack gets the ack as soon as it
-        # returns. Bolt's default runs it on another thread and polls for the ack every 10 ms,
-        # which would be most of the time a command takes to answer. So a listener does only the ack
-        # path's work before returning, and hands what follows the ack to `after_ack`.
-        process_before_response=True,
-        logger=logging.getLogger("slack_bolt"),
-        request_verification_enabled=False,
-        # A request no listener takes is one short log line (`_on_error`), not Bolt's warning
-        # that prints the body and a suggested listener over many lines.
-        raise_error_for_unhandled_request=True,
-    )
+    try:
+        with _quiet("slack_bolt", "slack_sdk.web.base_client"):
+            app = _bolt_app(slack, settings)
+    except OSError as exc:  # Bolt's auth.test at creation, after the client's retries
+        raise SlackUnreachable(settings.slack_api_url, exc) from None
     app.error(_on_error)
 
     @app.command(settings.slack_command)
@@ -86,6 +79,41 @@ def build_app(settings: Settings, handler: CommandHandler | None = None) -> App:
     control = install_job_control(handler, settings, Poster(slack), handler.publisher.app)
     register_interactions(app, control, after_ack)
     return app
+
+
+def _bolt_app(slack: WebApi, settings: Settings) -> App:
+    """Bolt's App over our client. Bolt calls auth.test here, so this is where a process first
+    finds out whether Slack can be reached at all."""
+    return App(
+        client=slack.client,  # Bolt's own calls (auth.test) go through the same client
+        signing_secret=settings.slack_signing_secret or None,
+        # A listener runs in the request's own thread and Slack gets the ack as soon as it
+        # returns. Bolt's default runs it on another thread and polls for the ack every 10 ms,
+        # which would be most of the time a command takes to answer. So a listener does only the ack
+        # path's work before returning, and hands what follows the ack to `after_ack`.
+        process_before_response=True,
+        logger=logging.getLogger("slack_bolt"),
+        request_verification_enabled=False,
+        # A request no listener takes is one short log line (`_on_error`), not Bolt's warning
+        # that prints the body and a suggested listener over many lines.
+        raise_error_for_unhandled_request=True,
+    )
+
+
+@contextmanager
+def _quiet(*names: str) -> Iterator[None]:
+    """These loggers silent while the app is created: the process starts with one
+    line if Slack answers and stops with one (`SlackUnreachable`) if it never does, not with a
+    line per retry of auth.test and Bolt's note that the client's token is the one it uses."""
+    loggers = [logging.getLogger(name) for name in names]
+    levels = [logger.level for logger in loggers]
+    for logger in loggers:
+        logger.setLevel(logging.CRITICAL)
+    try:
+        yield
+    finally:
+        for logger, level in zip(loggers, levels, strict=True):
+            logger.setLevel(level)
 
 
 def _on_error(error: Exception, request: BoltRequest, logger: logging.Logger) -> None:

@@ -38,6 +38,7 @@ __all__ = [
     "ACK_PATH_TIMEOUT",
     "METHOD_SCOPES",
     "SLACK_TIMEOUT",
+    "SlackUnreachable",
     "WebApi",
     "make_client",
     "make_webhook",
@@ -62,6 +63,17 @@ METHOD_SCOPES: dict[str, str | None] = {
     "users_info": "users:read",
     "usergroups_users_list": "usergroups:read",
 }
+
+
+class SlackUnreachable(Exception):
+    """Slack's Web API could not be reached at all, retries spent. A process meets it at start,
+    where it is nearly always SLACK_API_URL (or the network) that is wrong, so the message is one
+    line naming the URL and the setting that points there."""
+
+    def __init__(self, api_url: str, error: OSError) -> None:
+        reason = getattr(error, "reason", error)  # urllib's URLError wraps the socket's error
+        detail = getattr(reason, "strerror", None) or str(reason)
+        super().__init__(f"cannot reach Slack's Web API at {api_url} (set by SLACK_API_URL): {detail}")
 
 
 # -- the client ---------------------------------------------------------------------------------
