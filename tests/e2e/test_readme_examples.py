@@ -20,7 +20,18 @@ JOB_ID = re.compile(r"job `([0-9a-f]{8})`")
 SCHEDULE_ID = re.compile(r"`(s-[0-9a-f]+)`")
 README_JOB_ID = "3f9c2a71"  # the README's made-up job id, replaced by one of a job that ran
 # Words of the answers that say a command did not work: an unknown report, a refusal, an error.
-REFUSALS = ("There is no", "isn't", "not one of", "needs", "Nothing was queued", "went wrong", ":x:")
+REFUSALS = (
+    "There is no",
+    "isn't",
+    "not one of",
+    "needs",
+    "For example",
+    "not available",
+    "Nothing was queued",
+    "went wrong",
+    ":warning:",
+)
+WORDS = {"help", "list", "status", "history", "cancel", "schedule"}  # what is not a report's name
 
 
 def examples_in(text: str) -> list[str]:
@@ -78,7 +89,10 @@ def run_example(sandbox: SandboxProcess, example: str, job_ids: list[str]) -> st
     answer = answer_to(sandbox, example)
     assert not any(word in answer for word in REFUSALS), f"{example!r} answered:\n{answer}"
     queued = JOB_ID.search(answer)
-    if queued and example.split()[1:2] not in (["status"], ["cancel"]):
+    words = example.split()
+    if len(words) > 1 and words[1] not in WORDS:
+        assert queued and "Queued" in answer, f"{example!r} queued no job:\n{answer}"
+    if queued and words[1:2] not in (["status"], ["cancel"]):
         job_ids.append(queued.group(1))
         wait_for_state(sandbox, succeeded(queued.group(1)), what=f"{example!r} to succeed")
     return answer
