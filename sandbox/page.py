@@ -10,9 +10,10 @@ a typed slash command becomes ``send_command`` (the signed form POST to the bot'
 ``/slack/events``, or a Socket Mode envelope), a button click becomes ``send_interaction``
 (``block_actions``). The bot cannot tell the page from Slack.
 
-Routes: ``GET /`` (the page), ``GET /static/<file>``, ``GET /sandbox/state``,
-``GET /sandbox/events``, ``POST /sandbox/command``, ``POST /sandbox/action``,
-``GET /sandbox/files/<id>``.
+Routes: ``GET /`` (the page), ``GET /archives/<channel>[/p<ts>]`` (the page open at that channel
+and message: the permalinks the bot hands out, as Slack serves them), ``GET /static/<file>``,
+``GET /sandbox/state``, ``GET /sandbox/events``, ``POST /sandbox/command``,
+``POST /sandbox/action``, ``GET /sandbox/files/<id>``.
 """
 
 from __future__ import annotations
@@ -53,6 +54,10 @@ def add_page_routes(app: web.Application, workspace: Workspace, delivery: Delive
     page = _Page(workspace, delivery)
     app.on_shutdown.append(page.close_streams)
     app.router.add_get("/", page.index)
+    # Slack's permalinks: the page reads the channel, the message (p + its ts without the dot)
+    # and a reply's ``thread_ts`` from its own address, and opens them.
+    app.router.add_get("/archives/{channel:[A-Z0-9]+}", page.index)
+    app.router.add_get(r"/archives/{channel:[A-Z0-9]+}/{message:p\d{7,}}", page.index)
     app.router.add_get("/static/{name}", page.static)
     app.router.add_get("/sandbox/state", page.state)
     app.router.add_get("/sandbox/events", page.events)

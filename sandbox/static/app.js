@@ -17,6 +17,17 @@ const EMOJI = {
 
 const view = { data: null, channel: "C0SANDBOX", collapsed: new Set(), images: new Map(), history: [], historyAt: -1 };
 
+// A permalink, /archives/<channel>/p<ts without its dot>[?thread_ts=<parent's ts>], opens the page
+// at that channel with that message in view, marked, and its thread open, as Slack does.
+function permalinkTarget(location) {
+  const m = location.pathname.match(/^\/archives\/([A-Z0-9]+)(?:\/p(\d{7,}))?\/?$/);
+  if (!m) return null;
+  const ts = m[2] ? `${m[2].slice(0, -6)}.${m[2].slice(-6)}` : null;
+  return { channel: m[1], ts, threadTs: new URLSearchParams(location.search).get("thread_ts"), shown: false };
+}
+view.target = permalinkTarget(window.location);
+if (view.target) view.channel = view.target.channel;
+
 // ------------------------------------------------------------------ DOM helpers
 
 function el(tag, className, text) {
@@ -388,6 +399,7 @@ function messageView(msg, channel) {
   const ephemeral = msg.kind === "ephemeral";
   const node = el("div", "msg" + (ephemeral ? " ephemeral" : "") + (msg.thread_ts ? " reply" : ""));
   node.dataset.ts = msg.ts;
+  if (view.target && msg.ts === view.target.ts) node.classList.add("linked");
   const name = userName(msg.user);
   node.appendChild(el("div", "avatar" + (msg.bot ? " bot" : ""), (name[0] || "?").toUpperCase()));
   const main = el("div", "msg-main");
@@ -451,7 +463,20 @@ function render() {
   const items = channel.messages.map((m) => messageView(m, channel.id));
   if (!items.length) items.push(el("div", "empty", "Nothing here yet. Type /run-report ping below and press Enter."));
   list.replaceChildren(...items);
+  showTarget(list);
   stickToBottom();
+}
+
+// Once the permalink's message is on the page: open its thread (or its parent's) and bring it
+// into view; from then on the channel stays where it is rather than following new messages.
+function showTarget(list) {
+  const target = view.target;
+  if (!target || !target.ts || target.shown) return;
+  const node = list.querySelector(`.msg[data-ts="${CSS.escape(target.ts)}"]`);
+  if (!node) return;
+  target.shown = true;
+  view.following = false;
+  node.scrollIntoView({ block: "center" });
 }
 
 // Like Slack, the channel follows new messages while you are at its end (also when a chart

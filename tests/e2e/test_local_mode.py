@@ -105,6 +105,22 @@ def test_a_schedule_added_in_the_sandbox_posts_into_the_sandbox_channel(sandbox:
     sandbox.post_json("/sandbox/command", {"text": f"/run-report schedule remove {schedule_id}"})
 
 
+def test_the_thread_links_of_history_are_served_by_the_sandbox(sandbox: SandboxProcess) -> None:
+    sandbox.post_json("/sandbox/command", {"text": "/run-report ping"})
+    acks = [m for m in channel(sandbox.get_json("/sandbox/state"))["messages"] if m["kind"] == "ephemeral"]
+    job_id = job_id_in(acks[-1]["text"])
+    wait_for_state(sandbox, finished_with(job_id, "pong"), what=f"job {job_id} to answer pong")
+    sandbox.post_json("/sandbox/command", {"text": "/run-report history"})
+    acks = [m for m in channel(sandbox.get_json("/sandbox/state"))["messages"] if m["kind"] == "ephemeral"]
+    links = re.findall(r"<(http[^|>]+)\|thread>", acks[-1]["text"])
+    assert links and all(link.startswith(f"{sandbox.url}archives/C0SANDBOX/p") for link in links), acks[-1]
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    for link in links:
+        with opener.open(link, timeout=5) as r:
+            assert r.status == 200 and r.headers["Content-Type"].startswith("text/html"), link
+            assert 'aria-label="Message box"' in r.read().decode()
+
+
 def test_bad_input_to_the_sandbox_gets_a_specific_answer(sandbox: SandboxProcess) -> None:
     req = urllib.request.Request(
         sandbox.url + "sandbox/command", data=b'{"text": "  "}', headers={"Content-Type": "application/json"}

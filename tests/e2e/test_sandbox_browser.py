@@ -122,6 +122,32 @@ def test_a_sql_report_shows_its_table_and_its_chart_inline(
         shutil.copy(shot, "/tmp/reportbot-sandbox-table-and-chart.png")
 
 
+def test_a_thread_link_of_history_opens_the_page_at_that_message_with_its_thread(
+    sandbox: SandboxProcess, page: Page
+) -> None:
+    page.goto(sandbox.url)
+    pings = page.locator("#messages > .msg:not(.ephemeral)").filter(has_text="ran ping")
+    page.wait_for_function("() => view.data !== null", timeout=WAIT_MS)  # the channel as it is now
+    before = pings.count()
+    type_command(page, "/run-report ping")
+    expect(pings).to_have_count(before + 1, timeout=WAIT_MS)
+    expect(pings.last.locator(".thread")).to_contain_text("pong", timeout=WAIT_MS)
+    type_command(page, "/run-report history")
+    answer = page.locator(".msg.ephemeral").filter(has_text="Recent jobs").last
+    expect(answer).to_be_visible(timeout=WAIT_MS)
+    job_id = answer.locator("code").first.inner_text()  # the newest job, whose link comes first
+    expect(pings.last).to_contain_text(job_id)
+    href = answer.get_by_role("link", name="thread").first.get_attribute("href")
+    assert href and href.startswith(f"{sandbox.url}archives/C0SANDBOX/p"), href
+
+    page.goto(href)
+    linked = page.locator(".msg.linked")
+    expect(linked).to_have_count(1, timeout=WAIT_MS)
+    expect(linked).to_contain_text(job_id)
+    expect(linked.locator(".thread")).to_contain_text("pong")
+    expect(linked).to_be_in_viewport()
+
+
 def test_text_from_slack_is_shown_as_text_never_as_html(slack: Any, page: Page) -> None:
     """Messages come from the bot and, through it, from users: the page must not run them."""
     from slack_sdk import WebClient

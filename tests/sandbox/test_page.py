@@ -94,6 +94,25 @@ def test_static_files_outside_the_page_are_not_served(slack: Any) -> None:
         assert err.value.code == 404, path
 
 
+def test_a_permalink_the_bot_hands_out_opens_the_page(slack: Any, client: WebClient) -> None:
+    """`/archives/<channel>/p<ts>` is where Slack's message links point (`history`'s thread links):
+    the sandbox answers them with its page, which opens that channel at that message."""
+    parent = client.chat_postMessage(channel=SANDBOX_CHANNEL, text="status: done")
+    reply = client.chat_postMessage(channel=SANDBOX_CHANNEL, text="the result", thread_ts=parent["ts"])
+    index = get(slack, "/")[2]
+    for path in (
+        f"/archives/{SANDBOX_CHANNEL}/p{parent['ts'].replace('.', '')}",
+        f"/archives/{SANDBOX_CHANNEL}/p{reply['ts'].replace('.', '')}?thread_ts={parent['ts']}",
+        f"/archives/{SANDBOX_CHANNEL}",
+    ):
+        status, kind, body = get(slack, path)
+        assert (status, kind.split(";")[0], body) == (200, "text/html", index), path
+    for path in (f"/archives/{SANDBOX_CHANNEL}/x1", "/archives/c0sandbox", "/archives/"):
+        with pytest.raises(urllib.error.HTTPError) as err:
+            get(slack, path)
+        assert err.value.code == 404, path
+
+
 def test_typed_text_is_split_into_command_and_text_as_slack_does() -> None:
     assert split_command("/run-report  sales region=emea ") == ("/run-report", "sales region=emea")
     assert split_command("/run-report") == ("/run-report", "")

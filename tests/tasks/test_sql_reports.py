@@ -186,12 +186,14 @@ def test_the_shipped_reports_show_a_table_and_a_chart_over_the_made_up_orders(tm
     os.chdir(ROOT)
     try:
         names = [r.name for r in load_sql_reports(ROOT / "reports.toml", registry, {})]
-        assert names == ["sales-by-region", "orders"]
+        assert names == ["sales-by-region", "orders", "sales"]
         table, chart = run(registry, "sales-by-region")
         assert {row[0] for row in table.rows} == {"emea", "amer", "apac", "latam"}
         assert isinstance(chart, Chart)
         orders = run(registry, "orders", region="apac")
         assert isinstance(orders, Table) and orders.rows and {row[2] for row in orders.rows} == {"apac"}
+        sales, _ = run(registry, "sales", region="emea", title="two words")
+        assert sales.rows and {row[0] for row in sales.rows} == {"two words"}
     finally:
         os.chdir(cwd)
 
