@@ -91,6 +91,11 @@ def test_cancel_stops_the_running_report_and_ctrl_c_then_exits_at_once(
         )
 
     wait_for_state(sandbox, cancelled, timeout=5, what="the status message to say cancelled")
+    sandbox.post_json("/sandbox/command", {"text": f"/run-report status {button['value']}"})
+    answer_text = [
+        m for m in channel_messages(sandbox.get_json("/sandbox/state")) if m["kind"] == "ephemeral"
+    ][-1]
+    assert "cancelled" in answer_text["text"].lower(), answer_text
     assert interrupt_and_wait(sandbox, within=5) < 3, sandbox.output()
     output = sandbox.output()
     assert "Traceback" not in output and "NotImplementedError" not in output, output
