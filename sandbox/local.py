@@ -28,7 +28,7 @@ log = logging.getLogger(__name__)
 SANDBOX_BOT_TOKEN = "xoxb-sandbox-local"
 SANDBOX_SIGNING_SECRET = "sandbox-signing-secret"
 LOCAL_WORKER_THREADS = 4
-# Seconds past the running jobs' time limits that a Ctrl-C waits for the rest to stop.
+# Seconds past the running jobs' time limits that a Ctrl-C waits for them to post and stop.
 STOP_GRACE = 5.0
 
 
@@ -175,7 +175,7 @@ def stop_after_interrupt(stack: LocalStack) -> None:
     (the threads pool does not enforce them), saying so; a second Ctrl-C quits at once."""
     signal.signal(signal.SIGINT, _quit_now)
     jobs = running_jobs()
-    wait = max((left for _, left in jobs), default=0.0)
+    wait = max((left for _, left in jobs), default=0.0) + STOP_GRACE
     if jobs:
         ids = ", ".join(job_id for job_id, _ in jobs)
         print(
@@ -186,7 +186,7 @@ def stop_after_interrupt(stack: LocalStack) -> None:
         )
     stopping = threading.Thread(target=stack.stop, name="local-stop", daemon=True)
     stopping.start()
-    stopping.join(wait + STOP_GRACE)
+    stopping.join(wait)
     if stopping.is_alive():
         print("reportbot: the running jobs did not end in time; quitting", file=sys.stderr, flush=True)
         _quit_now()
