@@ -10,12 +10,17 @@ worker knows it is not talking to Slack.
 from __future__ import annotations
 
 import logging
+import os
+import signal
 import socket
+import sys
 import threading
+import time
 from dataclasses import dataclass
 from typing import Any
 
 from sandbox.server import FakeSlack
+from sandbox.thread_pool import TerminableThreadPool
 from tasks.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -23,6 +28,8 @@ log = logging.getLogger(__name__)
 SANDBOX_BOT_TOKEN = "xoxb-sandbox-local"
 SANDBOX_SIGNING_SECRET = "sandbox-signing-secret"
 LOCAL_WORKER_THREADS = 4
+# Seconds past the running jobs' time limits that a Ctrl-C waits for them to post and stop.
+STOP_GRACE = 5.0
 
 
 def _free_port() -> int:
@@ -108,7 +115,7 @@ def start_local(settings: Settings, host_port: int | None = None) -> LocalStack:
 
     if local.celery_broker_url.startswith("memory://"):
         worker = app.WorkController(
-            pool_cls="threads",
+            pool_cls=TerminableThreadPool,  # Celery's threads pool cannot stop a cancelled job
             concurrency=LOCAL_WORKER_THREADS,
             hostname="local@sandbox",
             loglevel=local.log_level,
@@ -144,5 +151,49 @@ def run_local(settings: Settings) -> None:
         )
     try:
         threading.Event().wait()
-    finally:
+    except KeyboardInterrupt:
+        stop_after_interrupt(stack)
+    except BaseException:
         stack.stop()
+        raise
+
+
+def running_jobs(now: float | None = None) -> list[tuple[str, float]]:
+    """The jobs this process's worker runs now, each with the seconds left of its time limit."""
+    from celery.worker.state import active_requests
+
+    now = time.time() if now is None else now
+    jobs = []
+    for request in list(active_requests):
+        soft = (request.time_limits or (None, None))[1] or request.app.conf.task_soft_time_limit or 0
+        jobs.append((str(request.id), max(0.0, (request.time_start or now) + soft - now)))
+    return jobs
+
+
+def stop_after_interrupt(stack: LocalStack) -> None:
+    """The first Ctrl-C: stop taking jobs and let the running ones end, within their time limits
+    (the threads pool does not enforce them), saying so; a second Ctrl-C quits at once."""
+    signal.signal(signal.SIGINT, _quit_now)
+    jobs = running_jobs()
+    wait = max((left for _, left in jobs), default=0.0) + STOP_GRACE
+    if jobs:
+        ids = ", ".join(job_id for job_id, _ in jobs)
+        print(
+            f"reportbot: waiting for {len(jobs)} running job(s) to end ({ids}), at most {wait:.0f} s; "
+            "press Ctrl-C again to quit now",
+            file=sys.stderr,
+            flush=True,
+        )
+    stopping = threading.Thread(target=stack.stop, name="local-stop", daemon=True)
+    stopping.start()
+    stopping.join(wait)
+    if stopping.is_alive():
+        print("reportbot: the running jobs did not end in time; quitting", file=sys.stderr, flush=True)
+        _quit_now()
+
+
+def _quit_now(*_: Any) -> None:
+    """Quit without waiting: the pool's threads would be joined at exit, so leave below that."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(130)
