@@ -31,12 +31,13 @@ DEPLOY = ROOT / "deploy"
 DEFAULTS = Settings()
 # Settings read from the environment; fields with compare=False are derived, not variables.
 SETTING_NAMES = {f.name.upper() for f in fields(Settings) if f.compare}
-# Variables that configure Python or pip in the image, not reportbot.
+# Variables that configure Python, pip or matplotlib in the image, not reportbot.
 PYTHON_ENV = {
     "PYTHONDONTWRITEBYTECODE",
     "PYTHONUNBUFFERED",
     "PIP_NO_CACHE_DIR",
     "PIP_DISABLE_PIP_VERSION_CHECK",
+    "MPLCONFIGDIR",
 }
 SECRET_WORDS = re.compile(r"PASS|SECRET|TOKEN|AUTH", re.I)
 
@@ -181,6 +182,54 @@ def test_the_image_is_slim_runs_as_a_non_root_user_and_starts_run_py():
         re.findall(r"(?:ENV\s+|\\\s*\n?\s*|^\s+)([A-Z_]+)=", (DEPLOY / "Dockerfile").read_text(), re.M)
     )
     assert env_names and env_names <= SETTING_NAMES | PYTHON_ENV
+
+
+def _image_env() -> dict[str, str]:
+    """The ENV the Dockerfile sets, name -> value."""
+    text = (DEPLOY / "Dockerfile").read_text()
+    return dict(re.findall(r"(?:ENV\s+|\\\s*\n\s*)([A-Z_]+)=(\S+)", text))
+
+
+def _matplotlib_warnings(configdir: Path | None) -> str:
+    """What importing pyplot prints, with a home matplotlib cannot write to (as in the image)
+    and MPLCONFIGDIR set to `configdir`, or not set."""
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k not in ("MPLCONFIGDIR", "XDG_CONFIG_HOME")}
+    env["HOME"] = "/proc/no-home"
+    if configdir is not None:
+        env["MPLCONFIGDIR"] = str(configdir)
+    done = subprocess.run(
+        [sys.executable, "-c", "import matplotlib.pyplot"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stderr
+
+
+def test_matplotlib_keeps_its_config_in_a_writable_tmp_dir_wherever_the_root_is_read_only(tmp_path):
+    value = _image_env()["MPLCONFIGDIR"]
+    assert Path(value).is_relative_to("/tmp")
+    # Kubernetes runs every container read-only, with a writable emptyDir at /tmp.
+    for component in ("bot", "worker", "beat"):
+        c = container(component)
+        assert c["securityContext"]["readOnlyRootFilesystem"] is True
+        mounts = {m["mountPath"]: m["name"] for m in c["volumeMounts"]}
+        volumes = {v["name"]: v for v in deployment(component)["spec"]["template"]["spec"]["volumes"]}
+        assert "emptyDir" in volumes[mounts["/tmp"]], component
+    # The worker draws the charts; under ProtectSystem=strict only its private /tmp is writable.
+    keys = unit("reportbot-worker.service")
+    assert keys["PrivateTmp"] == ["yes"] and f"MPLCONFIGDIR={value}" in keys["Environment"]
+    # The value works: matplotlib makes the directory and says nothing; without it, it warns.
+    assert "MPLCONFIGDIR" in _matplotlib_warnings(None)
+    configdir = tmp_path / Path(value).relative_to("/tmp")
+    assert _matplotlib_warnings(configdir) == ""
+    assert configdir.is_dir()
 
 
 def test_the_image_installs_the_lock_checking_every_hash():
@@ -381,7 +430,7 @@ def test_systemd_units_start_run_py_as_an_unprivileged_user(process):
     assert keys["User"] != ["root"]
     assert keys["EnvironmentFile"]
     for assignment in keys.get("Environment", []):
-        assert assignment.split("=", 1)[0] in SETTING_NAMES
+        assert assignment.split("=", 1)[0] in SETTING_NAMES | {"MPLCONFIGDIR"}
 
 
 # ----------------------------------------------------------------------------- Slack app
