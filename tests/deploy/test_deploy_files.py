@@ -177,6 +177,7 @@ def test_the_image_is_slim_runs_as_a_non_root_user_and_starts_run_py():
         DEFAULTS.port,
         DEFAULTS.flower_port,
         DEFAULTS.worker_metrics_port,
+        DEFAULTS.beat_metrics_port,
     }
     env_names = set(
         re.findall(r"(?:ENV\s+|\\\s*\n?\s*|^\s+)([A-Z_]+)=", (DEPLOY / "Dockerfile").read_text(), re.M)
@@ -311,6 +312,9 @@ def test_compose_ports_and_health_checks_match_the_code():
     assert " ".join(services["bot"]["healthcheck"]["test"]).count(f"127.0.0.1:{DEFAULTS.port}/healthz") == 1
     worker_check = " ".join(services["worker"]["healthcheck"]["test"])
     assert f"127.0.0.1:{DEFAULTS.worker_metrics_port}/healthz" in worker_check
+    beat_check = " ".join(services["beat"]["healthcheck"]["test"])
+    assert f"127.0.0.1:{DEFAULTS.beat_metrics_port}/healthz" in beat_check
+    assert services["beat"]["expose"] == [str(DEFAULTS.beat_metrics_port)]
     assert f"127.0.0.1:{DEFAULTS.flower_port}/healthcheck" in " ".join(
         services["flower"]["healthcheck"]["test"]
     )
@@ -358,6 +362,7 @@ def test_kubernetes_deployments_run_our_processes_from_a_secret():
     assert set(config["data"]) <= SETTING_NAMES
     assert int(config["data"]["PORT"]) == DEFAULTS.port
     assert int(config["data"]["WORKER_METRICS_PORT"]) == DEFAULTS.worker_metrics_port
+    assert int(config["data"]["BEAT_METRICS_PORT"]) == DEFAULTS.beat_metrics_port
 
 
 # ----------------------------------------------------------------------------- REPORTS_FILE
@@ -395,7 +400,11 @@ def test_a_missing_reports_file_means_no_sql_reports(tmp_path):
 
 
 def test_kubernetes_probes_hit_healthz_on_the_right_ports():
-    for component, port in (("bot", DEFAULTS.port), ("worker", DEFAULTS.worker_metrics_port)):
+    for component, port in (
+        ("bot", DEFAULTS.port),
+        ("worker", DEFAULTS.worker_metrics_port),
+        ("beat", DEFAULTS.beat_metrics_port),
+    ):
         c = container(component)
         named = {p["name"]: p["containerPort"] for p in c["ports"]}
         for probe in ("readinessProbe", "livenessProbe"):
