@@ -47,6 +47,7 @@ def local_settings(settings: Settings, api_url: str) -> Settings:
         "slack_app_token": "",
         "slack_api_url": api_url,
         "worker_metrics_port": 0,
+        "beat_metrics_port": 0,
     }
     if "celery_broker_url" not in settings.explicit:
         changes["celery_broker_url"] = "memory://"

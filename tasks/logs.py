@@ -14,6 +14,7 @@ import sys
 import time
 from collections.abc import Iterable
 from contextvars import ContextVar
+from typing import Any
 
 from tasks.settings import Settings
 
@@ -62,6 +63,33 @@ def redact(text: str, secrets: Iterable[str] = (), min_length: int = 6) -> str:
     return text
 
 
+# What every LogRecord carries (and what our filter and formatters add): the rest came through
+# the caller's `extra=`, and the JSON line keeps it.
+_RECORD_ATTRIBUTES = frozenset(logging.makeLogRecord({}).__dict__) | {
+    "message",
+    "asctime",
+    "taskName",
+    "job_id",
+    "job_suffix",
+}
+
+
+def extra_fields(record: logging.LogRecord) -> dict[str, Any]:
+    """The attributes the caller passed through logging's `extra=`, by name."""
+    return {name: value for name, value in record.__dict__.items() if name not in _RECORD_ATTRIBUTES}
+
+
+def _redacted(value: Any, secrets: Iterable[str]) -> Any:
+    """`value` with `redact` applied to every text in it; what JSON cannot hold becomes its text."""
+    if value is None or isinstance(value, bool | int | float):
+        return value
+    if isinstance(value, dict):
+        return {redact(str(k), secrets): _redacted(v, secrets) for k, v in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        return [_redacted(v, secrets) for v in value]
+    return redact(str(value), secrets)
+
+
 class _Context(logging.Filter):
     def __init__(self, secrets: tuple[str, ...]) -> None:
         super().__init__()
@@ -70,6 +98,8 @@ class _Context(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         record.job_id = getattr(record, "job_id", "") or job_id_var.get()
         record.msg, record.args = redact(record.getMessage(), self.secrets), None
+        for name, value in extra_fields(record).items():
+            setattr(record, name, _redacted(value, self.secrets))
         if record.exc_info and not record.exc_text:
             record.exc_text = logging.Formatter().formatException(record.exc_info)
         if record.exc_text:
@@ -78,10 +108,11 @@ class _Context(logging.Filter):
 
 
 class JsonFormatter(logging.Formatter):
-    """One JSON object a line, for log shippers."""
+    """One JSON object a line, for log shippers, with the fields a caller passed in `extra=` (never
+    in place of the line's own: time, level, logger, message, job_id, exc)."""
 
     def format(self, record: logging.LogRecord) -> str:
-        data = {
+        data: dict[str, Any] = {
             "time": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
             + f".{int(record.msecs):03d}Z",
             "level": record.levelname,
@@ -94,7 +125,9 @@ class JsonFormatter(logging.Formatter):
             data["exc"] = record.exc_text
         elif record.exc_info:
             data["exc"] = self.formatException(record.exc_info)
-        return json.dumps(data, ensure_ascii=False)
+        for name, value in extra_fields(record).items():
+            data.setdefault(name, value)
+        return json.dumps(data, ensure_ascii=False, default=str)
 
 
 # slack_sdk's logger and those of its clients we use (WebClient, WebhookClient, Socket Mode).

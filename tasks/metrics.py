@@ -6,17 +6,27 @@ main process at start (`tasks.worker.process`), before the pool forks: each chil
 its own file, and the main process's endpoint adds them up. In the bot, the same metrics simply
 land in the default registry next to `bot.metrics` and are served at its /metrics.
 
+Beat's metrics (runs fired, skipped, lost to another beat, refused by the broker; who leads)
+have no labels and live in a registry of their own, `BEAT_REGISTRY`: only a beat serves them,
+and they are not zeros on the bot's or a worker's /metrics.
+
 `monitoring_app` is the one small WSGI app that answers health checks and Prometheus scrapes,
-for the bot (next to Slack's requests) and for each worker (on WORKER_METRICS_PORT).
+for the bot (next to Slack's requests), for each worker (on WORKER_METRICS_PORT) and for each
+beat (on BEAT_METRICS_PORT, by `serve_monitoring`).
 """
 
 from __future__ import annotations
 
 import json
+import logging
+import threading
 from collections.abc import Callable, Iterable
 from typing import Any
+from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
-from prometheus_client import REGISTRY, CollectorRegistry, Counter, Histogram, make_wsgi_app
+from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram, make_wsgi_app
+
+log = logging.getLogger(__name__)
 
 HEALTH_PATH = "/healthz"
 METRICS_PATH = "/metrics"
@@ -51,6 +61,35 @@ JOB_RETRIES = Counter(
 )
 
 
+BEAT_REGISTRY = CollectorRegistry()
+BEAT_RUNS_FIRED = Counter(
+    "reportbot_beat_runs_fired_total", "Scheduled runs this beat published as jobs", registry=BEAT_REGISTRY
+)
+BEAT_RUNS_SKIPPED = Counter(
+    "reportbot_beat_runs_skipped_total",
+    "Scheduled runs skipped: missed by more than their misfire grace (beat was down or stalled)",
+    registry=BEAT_REGISTRY,
+)
+BEAT_CLAIMS_LOST = Counter(
+    "reportbot_beat_claims_lost_total",
+    "Scheduled runs not published here because another beat had already claimed them",
+    registry=BEAT_REGISTRY,
+)
+BEAT_PUBLISH_FAILURES = Counter(
+    "reportbot_beat_publish_failures_total",
+    "Scheduled runs the broker did not take; each is tried again while within its grace",
+    registry=BEAT_REGISTRY,
+)
+BEAT_LEADER_CHANGES = Counter(
+    "reportbot_beat_leader_changes_total",
+    "Times this beat took or lost the leader lock",
+    registry=BEAT_REGISTRY,
+)
+BEAT_LEADING = Gauge(
+    "reportbot_beat_leading", "1 while this beat holds the leader lock and dispatches", registry=BEAT_REGISTRY
+)
+
+
 def observe_job(report: str, outcome: str, seconds: float | None) -> None:
     """Count one finished job (a retried attempt is not one); its run time when known."""
     JOBS.labels(report=report, outcome=outcome).inc()
@@ -77,3 +116,23 @@ def monitoring_app(health: Health, registry: CollectorRegistry = REGISTRY) -> Ws
         return [b"Not Found"]
 
     return app
+
+
+class _Quiet(WSGIRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002  # scrapes are not news
+        pass
+
+
+def serve_monitoring(app: WsgiApp, port: int, setting: str, host: str = "0.0.0.0") -> WSGIServer | None:
+    """Serve `app` (a `monitoring_app`) from a daemon thread; ``.shutdown()`` stops it. A busy
+    port is logged, naming `setting` (0 turns it off), and never fatal: None."""
+    from prometheus_client.exposition import ThreadingWSGIServer
+
+    try:
+        server = make_server(host, port, app, ThreadingWSGIServer, handler_class=_Quiet)
+    except OSError as exc:
+        log.warning("metrics: cannot listen on port %s (%s); %s=0 turns them off", port, exc, setting)
+        return None
+    threading.Thread(target=server.serve_forever, name=f"metrics-{port}", daemon=True).start()
+    log.info("metrics at http://%s:%s%s", host, server.server_port, METRICS_PATH)
+    return server

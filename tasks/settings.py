@@ -59,6 +59,7 @@ class Settings:
     environ: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
     celery_queue_type: str = "classic"
     worker_metrics_port: int = 9808
+    beat_metrics_port: int = 9809
     # The names of the settings given explicitly (environment or .env), not defaulted: local mode
     # uses the real broker and Redis only when they were asked for.
     explicit: frozenset[str] = field(default=frozenset(), repr=False, compare=False)
@@ -107,6 +108,7 @@ _INT_FIELDS = {
     "job_retention_days",
     "flower_port",
     "worker_metrics_port",
+    "beat_metrics_port",
     "schedules_per_user",
     "schedules_per_channel",
     "jobs_per_user",

@@ -116,8 +116,9 @@ def base_env(slack_api_url: str, **extra: str) -> dict[str, str]:
     defaults = {
         "REPORT_MODULES": TEST_REPORTS,
         "LOG_LEVEL": "INFO",
-        # A test that wants a worker's metrics endpoint asks for its own free port.
+        # A test that wants a worker's or beat's metrics endpoint asks for its own free port.
         "WORKER_METRICS_PORT": "0",
+        "BEAT_METRICS_PORT": "0",
     }
     return SERVICES.env(slack_api_url, **{**defaults, **extra})
 

@@ -17,6 +17,10 @@ Exactly once, guarded twice:
 A run is an ordinary job: ``RUN_REPORT`` with a ``Job`` carrying the schedule id, published on
 the worker's Celery app with broker confirms. If the broker refuses it, the claim is released
 and the next tick tries again while the run is still within its grace.
+
+Each beat serves ``/metrics`` (runs fired, skipped, claimed by another beat, refused by the
+broker; leader changes; whether it leads: ``tasks.metrics``) and ``/healthz`` (leading or
+standing by, and how long ago its last tick began) on BEAT_METRICS_PORT (0 turns it off).
 """
 
 from __future__ import annotations
@@ -29,11 +33,23 @@ import threading
 import time
 from pathlib import Path
 from typing import Any
+from wsgiref.simple_server import WSGIServer
 
 from celery.beat import Scheduler
 
 from tasks.jobs.publishing import job_time_limit, publish_job
 from tasks.jobs.records import Job, JobRecords, new_job_id
+from tasks.metrics import (
+    BEAT_CLAIMS_LOST,
+    BEAT_LEADER_CHANGES,
+    BEAT_LEADING,
+    BEAT_PUBLISH_FAILURES,
+    BEAT_REGISTRY,
+    BEAT_RUNS_FIRED,
+    BEAT_RUNS_SKIPPED,
+    monitoring_app,
+    serve_monitoring,
+)
 from tasks.reports import Registry
 from tasks.schedules.schedule import (
     RUN_CLAIM_TTL,
@@ -62,6 +78,9 @@ CONFIRM_TIMEOUT = 5.0
 RETRY_AFTER = 5.0
 #: Seconds between the leader's passes over the jobs left running past their deadline.
 CLOSE_EVERY = 30.0
+#: /healthz fails once no tick has begun for this long: beat's loop is stuck (a tick waits at
+#: most on a publish and its confirm per due schedule, each bounded above).
+STALE_AFTER = 60.0
 
 
 class LeaderLock:
@@ -82,13 +101,20 @@ class LeaderLock:
             self.held = self.store.claim(LEADER_KEY, self.holder, self.ttl)
         except StoreUnavailable as exc:
             log.warning("beat: store unavailable, not dispatching: %s", exc)
-            self.held = False
+            was, self.held = self.held, False
+            self._changed(was)
             return False
         if self.held and not was:
             log.info("beat: leading (lock %s held by %s)", LEADER_KEY, self.holder)
         elif was and not self.held:
             log.warning("beat: lost the leader lock; standing by")
+        self._changed(was)
         return self.held
+
+    def _changed(self, was: bool) -> None:
+        if was != self.held:
+            BEAT_LEADER_CHANGES.inc()
+        BEAT_LEADING.set(1 if self.held else 0)
 
     def release(self) -> None:
         if self.held:
@@ -97,6 +123,7 @@ class LeaderLock:
             except StoreUnavailable:
                 pass
             self.held = False
+            self._changed(True)
 
 
 class Dispatcher:
@@ -155,6 +182,7 @@ class Dispatcher:
                 schedule.misfire,
             )
             state.last_skipped = decision.skipped
+            BEAT_RUNS_SKIPPED.inc()
         if decision.fire_at is not None:
             if not self.fire(schedule, decision.fire_at, state):
                 return RETRY_AFTER
@@ -178,6 +206,7 @@ class Dispatcher:
         )
         if not self.store.claim(key, job.id, RUN_CLAIM_TTL):
             log.info("beat: run %s of %s already made; not again", _iso(planned), schedule.id)
+            BEAT_CLAIMS_LOST.inc()
             return True
         try:
             self.publish(job)
@@ -191,11 +220,13 @@ class Dispatcher:
             )
             self.store.release(key, job.id)
             self._retry_at[schedule.id] = time.time() + RETRY_AFTER
+            BEAT_PUBLISH_FAILURES.inc()
             return False
         self._retry_at.pop(schedule.id, None)
         self.records.created(job)  # set-if-absent: never overwrites a worker's quicker "running"
         state.last_run = planned
         state.last_job_id = job.id
+        BEAT_RUNS_FIRED.inc()
         log.info(
             "beat: schedule %s fired for %s as job %s (%s)", schedule.id, _iso(planned), job.id, job.report
         )
@@ -215,6 +246,9 @@ class StoreScheduler(Scheduler):
         self.runtime: Any = None
         self._close_at = 0.0  # time.monotonic() of the next pass over overdue jobs: at once
         self._closing: threading.Thread | None = None
+        self._last_tick = time.monotonic()  # the start counts as one: a beat starting up is healthy
+        self._ticked = False
+        self.monitoring: WSGIServer | None = None
         super().__init__(*args, **kwargs)
 
     def setup_schedule(self) -> None:
@@ -222,12 +256,29 @@ class StoreScheduler(Scheduler):
         self.runtime = runtime
         self.dispatcher = Dispatcher(runtime.settings, runtime.store, runtime.registry, self.app)
         self.lock = LeaderLock(runtime.store)
+        port = runtime.settings.beat_metrics_port
+        if port and self.monitoring is None:
+            self.monitoring = serve_monitoring(
+                monitoring_app(self.health, BEAT_REGISTRY), port, "BEAT_METRICS_PORT"
+            )
+
+    def health(self) -> tuple[bool, dict[str, Any]]:
+        """Healthy while ticks keep beginning, leading or standing by (a standby is ready to
+        take over: that is its job)."""
+        age = time.monotonic() - self._last_tick
+        leading = self.lock is not None and self.lock.held
+        return age < STALE_AFTER, {
+            "pid": os.getpid(),
+            "role": "leading" if leading else "standing by",
+            "last_tick_age": round(age, 3) if self._ticked else None,
+        }
 
     def tick(self, *args: Any, **kwargs: Any) -> float:
         """One pass: lead or stand by; if leading, dispatch what is due."""
         if self.dispatcher is None or self.lock is None:
             self.setup_schedule()
         assert self.dispatcher is not None and self.lock is not None
+        self._last_tick, self._ticked = time.monotonic(), True
         if not self.lock.hold():
             return float(self.max_interval)
         self.close_overdue()
@@ -260,6 +311,10 @@ class StoreScheduler(Scheduler):
     def close(self) -> None:
         if self.lock is not None:
             self.lock.release()
+        if self.monitoring is not None:
+            self.monitoring.shutdown()
+            self.monitoring.server_close()
+            self.monitoring = None
         super().close()
 
     @property

@@ -674,7 +674,7 @@ def register_tasks(app: Celery, runtime: Runtime) -> None:
         level = (
             logging.INFO if retry.reason == "paced" else logging.WARNING
         )  # pacing is the plan, not a fault
-        log.log(level, "job %s will be retried in %.1f s: %s", job.report, countdown, exc)
+        log.log(level, "job %s will be retried in %.1f s: %s", job.id, countdown, exc)
         JOB_RETRIES.labels(reason=retry.reason if retry.reason in ("ratelimited", "paced") else "error").inc()
         if retry.reason == "ratelimited":
             SLACK_RETRIES.labels(reason="ratelimited").inc()

@@ -132,7 +132,9 @@ def close_overdue(runtime: Runtime, now: float | None = None, holder: str = "bea
             if close_job(runtime, record.job, LOST_WORKER, now=now):
                 closed += 1
                 log.error(
-                    "job %s closed: still running past its deadline, its worker lost", record.job.report
+                    "job %s (%s) closed: still running past its deadline, its worker lost",
+                    job_id,
+                    record.job.report,
                 )
         except Exception as exc:  # Redis, now: the next pass tries again
             log.warning("job %s could not be closed yet: %s: %s", job_id, type(exc).__name__, exc)
@@ -199,9 +201,11 @@ class _Closer:
         token = job_id_var.set(job.id)
         try:
             if close_job(self._own_runtime(), job, reason, duration):
-                log.error("job %s ended failed: %s", job.report, reason)
+                log.error("job %s (%s) ended failed: %s", job.id, job.report, reason)
         except Exception:
-            log.exception("job %s could not be ended now; beat closes it after its deadline", job.report)
+            log.exception(
+                "job %s (%s) could not be ended now; beat closes it after its deadline", job.id, job.report
+            )
         finally:
             job_id_var.reset(token)
 

@@ -32,12 +32,13 @@ DEPLOY = ROOT / "deploy"
 DEFAULTS = Settings()
 # Settings read from the environment; fields with compare=False are derived, not variables.
 SETTING_NAMES = {f.name.upper() for f in fields(Settings) if f.compare}
-# Variables that configure Python or pip in the image, not reportbot.
+# Variables that configure Python, pip or matplotlib in the image, not reportbot.
 PYTHON_ENV = {
     "PYTHONDONTWRITEBYTECODE",
     "PYTHONUNBUFFERED",
     "PIP_NO_CACHE_DIR",
     "PIP_DISABLE_PIP_VERSION_CHECK",
+    "MPLCONFIGDIR",
 }
 SECRET_WORDS = re.compile(r"PASS|SECRET|TOKEN|AUTH", re.I)
 
@@ -214,11 +215,60 @@ def test_the_image_is_slim_runs_as_a_non_root_user_and_starts_run_py():
         DEFAULTS.port,
         DEFAULTS.flower_port,
         DEFAULTS.worker_metrics_port,
+        DEFAULTS.beat_metrics_port,
     }
     env_names = set(
         re.findall(r"(?:ENV\s+|\\\s*\n?\s*|^\s+)([A-Z_]+)=", (DEPLOY / "Dockerfile").read_text(), re.M)
     )
     assert env_names and env_names <= SETTING_NAMES | PYTHON_ENV
+
+
+def _image_env() -> dict[str, str]:
+    """The ENV the Dockerfile sets, name -> value."""
+    text = (DEPLOY / "Dockerfile").read_text()
+    return dict(re.findall(r"(?:ENV\s+|\\\s*\n\s*)([A-Z_]+)=(\S+)", text))
+
+
+def _matplotlib_warnings(configdir: Path | None) -> str:
+    """What importing pyplot prints, with a home matplotlib cannot write to (as in the image)
+    and MPLCONFIGDIR set to `configdir`, or not set."""
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k not in ("MPLCONFIGDIR", "XDG_CONFIG_HOME")}
+    env["HOME"] = "/proc/no-home"
+    if configdir is not None:
+        env["MPLCONFIGDIR"] = str(configdir)
+    done = subprocess.run(
+        [sys.executable, "-c", "import matplotlib.pyplot"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stderr
+
+
+def test_matplotlib_keeps_its_config_in_a_writable_tmp_dir_wherever_the_root_is_read_only(tmp_path):
+    value = _image_env()["MPLCONFIGDIR"]
+    assert Path(value).is_relative_to("/tmp")
+    # Kubernetes runs every container read-only, with a writable emptyDir at /tmp.
+    for component in ("bot", "worker", "beat"):
+        c = container(component)
+        assert c["securityContext"]["readOnlyRootFilesystem"] is True
+        mounts = {m["mountPath"]: m["name"] for m in c["volumeMounts"]}
+        volumes = {v["name"]: v for v in deployment(component)["spec"]["template"]["spec"]["volumes"]}
+        assert "emptyDir" in volumes[mounts["/tmp"]], component
+    # The worker draws the charts; under ProtectSystem=strict only its private /tmp is writable.
+    keys = unit("reportbot-worker.service")
+    assert keys["PrivateTmp"] == ["yes"] and f"MPLCONFIGDIR={value}" in keys["Environment"]
+    # The value works: matplotlib makes the directory and says nothing; without it, it warns.
+    assert "MPLCONFIGDIR" in _matplotlib_warnings(None)
+    configdir = tmp_path / Path(value).relative_to("/tmp")
+    assert _matplotlib_warnings(configdir) == ""
+    assert configdir.is_dir()
 
 
 def test_the_image_installs_the_lock_checking_every_hash():
@@ -300,6 +350,9 @@ def test_compose_ports_and_health_checks_match_the_code():
     assert " ".join(services["bot"]["healthcheck"]["test"]).count(f"127.0.0.1:{DEFAULTS.port}/healthz") == 1
     worker_check = " ".join(services["worker"]["healthcheck"]["test"])
     assert f"127.0.0.1:{DEFAULTS.worker_metrics_port}/healthz" in worker_check
+    beat_check = " ".join(services["beat"]["healthcheck"]["test"])
+    assert f"127.0.0.1:{DEFAULTS.beat_metrics_port}/healthz" in beat_check
+    assert services["beat"]["expose"] == [str(DEFAULTS.beat_metrics_port)]
     assert f"127.0.0.1:{DEFAULTS.flower_port}/healthcheck" in " ".join(
         services["flower"]["healthcheck"]["test"]
     )
@@ -347,6 +400,7 @@ def test_kubernetes_deployments_run_our_processes_from_a_secret():
     assert set(config["data"]) <= SETTING_NAMES
     assert int(config["data"]["PORT"]) == DEFAULTS.port
     assert int(config["data"]["WORKER_METRICS_PORT"]) == DEFAULTS.worker_metrics_port
+    assert int(config["data"]["BEAT_METRICS_PORT"]) == DEFAULTS.beat_metrics_port
 
 
 # ----------------------------------------------------------------------------- REPORTS_FILE
@@ -384,7 +438,11 @@ def test_a_missing_reports_file_means_no_sql_reports(tmp_path):
 
 
 def test_kubernetes_probes_hit_healthz_on_the_right_ports():
-    for component, port in (("bot", DEFAULTS.port), ("worker", DEFAULTS.worker_metrics_port)):
+    for component, port in (
+        ("bot", DEFAULTS.port),
+        ("worker", DEFAULTS.worker_metrics_port),
+        ("beat", DEFAULTS.beat_metrics_port),
+    ):
         c = container(component)
         named = {p["name"]: p["containerPort"] for p in c["ports"]}
         for probe in ("readinessProbe", "livenessProbe"):
@@ -419,7 +477,7 @@ def test_systemd_units_start_run_py_as_an_unprivileged_user(process):
     assert keys["User"] != ["root"]
     assert keys["EnvironmentFile"]
     for assignment in keys.get("Environment", []):
-        assert assignment.split("=", 1)[0] in SETTING_NAMES
+        assert assignment.split("=", 1)[0] in SETTING_NAMES | {"MPLCONFIGDIR"}
 
 
 # ----------------------------------------------------------------------------- Slack app

@@ -7,16 +7,19 @@ worker, real RabbitMQ and Redis, and the fake Slack.
 
 from __future__ import annotations
 
+import json
 import re
 import sys
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 from functools import partial
 from pathlib import Path
 
 import pytest
 
-from tests.support import REDIS_PREFIX, REDIS_URL, Process, base_env, start_bot, wait_until
+from tests.support import REDIS_PREFIX, REDIS_URL, Process, base_env, free_port, start_bot, wait_until
 
 ADMIN = "U0ADMIN"
 SCHEDULE_ID = re.compile(r"as `(s-[0-9a-f]{6})`")
@@ -91,7 +94,7 @@ class Beats:
         self.procs: list[Process] = []
         self.started = 0
 
-    def start(self, count: int = 2) -> list[Process]:
+    def start(self, count: int = 2, **env: str) -> list[Process]:
         new = []
         for _ in range(count):
             self.started += 1
@@ -99,7 +102,7 @@ class Beats:
                 Process(
                     f"beat-{self.started}",
                     [sys.executable, *BEAT_COMMANDS[(self.started - 1) % 2]],
-                    self.env,
+                    {**self.env, **env},
                     self.tmp,
                 )
             )
@@ -226,6 +229,68 @@ def test_two_beats_post_each_tick_of_an_every_5s_schedule_once_and_removing_it_s
     leader_passes_after(time.time() + 5)  # past the next run it would have had
     assert len(fired(channel, schedule_id)) == count, "a removed schedule must stop"
     assert len(runs_of(slack, channel, schedule_id)) == count, "a removed schedule must stop"
+
+
+def scrape(port: int, path: str) -> tuple[int, str]:
+    """A beat's monitoring endpoint: status and body (0 while it does not listen yet)."""
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=5) as response:
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read().decode(errors="replace")
+    except OSError:
+        return 0, ""
+
+
+def answering(port: int, proc: Process) -> bool:
+    return bool(scrape(port, "/healthz")[0]) or not proc.alive()
+
+
+def beat_metrics(port: int) -> dict[str, float]:
+    """A beat's /metrics, sample name -> value (beat's metrics have no labels)."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    status, body = scrape(port, "/metrics")
+    assert status == 200, body
+    return {s.name: s.value for f in text_string_to_metric_families(body) for s in f.samples}
+
+
+def test_each_beat_serves_its_health_and_counts_the_runs_it_fired(
+    slack, worker, schedule_bot, no_schedules, beats
+):
+    channel = "C0BEATMETRICS"
+    ports = [free_port(), free_port()]
+    for port in ports:
+        (proc,) = beats.start(1, BEAT_METRICS_PORT=str(port))
+        wait_until(partial(answering, port, proc), 30, what=f"{proc.name}'s /healthz")
+    ack = command(slack, "schedule add echo text=counted every 2s tz=UTC", channel)
+    schedule_id = schedule_id_in(ack)
+    slack.wait_for(lambda: runs_of(slack, channel, schedule_id), timeout=15, message="a first run")
+    leader_passes_after(time.time())
+
+    healths = []
+    for port in ports:
+        status, body = scrape(port, "/healthz")
+        assert status == 200, body
+        healths.append(json.loads(body))
+    # One leads, one stands by; both ticked a moment ago, so both are healthy.
+    assert sorted(h["role"] for h in healths) == ["leading", "standing by"], healths
+    assert all(h["ok"] is True and 0 <= h["last_tick_age"] < 5 for h in healths), healths
+    leader, standby = (beat_metrics(ports[i]) for i in sorted((0, 1), key=lambda i: healths[i]["role"]))
+    made = len(fired(channel, schedule_id))
+    assert made >= 1
+    assert leader["reportbot_beat_leading"] == 1 and standby["reportbot_beat_leading"] == 0
+    # The leader published every run (another may fire between the two reads, never fewer).
+    assert (
+        leader["reportbot_beat_runs_fired_total"] >= made and standby["reportbot_beat_runs_fired_total"] == 0
+    )
+    assert (
+        leader["reportbot_beat_leader_changes_total"] == 1
+        and standby["reportbot_beat_leader_changes_total"] == 0
+    )
+    for counter in ("runs_skipped", "claims_lost", "publish_failures"):
+        assert leader[f"reportbot_beat_{counter}_total"] == 0, counter
+    assert scrape(ports[0], "/elsewhere")[0] == 404
 
 
 def test_a_paused_schedule_stops_firing_and_fires_again_once_resumed(
