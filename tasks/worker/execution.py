@@ -346,7 +346,12 @@ class JobRun:
     def _steps(self) -> JobState:
         """The table's rows in order; a step that has nothing to do returns at once."""
         if self.record.state in FINAL_STATES:  # finished before a redelivery, or cancelled meanwhile
-            log.info("job %s is already %s; not running it again", self.job.report, self.record.state)
+            log.info(
+                "job %s (%s) is already %s; not running it again",
+                self.job.id,
+                self.job.report,
+                self.record.state,
+            )
             return self.record.state
         self.picked_at = time.time()
         limit = self.time_limit or self.runtime.settings.report_time_limit
@@ -380,7 +385,13 @@ class JobRun:
 
     def refuse(self, refusal: str) -> JobState:
         job = self.job
-        log.warning("job %s refused: user %s may not run it in channel %s", job.report, job.user, job.channel)
+        log.warning(
+            "job %s (%s) refused: user %s may not run it in channel %s",
+            job.id,
+            job.report,
+            job.user,
+            job.channel,
+        )
         self.runtime.poster.tell_requester(job, refusal)
         self.record.state, self.record.finished_at, self.record.error = (
             JobState.FAILED,
@@ -431,7 +442,9 @@ class JobRun:
         if cancel is not None:
             return self.cancelled_before_posting(stored or self.record, cancel, outcome.duration)
         if stored is not None and stored.state in FINAL_STATES:
-            log.info("job %s is already %s; not posting it again", self.job.report, stored.state)
+            log.info(
+                "job %s (%s) is already %s; not posting it again", self.job.id, self.job.report, stored.state
+            )
             return stored.state
         if stored is not None and stored.status_ts:  # that copy is posting: carry on from its steps
             stored.deadline, self.record = self.record.deadline, stored
@@ -444,12 +457,12 @@ class JobRun:
         job = self.job
         record.mark_cancelled(cancel)
         if cancel.at < self.picked_at:
-            log.info("job %s was cancelled while queued; nothing is posted", job.report)
+            log.info("job %s (%s) was cancelled while queued; nothing is posted", job.id, job.report)
             return JobState.CANCELLED
         message = status_message(job, JobState.CANCELLED, duration=duration, cancelled_by=cancel.by)
         record.status_ts = self.runtime.poster.post_in_channel(job, message)
         _save(self.runtime, record)
-        log.info("job %s was cancelled while running; its result is not posted", job.report)
+        log.info("job %s (%s) was cancelled while running; its result is not posted", job.id, job.report)
         return JobState.CANCELLED
 
     def post_status(self, outcome: Outcome) -> str | None:
@@ -479,7 +492,9 @@ class JobRun:
                 self.job, JobState.CANCELLED, duration=outcome.duration, cancelled_by=cancelled_by
             )
             self.runtime.poster.update_status(self.job, self.record.status_ts, message)
-        log.info("job %s was cancelled while running; its result is not posted", self.job.report)
+        log.info(
+            "job %s (%s) was cancelled while running; its result is not posted", self.job.id, self.job.report
+        )
         return JobState.CANCELLED
 
     def pace(self, outcome: Outcome) -> None:
@@ -533,7 +548,13 @@ class JobRun:
                 "the kept outcome of job %s expires on its own",
                 self.job.id,
             )
-        log.info("job %s %s in %s", self.job.report, outcome.state, format_duration(outcome.duration))
+        log.info(
+            "job %s (%s) %s in %s",
+            self.job.id,
+            self.job.report,
+            outcome.state,
+            format_duration(outcome.duration),
+        )
         return outcome.state
 
     @property
@@ -564,7 +585,7 @@ class JobRun:
         record = self.record
         record.state, record.finished_at, record.error = JobState.FAILED, time.time(), exc.error
         _save(self.runtime, record)
-        log.warning("job %s could not post: %s", self.job.report, exc.error)
+        log.warning("job %s (%s) could not post: %s", self.job.id, self.job.report, exc.error)
         return JobState.FAILED
 
     def slack_refused(self, exc: SlackApiError) -> JobState:
@@ -588,7 +609,7 @@ class JobRun:
 def give_up(job: Job, runtime: Runtime, reason: str, record: JobRecord | None = None) -> None:
     """End a job that cannot be finished, visibly: the record and the status message say it
     failed and why, the requester is told, and the log has the job id. Never raises."""
-    log.error("job %s given up: %s", job.report, reason)
+    log.error("job %s (%s) given up: %s", job.id, job.report, reason)
     reason = redact(reason, runtime.settings.secrets())  # it may quote a library's error
     try:
         record = record or _read_record(runtime, job)[0]
@@ -654,7 +675,9 @@ def register_tasks(app: Celery, runtime: Runtime) -> None:
             # Its holder renews the lease, so it is alive and ends the job itself; this copy only
             # covers its death (the lease then lapses), so it is never given up as failed.
             if self.request.retries >= MAX_RETRIES:
-                log.warning("job %s: this copy is dropped, another delivery still runs it", job.report)
+                log.warning(
+                    "job %s (%s): this copy is dropped, another delivery still runs it", job.id, job.report
+                )
                 return "running elsewhere"
             return _retry_or_give_up(self, job, exc)
         except (RateLimited, SlackUnavailable, *TRANSIENT) as exc:
@@ -665,7 +688,9 @@ def register_tasks(app: Celery, runtime: Runtime) -> None:
     def _retry_or_give_up(task: Task, job: Job, exc: Exception) -> str:
         if task.request.retries >= MAX_RETRIES:
             # The error's kind for Slack; its text (a host, a URL) for the log only.
-            log.error("job %s: its last retry failed too: %s: %s", job.report, type(exc).__name__, exc)
+            log.error(
+                "job %s (%s): its last retry failed too: %s: %s", job.id, job.report, type(exc).__name__, exc
+            )
             give_up(job, runtime, f"it still failed after {MAX_RETRIES} retries ({type(exc).__name__})")
             observe_job(job.report, JobState.FAILED, None)
             return JobState.FAILED
@@ -695,7 +720,10 @@ def register_tasks(app: Celery, runtime: Runtime) -> None:
             # requeueing it: the job would be gone. It goes back to the queue instead, and its
             # next delivery resumes from the steps its record says are done.
             log.error(
-                "job %s: its retry could not be queued (%s); handing it back", job.report, refused.reason
+                "job %s (%s): its retry could not be queued (%s); handing it back",
+                job.id,
+                job.report,
+                refused.reason,
             )
             time.sleep(REQUEUE_PAUSE)
             raise Reject(refused.reason, requeue=True) from None
