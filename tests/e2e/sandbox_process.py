@@ -69,8 +69,9 @@ def new_user_env(**extra: str) -> dict[str, str]:
 
 
 @contextmanager
-def run_sandbox(tmp: Path, **extra_env: str) -> Iterator[SandboxProcess]:
-    """Start `python run.py` on a free port; yield once it printed its address."""
+def run_sandbox(tmp: Path, announced: bool = True, **extra_env: str) -> Iterator[SandboxProcess]:
+    """Start `python run.py` on a free port; yield once it printed its address (or at once, for
+    a test that knocks on the port before anyone could have read it)."""
     if (ROOT / ".env").exists():
         raise AssertionError(
             f"{ROOT / '.env'} would configure the process; these tests need a clean checkout"
@@ -88,6 +89,9 @@ def run_sandbox(tmp: Path, **extra_env: str) -> Iterator[SandboxProcess]:
         )
     proc = SandboxProcess(popen, port, stdout_path, stderr_path)
     try:
+        if not announced:
+            yield proc
+            return
         wait_until(
             # The whole line: unbuffered, print() writes the text and its newline separately.
             lambda: re.search(r"sandbox: \S+\n", proc.stdout()) or popen.poll() is not None,
