@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.sandbox_process import SandboxProcess, new_user_env, run_sandbox, wait_for_state
+from tests.e2e.sandbox_process import SandboxProcess, new_user_env, run_sandbox, spawn_sandbox, wait_for_state
 from tests.support import wait_until
 
 JOB_ID = re.compile(r"job `([0-9a-f]{8})`")
@@ -71,7 +71,7 @@ def test_the_address_serves_the_page(sandbox: SandboxProcess) -> None:
 def test_a_command_sent_the_moment_the_page_answers_reaches_the_bot(tmp_path) -> None:
     """The page answers only once the bot listens: the first request that gets any answer is
     dispatched, not refused with `dispatch_failed`."""
-    with run_sandbox(tmp_path, announced=False) as proc:
+    with spawn_sandbox(tmp_path) as proc:
         deadline = time.monotonic() + 30
         while True:
             assert proc.popen.poll() is None and time.monotonic() < deadline, proc.output()
