@@ -22,7 +22,7 @@ from slack_sdk.errors import SlackApiError
 
 from bot import grammar
 from bot.commands import CommandHandler, Reply
-from bot.job_views import no_such_job, visible
+from bot.job_views import no_such_job, run_time, visible
 from bot.slack_payload import string_at
 from tasks.errors import UserError
 from tasks.jobs.records import JobRecord, JobState
@@ -145,7 +145,10 @@ class JobControl:
             return
         if record is None or not ts:
             return  # cancelled while queued: no status message was posted, and none will be
-        duration = time.time() - record.started_at if record.started_at else None
+        # The run time `status` and `history` tell for this job (its cancel ends it).
+        duration = run_time(record)
+        if duration is None and record.started_at:
+            duration = time.time() - record.started_at
         message = status_message(
             record.job, JobState.CANCELLED, duration=duration, cancelled_by=record.cancelled_by
         )

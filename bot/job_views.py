@@ -14,7 +14,7 @@ from tasks.errors import UserError
 from tasks.jobs.records import JobRecord, JobRecords
 from tasks.rendering.messages import STATE_ICONS, describe_request
 from tasks.slack.ids import is_channel_id, user_mention
-from tasks.slack.mrkdwn import escape_mrkdwn
+from tasks.slack.mrkdwn import date_stamp, escape_mrkdwn
 
 
 def web_url(api_url: str) -> str:
@@ -61,7 +61,17 @@ def thread_link(record: JobRecord, web: str) -> str:
 def _when(ts: float | None) -> str:
     if not ts:
         return ""
-    return f"<!date^{int(ts)}^{{date_short_pretty}} {{time_secs}}|{time.strftime('%Y-%m-%d %H:%M:%S UTC', time.gmtime(ts))}>"
+    return date_stamp(ts, time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(ts)), seconds=True)
+
+
+def run_time(record: JobRecord) -> float | None:
+    """How long the job's report ran, as the worker measured it once and its status message
+    says; a record closed without that measure (cancelled, lost) tells it by its timestamps."""
+    if record.duration is not None:
+        return record.duration
+    if record.started_at and record.finished_at:
+        return record.finished_at - record.started_at
+    return None
 
 
 def describe(record: JobRecord, web: str) -> str:
@@ -71,8 +81,9 @@ def describe(record: JobRecord, web: str) -> str:
     if job.user:
         parts.append(f"by {user_mention(job.user)}")
     parts.append(_when(job.requested_at))
-    if record.started_at and record.finished_at:
-        parts.append(f"ran {format_duration(record.finished_at - record.started_at)}")
+    ran = run_time(record)
+    if ran is not None:
+        parts.append(f"ran {format_duration(ran)}")
     if record.cancelled_by:
         parts.append(f"cancelled by {user_mention(record.cancelled_by)}")
     link = thread_link(record, web)

@@ -17,7 +17,7 @@ from typing import Any
 from bot import grammar
 from bot.commands import CommandHandler, Reply
 from bot.paging import page_of
-from bot.schedule_views import PAGE_SIZE, added_text, list_text, schedule_line, when
+from bot.schedule_views import PAGE_SIZE, added_text, list_text, schedule_line, shown_at
 from bot.slack_payload import string_at
 from tasks.errors import UserError
 from tasks.schedules.schedule import (
@@ -165,7 +165,9 @@ class ScheduleCommands:
             return Reply(f"Schedule {code(schedule.id)} is not paused; it is running as planned.")
         resumed = self.schedules.set_paused(schedule, False, time.time())
         nxt = first_run(resumed, time.time())
-        return Reply(f":arrow_forward: Resumed schedule {code(schedule.id)}; next run {when(nxt, resumed)}.")
+        return Reply(
+            f":arrow_forward: Resumed schedule {code(schedule.id)}; next run {shown_at(nxt, resumed)}."
+        )
 
     # -- checks ----------------------------------------------------------------------------
 

@@ -1,4 +1,5 @@
-"""What `schedule add` and `schedule list` show: ids as code, times in each schedule's zone.
+"""What `schedule add` and `schedule list` show: ids as code, a rule in its schedule's zone, and
+each run time in the reader's own zone (Slack's date formatting, the schedule's zone as fallback).
 
 Pure functions of schedules, run states and job records, so tests call them directly.
 """
@@ -11,7 +12,7 @@ from bot.paging import Page, fit_lines
 from tasks.jobs.records import JobRecord
 from tasks.rendering.messages import STATE_ICONS, describe_args
 from tasks.schedules.schedule import CRON_EXAMPLE, RunState, Schedule
-from tasks.slack.mrkdwn import code, escape_mrkdwn
+from tasks.slack.mrkdwn import code, date_stamp, escape_mrkdwn
 
 #: Characters of one argument's value shown in `schedule list`.
 ARG_SHOWN = 80
@@ -30,6 +31,16 @@ def when(moment: datetime | float | None, tz_schedule: Schedule | None = None) -
         moment = moment.astimezone(tz_schedule.rule.zone)
     # Seconds only when they matter (a schedule every few seconds), so daily ones stay readable.
     return moment.strftime("%a %Y-%m-%d %H:%M:%S %Z" if moment.second else "%a %Y-%m-%d %H:%M %Z")
+
+
+def shown_at(moment: datetime | float | None, tz_schedule: Schedule | None = None) -> str:
+    """A fire time in a message: an instant each reader sees in their own zone, falling back to
+    `when` (the schedule's zone) where Slack cannot format dates. The rule itself ("09:00
+    America/New_York") is shown by `describe_rule`, in the zone that decides it."""
+    if moment is None:
+        return when(None)
+    ts = moment.timestamp() if isinstance(moment, datetime) else float(moment)
+    return date_stamp(ts, when(moment, tz_schedule), seconds=int(ts) % 60 != 0)
 
 
 def describe_rule(schedule: Schedule) -> str:
@@ -51,7 +62,7 @@ def added_text(schedule: Schedule, runs: list[datetime], command: str) -> str:
     lines = [
         f":calendar: Scheduled {what(schedule)} {describe_rule(schedule)} in this channel "
         f"as {code(schedule.id)}.",
-        "Next runs: " + " · ".join(when(run, schedule) for run in runs),
+        "Next runs: " + " · ".join(shown_at(run, schedule) for run in runs),
         f"Stop it with {code(f'{command} schedule remove {schedule.id}')}, "
         f"or pause it with {code(f'{command} schedule pause {schedule.id}')}.",
     ]
@@ -61,7 +72,7 @@ def added_text(schedule: Schedule, runs: list[datetime], command: str) -> str:
 def last_run_text(state: RunState | None, record: JobRecord | None, schedule: Schedule) -> str:
     if state is None or state.last_run is None:
         return "last run: none yet"
-    text = f"last run: {when(state.last_run, schedule)}"
+    text = f"last run: {shown_at(state.last_run, schedule)}"
     if record is not None:
         text += f" {STATE_ICONS.get(record.state, '')} {record.state} (job {code(record.job.id)})"
     elif state.last_job_id:
@@ -81,7 +92,7 @@ def schedule_line(
     head = f"• {code(schedule.id)} {what(schedule)} {describe_rule(schedule)}"
     if marks:
         head += " " + " ".join(marks)
-    nxt = "next run: paused" if schedule.paused else f"next run: {when(next_run, schedule)}"
+    nxt = "next run: paused" if schedule.paused else f"next run: {shown_at(next_run, schedule)}"
     return f"{head}\n    {nxt} · {last_run_text(state, record, schedule)}"
 
 

@@ -15,6 +15,7 @@ import json
 import random
 import secrets
 import socket
+import threading
 import time
 import urllib.error
 import urllib.parse
@@ -26,6 +27,8 @@ from typing import Any
 from sandbox.socket_mode import SocketMode
 from sandbox.state import APP_ID, TEAM_DOMAIN, TEAM_ID, ApiError, Workspace
 
+#: How long the page holds a command while the bot is still starting (`Delivery.hold`).
+BOT_START_SECONDS = 30.0
 ACK_TIMEOUT_SECONDS = 3.0  # Slack waits 3000 ms for the ack (api.slack.com/interactivity/slash-commands)
 
 
@@ -72,6 +75,22 @@ class Delivery:
         self.signing_secret = signing_secret
         self.bot_url = bot_url
         self.clock = clock
+        self._bot_ready = threading.Event()
+        self._bot_ready.set()
+
+    def hold(self) -> None:
+        """Hold what the page sends until `release`: the page answers before the bot it talks to
+        is listening, and a command typed then must wait for it, not fail."""
+        self._bot_ready.clear()
+
+    def release(self) -> None:
+        self._bot_ready.set()
+
+    def page_mode(self) -> str:
+        """How the page reaches the bot once it is ready: HTTP to ``bot_url``, else Socket Mode.
+        Blocks while held, so call it off the event loop."""
+        self._bot_ready.wait(BOT_START_SECONDS)
+        return "http" if self.bot_url else "socket"
 
     def send_command(
         self,

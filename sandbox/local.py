@@ -91,7 +91,11 @@ def start_local(settings: Settings, host_port: int | None = None) -> LocalStack:
         signing_secret=SANDBOX_SIGNING_SECRET,
         port=settings.port if host_port is None else host_port,
         bot_token=SANDBOX_BOT_TOKEN,
-    ).start()
+    )
+    # The bot asks the sandbox's Web API who it is as it starts, so the sandbox serves first;
+    # a command typed on its page meanwhile waits for the bot instead of failing.
+    sandbox.hold_page()
+    sandbox.start()
     local = local_settings(settings, sandbox.api_url)
 
     # The worker side of this process: the worker's app, built from the local settings.
@@ -112,6 +116,7 @@ def start_local(settings: Settings, host_port: int | None = None) -> LocalStack:
     )
     threading.Thread(target=bot_server.run, name="local-bot", daemon=True).start()
     sandbox.bot_url = f"http://127.0.0.1:{bot_port}/slack/events"
+    sandbox.release_page()
     stack = LocalStack(sandbox=sandbox, settings=local, bot_server=bot_server)
 
     if local.celery_broker_url.startswith("memory://"):

@@ -256,7 +256,7 @@ class _Page:
             self.workspace.post_message(channel, typed, user=user, check_membership=False)
             return web.json_response({"ok": True, "posted": True})
         command, text = split_command(typed)
-        mode = "http" if self.delivery.bot_url else "socket"
+        mode = await asyncio.get_running_loop().run_in_executor(None, self.delivery.page_mode)
         send = functools.partial(
             self.delivery.send_command, command, text, channel=channel, user=user, mode=mode
         )
@@ -306,7 +306,7 @@ class _Page:
                 return web.json_response({"ok": False, "error": "That message is gone."}, status=404)
             payload["message"] = found[0].to_api()
         self._ensure_defaults(channel, user)
-        mode = "http" if self.delivery.bot_url else "socket"
+        mode = await asyncio.get_running_loop().run_in_executor(None, self.delivery.page_mode)
         send = functools.partial(self.delivery.send_interaction, payload, mode=mode)
         resp = await asyncio.get_running_loop().run_in_executor(None, send)
         return web.json_response({"ok": resp.ok, "status": resp.status, "error": resp.error})

@@ -91,6 +91,14 @@ class FakeSlack:
     def bot_url(self, url: str | None) -> None:
         self._delivery.bot_url = url
 
+    def hold_page(self) -> None:
+        """Commands and clicks from the page wait (up to half a minute) until `release_page`:
+        for a bot started after the sandbox it needs to talk to."""
+        self._delivery.hold()
+
+    def release_page(self) -> None:
+        self._delivery.release()
+
     # ------------------------------------------------------------- lifecycle
 
     @property

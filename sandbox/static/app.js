@@ -42,8 +42,37 @@ function unescapeSlack(text) {
   return text.replace(/&lt;/g, "<").replace(/&gt;/g, ">").replace(/&amp;/g, "&");
 }
 
+// Without an emoji font every glyph is the same blank box: then shortcodes stay `:name:` text,
+// as Slack shows an emoji it does not know, so the message still says what it means.
+const EMOJI_FONT = hasEmojiFont();
+
+function hasEmojiFont() {
+  try {
+    const canvas = document.createElement("canvas");
+    canvas.width = canvas.height = 24;
+    const ctx = canvas.getContext("2d", { willReadFrequently: true });
+    if (!ctx) return true;
+    ctx.font = "20px sans-serif";
+    ctx.textBaseline = "top";
+    ctx.fillText("\u{1F3D3}", 0, 0); // an emoji font draws it in colour; a box is black
+    const data = ctx.getImageData(0, 0, 24, 24).data;
+    for (let i = 0; i < data.length; i += 4) {
+      if (data[i + 3] && (data[i] !== data[i + 1] || data[i + 1] !== data[i + 2])) return true;
+    }
+    return false;
+  } catch (err) {
+    return true;
+  }
+}
+
 function emojify(text) {
+  if (!EMOJI_FONT) return text;
   return text.replace(/:([a-z0-9_+-]+):/g, (whole, name) => EMOJI[name] || whole);
+}
+
+function emojiGlyph(name, unicode) {
+  if (!EMOJI_FONT) return `:${name}:`;
+  return unicode ? String.fromCodePoint(...unicode.split("-").map((u) => parseInt(u, 16))) : emojify(`:${name}:`);
 }
 
 function userName(id) {
@@ -78,7 +107,7 @@ function entity(raw) {
   if (target.startsWith("!")) {
     const special = target.slice(1);
     if (special.startsWith("subteam^")) return el("span", "mention", label || "@group");
-    if (special.startsWith("date^")) return document.createTextNode(unescapeSlack(label || special));
+    if (special.startsWith("date^")) return slackDate(special, label);
     return el("span", "mention", "@" + special);
   }
   const url = unescapeSlack(target);
@@ -90,6 +119,55 @@ function entity(raw) {
     return a;
   }
   return document.createTextNode("<" + unescapeSlack(raw) + ">");
+}
+
+// <!date^1700000000^{date_short_pretty} {time}^optional_link|fallback>: the instant in this
+// browser's zone and clock, as Slack shows it in each reader's; a token it does not know stays.
+const MONTHS = ["January", "February", "March", "April", "May", "June", "July", "August", "September", "October", "November", "December"];
+const WEEKDAYS = ["Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday"];
+
+function ordinal(n) {
+  const tens = n % 100;
+  if (tens >= 11 && tens <= 13) return `${n}th`;
+  return n + ({ 1: "st", 2: "nd", 3: "rd" }[n % 10] || "th");
+}
+
+function relativeDay(when) {
+  const day = (d) => new Date(d.getFullYear(), d.getMonth(), d.getDate()).getTime();
+  const days = Math.round((day(when) - day(new Date())) / 86400000);
+  return { 0: "today", "-1": "yesterday", 1: "tomorrow" }[days];
+}
+
+function dateToken(when, token) {
+  const month = MONTHS[when.getMonth()];
+  const bases = {
+    date_num: `${when.getFullYear()}-${String(when.getMonth() + 1).padStart(2, "0")}-${String(when.getDate()).padStart(2, "0")}`,
+    date: `${month} ${ordinal(when.getDate())}, ${when.getFullYear()}`,
+    date_short: `${month.slice(0, 3)} ${when.getDate()}, ${when.getFullYear()}`,
+    date_long: `${WEEKDAYS[when.getDay()]}, ${month} ${ordinal(when.getDate())}, ${when.getFullYear()}`,
+    time: when.toLocaleTimeString([], { hour: "numeric", minute: "2-digit" }),
+    time_secs: when.toLocaleTimeString([], { hour: "numeric", minute: "2-digit", second: "2-digit" }),
+  };
+  const pretty = token.match(/^(date|date_short|date_long)_pretty$/);
+  if (pretty) return relativeDay(when) || bases[pretty[1]];
+  return bases[token];
+}
+
+function slackDate(special, label) {
+  const [, ts, tokens, link] = special.split("^");
+  const when = new Date(Number(ts) * 1000);
+  const fallback = unescapeSlack(label || "");
+  if (!/^\d+$/.test(ts || "") || tokens === undefined) return document.createTextNode(fallback || "<!" + unescapeSlack(special) + ">");
+  const text = unescapeSlack(tokens).replace(/\{(\w+)\}/g, (whole, token) => dateToken(when, token) ?? whole);
+  const url = link ? unescapeSlack(link) : "";
+  const node = /^https?:/i.test(url) ? el("a", "date", text) : el("span", "date", text);
+  if (node.tagName === "A") {
+    node.href = url;
+    node.target = "_blank";
+    node.rel = "noopener noreferrer";
+  }
+  node.title = fallback || when.toString();
+  return node;
 }
 
 function inline(parent, text) {
@@ -240,11 +318,7 @@ function element(item, block, ctx) {
 }
 
 async function click(button, item, block, ctx, label) {
-  if (item.confirm) {
-    const c = item.confirm;
-    const question = [(c.title || {}).text, (c.text || {}).text].filter(Boolean).join("\n\n");
-    if (!window.confirm(unescapeSlack(question))) return;
-  }
+  if (item.confirm && !(await confirmDialog(item.confirm))) return;
   button.disabled = true;
   try {
     const answer = await post("/sandbox/action", {
@@ -255,6 +329,41 @@ async function click(button, item, block, ctx, label) {
   } finally {
     button.disabled = false;
   }
+}
+
+// A Block Kit confirm object as Slack shows it: a dialog over the channel with its title, its
+// text (mrkdwn or plain), and its deny and confirm buttons (red for style "danger").
+function confirmDialog(c) {
+  return new Promise((resolve) => {
+    const backdrop = el("div", "modal-backdrop");
+    const dialog = el("div", "modal");
+    dialog.setAttribute("role", "dialog");
+    dialog.setAttribute("aria-modal", "true");
+    const title = el("div", "modal-title", emojify((c.title || {}).text || "Are you sure?"));
+    title.id = "modal-title";
+    dialog.setAttribute("aria-labelledby", title.id);
+    dialog.appendChild(title);
+    if (c.text) dialog.appendChild(textObject(c.text, "modal-text"));
+    const buttons = el("div", "modal-buttons");
+    const deny = el("button", "bk-button", emojify((c.deny || {}).text || "Cancel"));
+    const yes = el("button", "bk-button " + (c.style === "danger" ? "danger-confirm" : "primary"), emojify((c.confirm || {}).text || "Yes"));
+    deny.type = yes.type = "button";
+    buttons.append(deny, yes);
+    dialog.appendChild(buttons);
+    backdrop.appendChild(dialog);
+    const onKey = (event) => { if (event.key === "Escape") close(false); };
+    function close(answer) {
+      document.removeEventListener("keydown", onKey, true);
+      backdrop.remove();
+      resolve(answer);
+    }
+    deny.addEventListener("click", () => close(false));
+    yes.addEventListener("click", () => close(true));
+    backdrop.addEventListener("click", (event) => { if (event.target === backdrop) close(false); });
+    document.addEventListener("keydown", onKey, true);
+    document.body.appendChild(backdrop);
+    yes.focus();
+  });
 }
 
 function imageBlock(block) {
@@ -333,7 +442,7 @@ function richElements(parent, elements) {
     else if (item.type === "channel") node = el("span", "mention", "#" + channelName(item.channel_id));
     else if (item.type === "usergroup") node = el("span", "mention", "@" + item.usergroup_id);
     else if (item.type === "broadcast") node = el("span", "mention", "@" + item.range);
-    else if (item.type === "emoji") node = document.createTextNode(item.unicode ? String.fromCodePoint(parseInt(item.unicode, 16)) : emojify(`:${item.name}:`));
+    else if (item.type === "emoji") node = document.createTextNode(emojiGlyph(item.name, item.unicode));
     else node = document.createTextNode(item.text || "");
     const style = item.style || {};
     if (style.code) node = wrap("code", node);
@@ -377,7 +486,7 @@ function fileView(file) {
   card.href = file.url;
   card.download = file.name;
   card.dataset.fileId = file.id;
-  card.appendChild(el("span", "file-icon", file.name.endsWith(".csv") ? "📊" : "📄"));
+  card.appendChild(el("span", "file-icon", emojiGlyph(file.name.endsWith(".csv") ? "bar_chart" : "page_facing_up")));
   const text = el("span");
   text.appendChild(el("div", "file-name", file.title));
   text.appendChild(el("div", "file-meta", `${file.name} · ${formatSize(file.size)}`));
@@ -480,15 +589,21 @@ function showTarget(list) {
 }
 
 // Like Slack, the channel follows new messages while you are at its end (also when a chart
-// finishes loading), and stays put while you read further up.
+// finishes loading), and stays put while you read further up. Only scrolling up stops following:
+// a chart that takes its height before its scroll event is handled leaves the end far below
+// without anyone having scrolled, and must not be taken for the reader leaving the end.
 view.following = true;
+view.scrolledTo = 0;
 function stickToBottom() {
   const list = document.getElementById("messages");
   if (view.following) list.scrollTop = list.scrollHeight;
+  view.scrolledTo = list.scrollTop;
 }
 document.getElementById("messages").addEventListener("scroll", () => {
   const list = document.getElementById("messages");
-  view.following = list.scrollHeight - list.scrollTop - list.clientHeight < 60;
+  if (list.scrollHeight - list.scrollTop - list.clientHeight < 60) view.following = true;
+  else if (list.scrollTop < view.scrolledTo) view.following = false;
+  view.scrolledTo = list.scrollTop;
 });
 document.getElementById("messages").addEventListener("load", stickToBottom, true);
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from tasks.durations import format_duration
@@ -14,14 +13,14 @@ from tasks.slack.mrkdwn import escape_mrkdwn
 
 @report("ping", help="Check the whole path: how long the job waited in the queue, and ran")
 def ping() -> str:
-    """`pong`, with the queue wait (request to pick-up) and the time since pick-up."""
+    """`pong`, with the queue wait (request to pick-up). How long it ran is the worker's one
+    measure, in the status message beside it and in `history`: a second clock here would
+    tell a different number for the same job."""
     job = current_job()
     if job is None:
         return "pong"
-    now = time.time()
     waited = max(0.0, job.started_at - job.requested_at)
-    ran = max(0.0, now - job.started_at)
-    return f"pong :table_tennis_paddle_and_ball: waited {format_duration(waited)} in the queue, ran for {format_duration(ran)}."
+    return f"pong :table_tennis_paddle_and_ball: waited {format_duration(waited)} in the queue."
 
 
 @report("queue", help="Workers online, jobs waiting in the queue, and this channel's running jobs")

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["code", "escape_mrkdwn", "without_broadcasts"]
+__all__ = ["code", "date_stamp", "escape_mrkdwn", "without_broadcasts"]
 
 # Code points a reader cannot see and that software may drop (Unicode's Default_Ignorable_Code_Point
 # and the format characters, category Cf): hidden between ``<`` and ``!`` they would keep a
@@ -77,3 +77,15 @@ def join_or(items: list[str]) -> str:
     if len(items) <= 1:
         return "".join(items)
     return ", ".join(items[:-1]) + " or " + items[-1]
+
+
+def date_stamp(ts: float, fallback: str, *, seconds: bool = False) -> str:
+    """An instant as Slack's date formatting: every reader sees it in their own zone and in
+    their own clock style; ``fallback`` is what a client that cannot format dates shows, so
+    it names its zone.
+
+    >>> date_stamp(1767261600, "2026-01-01 10:00 UTC")
+    '<!date^1767261600^{date_short_pretty} {time}|2026-01-01 10:00 UTC>'
+    """
+    tokens = "{date_short_pretty} {time_secs}" if seconds else "{date_short_pretty} {time}"
+    return f"<!date^{int(ts)}^{tokens}|{escape_mrkdwn(fallback)}>"

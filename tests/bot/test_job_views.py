@@ -51,6 +51,17 @@ def test_a_finished_job_tells_what_who_when_how_long_and_where() -> None:
     ]
 
 
+def test_a_jobs_run_time_is_the_one_its_worker_measured_not_its_timestamps() -> None:
+    record = JobRecord(
+        job=job(),
+        state=JobState.SUCCEEDED,
+        started_at=REQUESTED + 1,
+        finished_at=REQUESTED + 3.5,
+        duration=0.007,
+    )
+    assert "ran 7 ms" in describe(record, WEB).split(" · ")
+
+
 def test_a_cancelled_job_says_who_cancelled_it_and_a_queued_one_has_no_run_time_or_link() -> None:
     cancelled = JobRecord(job=job(), state=JobState.CANCELLED, cancelled_by="U0BOB")
     assert describe(cancelled, WEB).endswith(" · cancelled by <@U0BOB>")

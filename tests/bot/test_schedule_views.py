@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from bot.paging import Page
-from bot.schedule_views import ARG_SHOWN, added_text, list_text, schedule_line, when
+from bot.schedule_views import ARG_SHOWN, added_text, list_text, schedule_line, shown_at, when
 from tasks.jobs.records import Job, JobRecord, JobState
 from tasks.schedules.schedule import Rule, RunState, Schedule
 
@@ -38,12 +38,25 @@ def test_a_time_is_shown_in_the_schedules_zone_with_seconds_only_when_they_matte
     assert when(None) == "never"
 
 
+def test_a_run_time_in_a_message_is_shown_in_each_readers_zone_with_the_schedules_as_fallback() -> None:
+    assert (
+        shown_at(NINE_NY, weekdays())
+        == "<!date^1773061200^{date_short_pretty} {time}|Mon 2026-03-09 09:00 EDT>"
+    )
+    assert shown_at(NINE_NY.timestamp() + 5, weekdays()) == (
+        "<!date^1773061205^{date_short_pretty} {time_secs}|Mon 2026-03-09 09:00:05 EDT>"
+    )
+    assert shown_at(None) == "never"
+
+
 def test_adding_a_schedule_answers_its_id_rule_next_three_runs_and_how_to_undo() -> None:
     runs = [datetime(2026, 3, day, 13, tzinfo=UTC) for day in (9, 10, 11)]
     assert added_text(weekdays(), runs, COMMAND).splitlines() == [
         ':calendar: Scheduled *sales* `region=emea` `cron "0 9 * * 1-5"` (America/New_York) in this '
         "channel as `s-3f9c`.",
-        "Next runs: Mon 2026-03-09 09:00 EDT · Tue 2026-03-10 09:00 EDT · Wed 2026-03-11 09:00 EDT",
+        "Next runs: <!date^1773061200^{date_short_pretty} {time}|Mon 2026-03-09 09:00 EDT> · "
+        "<!date^1773147600^{date_short_pretty} {time}|Tue 2026-03-10 09:00 EDT> · "
+        "<!date^1773234000^{date_short_pretty} {time}|Wed 2026-03-11 09:00 EDT>",
         "Stop it with `/run-report schedule remove s-3f9c`, or pause it with `/run-report schedule pause s-3f9c`.",
     ]
 
@@ -56,7 +69,9 @@ def test_a_listed_schedule_shows_its_next_run_and_how_its_last_run_went() -> Non
     line = schedule_line(weekdays(misfire="skip"), state, NINE_NY.timestamp() + 86400, record)
     assert line.splitlines() == [
         '• `s-3f9c` *sales* `region=emea` `cron "0 9 * * 1-5"` (America/New_York) `misfire=skip`',
-        "    next run: Tue 2026-03-10 09:00 EDT · last run: Mon 2026-03-09 09:00 EDT :x: failed (job `0a1b2c3d`)",
+        "    next run: <!date^1773147600^{date_short_pretty} {time}|Tue 2026-03-10 09:00 EDT> · "
+        "last run: <!date^1773061200^{date_short_pretty} {time}|Mon 2026-03-09 09:00 EDT> :x: failed "
+        "(job `0a1b2c3d`)",
     ]
 
 
@@ -70,7 +85,9 @@ def test_a_paused_static_schedule_says_so_and_one_never_run_says_none_yet() -> N
 def test_a_last_run_whose_record_has_expired_still_names_its_job() -> None:
     state = RunState(last_run=NINE_NY.timestamp(), last_job_id="0a1b2c3d")
     line = schedule_line(weekdays(), state, None, None)
-    assert line.endswith("last run: Mon 2026-03-09 09:00 EDT (job `0a1b2c3d`)")
+    assert line.endswith(
+        "last run: <!date^1773061200^{date_short_pretty} {time}|Mon 2026-03-09 09:00 EDT> (job `0a1b2c3d`)"
+    )
 
 
 def test_a_long_argument_is_shortened_in_the_list() -> None:

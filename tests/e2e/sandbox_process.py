@@ -69,8 +69,9 @@ def new_user_env(**extra: str) -> dict[str, str]:
 
 
 @contextmanager
-def run_sandbox(tmp: Path, **extra_env: str) -> Iterator[SandboxProcess]:
-    """Start `python run.py` on a free port; yield once it printed its address."""
+def spawn_sandbox(tmp: Path, **extra_env: str) -> Iterator[SandboxProcess]:
+    """Start `python run.py` on a free port and yield at once, for a test that knocks on the
+    port before anyone could have read its address; stop it on exit."""
     if (ROOT / ".env").exists():
         raise AssertionError(
             f"{ROOT / '.env'} would configure the process; these tests need a clean checkout"
@@ -86,16 +87,8 @@ def run_sandbox(tmp: Path, **extra_env: str) -> Iterator[SandboxProcess]:
             stderr=err,
             start_new_session=True,
         )
-    proc = SandboxProcess(popen, port, stdout_path, stderr_path)
     try:
-        wait_until(
-            # The whole line: unbuffered, print() writes the text and its newline separately.
-            lambda: re.search(r"sandbox: \S+\n", proc.stdout()) or popen.poll() is not None,
-            30,
-            what="`python run.py` to print its address",
-        )
-        assert popen.poll() is None, proc.output()
-        yield proc
+        yield SandboxProcess(popen, port, stdout_path, stderr_path)
     finally:
         if popen.poll() is None:
             os.killpg(popen.pid, signal.SIGTERM)
@@ -104,6 +97,20 @@ def run_sandbox(tmp: Path, **extra_env: str) -> Iterator[SandboxProcess]:
             except subprocess.TimeoutExpired:
                 os.killpg(popen.pid, signal.SIGKILL)
                 popen.wait(5)
+
+
+@contextmanager
+def run_sandbox(tmp: Path, **extra_env: str) -> Iterator[SandboxProcess]:
+    """Start `python run.py` on a free port; yield once it printed its address."""
+    with spawn_sandbox(tmp, **extra_env) as proc:
+        wait_until(
+            # The whole line: unbuffered, print() writes the text and its newline separately.
+            lambda: re.search(r"sandbox: \S+\n", proc.stdout()) or proc.popen.poll() is not None,
+            30,
+            what="`python run.py` to print its address",
+        )
+        assert proc.popen.poll() is None, proc.output()
+        yield proc
 
 
 def wait_for_state(proc: SandboxProcess, predicate: Any, timeout: float = 20.0, what: str = "") -> Any:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import sys
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -16,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.sandbox_process import SandboxProcess, new_user_env, run_sandbox, wait_for_state
+from tests.e2e.sandbox_process import SandboxProcess, new_user_env, run_sandbox, spawn_sandbox, wait_for_state
 from tests.support import wait_until
 
 JOB_ID = re.compile(r"job `([0-9a-f]{8})`")
@@ -65,6 +66,21 @@ def test_the_address_serves_the_page(sandbox: SandboxProcess) -> None:
     assert 'aria-label="Message box"' in html and "/static/app.js" in html
     with opener.open(sandbox.url + "static/app.js", timeout=5) as r:
         assert r.status == 200 and r.headers["Content-Type"].startswith("text/javascript")
+
+
+def test_a_command_sent_the_moment_the_page_answers_reaches_the_bot(tmp_path) -> None:
+    """The page answers only once the bot listens: the first request that gets any answer is
+    dispatched, not refused with `dispatch_failed`."""
+    with spawn_sandbox(tmp_path) as proc:
+        deadline = time.monotonic() + 30
+        while True:
+            assert proc.popen.poll() is None and time.monotonic() < deadline, proc.output()
+            try:
+                answer = proc.post_json("/sandbox/command", {"text": "/run-report help"})
+                break
+            except (ConnectionError, urllib.error.URLError):
+                time.sleep(0.005)
+        assert answer["ok"] and answer["status"] == 200, answer
 
 
 def test_a_ping_typed_in_the_sandbox_runs_on_the_in_process_worker(sandbox: SandboxProcess) -> None:

@@ -7,7 +7,9 @@ scheduler in one process, over the in-memory transport and store.
 
 from __future__ import annotations
 
+import re
 import shutil
+import urllib.parse
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -184,3 +186,75 @@ def test_text_from_slack_is_shown_as_text_never_as_html(slack: Any, page: Page) 
     expect(page.locator(".block-header")).to_have_text("<script>window.hacked=3</script>")
     assert page.locator("#messages img").count() == 0
     assert page.evaluate("window.hacked") is None
+
+
+def post(slack: Any, **message: Any) -> None:
+    from slack_sdk import WebClient
+
+    from tests.support import BOT_TOKEN
+
+    WebClient(BOT_TOKEN, base_url=slack.api_url).chat_postMessage(channel="C0SANDBOX", **message)
+
+
+def test_a_confirm_dialog_is_slacks_dialog_with_its_text_rendered(slack: Any, page: Page) -> None:
+    confirm = {
+        "title": {"type": "plain_text", "text": "Cancel this job?"},
+        "text": {"type": "mrkdwn", "text": "Job `3f9c2a71` stops *now*."},
+        "confirm": {"type": "plain_text", "text": "Cancel it"},
+        "deny": {"type": "plain_text", "text": "Keep it"},
+        "style": "danger",
+    }
+    button = {
+        "type": "button",
+        "text": {"type": "plain_text", "text": "Cancel"},
+        "action_id": "x",
+        "confirm": confirm,
+    }
+    post(slack, text="fallback", blocks=[{"type": "actions", "elements": [button]}])
+    page.on("dialog", lambda dialog: pytest.fail(f"the browser's own dialog was shown: {dialog.message}"))
+    page.goto(slack.base_url)
+    page.get_by_role("button", name="Cancel", exact=True).click()
+
+    dialog = page.get_by_role("dialog")
+    expect(dialog).to_be_visible(timeout=WAIT_MS)
+    expect(dialog.locator(".modal-title")).to_have_text("Cancel this job?")
+    expect(dialog.locator("code")).to_have_text("3f9c2a71")
+    expect(dialog.locator("b")).to_have_text("now")
+    expect(dialog).not_to_contain_text("`")
+    expect(dialog.get_by_role("button", name="Cancel it")).to_have_class(re.compile("danger"))
+    dialog.get_by_role("button", name="Keep it").click()
+    expect(dialog).to_have_count(0)
+
+
+def test_dates_are_shown_in_the_readers_zone_and_unknown_emoji_as_their_names(slack: Any, page: Page) -> None:
+    post(
+        slack,
+        text="at <!date^1767261600^{date_num} {time}|2026-01-01 10:00 UTC> :table_tennis_paddle_and_ball:",
+    )
+    page.goto(slack.base_url)
+    text = page.locator(".msg-text").first
+    expect(text).to_be_visible(timeout=WAIT_MS)
+    expected = page.evaluate(
+        "() => { const d = new Date(1767261600 * 1000); return `${d.getFullYear()}-`"
+        " + `${String(d.getMonth() + 1).padStart(2, '0')}-${String(d.getDate()).padStart(2, '0')} `"
+        " + d.toLocaleTimeString([], { hour: 'numeric', minute: '2-digit' }); }"
+    )
+    expect(text.locator(".date")).to_have_text(expected)
+    expect(text.locator(".date")).to_have_attribute("title", "2026-01-01 10:00 UTC")
+    # This machine has no emoji font: the shortcode stays readable instead of a blank box.
+    has_font = page.evaluate("() => EMOJI_FONT")
+    expect(text).to_contain_text("🏓" if has_font else ":table_tennis_paddle_and_ball:")
+
+
+def test_the_channel_keeps_following_new_messages_after_a_tall_image(slack: Any, page: Page) -> None:
+    page.goto(slack.base_url)
+    for n in range(30):
+        post(slack, text=f"filler {n}")
+    tall = "data:image/svg+xml," + urllib.parse.quote(
+        '<svg xmlns="http://www.w3.org/2000/svg" width="400" height="360"><rect width="400" height="360"/></svg>'
+    )
+    post(slack, text="chart", blocks=[{"type": "image", "image_url": tall, "alt_text": "chart"}])
+    expect(page.locator(".block-image img")).to_be_visible(timeout=WAIT_MS)
+    post(slack, text="after the chart")
+    last = page.locator(".msg-text", has_text="after the chart")
+    expect(last).to_be_in_viewport(timeout=WAIT_MS)
