@@ -461,6 +461,7 @@ class JobRun:
             return JobState.CANCELLED
         message = status_message(job, JobState.CANCELLED, duration=duration, cancelled_by=cancel.by)
         record.status_ts = self.runtime.poster.post_in_channel(job, message)
+        record.duration = duration  # the run time its status shows is the one `history` shows
         _save(self.runtime, record)
         log.info("job %s (%s) was cancelled while running; its result is not posted", job.id, job.report)
         return JobState.CANCELLED
