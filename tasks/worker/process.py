@@ -19,14 +19,12 @@ import logging
 import os
 import shutil
 import tempfile
-import threading
 from typing import Any
-from wsgiref.simple_server import WSGIRequestHandler, make_server
 
 from celery import signals
 
 from tasks.logs import configure_logging
-from tasks.metrics import METRICS_PATH, monitoring_app
+from tasks.metrics import monitoring_app, serve_monitoring
 from tasks.worker.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -86,25 +84,6 @@ def _alive() -> tuple[bool, dict[str, Any]]:
     return True, {"pid": os.getpid()}
 
 
-class _Quiet(WSGIRequestHandler):
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002  # scrapes are not news
-        pass
-
-
-def serve_metrics(port: int, host: str = "0.0.0.0") -> bool:
-    """Serve the worker's metrics from a daemon thread; a busy port is logged, never fatal."""
-    from prometheus_client.exposition import ThreadingWSGIServer
-
-    registry = _multiprocess_registry()
-    try:
-        server = make_server(
-            host, port, monitoring_app(_alive, registry), ThreadingWSGIServer, handler_class=_Quiet
-        )
-    except OSError as exc:
-        log.warning(
-            "worker metrics: cannot listen on port %s (%s); WORKER_METRICS_PORT=0 turns them off", port, exc
-        )
-        return False
-    threading.Thread(target=server.serve_forever, name="worker-metrics", daemon=True).start()
-    log.info("worker metrics at http://%s:%s%s", host, port, METRICS_PATH)
-    return True
+def serve_metrics(port: int) -> None:
+    """The worker's metrics, all its pool processes added up, and its /healthz."""
+    serve_monitoring(monitoring_app(_alive, _multiprocess_registry()), port, "WORKER_METRICS_PORT")

@@ -258,3 +258,45 @@ def test_the_channel_keeps_following_new_messages_after_a_tall_image(slack: Any,
     post(slack, text="after the chart")
     last = page.locator(".msg-text", has_text="after the chart")
     expect(last).to_be_in_viewport(timeout=WAIT_MS)
+
+
+def test_the_readmes_first_example_typed_in_the_page_shows_its_table(
+    sandbox: SandboxProcess, page: Page
+) -> None:
+    page.goto(sandbox.url)
+    type_command(page, '/run-report sales region=emea title="two words"')
+
+    status = status_message(page, "sales")
+    expect(status).to_contain_text("succeeded", timeout=WAIT_MS)
+    table = status.locator(".thread table.bk-table")
+    expect(table).to_be_visible(timeout=WAIT_MS)
+    expect(table.locator("th").first).to_have_text("title")
+    expect(table.locator("td", has_text="two words").first).to_be_visible()
+
+
+def test_cancel_clicked_in_the_page_stops_the_running_report(page: Page, tmp_path: Path) -> None:
+    """The local worker's report stops when its Cancel button is clicked and confirmed, as a
+    real worker's would: the report stops writing, and its status message says cancelled."""
+    marker = tmp_path / "ticks"
+
+    def ticks() -> int:
+        return len(marker.read_text().splitlines()) if marker.exists() else 0
+
+    with run_sandbox(tmp_path / "sandbox", REPORT_MODULES="tests.local_mode_reports") as local:
+        page.goto(local.url)
+        type_command(page, f"/run-report ticking path={marker} seconds=30")
+        status = status_message(page, "ticking")
+        cancel = status.get_by_role("button", name="Cancel", exact=True)
+        expect(cancel).to_be_visible(timeout=WAIT_MS)
+        assert ticks() > 0
+        cancel.click()
+        dialog = page.get_by_role("dialog")
+        expect(dialog).to_be_visible(timeout=WAIT_MS)
+        dialog.get_by_role("button", name="Cancel job").click()
+
+        expect(status).to_contain_text("cancelled", timeout=WAIT_MS)
+        expect(status).not_to_contain_text("running")
+        stopped_at = ticks()
+        page.wait_for_timeout(1000)  # a report still running writes 20 lines a second
+        assert ticks() <= stopped_at + 1, "the report still runs after Cancel"
+        assert "Traceback" not in local.output()
