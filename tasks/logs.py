@@ -98,8 +98,6 @@ class _Context(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         record.job_id = getattr(record, "job_id", "") or job_id_var.get()
         record.msg, record.args = redact(record.getMessage(), self.secrets), None
-        for name, value in extra_fields(record).items():
-            setattr(record, name, _redacted(value, self.secrets))
         if record.exc_info and not record.exc_text:
             record.exc_text = logging.Formatter().formatException(record.exc_info)
         if record.exc_text:
@@ -109,7 +107,13 @@ class _Context(logging.Filter):
 
 class JsonFormatter(logging.Formatter):
     """One JSON object a line, for log shippers, with the fields a caller passed in `extra=` (never
-    in place of the line's own: time, level, logger, message, job_id, exc)."""
+    in place of the line's own: time, level, logger, message, job_id, exc), redacted here: only
+    this format writes them, and walking them for every line of the text format would tax every
+    job (Celery passes its task's context with each line it logs)."""
+
+    def __init__(self, secrets: Iterable[str] = ()) -> None:
+        super().__init__()
+        self.secrets = tuple(secrets)
 
     def format(self, record: logging.LogRecord) -> str:
         data: dict[str, Any] = {
@@ -126,7 +130,7 @@ class JsonFormatter(logging.Formatter):
         elif record.exc_info:
             data["exc"] = self.formatException(record.exc_info)
         for name, value in extra_fields(record).items():
-            data.setdefault(name, value)
+            data.setdefault(name, _redacted(value, self.secrets))
         return json.dumps(data, ensure_ascii=False, default=str)
 
 
@@ -152,7 +156,8 @@ def configure_logging(settings: Settings) -> None:
     """Set up the root logger once per process, as the settings ask."""
     handler = logging.StreamHandler(sys.stderr)
     handler.addFilter(_Context(settings.secrets()))
-    handler.setFormatter(JsonFormatter() if settings.log_format == "json" else TextFormatter(TEXT_FORMAT))
+    json_lines = settings.log_format == "json"
+    handler.setFormatter(JsonFormatter(settings.secrets()) if json_lines else TextFormatter(TEXT_FORMAT))
     root = logging.getLogger()
     for old in list(root.handlers):
         root.removeHandler(old)
