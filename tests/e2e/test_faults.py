@@ -387,7 +387,7 @@ def redelivery_skipped(worker: Process, job_id: str) -> None:
     """Wait until the worker, back on the broker, has been handed the job again (its delivery
     was never acked) and has found it already done."""
     wait_until(
-        lambda: re.search(rf"\[job {job_id}\]: job \w+ is already succeeded", worker.log()),
+        lambda: re.search(rf"\[job {job_id}\]: job {job_id} \(\w+\) is already succeeded", worker.log()),
         60,
         interval=0.3,
         what=f"the worker to skip the redelivered job {job_id}",
@@ -401,8 +401,10 @@ def lost_and_found(worker: Process, job_id: str) -> dict[str, int]:
     log = worker.log()
     return {
         "runs terminated": log.count("Terminating it instead"),
-        "runs finished": len(re.findall(rf"\[job {job_id}\]: job \w+ succeeded in", log)),
-        "redeliveries skipped": len(re.findall(rf"\[job {job_id}\]: job \w+ is already succeeded", log)),
+        "runs finished": len(re.findall(rf"\[job {job_id}\]: job {job_id} \(\w+\) succeeded in", log)),
+        "redeliveries skipped": len(
+            re.findall(rf"\[job {job_id}\]: job {job_id} \(\w+\) is already succeeded", log)
+        ),
         "deliveries stepped back": log.count(f"job {job_id} is being run by another delivery"),
     }
 
@@ -495,7 +497,7 @@ def test_a_job_handed_to_another_worker_while_its_first_runs_on_unheard_posts_on
         path.partition()  # RabbitMQ hands the job to the healthy worker; the first runs on
         wait_until(
             lambda: re.search(
-                rf"\[job {job_id}\]: job \w+ (succeeded in|is already succeeded)", second.log()
+                rf"\[job {job_id}\]: job {job_id} \(\w+\) (succeeded in|is already succeeded)", second.log()
             ),
             90,
             interval=0.3,

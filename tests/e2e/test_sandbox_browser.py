@@ -282,7 +282,7 @@ def test_cancel_clicked_in_the_page_stops_the_running_report(page: Page, tmp_pat
     def ticks() -> int:
         return len(marker.read_text().splitlines()) if marker.exists() else 0
 
-    with run_sandbox(tmp_path / "sandbox", REPORT_MODULES="tests.local_mode_reports") as local:
+    with run_sandbox(tmp_path, REPORT_MODULES="tests.local_mode_reports") as local:
         page.goto(local.url)
         type_command(page, f"/run-report ticking path={marker} seconds=30")
         status = status_message(page, "ticking")
