@@ -12,7 +12,11 @@ service, so it neither waits on a server that is not there nor passes because on
 from __future__ import annotations
 
 import errno
+import faulthandler
+import os
 import socket
+import sys
+import threading
 import urllib.parse
 from collections.abc import Iterator
 from typing import Any
@@ -49,6 +53,36 @@ def _service_addresses() -> dict[tuple[str, int], str]:
     ports[broker.port or DEFAULT_PORTS["RabbitMQ"]] = "RabbitMQ"
     hosts = {"127.0.0.1", "localhost", "::1", redis.hostname or "", broker.hostname or ""} - {""}
     return {(host, port): name for host in hosts for port, name in ports.items()}
+
+
+# The whole suite runs in under 10 minutes; past this it is stuck somewhere no test's own timeout
+# reaches (a finalizer after a timed-out test, say): print every thread's stack and exit non-zero,
+# so a run fails in minutes and says where, instead of using up CI's time in silence.
+SESSION_LIMIT_S = float(os.environ.get("TEST_SESSION_LIMIT_S", "1800"))
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Start the watchdog for the whole session (see SESSION_LIMIT_S)."""
+
+    capture = session.config.pluginmanager.getplugin("capturemanager")
+
+    def watch() -> None:
+        if not finished.wait(SESSION_LIMIT_S):
+            if capture is not None:  # write to the real stderr, not a test's captured one
+                capture.suspend_global_capture(in_=True)
+            sys.stderr.write(f"\nthe test session ran past {SESSION_LIMIT_S:g} s; every thread's stack:\n")
+            faulthandler.dump_traceback(file=sys.stderr, all_threads=True)
+            sys.stderr.flush()
+            os._exit(3)
+
+    threading.Thread(target=watch, name="session-watchdog", daemon=True).start()
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    finished.set()
+
+
+finished = threading.Event()
 
 
 def pytest_runtest_setup(item: pytest.Item) -> None:
