@@ -21,7 +21,8 @@ from bot.interactions import register_interactions
 from bot.job_control import install_job_control
 from bot.metrics import ACK_SECONDS
 from bot.publish import Publisher
-from bot.schedule_commands import install_schedule_commands
+from bot.schedule_commands import ScheduleCommands, install_schedule_commands
+from bot.schedule_form import ScheduleForm, register_schedule_form
 from bot.slack_payload import string_at
 from tasks.jobs.records import JobRecords
 from tasks.reports import Registry, load_reports
@@ -71,13 +72,15 @@ def build_app(settings: Settings, handler: CommandHandler | None = None) -> App:
     def on_command(ack: Ack, command: dict[str, Any]) -> None:
         started = time.perf_counter()
         reply = handler.handle(command)
-        ack(text=reply.text)
+        ack(text=reply.text, blocks=reply.blocks)
         ACK_SECONDS.observe(time.perf_counter() - started)
         if reply.after:
             after_ack.run(lambda: reply.run_after(log), "command")
 
     control = install_job_control(handler, settings, Poster(slack), handler.publisher.app)
     register_interactions(app, control, after_ack)
+    form = ScheduleForm(ScheduleCommands(settings, handler), slack)
+    register_schedule_form(app, form, after_ack)
     return app
 
 

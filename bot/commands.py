@@ -54,6 +54,8 @@ class Reply:
     text: str
     after: list[Callable[[], None]] = field(default_factory=list)
     outcome: str = "ok"
+    #: Blocks to show instead of `text` (which stays the notification's fallback), e.g. a button.
+    blocks: list[dict[str, Any]] | None = None
 
     def run_after(self, log: logging.Logger) -> None:
         """Do the after-ack steps; one that fails is logged, and the others still run."""

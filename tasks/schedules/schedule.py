@@ -473,6 +473,19 @@ class ScheduleStore:
         self.add(changed)
         return changed
 
+    def redefine(self, schedule: Schedule, now: float | None = None) -> Schedule:
+        """Replace a schedule's definition (same id) and re-plan its runs from now on, as
+        `set_paused` does on resume: a changed rule never fires for a time planned by the old one.
+
+        ScheduleError if it was removed meanwhile: an edit does not bring a schedule back.
+        """
+        if self.get(schedule.id) is None:
+            raise ScheduleError(f"Schedule {code(schedule.id)} was removed meanwhile; nothing was changed.")
+        changed = replace(schedule, since=now or time.time())
+        self.add(changed)
+        self.forget_state(schedule.id)
+        return changed
+
     def state(self, schedule_id: str) -> RunState | None:
         raw = self.store.hget(self.STATES, schedule_id)
         return RunState.from_json(raw) if raw else None
@@ -516,9 +529,10 @@ class ScheduleLimits:
         self.sleep = sleep
 
     @contextmanager
-    def room_for(self, user: str, channel: str) -> Iterator[None]:
+    def room_for(self, user: str, channel: str, replacing: str = "") -> Iterator[None]:
         """Run the block (the add) only if `user` and `channel` are under their limits; else
-        ScheduleError saying which limit and what to do."""
+        ScheduleError saying which limit and what to do. `replacing` is the id of a schedule the
+        block redefines (an edit): it is not counted, since it makes no new schedule."""
         if user in self.exempt or not (self.per_user or self.per_channel):
             yield
             return
@@ -528,7 +542,7 @@ class ScheduleLimits:
             for key in (f"schedule-limit:user:{user}", f"schedule-limit:channel:{channel}"):
                 self._acquire(key, holder)
                 held.append(key)
-            self._check(user, channel)
+            self._check(user, channel, replacing)
             yield
         finally:
             for key in held:
@@ -545,8 +559,8 @@ class ScheduleLimits:
             self.sleep(0.02)
             waited += 0.02
 
-    def _check(self, user: str, channel: str) -> None:
-        made = self.schedules.all()
+    def _check(self, user: str, channel: str, replacing: str = "") -> None:
+        made = [s for s in self.schedules.all() if s.id != replacing]
         listing = code(f"{self.command} schedule list")
         remove = code(f"{self.command} schedule remove <id>")
         mine = sum(1 for s in made if s.user == user)

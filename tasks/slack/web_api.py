@@ -62,6 +62,9 @@ METHOD_SCOPES: dict[str, str | None] = {
     "files_completeUploadExternal": "files:write",
     "users_info": "users:read",
     "usergroups_users_list": "usergroups:read",
+    "views_open": None,  # modals need no scope, only interactivity
+    "views_push": None,
+    "views_update": None,
 }
 
 
@@ -208,3 +211,18 @@ class WebApi:
     def respond_ephemeral(self, response_url: str, text: str) -> bool:
         """`text` to the requester alone through a command's response_url; False if refused."""
         return make_webhook(response_url).send(text=text, response_type="ephemeral").status_code == 200
+
+    def open_view(self, trigger_id: str, view: dict[str, Any]) -> dict[str, Any]:
+        """`views.open`: `view` as a modal on the trigger of a click (3 s, once); the view Slack made."""
+        response = self.client.views_open(trigger_id=trigger_id, view=view)
+        return dict(response.get("view") or {})
+
+    def push_view(self, trigger_id: str, view: dict[str, Any]) -> dict[str, Any]:
+        """`views.push`: `view` on top of the modal the click came from; the view Slack made."""
+        response = self.client.views_push(trigger_id=trigger_id, view=view)
+        return dict(response.get("view") or {})
+
+    def update_view(self, view_id: str, view: dict[str, Any], view_hash: str | None = None) -> None:
+        """`views.update`: the open modal `view_id` shows `view`; with `view_hash`, only if it has
+        not changed since (else `hash_conflict`: a newer update won)."""
+        self.client.views_update(view_id=view_id, view=view, hash=view_hash)

@@ -1,0 +1,362 @@
+"""The schedule form: a modal to add or edit a schedule without typing the command's grammar.
+
+A "Schedule…" button (action `SCHEDULE_FORM_ACTION`, in `schedule list`, the App Home, the report
+form or a digest's menu) opens it: its value is "" for a new schedule, "report:<name>" to start
+with that report, or a schedule id to edit. Every field redraws the form (`views.update`, with the
+view's hash so an older redraw never overwrites a newer one) so the preview of the next three
+runs follows what is entered. Submitting goes through the same steps as `schedule add`
+(`ScheduleCommands.check_report`, `check_rule`, `save_new`), so the admin rule, access to the
+report, its arguments, the shortest interval, the limits and the once-per-delivery guard all
+apply unchanged; what fails is shown under its field (`response_action: errors`).
+
+Editing is allowed to whoever may remove the schedule (`ScheduleCommands.changeable`, from the
+channel the schedule posts in); opened where there is no channel (the App Home), to its creator
+and the admins. Static schedules (from the reports file) are refused with the reason.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from html import unescape
+from typing import Any
+
+from slack_bolt import Ack, App
+
+from bot import replies
+from bot.after_ack import AfterAck
+from bot.schedule_commands import ScheduleCommands
+from bot.schedule_form_view import (
+    CALLBACK_ID,
+    FIELD_PREFIX,
+    MAX_ARGS,
+    SCHEDULE_FORM_ACTION,
+    FieldError,
+    FormContext,
+    FormState,
+    form_view,
+    message_view,
+    preview_text,
+    read_state,
+    rule_block,
+    rule_of,
+    state_of,
+)
+from bot.schedule_views import added_text, describe_rule, shown_at, what
+from bot.slack_payload import string_at
+from tasks.errors import UserError
+from tasks.reports import Report
+from tasks.schedules.schedule import (
+    DEFAULT_MISFIRE,
+    SCHEDULE_ID,
+    Schedule,
+    ScheduleError,
+    first_run,
+    new_schedule_id,
+)
+from tasks.slack.ids import valid_channel_id, valid_user_id
+from tasks.slack.mrkdwn import code
+from tasks.slack.web_api import WebApi
+from tasks.store import StoreUnavailable
+
+__all__ = ["SCHEDULE_FORM_ACTION", "ScheduleForm", "open_schedule_form", "register_schedule_form"]
+
+log = logging.getLogger(__name__)
+
+#: The button's value that starts the form with a report picked: "report:<name>".
+REPORT_PREFIX = "report:"
+#: Where a refusal of who may do this, or of what cannot be saved, is shown in the form.
+GENERAL_BLOCK = "report"
+
+_MENTION = re.compile(r"<@([A-Z0-9]+)(?:\|[^>]*)?>")
+
+
+@dataclass(frozen=True)
+class Submitted:
+    """The answer to a submission: errors per block, or the view saying what was saved."""
+
+    errors: dict[str, str] | None = None
+    view: dict[str, Any] | None = None
+
+
+class ScheduleForm:
+    """Draws, redraws and saves the form, over the schedule commands' own checks and store."""
+
+    def __init__(
+        self, commands: ScheduleCommands, web_api: WebApi, clock: Callable[[], float] = time.time
+    ) -> None:
+        self.commands = commands
+        self.web_api = web_api
+        self.clock = clock
+
+    # -- drawing ---------------------------------------------------------------------------
+
+    def view_for(
+        self,
+        *,
+        user: str,
+        channel: str,
+        schedule_id: str | None = None,
+        report: str | None = None,
+        args: Mapping[str, str] | None = None,
+    ) -> dict[str, Any]:
+        """The form for a new schedule (`report`/`args` picked in advance) or for editing
+        `schedule_id`; a view that says why not when this person may not."""
+        try:
+            if schedule_id:
+                schedule = self.editable(schedule_id, user, channel)
+                return self.render(state_of(schedule), FormContext(schedule.id, channel))
+            self.commands.require_admin(user, "add")
+            picked = report if report and self.commands.registry.get(report) else ""
+            state = FormState(
+                report=picked,
+                args={k: v for k, v in (args or {}).items()} if picked else {},
+                tz=self.commands.default_zone(user),
+                channel=valid_channel_id(channel),
+            )
+            return self.render(state, FormContext("", valid_channel_id(channel)))
+        except UserError as exc:
+            return message_view("Schedules", exc.message)
+
+    def render(self, state: FormState, context: FormContext) -> dict[str, Any]:
+        """The form for `state`, with its preview computed now."""
+        now = datetime.fromtimestamp(self.clock(), tz=UTC)
+        preview = preview_text(state, self.commands.settings.schedule_min_interval, now)
+        reports = sorted(self.commands.registry.all(), key=lambda r: r.name)
+        return form_view(state, context, reports=reports, preview=preview)
+
+    def open(
+        self,
+        trigger_id: str,
+        *,
+        user: str,
+        channel: str,
+        schedule_id: str | None = None,
+        report: str | None = None,
+        args: Mapping[str, str] | None = None,
+        push: bool = False,
+    ) -> None:
+        """Open the form on a click's trigger (or push it over the modal clicked in)."""
+        view = self.view_for(user=user, channel=channel, schedule_id=schedule_id, report=report, args=args)
+        if push:
+            self.web_api.push_view(trigger_id, view)
+        else:
+            self.web_api.open_view(trigger_id, view)
+
+    def redraw(self, body: Mapping[str, Any]) -> None:
+        """Redraw the form after a field changed (block_actions from inside it)."""
+        if string_at(body, "view", "callback_id") != CALLBACK_ID:
+            return
+        view_id = string_at(body, "view", "id")
+        context = FormContext.load(string_at(body, "view", "private_metadata"))
+        state = read_state(_values(body))
+        view = self.render(state, context)
+        try:
+            self.web_api.update_view(view_id, view, string_at(body, "view", "hash") or None)
+        except Exception as exc:  # a newer redraw won (hash_conflict), or the modal closed
+            log.info("schedule form not redrawn: %s", type(exc).__name__)
+
+    # -- saving ----------------------------------------------------------------------------
+
+    def submit(self, body: Mapping[str, Any]) -> Submitted:
+        """Check and save the form; errors per field, or the view saying what was saved."""
+        user = valid_user_id(string_at(body, "user", "id"))
+        context = FormContext.load(string_at(body, "view", "private_metadata"))
+        state = read_state(_values(body))
+        try:
+            return self._save(user, context, state, string_at(body, "trigger_id"))
+        except FieldError as exc:
+            return Submitted(errors={exc.block_id: plain(exc.message)})
+        except UserError as exc:
+            return Submitted(errors={GENERAL_BLOCK: plain(exc.message)})
+        except StoreUnavailable as exc:
+            log.warning("schedule form: store unavailable: %s", exc)
+            return Submitted(errors={GENERAL_BLOCK: plain(replies.store_down())})
+
+    def _save(self, user: str, context: FormContext, state: FormState, delivery: str) -> Submitted:
+        before = self.editable(context.schedule_id, user, context.channel) if context.schedule_id else None
+        if before is None:
+            self.commands.require_admin(user, "add")
+        report = self.checked_fields(state)
+        rule = rule_of(state)
+        now = self.clock()
+        try:
+            runs = self.commands.check_rule(rule, now)
+        except ScheduleError as exc:
+            raise FieldError(rule_block(state), exc.message) from None
+        args = {k: v for k, v in state.args.items() if report.param(k) is not None}
+        channel = state.channel
+        try:
+            self.commands.check_report(user, channel, report.name, args)
+        except UserError as exc:
+            raise FieldError(_report_field(exc, report), exc.message) from None
+        try:
+            if before is not None:
+                saved = self.commands.save_edit(
+                    before, replace(before, report=report.name, args=args, rule=rule, channel=channel), now
+                )
+                # home: refresh here
+                return Submitted(
+                    view=message_view("Schedule saved", edited_text(saved, first_run(saved, now)))
+                )
+            schedule = Schedule(
+                id=new_schedule_id(),
+                report=report.name,
+                args=args,
+                rule=rule,
+                channel=channel,
+                user=user,
+                misfire=DEFAULT_MISFIRE,
+                created_at=now,
+                since=now,
+            )
+            first = self.commands.save_new(schedule, delivery)
+        except ScheduleError as exc:  # a limit: of this person or of the channel
+            raise FieldError("channel", exc.message) from None
+        # home: refresh here
+        shown = replace(schedule, id=first) if first else schedule
+        return Submitted(
+            view=message_view(
+                "Schedule saved", added_text(shown, runs, self.commands.command, where=f"in <#{channel}>")
+            )
+        )
+
+    def checked_fields(self, state: FormState) -> Report:
+        """The picked report, each argument checked on its own field, and a picked channel."""
+        report = self.commands.registry.get(state.report) if state.report else None
+        if report is None:
+            raise FieldError("report", "Pick a report.")
+        for param in report.params[:MAX_ARGS]:
+            raw = state.args.get(param.name, "")
+            if not raw:
+                if param.required:
+                    raise FieldError("arg." + param.name, f"{param.name} is required: {param.placeholder}.")
+                continue
+            try:
+                param.convert(raw)
+            except UserError as exc:
+                raise FieldError("arg." + param.name, exc.message) from None
+        if not state.channel:
+            raise FieldError("channel", "Pick the channel it posts in.")
+        return report
+
+    # -- who may edit ------------------------------------------------------------------------
+
+    def editable(self, schedule_id: str, user: str, channel: str) -> Schedule:
+        """The schedule `schedule_id` if `user` may edit it from `channel`; else UserError.
+
+        From a channel, the rule is the one `schedule remove` applies there. From no channel
+        (the App Home), the schedule's creator and the admins may, in the schedule's channel.
+        """
+        listing = code(f"{self.commands.command} schedule list")
+        unknown = UserError(
+            f"There is no schedule {code(schedule_id[:40])} I can change for you here. {listing} in "
+            "a channel shows its schedules."
+        )
+        if not SCHEDULE_ID.fullmatch(schedule_id) or not user:
+            raise unknown
+        if channel:
+            return self.commands.changeable(schedule_id, {"channel_id": channel, "user_id": user}, "edit")
+        found = next((s for s in self.commands.known_schedules() if s.id == schedule_id), None)
+        admins = self.commands.settings.admin_users
+        if found is None or not (found.user == user or user in admins):
+            raise unknown
+        return self.commands.changeable(schedule_id, {"channel_id": found.channel, "user_id": user}, "edit")
+
+
+def edited_text(schedule: Schedule, next_run: float | None) -> str:
+    """What the form says once an edit is saved."""
+    return (
+        f":pencil2: Schedule {code(schedule.id)} now runs {what(schedule)} {describe_rule(schedule)} "
+        f"in <#{schedule.channel}>; next run {shown_at(next_run, schedule)}."
+    )
+
+
+def plain(message: str) -> str:
+    """A user-facing mrkdwn message as the plain text a field's error is shown in."""
+    text = _MENTION.sub(lambda m: "@" + m.group(1), message).replace("`", "")
+    return unescape(text)[:2000]
+
+
+def _report_field(exc: UserError, report: Report) -> str:
+    """The field a refusal of the report's check belongs to: the argument it names, if any."""
+    for param in report.params:
+        if code(param.name) in exc.message:
+            return "arg." + param.name
+    return "report"
+
+
+def _values(body: Mapping[str, Any]) -> object:
+    view = body.get("view")
+    state = view.get("state") if isinstance(view, Mapping) else None
+    return state.get("values") if isinstance(state, Mapping) else {}
+
+
+def open_schedule_form(
+    form: ScheduleForm,
+    trigger_id: str,
+    *,
+    user: str,
+    channel: str,
+    schedule_id: str | None = None,
+    report: str | None = None,
+    args: Mapping[str, str] | None = None,
+    push: bool = False,
+) -> None:
+    """Open (or push) the schedule form; for other listeners that hold the app's `ScheduleForm`."""
+    form.open(
+        trigger_id, user=user, channel=channel, schedule_id=schedule_id, report=report, args=args, push=push
+    )
+
+
+def button_target(value: str) -> tuple[str | None, str | None]:
+    """(schedule id to edit, report to pick) from a `SCHEDULE_FORM_ACTION` button's value."""
+    if value.startswith(REPORT_PREFIX):
+        return None, value[len(REPORT_PREFIX) :][:100] or None
+    if value and SCHEDULE_ID.fullmatch(value):
+        return value, None
+    return None, None
+
+
+def register_schedule_form(app: App, form: ScheduleForm, after_ack: AfterAck) -> None:
+    """The form's listeners: the button that opens it, its fields, its submission."""
+
+    @app.action(SCHEDULE_FORM_ACTION)
+    def on_open(ack: Ack, body: dict[str, Any]) -> None:
+        schedule_id, report = button_target(string_at(body, "actions", 0, "value"))
+        user = valid_user_id(string_at(body, "user", "id"))
+        channel = valid_channel_id(string_at(body, "channel", "id"))
+        trigger_id = string_at(body, "trigger_id")
+        push = string_at(body, "view", "type") == "modal"  # clicked in a modal: stack on it
+        ack()
+        # views.open right after the ack, on the after-ack pool: the trigger lives 3 s, and the
+        # ack (sent when this listener returns) must not wait for users.info and the view.
+        after_ack.run(
+            lambda: form.open(
+                trigger_id, user=user, channel=channel, schedule_id=schedule_id, report=report, push=push
+            ),
+            "schedule form",
+        )
+
+    @app.action(re.compile("^" + re.escape(FIELD_PREFIX)))
+    def on_field(ack: Ack, body: dict[str, Any]) -> None:
+        ack()
+        after_ack.run(lambda: form.redraw(body), "schedule form field")
+
+    @app.view(CALLBACK_ID)
+    def on_submit(ack: Ack, body: dict[str, Any]) -> None:
+        # Checked and saved before the ack: its errors can only be shown by the ack itself.
+        try:
+            submitted = form.submit(body)
+        except Exception:
+            log.exception("schedule form submission failed")
+            ack(response_action="errors", errors={GENERAL_BLOCK: plain(replies.SORRY)})
+            return
+        if submitted.errors:
+            ack(response_action="errors", errors=submitted.errors)
+        else:
+            ack(response_action="update", view=submitted.view)
