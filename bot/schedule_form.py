@@ -125,9 +125,10 @@ class ScheduleForm:
     def render(self, state: FormState, context: FormContext) -> dict[str, Any]:
         """The form for `state`, with its preview computed now."""
         now = datetime.fromtimestamp(self.clock(), tz=UTC)
-        preview = preview_text(state, self.commands.settings.schedule_min_interval, now)
+        min_interval = self.commands.settings.schedule_min_interval
+        preview = preview_text(state, min_interval, now)
         reports = sorted(self.commands.registry.all(), key=lambda r: r.name)
-        return form_view(state, context, reports=reports, preview=preview)
+        return form_view(state, context, reports=reports, preview=preview, min_interval=min_interval)
 
     def open(
         self,

@@ -63,7 +63,8 @@ CALLBACK_ID = "schedule_form"
 FIELD_PREFIX = "schedule_form.field."
 
 KINDS = {"every": "Every N minutes, hours or days", "weekly": "At a time of day", "cron": "A cron rule"}
-#: Units of an interval; seconds are offered only to a schedule that already counts in them.
+#: Units of an interval; seconds only where the shortest interval allowed is under a minute, or
+#: to a schedule that already counts in them.
 UNITS = {"m": ("minutes", 60), "h": ("hours", 3600), "d": ("days", 86400), "s": ("seconds", 1)}
 #: Crontab day numbers (0 = Sunday), in the order a week is shown.
 WEEKDAYS = (("1", "Mon"), ("2", "Tue"), ("3", "Wed"), ("4", "Thu"), ("5", "Fri"), ("6", "Sat"), ("0", "Sun"))
@@ -333,7 +334,12 @@ def preview_text(state: FormState, min_interval: int, now: datetime) -> str:
 
 
 def form_view(
-    state: FormState, context: FormContext, *, reports: Sequence[Report], preview: str
+    state: FormState,
+    context: FormContext,
+    *,
+    reports: Sequence[Report],
+    preview: str,
+    min_interval: int = 60,
 ) -> dict[str, Any]:
     """The form as a modal view dict, every field filled from `state`."""
     editing = bool(context.schedule_id)
@@ -348,7 +354,7 @@ def form_view(
             RadioButtonsElement(options=_options(KINDS), initial_option=_option(state.kind, KINDS)),
         )
     )
-    blocks.extend(_rule_inputs(state))
+    blocks.extend(_rule_inputs(state, seconds=min_interval < 60))
     zones = _zones(state.tz)
     blocks.append(
         _input(
@@ -451,10 +457,10 @@ def _report_input(state: FormState, reports: Sequence[Report]) -> InputBlock:
     )
 
 
-def _rule_inputs(state: FormState) -> list[Block]:
+def _rule_inputs(state: FormState, seconds: bool = False) -> list[Block]:
     """The fields of the chosen kind of rule."""
     if state.kind == "every":
-        units = {u: name for u, (name, _) in UNITS.items() if u != "s" or state.every_unit == "s"}
+        units = {u: name for u, (name, _) in UNITS.items() if u != "s" or seconds or state.every_unit == "s"}
         return [
             _input(
                 "every_n",

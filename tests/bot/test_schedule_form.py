@@ -35,6 +35,7 @@ from tasks.reports import Registry, Report
 from tasks.schedules.schedule import Rule, Schedule, ScheduleStore
 from tasks.settings import Settings
 from tasks.store import MemoryStore
+from tests.form_values import option, values_of
 
 pytestmark = pytest.mark.unit
 
@@ -98,34 +99,6 @@ def preview_of(view: dict[str, Any]) -> str:
     return str(blocks_of(view)["preview"]["text"]["text"])
 
 
-def submitted_values(view: dict[str, Any], **changes: Any) -> dict[str, Any]:
-    """`view.state.values` as Slack sends them for the drawn view's fields, with `changes`
-    (block id → the element's state) on top; a change of None leaves the field empty."""
-    values: dict[str, Any] = {}
-    for block in view["blocks"]:
-        if block["type"] != "input":
-            continue
-        element = block["element"]
-        kind = element["type"]
-        state: dict[str, Any] = {"type": kind}
-        if kind in ("static_select", "radio_buttons"):
-            state["selected_option"] = element.get("initial_option")
-        elif kind == "checkboxes":
-            state["selected_options"] = element.get("initial_options") or []
-        elif kind == "timepicker":
-            state["selected_time"] = element.get("initial_time")
-        elif kind == "conversations_select":
-            state["selected_conversation"] = element.get("initial_conversation")
-        else:
-            state["value"] = element.get("initial_value")
-        values[block["block_id"]] = {element["action_id"]: state}
-    for block_id, change in changes.items():
-        block_id = block_id.replace("__", ".")
-        action = FIELD_PREFIX + block_id
-        values[block_id] = {action: {"type": "x", **(change or {})}}
-    return values
-
-
 def submission(view: dict[str, Any], user: str = ALICE, **changes: Any) -> dict[str, Any]:
     return {
         "type": "view_submission",
@@ -136,13 +109,9 @@ def submission(view: dict[str, Any], user: str = ALICE, **changes: Any) -> dict[
             "hash": "h1",
             "callback_id": view["callback_id"],
             "private_metadata": view.get("private_metadata", ""),
-            "state": {"values": submitted_values(view, **changes)},
+            "state": {"values": values_of(view, **changes)},
         },
     }
-
-
-def option(value: str) -> dict[str, Any]:
-    return {"selected_option": {"value": value, "text": {"type": "plain_text", "text": value}}}
 
 
 def stored(handler: CommandHandler) -> list[Schedule]:
@@ -201,6 +170,18 @@ def test_each_kind_of_rule_draws_its_own_fields() -> None:
     assert "time" not in cron and "every_n" not in cron
     for blocks in (every, cron):  # every field redraws the preview as it changes
         assert all(b["dispatch_action"] for k, b in blocks.items() if k in ("kind", "tz", "every_n", "cron"))
+
+
+def test_seconds_are_offered_only_where_the_shortest_interval_allowed_is_under_a_minute() -> None:
+    state = FormState(report="echo", kind="every")
+    strict, _, _ = make_form()
+    loose, _, _ = make_form(schedule_min_interval=2)
+
+    def units(form: ScheduleForm) -> list[str]:
+        element = blocks_of(form.render(state, FormContext()))["every_unit"]["element"]
+        return [o["value"] for o in element["options"]]
+
+    assert units(strict) == ["m", "h", "d"] and units(loose) == ["m", "h", "d", "s"]
 
 
 def test_the_list_of_schedules_offers_the_form() -> None:
