@@ -274,8 +274,9 @@ def parse_blocks(raw: Any) -> list[dict[str, Any]] | None:
     return raw
 
 
-def validate_blocks(blocks: list[dict[str, Any]] | None) -> None:
-    """Enforce the Block Kit limits above; raise ``invalid_blocks``.
+def validate_blocks(blocks: list[dict[str, Any]] | None, max_blocks: int = MAX_BLOCKS) -> None:
+    """Enforce the Block Kit limits above; raise ``invalid_blocks``. A message holds
+    ``MAX_BLOCKS`` blocks; a modal or Home view passes its own limit (100).
 
     Details go in ``response_metadata.messages`` in Slack's own style, so a
     bot that logs them gets something useful.
@@ -283,8 +284,8 @@ def validate_blocks(blocks: list[dict[str, Any]] | None) -> None:
     if not blocks:
         return
     problems: list[str] = []
-    if len(blocks) > MAX_BLOCKS:
-        problems.append(f"[ERROR] no more than {MAX_BLOCKS} items allowed [json-pointer:/blocks]")
+    if len(blocks) > max_blocks:
+        problems.append(f"[ERROR] no more than {max_blocks} items allowed [json-pointer:/blocks]")
     for i, block in enumerate(blocks):
         where = f"/blocks/{i}"
         kind = block.get("type")
@@ -336,6 +337,10 @@ class Workspace:
         self._listeners: list[Callable[[dict[str, Any]], None]] = []
         self._ids = itertools.count(1)
         self._last_ts_us = 0
+        # Modals, Home tabs and trigger ids (``sandbox.views``), on the same clock.
+        from sandbox.views import Views  # views builds on this module's errors and block rules
+
+        self.views = Views(clock, self.new_id)
         self.reset()
 
     # ------------------------------------------------------------------ basics
@@ -355,6 +360,7 @@ class Workspace:
             self._faults: list[Fault] = []
             self._scheduled: list[dict[str, Any]] = []
             self.post_message_limiter: TokenBucket | None = None
+            self.views.reset()
         self.emit({"type": "reset"})
 
     def subscribe(self, callback: Callable[[dict[str, Any]], None]) -> Callable[[], None]:
@@ -415,6 +421,20 @@ class Workspace:
         if not ch.member:
             raise ApiError("not_in_channel")
         return ch
+
+    def archive_channel(self, channel_id: str) -> Channel:
+        """The channel is archived: posting to it answers ``is_archived`` from now on."""
+        with self._lock:
+            ch = self.channel(channel_id)
+            ch.archived = True
+            return replace(ch)
+
+    def remove_bot(self, channel_id: str) -> Channel:
+        """The bot is no longer a member: posting answers ``not_in_channel`` from now on."""
+        with self._lock:
+            ch = self.channel(channel_id)
+            ch.member = False
+            return replace(ch)
 
     def set_user(self, user_id: str, *, name: str | None = None, tz: str = DEFAULT_TZ) -> None:
         with self._lock:
