@@ -25,6 +25,7 @@ from typing import Any
 
 from sandbox.socket_mode import SocketMode
 from sandbox.state import APP_ID, TEAM_DOMAIN, TEAM_ID, ApiError, Workspace
+from sandbox.views import Views
 
 #: How long the page holds a command while the bot is still starting (`Delivery.hold`).
 BOT_START_SECONDS = 30.0
@@ -62,6 +63,7 @@ class Delivery:
     def __init__(
         self,
         workspace: Workspace,
+        views: Views,
         sockets: SocketMode,
         base_url: Callable[[], str],
         signing_secret: str,
@@ -69,6 +71,7 @@ class Delivery:
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.workspace = workspace
+        self.views = views  # mints the trigger_id each delivery carries
         self.sockets = sockets
         self.base_url = base_url
         self.signing_secret = signing_secret
@@ -133,7 +136,7 @@ class Delivery:
             "api_app_id": APP_ID,
             "is_enterprise_install": "false",
             "response_url": f"{self.base_url()}response/{ru.id}",
-            "trigger_id": self.workspace.views.mint_trigger(u.id),
+            "trigger_id": self.views.mint_trigger(u.id),
         }
 
         def record(resp: CommandResponse) -> None:
@@ -174,9 +177,9 @@ class Delivery:
         p.setdefault("api_app_id", APP_ID)
         p.setdefault("token", "fake-verification-token")
         if "trigger_id" in p:  # a test's own trigger_id works like a minted one
-            self.workspace.views.remember_trigger(str(p["trigger_id"]), u.id)
+            self.views.remember_trigger(str(p["trigger_id"]), u.id)
         else:
-            p["trigger_id"] = self.workspace.views.mint_trigger(u.id)
+            p["trigger_id"] = self.views.mint_trigger(u.id)
         p.setdefault("is_enterprise_install", False)
         message_ts = (p.get("message") or {}).get("ts") or (p.get("container") or {}).get("message_ts")
         if "response_url" not in p:

@@ -38,6 +38,7 @@ from sandbox.state import (
 )
 from sandbox.tls import Certificate
 from sandbox.view_delivery import ViewDelivery
+from sandbox.views import Views
 from sandbox.web_api import WebApi
 
 T = TypeVar("T")
@@ -80,8 +81,11 @@ class FakeSlack:
             return self.base_url
 
         self._sockets = SocketMode(self.workspace, self._loop, base_url, clock)
-        self._web_api = WebApi(self.workspace, bot_token, app_token, base_url, self._sockets)
-        self._delivery = Delivery(self.workspace, self._sockets, base_url, signing_secret, bot_url, clock)
+        self.views = Views(self.workspace)  # modals, Home tabs, trigger ids
+        self._web_api = WebApi(self.workspace, bot_token, app_token, base_url, self._sockets, self.views)
+        self._delivery = Delivery(
+            self.workspace, self.views, self._sockets, base_url, signing_secret, bot_url, clock
+        )
         self._views = ViewDelivery(self._delivery)
 
     @property
@@ -316,11 +320,11 @@ class FakeSlack:
         """``user``'s open modal stack, root first: each view as Slack returns it (``id``, ``hash``,
         ``blocks``, ``private_metadata``, ``callback_id``, ``state``, ...) plus ``errors``, the
         last ``response_action: errors`` map ({} if none; ``{"": code}`` if Slack refused the ack)."""
-        return self.workspace.views.stack(user)
+        return self.views.stack(user)
 
     def home(self, user: str) -> dict[str, Any] | None:
         """The last Home view published for ``user`` (``views.publish``), or None."""
-        return self.workspace.views.home(user)
+        return self.views.home(user)
 
     def submit_view(
         self,

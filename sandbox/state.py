@@ -337,10 +337,6 @@ class Workspace:
         self._listeners: list[Callable[[dict[str, Any]], None]] = []
         self._ids = itertools.count(1)
         self._last_ts_us = 0
-        # Modals, Home tabs and trigger ids (``sandbox.views``), on the same clock.
-        from sandbox.views import Views  # views builds on this module's errors and block rules
-
-        self.views = Views(clock, self.new_id)
         self.reset()
 
     # ------------------------------------------------------------------ basics
@@ -360,7 +356,6 @@ class Workspace:
             self._faults: list[Fault] = []
             self._scheduled: list[dict[str, Any]] = []
             self.post_message_limiter: TokenBucket | None = None
-            self.views.reset()
         self.emit({"type": "reset"})
 
     def subscribe(self, callback: Callable[[dict[str, Any]], None]) -> Callable[[], None]:

@@ -23,7 +23,7 @@ class ViewDelivery:
     def __init__(self, delivery: Delivery) -> None:
         self.delivery = delivery
         self.workspace = delivery.workspace
-        self.views = delivery.workspace.views
+        self.views = delivery.views
 
     def default_mode(self) -> str:
         """HTTP when the bot has a request URL, else Socket Mode: for helpers whose tests may

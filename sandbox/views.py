@@ -20,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from sandbox.state import APP_ID, BOT_ID, TEAM_ID, ApiError, parse_blocks, validate_blocks
+from sandbox.state import APP_ID, BOT_ID, TEAM_ID, ApiError, Workspace, parse_blocks, validate_blocks
 
 TRIGGER_TTL_SECONDS = 3.0  # api.slack.com/docs/triggers: a trigger_id expires after 3 s, works once
 MAX_STACK = 3  # views.push: push_limit_reached "Currently the limit is 3" (root + two pushes)
@@ -52,13 +52,15 @@ class StoredView:
 
 
 class Views:
-    """Trigger ids, each user's modal stack and Home view, on the workspace's ``clock``."""
+    """Trigger ids, each user's modal stack and Home view, on the workspace's clock; forgotten
+    when the workspace is reset."""
 
-    def __init__(self, clock: Callable[[], float], new_id: Callable[[str], str]) -> None:
-        self.clock = clock
-        self.new_id = new_id
+    def __init__(self, workspace: Workspace) -> None:
+        self.clock: Callable[[], float] = workspace.clock
+        self.new_id = workspace.new_id
         self._lock = threading.RLock()
         self.reset()
+        workspace.subscribe(lambda event: self.reset() if event.get("type") == "reset" else None)
 
     def reset(self) -> None:
         with self._lock:
@@ -257,7 +259,8 @@ class Views:
             "blocks": parsed.get("blocks") or [],
             "private_metadata": parsed.get("private_metadata", ""),
             "callback_id": parsed.get("callback_id", ""),
-            "external_id": parsed.get("external_id", ""),
+            # kept unless the new view names another: it is how views.update finds the view again
+            "external_id": parsed.get("external_id") or stored.view.get("external_id", ""),
             "title": parsed.get("title"),
             "close": parsed.get("close"),
             "submit": parsed.get("submit"),

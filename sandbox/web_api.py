@@ -30,6 +30,7 @@ from sandbox.state import (
     Fault,
     Workspace,
 )
+from sandbox.views import Views
 
 Params = dict[str, Any]
 Answer = tuple[int, Any, dict[str, str]]  # HTTP status, JSON body (or text), extra headers
@@ -49,8 +50,10 @@ class WebApi:
         app_token: str,
         base_url: Callable[[], str],
         sockets: SocketMode,
+        views: Views,
     ) -> None:
         self.workspace = workspace
+        self.views = views
         self.bot_token = bot_token
         self.app_token = app_token
         self.base_url = base_url
@@ -216,27 +219,17 @@ class WebApi:
     # views.*: the rules live in sandbox.views; ``view`` arrives as JSON text (form) or a dict.
 
     def _views_open(self, p: Params) -> Params:
-        return {
-            "view": self.workspace.views.open(
-                p.get("trigger_id") or p.get("interactivity_pointer"), p.get("view")
-            )
-        }
+        return {"view": self.views.open(p.get("trigger_id") or p.get("interactivity_pointer"), p.get("view"))}
 
     def _views_push(self, p: Params) -> Params:
-        return {
-            "view": self.workspace.views.push(
-                p.get("trigger_id") or p.get("interactivity_pointer"), p.get("view")
-            )
-        }
+        return {"view": self.views.push(p.get("trigger_id") or p.get("interactivity_pointer"), p.get("view"))}
 
     def _views_update(self, p: Params) -> Params:
-        view = self.workspace.views.update(
-            p.get("view_id"), p.get("external_id"), p.get("hash"), p.get("view")
-        )
+        view = self.views.update(p.get("view_id"), p.get("external_id"), p.get("hash"), p.get("view"))
         return {"view": view}
 
     def _views_publish(self, p: Params) -> Params:
-        return {"view": self.workspace.views.publish(p.get("user_id"), p.get("hash"), p.get("view"))}
+        return {"view": self.views.publish(p.get("user_id"), p.get("hash"), p.get("view"))}
 
     def _apps_connections_open(self, p: Params) -> Params:
         return {"url": self.sockets.open_url()}
