@@ -228,7 +228,7 @@ class FakeSlack:
         return self.workspace.requests(method)
 
     def dump(self) -> str:
-        return self.workspace.dump()
+        return self.workspace.dump() + "\n" + self.views.dump()
 
     def wait_for(
         self, predicate: Callable[[], T], timeout: float = 10.0, interval: float = 0.02, message: str = ""
@@ -367,6 +367,13 @@ class FakeSlack:
         """A click in ``user``'s Home tab on the element ``action_id`` (a button's value, or the
         option value of an overflow / select)."""
         return self._views.home_action(user, action_id, value, mode=mode)
+
+    def close_view(
+        self, view_id: str, *, user: str = "U0ALICE", mode: str | None = None
+    ) -> CommandResponse | None:
+        """The user closes a modal (X / Cancel): it and the views above it go; if the view set
+        ``notify_on_close``, a ``view_closed`` is sent and its ack returned (else None)."""
+        return self._views.close_view(view_id, user=user, mode=mode)
 
     def send_shortcut(
         self,

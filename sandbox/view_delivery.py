@@ -79,6 +79,28 @@ class ViewDelivery:
             self.views.apply_submission_ack(view_id, resp.body)
         return resp
 
+    def close_view(
+        self, view_id: str, *, user: str = "U0ALICE", mode: str | None = None
+    ) -> CommandResponse | None:
+        """The user closes the modal; ``view_closed`` goes to the bot only when the view asked
+        for it (``notify_on_close``), with ``is_cleared`` when more than one view closed."""
+        closed = self.views.close(view_id)
+        view = closed[-1]
+        if not view.get("notify_on_close"):
+            return None
+        payload = {
+            "type": "view_closed",
+            "team": {"id": TEAM_ID, "domain": TEAM_DOMAIN},
+            "user": self._user(user),
+            "api_app_id": APP_ID,
+            "token": "fake-verification-token",
+            "view": view,
+            "is_cleared": len(closed) > 1,
+            "is_enterprise_install": False,
+            "enterprise": None,
+        }
+        return self._interactive(payload, mode or self.default_mode(), ACK_TIMEOUT_SECONDS)
+
     def view_action(
         self,
         view_id: str,

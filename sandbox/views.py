@@ -64,6 +64,8 @@ class Views:
 
     def reset(self) -> None:
         with self._lock:
+            # The manifest's features.app_home.home_tab_enabled; off, views.publish is not_enabled.
+            self.home_tab_enabled = True
             self._triggers: dict[str, Trigger] = {}
             self._stacks: dict[str, list[StoredView]] = {}
             self._homes: dict[str, StoredView] = {}
@@ -144,6 +146,8 @@ class Views:
         """views.publish: the user's Home tab view (``hash`` must match the current one if given)."""
         if not user_id:
             raise ApiError("invalid_arguments", response_metadata={"messages": ["[ERROR] missing user_id"]})
+        if not self.home_tab_enabled:
+            raise ApiError("not_enabled")
         parsed = _checked_view(view, home=True)
         user = str(user_id)
         with self._lock:
@@ -214,6 +218,33 @@ class Views:
                         self._stacks.pop(stored.user, None)
             except ApiError as e:
                 stored.errors = {"": e.error}
+
+    def close(self, view_id: str) -> list[dict[str, Any]]:
+        """The user closes the modal (its X, or Cancel): it and every view above it go. Returns the
+        views closed, topmost first, for ``view_closed``."""
+        with self._lock:
+            stored = self._find(view_id, "")
+            if stored is None or stored.view["type"] == "home":
+                raise ValueError(f"no open modal {view_id!r}")
+            stack = self._stacks.get(stored.user, [])
+            closed = stack[stack.index(stored) :]
+            del stack[stack.index(stored) :]
+            if not stack:
+                self._stacks.pop(stored.user, None)
+            return [copy.deepcopy(s.view) for s in reversed(closed)]
+
+    def dump(self) -> str:
+        """Open modals and Home views, one line each, for assertion messages."""
+        with self._lock:
+            lines = ["views:"]
+            for user, stack in self._stacks.items():
+                for s in stack:
+                    title = (s.view.get("title") or {}).get("text", "")
+                    errors = f" errors={s.errors}" if s.errors else ""
+                    lines.append(f"  modal {s.view['id']} {user} {s.view['callback_id']!r} {title!r}{errors}")
+            for user, home in self._homes.items():
+                lines.append(f"  home {home.view['id']} {user} ({len(home.view['blocks'])} blocks)")
+            return "\n".join(lines)
 
     # -------------------------------------------------------------- helpers
 

@@ -582,3 +582,31 @@ def test_the_bots_endpoint_answers_url_verification(
     )
     assert resp.status == 200
     assert "3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P" in json.dumps(resp.body)
+
+
+def test_closing_a_modal_sends_view_closed_only_when_asked(
+    slack: FakeSlack, client: WebClient, bot: Callable[[Reply], Bot]
+) -> None:
+    b = bot(lambda body: None)
+    quiet = client.views_open(trigger_id=slack.views.mint_trigger("U0ALICE"), view=modal())["view"]
+    assert slack.close_view(quiet["id"]) is None and slack.open_views("U0ALICE") == []
+    root = client.views_open(
+        trigger_id=slack.views.mint_trigger("U0ALICE"), view=modal(notify_on_close=True, callback_id="form")
+    )["view"]
+    client.views_push(trigger_id=slack.views.mint_trigger("U0ALICE"), view=modal("Pushed"))
+    assert "modal" in slack.dump() and "'form'" in slack.dump()
+    resp = slack.close_view(root["id"])
+    assert resp is not None and resp.ok
+    closed = b.received[-1]["body"]
+    assert (
+        closed["type"] == "view_closed" and closed["view"]["callback_id"] == "form" and closed["is_cleared"]
+    )
+    assert slack.open_views("U0ALICE") == []
+
+
+def test_publish_with_the_home_tab_off_is_not_enabled(slack: FakeSlack, client: WebClient) -> None:
+    slack.views.home_tab_enabled = False
+    home = {"type": "home", "blocks": [section("hi")]}
+    assert error_of(lambda: client.views_publish(user_id="U0ALICE", view=home)) == "not_enabled"
+    slack.reset()
+    client.views_publish(user_id="U0ALICE", view=home)
