@@ -139,7 +139,7 @@ class ViewDelivery:
         view = self.views.home(user)
         if view is None:
             raise ValueError(f"no Home view published for {user!r}")
-        block_id = _block_of(view, action_id)
+        block_id = _block_of(view, action_id, value)
         action = _action(view, block_id, action_id, value)
         return self._view_block_actions(view, action, user, mode or self.default_mode(), timeout)
 
@@ -275,11 +275,40 @@ def _elements(view: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
     return found
 
 
-def _block_of(view: dict[str, Any], action_id: str) -> str:
-    for block_id, element in _elements(view):
-        if element.get("action_id") == action_id:
-            return block_id
-    raise ValueError(f"the view has no element with action_id {action_id!r}")
+def _options(element: dict[str, Any]) -> list[dict[str, Any]]:
+    groups = element.get("option_groups") or []
+    return [*(element.get("options") or []), *[o for g in groups for o in g.get("options") or []]]
+
+
+def _offers(element: dict[str, Any], value: str) -> bool:
+    """Whether clicking ``element`` can send ``value`` (a button's value, one of its options)."""
+    if element.get("type") == "button":
+        return str(element.get("value", "")) == value
+    return any(o.get("value") == value for o in _options(element))
+
+
+def _element(
+    view: dict[str, Any], block_id: str | None, action_id: str, value: str | None
+) -> tuple[str, dict[str, Any]]:
+    """The element a click on ``action_id`` (in ``block_id``, if given) comes from: among several
+    with that action_id (one per row, say), the one that offers ``value``. A value no element
+    offers is still sent, from the first one, as a tampered payload would be."""
+    matches = [
+        (b, e)
+        for b, e in _elements(view)
+        if e.get("action_id") == action_id and (block_id is None or b == block_id)
+    ]
+    if not matches:
+        raise ValueError(f"the view has no element with action_id {action_id!r}")
+    if value is not None:
+        for b, e in matches:
+            if _offers(e, value):
+                return b, e
+    return matches[0]
+
+
+def _block_of(view: dict[str, Any], action_id: str, value: str) -> str:
+    return _element(view, None, action_id, value)[0]
 
 
 def _action(
@@ -293,17 +322,16 @@ def _action(
     }
     if isinstance(state, dict):
         return {**base, **state}
-    element = next((e for b, e in _elements(view) if e.get("action_id") == action_id), None)
-    kind = str((element or {}).get("type") or "button")
+    try:
+        element: dict[str, Any] = _element(view, block_id, action_id, state)[1]
+    except ValueError:
+        element = {}
+    kind = str(element.get("type") or "button")
     if kind == "button":
-        return {**base, "type": "button", "value": state, "text": (element or {}).get("text")}
+        return {**base, "type": "button", "value": state, "text": element.get("text")}
     if kind in ("overflow", "static_select", "radio_buttons"):
-        options = [
-            *(element or {}).get("options", []),
-            *[o for g in (element or {}).get("option_groups", []) for o in g.get("options", [])],
-        ]
         option = next(
-            (o for o in options if o.get("value") == state),
+            (o for o in _options(element) if o.get("value") == state),
             {"text": {"type": "plain_text", "text": state}, "value": state},
         )
         return {**base, "type": kind, "selected_option": option}

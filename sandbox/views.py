@@ -202,6 +202,11 @@ class Views:
                     errors = body.get("errors")
                     if not isinstance(errors, dict) or not errors:
                         raise ApiError("invalid_arguments")
+                    # keyed by the block_id of an input block of the view (SLACK.md §8.2); Slack
+                    # refuses a map naming any other block
+                    inputs = {b.get("block_id") for b in stored.view["blocks"] if b.get("type") == "input"}
+                    if not set(errors) <= inputs:
+                        raise ApiError("invalid_arguments")
                     stored.errors = {str(k): str(v) for k, v in errors.items()}
                 elif action == "update":
                     self._replace(stored, _checked_view(body.get("view"), home=False))

@@ -610,3 +610,46 @@ def test_publish_with_the_home_tab_off_is_not_enabled(slack: FakeSlack, client: 
     assert error_of(lambda: client.views_publish(user_id="U0ALICE", view=home)) == "not_enabled"
     slack.reset()
     client.views_publish(user_id="U0ALICE", view=home)
+
+
+def test_errors_naming_a_block_that_is_no_input_are_refused(
+    slack: FakeSlack, client: WebClient, bot: Callable[[Reply], Bot]
+) -> None:
+    bot(lambda body: {"response_action": "errors", "errors": {"not-a-block": "Wrong"}})
+    view = open_form(slack, client)
+    slack.submit_view(view["id"], VALUES)
+    assert slack.open_views("U0ALICE")[0]["errors"] == {"": "invalid_arguments"}
+
+
+def test_home_action_finds_the_row_whose_element_offers_the_value(
+    slack: FakeSlack, client: WebClient, bot: Callable[[Reply], Bot]
+) -> None:
+    b = bot(lambda body: None)
+
+    def row(schedule_id: str) -> dict[str, Any]:
+        return {
+            "type": "section",
+            "block_id": f"row-{schedule_id}",
+            "text": {"type": "mrkdwn", "text": schedule_id},
+            "accessory": {
+                "type": "overflow",
+                "action_id": "home.schedule",
+                "options": [
+                    {"text": {"type": "plain_text", "text": "Pause"}, "value": f"pause:{schedule_id}"},
+                    {"text": {"type": "plain_text", "text": "Remove"}, "value": f"remove:{schedule_id}"},
+                ],
+            },
+        }
+
+    client.views_publish(user_id="U0ALICE", view={"type": "home", "blocks": [row("s1"), row("s2")]})
+    slack.home_action("U0ALICE", "home.schedule", "remove:s2")
+    [action] = b.received[-1]["body"]["actions"]
+    assert action["type"] == "overflow" and action["block_id"] == "row-s2"
+    assert action["selected_option"] == {
+        "text": {"type": "plain_text", "text": "Remove"},
+        "value": "remove:s2",
+    }
+    slack.home_action("U0ALICE", "home.schedule", "remove:forged")  # still sent, as a tampered payload
+    assert b.received[-1]["body"]["actions"][0]["selected_option"]["value"] == "remove:forged"
+    with pytest.raises(ValueError):
+        slack.home_action("U0ALICE", "no.such.action", "x")
