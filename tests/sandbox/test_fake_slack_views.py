@@ -653,3 +653,33 @@ def test_home_action_finds_the_row_whose_element_offers_the_value(
     assert b.received[-1]["body"]["actions"][0]["selected_option"]["value"] == "remove:forged"
     with pytest.raises(ValueError):
         slack.home_action("U0ALICE", "no.such.action", "x")
+
+
+def test_bolt_over_socket_mode_hears_events_and_its_errors_ack_reaches_the_view(
+    slack: FakeSlack, client: WebClient
+) -> None:
+    from slack_bolt import Ack, App
+    from slack_bolt.adapter.socket_mode import SocketModeHandler
+
+    app = App(client=WebClient(BOT_TOKEN, base_url=slack.api_url), process_before_response=True)
+    heard: list[str] = []
+    app.event("channel_left")(lambda event: heard.append(event["channel"]))
+
+    @app.view("run_form")
+    def on_submit(ack: Ack, view: dict[str, Any]) -> None:
+        days = view["state"]["values"]["days"]["value"]["value"]
+        ack(response_action="errors", errors={"days": f"{days} is not a number of days"})
+
+    handler = SocketModeHandler(app, APP_TOKEN)
+    handler.client.web_client = WebClient(APP_TOKEN, base_url=slack.api_url)
+    handler.connect()
+    try:
+        assert slack.socket_connected(timeout=5)
+        assert slack.remove_bot("C0LEFT").ok
+        slack.wait_for(lambda: heard == ["C0LEFT"], timeout=5)
+        view = open_form(slack, client)
+        values = {"days": {"value": {"type": "plain_text_input", "value": "many"}}}
+        assert slack.submit_view(view["id"], values, mode="socket").ok
+        assert slack.open_views("U0ALICE")[0]["errors"] == {"days": "many is not a number of days"}
+    finally:
+        handler.close()
