@@ -338,7 +338,8 @@ class FakeSlack:
         """Submit a modal: a signed ``view_submission`` with ``view.state.values`` = ``values``
         (``{block_id: {action_id: {"type": ..., "value"|"selected_date"|...: ...}}}``); the ack's
         ``response_action`` is applied (errors / update / push / clear; an empty ack closes the
-        view and any above it). Returns the ack."""
+        view and any above it). A failed delivery leaves the view open with ``errors`` =
+        ``{"": <delivery error>}``. Returns the ack."""
         return self._views.submit_view(view_id, values, user=user, mode=mode, timeout=timeout)
 
     def view_action(

@@ -77,6 +77,8 @@ class ViewDelivery:
         resp = self._interactive(payload, mode, timeout)
         if resp.ok:
             self.views.apply_submission_ack(view_id, resp.body)
+        else:  # Slack keeps the modal open and shows that it could not reach the app
+            self.views.set_errors(view_id, {"": resp.error or f"http_{resp.status}"})
         return resp
 
     def close_view(

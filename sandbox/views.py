@@ -185,6 +185,12 @@ class Views:
             if stored is not None:
                 stored.view["state"] = {"values": copy.deepcopy(values)}
 
+    def set_errors(self, view_id: str, errors: dict[str, str]) -> None:
+        with self._lock:
+            stored = self._find(view_id, "")
+            if stored is not None:
+                stored.errors = dict(errors)
+
     def apply_submission_ack(self, view_id: str, ack: Any) -> None:
         """What Slack does with a view_submission's ack (SLACK.md §8.2): an empty ack closes the
         view (and any pushed above it); ``errors`` shows them on the view; ``update`` replaces it;

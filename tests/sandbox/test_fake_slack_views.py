@@ -84,11 +84,14 @@ class Bot:
                 outer.received.append({"body": body, "headers": headers, "valid": valid})
                 answer = outer.reply(body) if valid else {"error": "invalid signature"}
                 data = b"" if answer is None else json.dumps(answer).encode()
-                self.send_response(200 if valid else 401)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
+                try:
+                    self.send_response(200 if valid else 401)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(data)))
+                    self.end_headers()
+                    self.wfile.write(data)
+                except BrokenPipeError:  # Slack stopped waiting (a test of a late ack)
+                    pass
 
             def log_message(self, *args: Any) -> None:
                 pass
@@ -683,3 +686,13 @@ def test_bolt_over_socket_mode_hears_events_and_its_errors_ack_reaches_the_view(
         assert slack.open_views("U0ALICE")[0]["errors"] == {"days": "many is not a number of days"}
     finally:
         handler.close()
+
+
+def test_a_submission_the_bot_does_not_ack_in_time_leaves_the_view_open(
+    slack: FakeSlack, client: WebClient, bot: Callable[[Reply], Bot]
+) -> None:
+    bot(lambda body: time.sleep(0.5))
+    view = open_form(slack, client)
+    resp = slack.submit_view(view["id"], VALUES, timeout=0.2)
+    assert resp.error == "operation_timeout"
+    assert slack.open_views("U0ALICE")[0]["errors"] == {"": "operation_timeout"}
