@@ -49,12 +49,13 @@ ACK_STORE_TIMEOUT = 0.5
 
 @dataclass
 class Reply:
-    """An ephemeral answer, plus what to do once Slack has it."""
+    """An ephemeral answer, plus what to do once Slack has it. `blocks`, when set, are what
+    Slack shows (help's Run… button); `text` stays the whole answer, for notifications and for
+    clients that show no blocks."""
 
     text: str
     after: list[Callable[[], None]] = field(default_factory=list)
     outcome: str = "ok"
-    #: Blocks to show instead of `text` (which stays the notification's fallback), e.g. a button.
     blocks: list[dict[str, Any]] | None = None
 
     def run_after(self, log: logging.Logger) -> None:

@@ -270,22 +270,11 @@ def read_state(values: object) -> FormState:
     def text(block: str, key: str = "value") -> str:
         return string_at(values, block, FIELD_PREFIX + block, key)[:MAX_FIELD]
 
-    args: dict[str, str] = {}
-    for block in values:
-        if isinstance(block, str) and block.startswith("arg."):
-            name = block[4:]
-            raw = (
-                text(block)
-                or text(block, "selected_date")
-                or string_at(values, block, FIELD_PREFIX + block, "selected_option", "value")
-            )
-            if raw and len(args) < MAX_ARGS:
-                args[name] = raw[:MAX_FIELD]
     picked = _selected(values, "weekdays")
     defaults = FormState()
     return FormState(
         report=string_at(values, "report", FIELD_PREFIX + "report", "selected_option", "value")[:100],
-        args=args,
+        args=read_args(values),
         kind=string_at(values, "kind", FIELD_PREFIX + "kind", "selected_option", "value") or defaults.kind,
         every_n=text("every_n") or defaults.every_n,
         every_unit=string_at(values, "every_unit", FIELD_PREFIX + "every_unit", "selected_option", "value")
@@ -298,6 +287,21 @@ def read_state(values: object) -> FormState:
             string_at(values, "channel", FIELD_PREFIX + "channel", "selected_conversation")
         ),
     )
+
+
+def read_args(values: Mapping[Any, Any]) -> dict[str, str]:
+    """The arguments entered in `argument_inputs`' fields, as the text the command takes (an
+    empty field is left out, so the argument's default applies). Pairs with `argument_inputs`."""
+    args: dict[str, str] = {}
+    for block in values:
+        if isinstance(block, str) and block.startswith("arg.") and len(args) < MAX_ARGS:
+            action = FIELD_PREFIX + block
+            raw = string_at(values, block, action, "value") or string_at(
+                values, block, action, "selected_option", "value"
+            )
+            if raw:
+                args[block[4:]] = raw[:MAX_FIELD]
+    return args
 
 
 def _selected(values: Mapping[Any, Any], block: str) -> list[str] | None:

@@ -67,8 +67,9 @@ class RecordedViews:
         self.calls.append(("push", view))
         return view
 
-    def update_view(self, view_id: str, view: dict[str, Any], view_hash: str | None = None) -> None:
+    def update_view(self, view_id: str, view: dict[str, Any], view_hash: str | None = None) -> dict[str, Any]:
         self.calls.append(("update", (view_id, view_hash, view)))
+        return view
 
 
 def make_form(

@@ -1,0 +1,162 @@
+"""The schedule form through the real bot, beat and worker, and the fake Slack's modals.
+
+A person who never saw the grammar: clicks "Schedule…" under `schedule list`, picks a report and
+a rhythm in the modal, watches the preview follow, saves; `schedule list` shows the schedule and
+beat fires it. Editing uses the same form; wrong fields are named under them; where admins are
+set, anyone else is refused. The bot is test_schedules' (SCHEDULE_MIN_INTERVAL=2, one admin).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from tests.e2e import test_schedules
+from tests.e2e.test_schedules import ADMIN, command, runs_of
+from tests.form_values import option, values_of
+
+# test_schedules' bot, beats and clean slate, under the names the tests ask for them by.
+reports_file = test_schedules.reports_file
+schedule_bot = test_schedules.schedule_bot
+no_schedules = test_schedules.no_schedules
+beats = test_schedules.beats
+
+ALICE = "U0ALICE"
+FORM_ACTION = "schedule_form.open"
+SAVED_ID = re.compile(r"as `(s-[0-9a-f]{6})`")
+
+
+def click(slack: Any, channel: str, value: str, user: str = ADMIN) -> None:
+    """A click on a "Schedule…" (or Edit) button in a message of `channel`."""
+    action = {"type": "button", "action_id": FORM_ACTION, "block_id": "b", "action_ts": "1.0"}
+    if value:
+        action["value"] = value
+    ack = slack.send_interaction(
+        {"type": "block_actions", "user": {"id": user}, "channel": {"id": channel}, "actions": [action]}
+    )
+    assert ack.ok, ack
+
+
+def top_view(slack: Any, user: str, has: str, message: str, where: str = "blocks") -> dict[str, Any]:
+    """The user's topmost modal once its blocks (or its preview) mention `has`."""
+
+    def found() -> dict[str, Any] | None:
+        stack = slack.open_views(user)
+        if not stack:
+            return None
+        shown = preview(stack[-1]) if where == "preview" else str(stack[-1]["blocks"])
+        return stack[-1] if has in shown else None
+
+    return slack.wait_for(found, timeout=10, message=message)
+
+
+def blocks_of(view: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {block["block_id"]: block for block in view["blocks"] if "block_id" in block}
+
+
+def preview(view: dict[str, Any]) -> str:
+    return str(blocks_of(view)["preview"]["text"]["text"])
+
+
+def unit_of(view: dict[str, Any]) -> str:
+    picked = blocks_of(view).get("every_unit", {}).get("element", {}).get("initial_option") or {}
+    return str(picked.get("value", ""))
+
+
+def change(slack: Any, view: dict[str, Any], block: str, state: dict[str, Any], user: str = ADMIN) -> None:
+    """The person changes one field of the modal (its block_actions, as dispatch_action sends it)."""
+    values = values_of(view, **{block.replace(".", "__"): state})  # Slack's state has the change
+    ack = slack.view_action(
+        view["id"], block, f"schedule_form.field.{block}", state, user=user, values=values
+    )
+    assert ack.ok, ack
+
+
+def test_a_schedule_made_with_the_form_is_listed_and_fired_by_beat(
+    slack, worker, schedule_bot, no_schedules, beats
+):
+    channel = "C0FORM"
+    listing = slack.send_command("/run-report", "schedule list", channel=channel, user=ADMIN)
+    assert "Schedule…" in str(listing.body), listing.body
+
+    click(slack, channel, "")
+    form = top_view(slack, ADMIN, "Pick a report", "the new schedule form")
+    assert form["title"]["text"] == "New schedule"
+    change(slack, form, "report", {"type": "static_select", **option("echo")})
+    form = top_view(slack, ADMIN, "arg.text", "the form redrawn with echo's argument")
+    change(slack, form, "kind", {"type": "radio_buttons", **option("every")})
+    form = top_view(slack, ADMIN, "every_n", "the form redrawn with the interval's fields")
+    change(slack, form, "every_n", {"type": "number_input", "value": "5"})
+    form = top_view(slack, ADMIN, "'initial_value': '5'", "the form redrawn with 5")
+    change(slack, form, "every_unit", {"type": "static_select", **option("s")})
+    form = slack.wait_for(
+        lambda: next(
+            (v for v in slack.open_views(ADMIN)[-1:] if unit_of(v) == "s" and "Next runs" in preview(v)), None
+        ),
+        timeout=10,
+        message="the form redrawn in seconds, with its preview",
+    )
+
+    values = values_of(
+        form, arg__text={"value": "from the form"}, every_n={"value": "5"}, every_unit=option("s")
+    )
+    ack = slack.submit_view(form["id"], values, user=ADMIN)
+    assert ack.ok, ack
+
+    saved = top_view(slack, ADMIN, "Scheduled", "the form to say what it saved")
+    match = SAVED_ID.search(str(saved["blocks"]))
+    assert match, saved
+    schedule_id = match.group(1)
+    assert saved["title"]["text"] == "Schedule saved" and "every 5s" in str(saved["blocks"])
+    assert schedule_id in command(slack, "schedule list", channel)
+
+    beats.start(1)
+    slack.wait_for(lambda: len(runs_of(slack, channel, schedule_id)) >= 2, timeout=30, message="two runs")
+    assert "from the form" in runs_of(slack, channel, schedule_id)[0].text
+
+
+def test_editing_in_the_form_changes_the_rule_under_the_same_id(slack, schedule_bot, no_schedules):
+    channel = "C0FORMEDIT"
+    added = command(slack, "schedule add echo text=hi every 1h tz=UTC", channel)
+    schedule_id = SAVED_ID.search(added).group(1)  # type: ignore[union-attr]
+
+    click(slack, channel, schedule_id)
+    form = top_view(slack, ADMIN, "every_n", "the edit form")
+    assert form["title"]["text"] == "Edit schedule"
+    assert blocks_of(form)["arg.text"]["element"]["initial_value"] == "hi"
+    change(slack, form, "kind", {"type": "radio_buttons", **option("cron")})
+    form = top_view(slack, ADMIN, "Cron rule", "the form redrawn with the cron field")
+
+    ack = slack.submit_view(form["id"], values_of(form, cron={"value": "0 6 * * 1"}), user=ADMIN)
+    assert ack.ok, ack
+
+    top_view(slack, ADMIN, "now runs", "the form to say what changed")
+    listed = command(slack, "schedule list", channel)
+    assert f"`{schedule_id}`" in listed and 'cron "0 6 * * 1"' in listed and "every 1h" not in listed
+
+
+def test_each_wrong_field_is_named_under_it_and_nothing_is_saved(slack, schedule_bot, no_schedules):
+    channel = "C0FORMBAD"
+    click(slack, channel, "report:echo")
+    form = top_view(slack, ADMIN, "arg.text", "the form, echo picked")
+    change(slack, form, "kind", {"type": "radio_buttons", **option("cron")})
+    form = top_view(slack, ADMIN, "Cron rule", "the form redrawn with the cron field")
+    change(slack, form, "cron", {"type": "plain_text_input", "value": "61 * * * *"})
+    form = top_view(slack, ADMIN, "is not valid", "the preview to say why the rule is wrong", where="preview")
+
+    ack = slack.submit_view(form["id"], values_of(form, cron={"value": "61 * * * *"}), user=ADMIN)
+
+    assert ack.ok, ack
+    (still,) = slack.open_views(ADMIN)
+    assert list(still["errors"]) == ["cron"] and "is not valid" in still["errors"]["cron"], still["errors"]
+    assert "has no schedules" in command(slack, "schedule list", channel)
+
+
+def test_someone_not_an_admin_is_refused_where_admins_are_set(slack, schedule_bot, no_schedules):
+    channel = "C0FORMNO"
+    click(slack, channel, "", user=ALICE)
+
+    refusal = top_view(slack, ALICE, "may add schedules", "the refusal")
+
+    assert not refusal.get("submit") and f"<@{ADMIN}>" in str(refusal["blocks"])  # nothing to submit
+    assert "has no schedules" in command(slack, "schedule list", channel)
