@@ -26,6 +26,7 @@ from html import unescape
 from typing import Any
 
 from slack_bolt import Ack, App
+from slack_sdk import WebClient
 
 from bot import replies
 from bot.after_ack import AfterAck
@@ -297,8 +298,13 @@ def _values(body: Mapping[str, Any]) -> object:
     return state.get("values") if isinstance(state, Mapping) else {}
 
 
+#: The app's form, once `register_schedule_form` installed it: what `open_schedule_form` opens
+#: for a caller that holds only a Web API client (the digest menu, the App Home).
+_installed: list[ScheduleForm] = []
+
+
 def open_schedule_form(
-    form: ScheduleForm,
+    via: ScheduleForm | WebApi | WebClient,
     trigger_id: str,
     *,
     user: str,
@@ -307,8 +313,23 @@ def open_schedule_form(
     report: str | None = None,
     args: Mapping[str, str] | None = None,
     push: bool = False,
+    commands: ScheduleCommands | None = None,
 ) -> None:
-    """Open (or push) the schedule form; for other listeners that hold the app's `ScheduleForm`."""
+    """Open (or, with `push`, stack on the modal clicked in) the schedule form on `trigger_id`:
+    a new schedule (starting at `report` with `args`), or the one `schedule_id` to edit; a view
+    saying why not when `user` may not. The form checks who may, whoever calls this.
+
+    `via` is the app's `ScheduleForm`, or the Web API client to make the views calls with; the
+    schedules are then those of `commands`, else of the form the app installed. Slack's errors
+    (an expired trigger_id) are raised as slack_sdk raises them.
+    """
+    if isinstance(via, ScheduleForm):
+        form = via
+    else:
+        web = WebApi(via) if isinstance(via, WebClient) else via
+        if commands is None and not _installed:
+            raise RuntimeError("the schedule form is not installed; bot.app.build_app installs it")
+        form = ScheduleForm(commands or _installed[-1].commands, web)
     form.open(
         trigger_id, user=user, channel=channel, schedule_id=schedule_id, report=report, args=args, push=push
     )
@@ -325,6 +346,7 @@ def button_target(value: str) -> tuple[str | None, str | None]:
 
 def register_schedule_form(app: App, form: ScheduleForm, after_ack: AfterAck) -> None:
     """The form's listeners: the button that opens it, its fields, its submission."""
+    _installed[:] = [form]  # the latest app's: one bot process builds one app
 
     @app.action(SCHEDULE_FORM_ACTION)
     def on_open(ack: Ack, body: dict[str, Any]) -> None:

@@ -20,7 +20,7 @@ from bot.app import install_schedule_commands
 from bot.commands import CommandHandler
 from bot.publish import Publisher
 from bot.schedule_commands import ScheduleCommands
-from bot.schedule_form import SCHEDULE_FORM_ACTION, ScheduleForm, button_target, plain
+from bot.schedule_form import SCHEDULE_FORM_ACTION, ScheduleForm, button_target, open_schedule_form, plain
 from bot.schedule_form_view import (
     FIELD_PREFIX,
     FormContext,
@@ -194,6 +194,19 @@ def test_the_list_of_schedules_offers_the_form() -> None:
     button = reply.blocks[-1]["elements"][0]
     assert button["action_id"] == SCHEDULE_FORM_ACTION and button.get("value", "") == ""  # new
     assert button["text"]["text"] == "Schedule…"
+
+
+def test_the_form_opens_for_whoever_holds_a_web_api_client_or_stacks_on_the_modal_clicked_in() -> None:
+    form, handler, _ = make_form()
+    schedule_id = added(handler).id
+    views = RecordedViews()
+
+    open_schedule_form(views, "t1", user=ALICE, channel=HERE, schedule_id=schedule_id, commands=form.commands)  # type: ignore[arg-type]
+    open_schedule_form(form, "t2", user=ALICE, channel="", report="sales", push=True)
+
+    ((call, opened),) = views.calls
+    assert call == "open" and opened["title"]["text"] == "Edit schedule"
+    assert [call for call, _ in form.web_api.calls] == ["push"]  # type: ignore[attr-defined]
 
 
 def test_a_buttons_value_says_new_edit_or_which_report() -> None:
