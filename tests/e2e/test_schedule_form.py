@@ -26,13 +26,14 @@ FORM_ACTION = "schedule_form.open"
 SAVED_ID = re.compile(r"as `(s-[0-9a-f]{6})`")
 
 
-def click(slack: Any, channel: str, value: str, user: str = ADMIN) -> None:
+def click(slack: Any, channel: str, value: str, user: str = ADMIN, mode: str = "http") -> None:
     """A click on a "Schedule…" (or Edit) button in a message of `channel`."""
     action = {"type": "button", "action_id": FORM_ACTION, "block_id": "b", "action_ts": "1.0"}
     if value:
         action["value"] = value
     ack = slack.send_interaction(
-        {"type": "block_actions", "user": {"id": user}, "channel": {"id": channel}, "actions": [action]}
+        {"type": "block_actions", "user": {"id": user}, "channel": {"id": channel}, "actions": [action]},
+        mode=mode,
     )
     assert ack.ok, ack
 
@@ -63,7 +64,9 @@ def unit_of(view: dict[str, Any]) -> str:
     return str(picked.get("value", ""))
 
 
-def change(slack: Any, view: dict[str, Any], block: str, state: dict[str, Any], user: str = ADMIN) -> None:
+def change(
+    slack: Any, view: dict[str, Any], block: str, state: dict[str, Any], user: str = ADMIN, mode: str = "http"
+) -> None:
     """The person changes one field of the modal (its block_actions, as dispatch_action sends it)."""
     values = values_of(view, **{block.replace(".", "__"): state})  # Slack's state has the change
     ack = slack.view_action(
@@ -160,3 +163,26 @@ def test_someone_not_an_admin_is_refused_where_admins_are_set(slack, schedule_bo
 
     assert not refusal.get("submit") and f"<@{ADMIN}>" in str(refusal["blocks"])  # nothing to submit
     assert "has no schedules" in command(slack, "schedule list", channel)
+
+
+def test_over_socket_mode_the_same_form_refuses_a_wrong_field_then_saves(slack, socket_bot, no_schedules):
+    channel, user = "C0FORMSOCK", "U0BOB"  # the session's socket bot has no admins: anyone may
+    click(slack, channel, "report:echo", user=user, mode="socket")
+    form = top_view(slack, user, "arg.text", "the form over Socket Mode")
+    change(slack, form, "kind", {"type": "radio_buttons", **option("cron")}, user=user, mode="socket")
+    form = top_view(slack, user, "Cron rule", "the form redrawn over Socket Mode")
+
+    refused = slack.submit_view(
+        form["id"], values_of(form, cron={"value": "0 9 * *"}), user=user, mode="socket"
+    )
+    assert refused.ok, refused
+    assert "has 4 fields" in slack.open_views(user)[-1]["errors"].get("cron", ""), slack.open_views(user)
+
+    saved = slack.submit_view(
+        form["id"], values_of(form, cron={"value": "0 9 * * 1"}), user=user, mode="socket"
+    )
+    assert saved.ok, saved
+    done = top_view(slack, user, "Scheduled", "the form to say what it saved")
+    schedule_id = SAVED_ID.search(str(done["blocks"])).group(1)  # type: ignore[union-attr]
+    listed = slack.send_command("/run-report", "schedule list", channel=channel, user=user, mode="socket")
+    assert schedule_id in str(listed.body) and 'cron "0 9 * * 1"' in str(listed.body), listed.body
