@@ -183,16 +183,16 @@ class ScheduleForm:
         before = self.editable(context.schedule_id, user, context.channel) if context.schedule_id else None
         if before is None:
             self.commands.require_admin(user, "add")
-        report = self.checked_fields(state)
-        rule = rule_of(state)
         now = self.clock()
-        try:
-            runs = self.commands.check_rule(rule, now)
-        except ScheduleError as exc:
-            raise FieldError(rule_block(state), exc.message) from None
+        errors = self.field_errors(state, now)
+        if errors:
+            return Submitted(errors=errors)
+        report = self.commands.registry.require(state.report)
+        rule = rule_of(state)
+        runs = self.commands.check_rule(rule, now)
         args = {k: v for k, v in state.args.items() if report.param(k) is not None}
         channel = state.channel
-        try:
+        try:  # the command's own check, as a whole: admin rule, access here, the arguments together
             self.commands.check_report(user, channel, report.name, args)
         except UserError as exc:
             raise FieldError(_report_field(exc, report), exc.message) from None
@@ -203,7 +203,9 @@ class ScheduleForm:
                 )
                 # home: refresh here
                 return Submitted(
-                    view=message_view("Schedule saved", edited_text(saved, first_run(saved, now)))
+                    view=message_view(
+                        "Schedule saved", edited_text(saved, first_run(saved, now), self.commands.command)
+                    )
                 )
             schedule = Schedule(
                 id=new_schedule_id(),
@@ -221,30 +223,36 @@ class ScheduleForm:
             raise FieldError("channel", exc.message) from None
         # home: refresh here
         shown = replace(schedule, id=first) if first else schedule
+        where = f"in <#{channel}>"
         return Submitted(
-            view=message_view(
-                "Schedule saved", added_text(shown, runs, self.commands.command, where=f"in <#{channel}>")
-            )
+            view=message_view("Schedule saved", added_text(shown, runs, self.commands.command, where=where))
         )
 
-    def checked_fields(self, state: FormState) -> Report:
-        """The picked report, each argument checked on its own field, and a picked channel."""
+    def field_errors(self, state: FormState, now: float) -> dict[str, str]:
+        """What is wrong, field by field, so one submission names every field to fix: the
+        report, each argument on its own, the rule (as `schedule add` checks it), the channel."""
+        errors: dict[str, str] = {}
         report = self.commands.registry.get(state.report) if state.report else None
         if report is None:
-            raise FieldError("report", "Pick a report.")
-        for param in report.params[:MAX_ARGS]:
+            errors["report"] = "Pick a report."
+        for param in report.params[:MAX_ARGS] if report else ():
             raw = state.args.get(param.name, "")
-            if not raw:
-                if param.required:
-                    raise FieldError("arg." + param.name, f"{param.name} is required: {param.placeholder}.")
-                continue
-            try:
-                param.convert(raw)
-            except UserError as exc:
-                raise FieldError("arg." + param.name, exc.message) from None
+            if not raw and param.required:
+                errors["arg." + param.name] = f"{param.name} is required: {param.placeholder}."
+            elif raw:
+                try:
+                    param.convert(raw)
+                except UserError as exc:
+                    errors["arg." + param.name] = plain(exc.message)
+        try:
+            self.commands.check_rule(rule_of(state), now)
+        except FieldError as exc:
+            errors[exc.block_id] = plain(exc.message)
+        except ScheduleError as exc:
+            errors[rule_block(state)] = plain(exc.message)
         if not state.channel:
-            raise FieldError("channel", "Pick the channel it posts in.")
-        return report
+            errors["channel"] = "Pick the channel it posts in."
+        return errors
 
     # -- who may edit ------------------------------------------------------------------------
 
@@ -270,12 +278,12 @@ class ScheduleForm:
         return self.commands.changeable(schedule_id, {"channel_id": found.channel, "user_id": user}, "edit")
 
 
-def edited_text(schedule: Schedule, next_run: float | None) -> str:
-    """What the form says once an edit is saved."""
-    return (
-        f":pencil2: Schedule {code(schedule.id)} now runs {what(schedule)} {describe_rule(schedule)} "
-        f"in <#{schedule.channel}>; next run {shown_at(next_run, schedule)}."
-    )
+def edited_text(schedule: Schedule, next_run: float | None, command: str) -> str:
+    """What the form says once an edit is saved: the new definition and when it runs next."""
+    head = f":pencil2: Schedule {code(schedule.id)} now runs {what(schedule)} {describe_rule(schedule)} in <#{schedule.channel}>"
+    if schedule.paused:
+        return f"{head}. It stays paused: {code(f'{command} schedule resume {schedule.id}')} resumes it."
+    return f"{head}; next run {shown_at(next_run, schedule)}."
 
 
 def plain(message: str) -> str:

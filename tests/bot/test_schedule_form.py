@@ -363,8 +363,18 @@ def test_each_wrong_field_is_named_under_that_field() -> None:
     no_day = form.submit(submission(view, weekdays={"selected_options": []}))
     no_channel = form.submit(submission(view, channel={"selected_conversation": None}))
     no_report = form.submit(submission(view, report={"selected_option": None}))
+    everything_wrong = form.submit(
+        submission(
+            view,
+            arg__days={"value": "-"},
+            kind=option("cron"),
+            cron={"value": "0 9"},
+            channel={"selected_conversation": None},
+        )
+    )
 
     assert bad_days.errors == {"arg.days": "days must be a whole number, like days=7; you gave a week."}
+    assert set(everything_wrong.errors or {}) == {"arg.days", "cron", "channel"}
     assert bad_cron.errors is not None and list(bad_cron.errors) == ["cron"]
     assert "has 6 fields; it needs 5" in bad_cron.errors["cron"] and "`" not in bad_cron.errors["cron"]
     assert no_day.errors == {"weekdays": "Pick at least one day."}
@@ -472,6 +482,19 @@ def test_a_schedule_removed_while_its_form_was_open_is_not_brought_back() -> Non
 
     assert refused.errors is not None and "There is no schedule" in refused.errors["report"]
     assert stored(handler) == []
+
+
+def test_editing_a_paused_schedule_keeps_it_paused_and_says_so() -> None:
+    form, handler, _ = make_form()
+    schedule = added(handler)
+    say(handler, f"schedule pause {schedule.id}")
+
+    view = form.view_for(user=ALICE, channel=HERE, schedule_id=schedule.id)
+    done = form.submit(submission(view, every_n={"value": "2"}))
+
+    (after,) = stored(handler)
+    assert after.paused and after.rule.every_seconds == 7200
+    assert done.view is not None and "It stays paused" in done.view["blocks"][0]["text"]["text"]
 
 
 def test_a_static_schedule_says_it_is_changed_in_its_file(tmp_path: Path) -> None:
