@@ -449,7 +449,11 @@ def argument_inputs(report: Report, args: Mapping[str, str]) -> list[Block]:
 
 
 def _report_input(state: FormState, reports: Sequence[Report]) -> InputBlock:
-    names = {r.name: r.name for r in reports[:MAX_REPORTS]}
+    shown = list(reports[:MAX_REPORTS])
+    picked = next((r for r in reports if r.name == state.report), None)
+    if picked is not None and picked not in shown:  # past Slack's 100 options: kept, in the last place
+        shown[-1] = picked
+    names = {r.name: r.name for r in shown}
     return _input(
         "report",
         "Report",
@@ -526,10 +530,19 @@ def _input(block_id: str, label: str, element: Any, hint: str | None = None) -> 
 
 
 def _zones(current: str) -> dict[str, str]:
+    """The zones offered: the common ones, and first the current one if it is a real zone."""
     names = list(COMMON_ZONES)
-    if current and current not in names:
+    if current and current not in names and _is_zone(current):
         names.insert(0, current)
     return {name: name.replace("_", " ") for name in names[:100]}
+
+
+def _is_zone(name: str) -> bool:
+    try:
+        zone(name)
+    except ScheduleError:
+        return False
+    return True
 
 
 def _options(choices: Mapping[str, str]) -> list[Option]:
