@@ -42,6 +42,7 @@ from tasks.settings import Settings
 from tasks.slack.ids import valid_user_id
 from tasks.slack.mrkdwn import code
 from tasks.slack.web_api import WebApi
+from tasks.store import StoreUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -129,7 +130,10 @@ def register_home(
             return
 
         def opened() -> None:
-            mark_opened(home.store, user)
+            try:
+                mark_opened(home.store, user)
+            except StoreUnavailable as exc:  # this opening still shows; later changes may not
+                log.warning("App Home of %s: not remembered as opened: %s", user, exc)
             home.publish(user, opened=True)
 
         after_ack.run(opened, "App Home opened")
