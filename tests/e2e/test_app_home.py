@@ -152,3 +152,8 @@ def test_someone_elses_pause_from_the_home_is_refused_and_changes_nothing(slack,
     assert notice(slack, BOB).startswith(f"There is no schedule `{sid}` that you may manage.")
     listed = command(slack, "schedule list", user=ALICE)
     assert sid in listed and "paused" not in listed, listed
+
+
+def test_the_home_opens_over_socket_mode_too(slack, socket_bot, fresh):
+    slack.open_home(ALICE, mode="socket")
+    until_home(slack, ALICE, lambda t: "Your recent jobs" in t, "over Socket Mode")
