@@ -157,3 +157,14 @@ def test_someone_elses_pause_from_the_home_is_refused_and_changes_nothing(slack,
 def test_the_home_opens_over_socket_mode_too(slack, socket_bot, fresh):
     slack.open_home(ALICE, mode="socket")
     until_home(slack, ALICE, lambda t: "Your recent jobs" in t, "over Socket Mode")
+
+
+def test_a_cancelled_job_shows_cancelled_on_its_requesters_home(slack, worker, home_bot, fresh):
+    slack.open_home(ALICE)
+    until_home(slack, ALICE, lambda t: "Your recent jobs" in t, "the Home")
+    queued = command(slack, "slow seconds=30")
+    match = JOB_ID.search(queued)
+    assert match, queued
+    job_id = match.group(1)
+    command(slack, f"cancel {job_id}")
+    until_home(slack, ALICE, lambda t: job_id in t and "cancelled" in t, f"job {job_id} cancelled")
