@@ -253,6 +253,15 @@ class JobRecords:
             self.store.set_then_get(key, record.to_json(), self.ttl, cancelled, _indexes(record))
         )
 
+    def mark_home_stale(self, user: str) -> None:
+        """List `user` for beat to republish their App Home, for a change the worker makes
+        outside a job's final save (a schedule it paused): the worker cannot import the Home,
+        which lives with the schedules. One round trip: a short-lived marker, and the index."""
+        if user:
+            now = time.time()
+            entry = Indexed(HOME_STALE_INDEX, user, now)
+            self.store.set(f"home:stale:{user}", str(now), ttl=60, index=[entry])
+
     def overdue(self, now: float, count: int) -> list[str]:
         """Ids of up to `count` started jobs whose deadline has passed without their ending."""
         return self.store.due(RUNNING_INDEX, now, count)

@@ -286,3 +286,9 @@ def test_a_job_that_ends_marks_its_requesters_home_stale_for_beat_to_publish() -
     while ALICE not in api.views and time.monotonic() < deadline:
         time.sleep(0.01)
     assert "0000000a" in section(api.views[ALICE], "home_jobs")
+
+
+def test_a_change_the_worker_makes_outside_a_jobs_end_can_mark_a_home_stale_too() -> None:
+    store = MemoryStore()
+    JobRecords(store).mark_home_stale(BOB)
+    assert store.due(HOME_STALE_INDEX, time.time() + 1, 10) == [BOB]
