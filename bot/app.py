@@ -17,11 +17,12 @@ from slack_bolt.error import BoltUnhandledRequestError
 
 from bot.after_ack import AfterAck
 from bot.commands import CommandHandler
+from bot.home import register_home
 from bot.interactions import register_interactions
 from bot.job_control import install_job_control
 from bot.metrics import ACK_SECONDS
 from bot.publish import Publisher
-from bot.schedule_commands import install_schedule_commands
+from bot.schedule_commands import ScheduleCommands, install_schedule_commands
 from bot.slack_payload import string_at
 from tasks.jobs.records import JobRecords
 from tasks.reports import Registry, load_reports
@@ -78,6 +79,8 @@ def build_app(settings: Settings, handler: CommandHandler | None = None) -> App:
 
     control = install_job_control(handler, settings, Poster(slack), handler.publisher.app)
     register_interactions(app, control, after_ack)
+    # The Home's Pause/Resume/Remove go through the schedule commands' own methods and rules.
+    register_home(app, settings, handler, ScheduleCommands(settings, handler), after_ack)
     return app
 
 
