@@ -17,6 +17,7 @@ from slack_bolt.error import BoltUnhandledRequestError
 
 from bot.after_ack import AfterAck
 from bot.commands import CommandHandler
+from bot.home import register_home
 from bot.interactions import register_interactions
 from bot.job_control import install_job_control
 from bot.metrics import ACK_SECONDS
@@ -81,6 +82,8 @@ def build_app(settings: Settings, handler: CommandHandler | None = None) -> App:
     register_interactions(app, control, after_ack)
     form = ScheduleForm(ScheduleCommands(settings, handler), slack)
     register_schedule_form(app, form, after_ack)
+    # The Home's Pause/Resume/Remove go through the schedule commands' own methods and rules.
+    register_home(app, settings, handler, ScheduleCommands(settings, handler), after_ack)
     return app
 
 

@@ -20,7 +20,7 @@ import logging
 import re
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from html import unescape
 from typing import Any
@@ -82,6 +82,8 @@ class Submitted:
 
     errors: dict[str, str] | None = None
     view: dict[str, Any] | None = None
+    #: What to do once Slack has the ack: republish the Homes the change shows in.
+    after: list[Callable[[], None]] = field(default_factory=list)
 
 
 class ScheduleForm:
@@ -201,11 +203,11 @@ class ScheduleForm:
                 saved = self.commands.save_edit(
                     before, replace(before, report=report.name, args=args, rule=rule, channel=channel), now
                 )
-                # home: refresh here
                 return Submitted(
                     view=message_view(
                         "Schedule saved", edited_text(saved, first_run(saved, now), self.commands.command)
-                    )
+                    ),
+                    after=self.commands.refresh_homes(user, saved.user),
                 )
             schedule = Schedule(
                 id=new_schedule_id(),
@@ -221,11 +223,11 @@ class ScheduleForm:
             first = self.commands.save_new(schedule, delivery)
         except ScheduleError as exc:  # a limit: of this person or of the channel
             raise FieldError("channel", exc.message) from None
-        # home: refresh here
         shown = replace(schedule, id=first) if first else schedule
         where = f"in <#{channel}>"
         return Submitted(
-            view=message_view("Schedule saved", added_text(shown, runs, self.commands.command, where=where))
+            view=message_view("Schedule saved", added_text(shown, runs, self.commands.command, where=where)),
+            after=[] if first else self.commands.refresh_homes(user),
         )
 
     def field_errors(self, state: FormState, now: float) -> dict[str, str]:
@@ -389,5 +391,7 @@ def register_schedule_form(app: App, form: ScheduleForm, after_ack: AfterAck) ->
             return
         if submitted.errors:
             ack(response_action="errors", errors=submitted.errors)
-        else:
-            ack(response_action="update", view=submitted.view)
+            return
+        ack(response_action="update", view=submitted.view)
+        for step in submitted.after:
+            after_ack.run(step, "schedule form")

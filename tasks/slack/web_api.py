@@ -27,6 +27,7 @@ from slack_sdk.http_retry.builtin_handlers import (
     RateLimitErrorRetryHandler,
     ServerErrorRetryHandler,
 )
+from slack_sdk.models.views import View
 from slack_sdk.web.slack_response import SlackResponse
 from slack_sdk.webhook import WebhookClient
 
@@ -43,6 +44,7 @@ __all__ = [
     "make_client",
     "make_webhook",
     "retry_handlers",
+    "web_url",
 ]
 
 SLACK_TIMEOUT = 15
@@ -65,6 +67,7 @@ METHOD_SCOPES: dict[str, str | None] = {
     "views_open": None,  # a modal, on a trigger_id: interactivity, no scope
     "views_update": None,
     "views_push": None,
+    "views_publish": None,  # the App Home tab; no scope, the Home tab must be on in the manifest
 }
 
 
@@ -150,6 +153,19 @@ def make_webhook(url: str) -> WebhookClient:
     return WebhookClient(url, timeout=SLACK_TIMEOUT, retry_handlers=retry_handlers())
 
 
+def web_url(api_url: str) -> str:
+    """Slack's web address for links, from the Web API's (`SLACK_API_URL`): slack.com, GovSlack
+    (slack-gov.com) or the sandbox all serve `archives/` beside `api/`.
+
+    >>> web_url("https://slack-gov.com/api/")
+    'https://slack-gov.com/'
+    """
+    base = api_url.rstrip("/")
+    if base.endswith("/api"):
+        base = base[: -len("/api")]
+    return base + "/"
+
+
 # -- the calls ----------------------------------------------------------------------------------
 
 
@@ -229,3 +245,7 @@ class WebApi:
         """`views.push`: `view` on top of the modal the click came from (a stack holds 3)."""
         response = self.client.views_push(trigger_id=trigger_id, view=view)
         return dict(response.get("view") or {})
+
+    def publish_home(self, user: str, view: View | dict[str, Any]) -> None:
+        """`views.publish`: `view` (type "home") becomes what `user` sees in the app's Home tab."""
+        self.client.views_publish(user_id=user, view=view)

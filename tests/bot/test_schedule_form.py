@@ -340,6 +340,7 @@ def test_a_submitted_form_adds_the_schedule_that_schedule_list_then_shows() -> N
     done = form.submit(submission(view, arg__region=option("apac")))
 
     assert done.errors is None and done.view is not None
+    assert len(done.after) == 1  # after the ack: the Homes that show the new schedule
     saved_text = done.view["blocks"][0]["text"]["text"]
     (schedule,) = stored(handler)
     assert f"`{schedule.id}`" in saved_text and "*sales* `region=apac days=7`" in saved_text

@@ -186,3 +186,36 @@ def test_over_socket_mode_the_same_form_refuses_a_wrong_field_then_saves(slack, 
     schedule_id = SAVED_ID.search(str(done["blocks"])).group(1)  # type: ignore[union-attr]
     listed = slack.send_command("/run-report", "schedule list", channel=channel, user=user, mode="socket")
     assert schedule_id in str(listed.body) and 'cron "0 9 * * 1"' in str(listed.body), listed.body
+
+
+def test_edit_in_the_app_home_opens_the_same_form_and_saving_updates_the_home(
+    slack, schedule_bot, no_schedules
+):
+    import json
+
+    import redis
+
+    from tests.support import REDIS_PREFIX, REDIS_URL
+
+    channel = "C0FORMHOME"
+    slack.open_home(ADMIN)
+    try:
+        added = command(slack, "schedule add echo text=hi every 1h tz=UTC", channel)
+        schedule_id = SAVED_ID.search(added).group(1)  # type: ignore[union-attr]
+        slack.wait_for(lambda: schedule_id in json.dumps(slack.home(ADMIN)), timeout=15, message="the Home")
+
+        ack = slack.home_action(ADMIN, FORM_ACTION, schedule_id)  # its Edit… button
+        assert ack.ok, ack
+        form = top_view(slack, ADMIN, "every_n", "the edit form from the Home")
+        assert form["title"]["text"] == "Edit schedule"
+        saved = slack.submit_view(form["id"], values_of(form, every_n={"value": "2"}), user=ADMIN)
+        assert saved.ok, saved
+
+        top_view(slack, ADMIN, "now runs", "the form to say what changed")
+        slack.wait_for(
+            lambda: "every 2h" in json.dumps(slack.home(ADMIN)),
+            timeout=15,
+            message="the Home with the new rule",
+        )
+    finally:
+        redis.Redis.from_url(REDIS_URL).delete(f"{REDIS_PREFIX}home:opened:{ADMIN}")
