@@ -301,13 +301,14 @@ class ReportForm:
             return _errors({REPORT_BLOCK: "Choose a report to run."}), None
         picked = valid_channel_id(string_at(values, CHANNEL_BLOCK, CHANNEL_ACTION, "selected_conversation"))
         channel = picked or context.channel
-        if report.name != context.report:  # its arguments never showed: show them now
+        if report.name != context.report:  # its arguments never showed: show them, if it may run
             reports = reports_for(self.registry, self.handler.access, user, channel)
-            again = report_form_view(
-                reports, context, chosen=report, picked_channel=picked, command=self.command,
-                schedule_button=self.schedule_button,
-            )  # fmt: skip
-            return {"response_action": "update", "view": again.to_dict()}, None
+            if report in reports:
+                again = report_form_view(
+                    reports, context, chosen=report, picked_channel=picked, command=self.command,
+                    schedule_button=self.schedule_button,
+                )  # fmt: skip
+                return {"response_action": "update", "view": again.to_dict()}, None
         if not channel:
             return _errors({CHANNEL_BLOCK: "Choose the channel the report should post in."}), None
         args, errors = typed_args(report, values)
