@@ -48,16 +48,13 @@ def block(view: dict[str, Any], block_id: str) -> dict[str, Any]:
     return dict(found[0])
 
 
-def pick(slack, view: dict[str, Any], report: str, user: str = ALICE) -> dict[str, Any]:
+def pick(
+    slack, view: dict[str, Any], report: str, user: str = ALICE, mode: str | None = None
+) -> dict[str, Any]:
     """Choose `report` in the open form; the form as it shows that report's arguments."""
     option = {"text": {"type": "plain_text", "text": report}, "value": report}
-    response = slack.view_action(
-        view["id"],
-        REPORT_BLOCK,
-        REPORT_ACTION,
-        {"type": "static_select", "selected_option": option},
-        user=user,
-    )
+    state = {"type": "static_select", "selected_option": option}
+    response = slack.view_action(view["id"], REPORT_BLOCK, REPORT_ACTION, state, user=user, mode=mode)
     assert response.ok, response
     return form_of(slack, user, report=report)
 
@@ -111,7 +108,9 @@ def test_the_shortcut_opens_a_form_and_a_filled_form_runs_the_report_in_the_pick
     assert slack.open_views(ALICE) == []  # the form closed
 
     status = slack.wait_for(
-        lambda: [m for m in slack.messages(OTHER) if "succeeded" in str(m.blocks)],
+        lambda: [
+            m for m in slack.messages(OTHER) if "succeeded" in str(m.blocks) and slack.thread(OTHER, m.ts)
+        ],
         timeout=20,
         message="the form's job to succeed",
     )[0]
@@ -194,10 +193,25 @@ def test_someone_without_access_is_refused_in_the_form_and_nothing_is_queued(sla
     assert slack.messages(CHANNEL) == []
 
 
-def test_the_shortcut_works_over_socket_mode_too(slack, worker, socket_bot):
+def test_the_form_works_over_socket_mode_too(slack, worker, socket_bot):
     assert slack.send_shortcut("run_report", user=BOSS, mode="socket").ok
     form = form_of(slack, BOSS)
     assert "vault" in [o["value"] for o in block(form, REPORT_BLOCK)["element"]["options"]]
+    form = pick(slack, form, "echo", user=BOSS, mode="socket")
+    bad = chosen("echo", CHANNEL, times={"type": "number_input", "value": "twice"})
+    ack = slack.submit_view(form["id"], bad, user=BOSS, mode="socket")
+    assert ack.body["response_action"] == "errors", ack.body
+    assert "times must be a whole number" in slack.open_views(BOSS)[-1]["errors"][arg("echo", "times")]
+    good = chosen("echo", CHANNEL, text={"type": "plain_text_input", "value": "over the socket"})
+    assert slack.submit_view(form["id"], good, user=BOSS, mode="socket").ok
+    status = slack.wait_for(
+        lambda: [
+            m for m in slack.messages(CHANNEL) if "succeeded" in str(m.blocks) and slack.thread(CHANNEL, m.ts)
+        ],
+        timeout=20,
+        message="the form's job, submitted over Socket Mode",
+    )[0]
+    assert "over the socket" in slack.thread(CHANNEL, status.ts)[0].text
 
 
 def _shortcut_form(slack) -> dict[str, Any]:
