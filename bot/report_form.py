@@ -10,6 +10,10 @@ queued from Slack (access, the job cap, one job per delivery, the same publisher
 The job runs in the channel picked in the form, or the one it was opened from; the person is
 told privately there what was queued.
 
+With the schedule form installed (`bot.schedule_form`), the form has a Schedule… button: that
+form's own button (`SCHEDULE_FORM_ACTION`, value "report:<name>"), whose listener pushes the
+schedule form over this one.
+
 Every listener acks at once. `views.open` must use its trigger_id within 3 s of the click, so
 it runs on the after-ack pool (`bot.after_ack`) right after the ack, not queued behind slower
 work; the ack itself is a few microseconds. A submission is answered in its ack (errors, or
@@ -41,7 +45,6 @@ from bot.report_form_view import (
     CHANNEL_BLOCK,
     REPORT_ACTION,
     REPORT_BLOCK,
-    SCHEDULE_ACTION,
     FormContext,
     read_metadata,
     report_form_view,
@@ -139,7 +142,8 @@ def open_report_form(
 
 
 def _schedule_form_installed() -> bool:
-    """Whether the schedule form (bot.schedule_form, its own feature) is there to push."""
+    """Whether the schedule form (bot.schedule_form, its own feature) is there to take the
+    form's Schedule… button; without it the button is not shown."""
     return importlib.util.find_spec("bot.schedule_form") is not None
 
 
@@ -354,33 +358,6 @@ class ReportForm:
                 log.warning("could not tell %s what the form queued: %s", user, again.response.get("error"))
         reply.run_after(log)
 
-    def on_schedule(self, body: Mapping[str, Any]) -> None:
-        """The form's Schedule… button: the schedule form, pushed over this one, starting with the
-        report and the arguments entered so far. Runs after the ack (its trigger lasts 3 s)."""
-        try:
-            from bot.schedule_form import open_schedule_form  # type: ignore[attr-defined,unused-ignore]
-        except ImportError:
-            log.info("Schedule… clicked but the schedule form is not installed")
-            return
-        view = body.get("view") if isinstance(body.get("view"), Mapping) else {}
-        assert isinstance(view, Mapping)
-        user = valid_user_id(string_at(body, "user", "id"))
-        trigger_id = string_at(body, "trigger_id")
-        report = self.registry.get(string_at(body, "actions", 0, "value"))
-        if not user or not trigger_id or report is None:
-            return
-        context = read_metadata(string_at(view, "private_metadata"), self.registry)
-        values = _state_values(view)
-        picked = valid_channel_id(string_at(values, CHANNEL_BLOCK, CHANNEL_ACTION, "selected_conversation"))
-        args, _ = typed_args(report, values)
-        try:
-            open_schedule_form(
-                self.web, trigger_id, user=user, channel=picked or context.channel,
-                report=report.name, args=args, push=True,
-            )  # fmt: skip
-        except SlackApiError as exc:
-            log.warning("the schedule form did not open over the report form: %s", exc.response.get("error"))
-
 
 def _state_values(view: Mapping[str, Any]) -> Mapping[str, Any]:
     state = view.get("state")
@@ -424,11 +401,6 @@ def install_report_form(app: App, handler: CommandHandler, after_ack: AfterAck, 
     def on_pick(ack: Ack, body: dict[str, Any]) -> None:
         ack()
         after_ack.run(lambda: form.on_pick(body), "report form: pick")
-
-    @app.action(SCHEDULE_ACTION)
-    def on_schedule(ack: Ack, body: dict[str, Any]) -> None:
-        ack()
-        after_ack.run(lambda: form.on_schedule(body), "report form: Schedule…")
 
     @app.view(CALLBACK_ID)
     def on_submit(ack: Ack, body: dict[str, Any]) -> None:

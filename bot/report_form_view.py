@@ -42,7 +42,7 @@ __all__ = [
     "FormContext",
     "REPORT_ACTION",
     "REPORT_BLOCK",
-    "SCHEDULE_ACTION",
+    "SCHEDULE_FORM_ACTION",
     "read_metadata",
     "report_form_view",
 ]
@@ -52,8 +52,10 @@ REPORT_BLOCK = "report_pick"
 REPORT_ACTION = "report_form.pick"
 CHANNEL_BLOCK = "run_channel"
 CHANNEL_ACTION = "report_form.channel"
-#: The form's "Schedule…" button (value: the report's name), which pushes the schedule form.
-SCHEDULE_ACTION = "report_form.schedule"
+#: The form's "Schedule…" button is the schedule form's own button (`bot.schedule_form`, its own
+#: feature, named in the shared contract), valued "report:<name>": its listener, seeing the click
+#: come from a modal, pushes the schedule form over this one with that report chosen.
+SCHEDULE_FORM_ACTION = "schedule_form.open"
 ACTIONS_BLOCK = "report_form_actions"
 MAX_REPORT_OPTIONS = 100
 SECTION_LIMIT = 3000
@@ -171,7 +173,11 @@ def _report_blocks(
         blocks.append(
             ActionsBlock(
                 block_id=ACTIONS_BLOCK,
-                elements=[ButtonElement(text="Schedule…", action_id=SCHEDULE_ACTION, value=report.name)],
+                elements=[
+                    ButtonElement(
+                        text="Schedule…", action_id=SCHEDULE_FORM_ACTION, value=f"report:{report.name}"
+                    )
+                ],
             )
         )
     return blocks

@@ -27,6 +27,7 @@ from bot.report_form_view import (
     CHANNEL_BLOCK,
     REPORT_ACTION,
     REPORT_BLOCK,
+    SCHEDULE_FORM_ACTION,
     FormContext,
     read_metadata,
     report_form_view,
@@ -162,6 +163,20 @@ def test_a_report_with_more_arguments_than_a_modal_holds_still_makes_a_valid_vie
     assert len(inputs) == MAX_ARGUMENT_INPUTS
     assert any(b["block_id"] == arg_block_id("wide", "must") for b in inputs)  # required ones first
     assert "51 more optional arguments do not fit" in json.dumps(view)
+
+
+def test_with_the_schedule_form_installed_a_schedule_button_offers_to_schedule_the_report() -> None:
+    [actions] = [b for b in view_of(KINDS, schedule_button=True)["blocks"] if b["type"] == "actions"]
+    [button] = actions["elements"]
+    assert (button["text"]["text"], button["action_id"], button["value"]) == (
+        "Schedule…",
+        SCHEDULE_FORM_ACTION,
+        "report:kinds",
+    )
+    assert not [b for b in view_of(KINDS)["blocks"] if b["type"] == "actions"]
+    params = [Param.build(f"opt{i}", int, i) for i in range(140)]
+    wide = Report.make(name="wide", func=lambda **kw: "", params=params)
+    assert len(view_of(wide, schedule_button=True)["blocks"]) <= 100
 
 
 def test_a_report_without_arguments_says_so() -> None:
