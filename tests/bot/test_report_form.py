@@ -469,6 +469,36 @@ def test_a_report_picked_whose_arguments_never_showed_is_shown_instead_of_run(fo
     assert published(form) == []
 
 
+def test_a_run_button_in_the_home_tab_opens_a_form_whose_channel_must_be_picked(form: ReportForm) -> None:
+    click = {
+        "type": "block_actions",
+        "user": {"id": ALICE},
+        "trigger_id": "1.2.home",
+        "container": {"type": "view"},
+    }
+    form.open_after_ack(click, "", "", "Run… button")
+    [opened] = web_calls(form, "views.open")
+    assert opened["trigger_id"] == "1.2.home"
+    channel = block_of(opened["view"], CHANNEL_BLOCK)
+    assert channel.get("optional") is False and "initial_conversation" not in channel["element"]
+    form.open_after_ack({"user": {"id": "U1> <!here>"}, "trigger_id": "1.2.x"}, "", "", "Run… button")
+    assert len(web_calls(form, "views.open")) == 1  # no form for an id Slack would never send
+
+
+def test_hostile_ids_in_a_submission_queue_nothing(form: ReportForm) -> None:
+    forged_user = submission("ping", {}, user="U1> <!channel")
+    ack, _ = form.on_submit(forged_user)
+    assert (
+        ack["response_action"] == "errors"
+        and "did not say clearly who sent it" in ack["errors"][REPORT_BLOCK]
+    )
+    forged_channel = submission("ping", {}, channel="C1> <!here>")
+    forged_channel["view"]["private_metadata"] = json.dumps({"channel": "C1> <!here>", "report": "ping"})
+    ack, _ = form.on_submit(forged_channel)
+    assert list(ack["errors"]) == [CHANNEL_BLOCK]
+    assert published(form) == []
+
+
 def test_picking_a_report_updates_the_open_form_with_its_arguments_and_keeps_the_channel(
     form: ReportForm,
 ) -> None:

@@ -217,3 +217,16 @@ def test_the_form_works_over_socket_mode_too(slack, worker, socket_bot):
 def _shortcut_form(slack) -> dict[str, Any]:
     assert slack.send_shortcut("run_report", user=ALICE).ok
     return form_of(slack)
+
+
+def test_when_the_form_cannot_open_the_command_says_what_it_needs_as_before(slack, worker, http_bot):
+    slack.fail("views.open", "expired_trigger_id")
+    response = slack.send_command("/run-report", "kinds count=8", channel=CHANNEL, user=ALICE)
+    assert "Opening a form" in ack_text(response)
+    said = slack.wait_for(
+        lambda: [e for e in slack.ephemerals(user=ALICE, channel=CHANNEL) if "needs" in e.text],
+        timeout=5,
+        message="the command's own answer, once the form failed to open",
+    )
+    assert "`kinds` needs `since=" in said[0].text and "For example" in said[0].text
+    assert slack.open_views(ALICE) == []
