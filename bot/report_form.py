@@ -208,8 +208,8 @@ class ReportForm:
     def _open_quietly(self, trigger_id: str, user: str, channel: str, report: str, what: str) -> None:
         try:
             self.open(trigger_id, user=user, channel=channel, report=report or None)
-        except SlackApiError as exc:
-            log.warning("%s: the report form did not open: %s", what, exc.response.get("error"))
+        except (SlackApiError, OSError) as exc:
+            log.warning("%s: the report form did not open: %s", what, _why(exc))
 
     def on_run_command(self, cmd: grammar.RunReport, payload: Mapping[str, Any]) -> Reply:
         """`/run-report <report> …`: queued as always, unless a required argument is missing and
@@ -236,8 +236,8 @@ class ReportForm:
         def open_form() -> None:
             try:
                 self.open(trigger_id, user=who.user, channel=who.channel, report=report.name, typed=typed)
-            except SlackApiError as exc:
-                log.warning("the report form did not open: %s", exc.response.get("error"))
+            except (SlackApiError, OSError) as exc:
+                log.warning("the report form did not open: %s", _why(exc))
                 if response_url and refusal:
                     self.web.respond_ephemeral(response_url, refusal)
 
@@ -357,6 +357,13 @@ class ReportForm:
             except SlackApiError as again:
                 log.warning("could not tell %s what the form queued: %s", user, again.response.get("error"))
         reply.run_after(log)
+
+
+def _why(exc: Exception) -> str:
+    """Slack's error code, or the kind of a connection failure: one short line for the log."""
+    if isinstance(exc, SlackApiError):
+        return str(exc.response.get("error"))
+    return type(exc).__name__
 
 
 def _state_values(view: Mapping[str, Any]) -> Mapping[str, Any]:
