@@ -22,6 +22,7 @@ from bot.interactions import register_interactions
 from bot.job_control import install_job_control
 from bot.metrics import ACK_SECONDS
 from bot.publish import Publisher
+from bot.report_form import install_report_form
 from bot.schedule_commands import ScheduleCommands, install_schedule_commands
 from bot.slack_payload import string_at
 from tasks.jobs.records import JobRecords
@@ -72,7 +73,7 @@ def build_app(settings: Settings, handler: CommandHandler | None = None) -> App:
     def on_command(ack: Ack, command: dict[str, Any]) -> None:
         started = time.perf_counter()
         reply = handler.handle(command)
-        ack(text=reply.text)
+        ack(text=reply.text, blocks=reply.blocks)
         ACK_SECONDS.observe(time.perf_counter() - started)
         if reply.after:
             after_ack.run(lambda: reply.run_after(log), "command")
@@ -81,6 +82,7 @@ def build_app(settings: Settings, handler: CommandHandler | None = None) -> App:
     register_interactions(app, control, after_ack)
     # The Home's Pause/Resume/Remove go through the schedule commands' own methods and rules.
     register_home(app, settings, handler, ScheduleCommands(settings, handler), after_ack)
+    install_report_form(app, handler, after_ack, slack)
     return app
 
 

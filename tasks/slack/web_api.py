@@ -65,6 +65,8 @@ METHOD_SCOPES: dict[str, str | None] = {
     "users_info": "users:read",
     "usergroups_users_list": "usergroups:read",
     "views_publish": None,  # the App Home tab; no scope, the Home tab must be on in the manifest
+    "views_open": None,  # a modal, on a trigger_id: interactivity, no scope
+    "views_update": None,
 }
 
 
@@ -220,6 +222,19 @@ class WebApi:
         response = self.client.users_info(user=user)
         tz = (response.get("user") or {}).get("tz")
         return str(tz) if tz else None
+
+    def open_view(self, trigger_id: str, view: dict[str, Any]) -> dict[str, Any]:
+        """`views.open`: `view` as a modal for whoever's `trigger_id` it is (valid 3 s, once);
+        the view as Slack stored it (with its `id` and `hash`)."""
+        response = self.client.views_open(trigger_id=trigger_id, view=view)
+        return dict(response.get("view") or {})
+
+    def update_view(self, view_id: str, view: dict[str, Any], view_hash: str | None = None) -> dict[str, Any]:
+        """`views.update`: the open modal `view_id` shows `view` instead; with `view_hash`,
+        only if nobody changed it since (else `hash_conflict`)."""
+        extra = {"hash": view_hash} if view_hash else {}
+        response = self.client.views_update(view_id=view_id, view=view, **extra)
+        return dict(response.get("view") or {})
 
     def respond_ephemeral(self, response_url: str, text: str) -> bool:
         """`text` to the requester alone through a command's response_url; False if refused."""
