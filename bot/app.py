@@ -22,6 +22,7 @@ from bot.interactions import register_interactions
 from bot.job_control import install_job_control
 from bot.metrics import ACK_SECONDS
 from bot.publish import Publisher
+from bot.report_form import install_report_form
 from bot.schedule_commands import ScheduleCommands, install_schedule_commands
 from bot.schedule_form import ScheduleForm, register_schedule_form
 from bot.slack_payload import string_at
@@ -84,6 +85,7 @@ def build_app(settings: Settings, handler: CommandHandler | None = None) -> App:
     register_schedule_form(app, form, after_ack)
     # The Home's Pause/Resume/Remove go through the schedule commands' own methods and rules.
     register_home(app, settings, handler, ScheduleCommands(settings, handler), after_ack)
+    install_report_form(app, handler, after_ack, slack)
     return app
 
 

@@ -118,6 +118,11 @@ class CommandHandler:
         """Add the handler of a command kind (jobs and schedules plug in their own)."""
         self._handlers[kind] = handler
 
+    def handler_for(self, kind: type) -> Callable[[Any, Mapping[str, Any]], Reply] | None:
+        """The handler of a command kind now, so a feature can wrap it (the report form adds
+        its button to help and opens itself when a report's required arguments are missing)."""
+        return self._handlers.get(kind)
+
     def handle(self, payload: Mapping[str, Any]) -> Reply:
         """Answer one slash command; never raises, so Slack never sees a 500."""
         kind = "unknown"

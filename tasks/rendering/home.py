@@ -35,7 +35,7 @@ from slack_sdk.models.views import View
 
 from tasks.jobs.records import JobRecord
 from tasks.rendering.limits import SECTION_LIMIT
-from tasks.rendering.messages import STATE_ICONS, describe_args
+from tasks.rendering.messages import RUN_FORM_ACTION, SCHEDULE_FORM_ACTION, STATE_ICONS, describe_args
 from tasks.slack.ids import is_channel_id
 from tasks.slack.mrkdwn import code, date_stamp, escape_mrkdwn
 
@@ -62,11 +62,6 @@ HOME_RUN_NOW_ACTION = "home.run_now"
 HOME_PAUSE_ACTION = "home.pause"
 HOME_RESUME_ACTION = "home.resume"
 HOME_REMOVE_ACTION = "home.remove"
-#: The two forms' buttons. The same strings as `bot.report_form.RUN_FORM_ACTION` and
-#: `bot.schedule_form.SCHEDULE_FORM_ACTION` (whose listeners open the forms): `tasks` never
-#: imports `bot`, so the names are kept here too and a test checks the two agree.
-RUN_FORM_ACTION = "report_form.open"
-SCHEDULE_FORM_ACTION = "schedule_form.open"
 
 #: Slack's limit of blocks in a Home tab.
 MAX_BLOCKS = 100

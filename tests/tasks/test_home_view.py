@@ -113,14 +113,6 @@ def test_the_two_form_buttons_open_a_report_and_a_new_schedule() -> None:
     assert "No jobs yet" in section(view, "home_jobs")
 
 
-def test_the_form_action_ids_are_the_forms_own() -> None:
-    """`tasks` cannot import `bot`, so the Home keeps the two ids too: they must agree."""
-    report_form = pytest.importorskip("bot.report_form")
-    schedule_form = pytest.importorskip("bot.schedule_form")
-    assert report_form.RUN_FORM_ACTION == RUN_FORM_ACTION
-    assert schedule_form.SCHEDULE_FORM_ACTION == SCHEDULE_FORM_ACTION
-
-
 def test_a_running_schedule_offers_run_now_pause_edit_and_remove_with_a_confirm() -> None:
     view = home_view([ScheduleRow(schedule(), next_run=NOW + 60)], [], web=WEB)
     assert buttons(view, "home_buttons_s-000001") == [
