@@ -22,7 +22,6 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
-from html import unescape
 from typing import Any
 
 from slack_bolt import Ack, App
@@ -30,18 +29,19 @@ from slack_sdk import WebClient
 
 from bot import replies
 from bot.after_ack import AfterAck
+from bot.argument_inputs import arg_block_id, plain_text, shown_params
 from bot.schedule_commands import ScheduleCommands
 from bot.schedule_form_view import (
     CALLBACK_ID,
     FIELD_PREFIX,
     MAX_ARGS,
-    SCHEDULE_FORM_ACTION,
     FieldError,
     FormContext,
     FormState,
     form_view,
     message_view,
     preview_text,
+    read_args,
     read_state,
     rule_block,
     rule_of,
@@ -50,6 +50,7 @@ from bot.schedule_form_view import (
 from bot.schedule_views import added_text, describe_rule, shown_at, what
 from bot.slack_payload import string_at
 from tasks.errors import UserError
+from tasks.rendering.messages import SCHEDULE_FORM_ACTION
 from tasks.reports import Report
 from tasks.schedules.schedule import (
     DEFAULT_MISFIRE,
@@ -72,8 +73,6 @@ log = logging.getLogger(__name__)
 REPORT_PREFIX = "report:"
 #: Where a refusal of who may do this, or of what cannot be saved, is shown in the form.
 GENERAL_BLOCK = "report"
-
-_MENTION = re.compile(r"<@([A-Z0-9]+)(?:\|[^>]*)?>")
 
 
 @dataclass(frozen=True)
@@ -157,7 +156,7 @@ class ScheduleForm:
             return
         view_id = string_at(body, "view", "id")
         context = FormContext.load(string_at(body, "view", "private_metadata"))
-        state = read_state(_values(body))
+        state = read_state(_values(body), self.commands.registry)
         view = self.render(state, context)
         try:
             self.web_api.update_view(view_id, view, string_at(body, "view", "hash") or None)
@@ -170,23 +169,26 @@ class ScheduleForm:
         """Check and save the form; errors per field, or the view saying what was saved."""
         user = valid_user_id(string_at(body, "user", "id"))
         context = FormContext.load(string_at(body, "view", "private_metadata"))
-        state = read_state(_values(body))
+        values = _values(body)
+        state = read_state(values, self.commands.registry)
         try:
-            return self._save(user, context, state, string_at(body, "trigger_id"))
+            return self._save(user, context, state, values, string_at(body, "trigger_id"))
         except FieldError as exc:
-            return Submitted(errors={exc.block_id: plain(exc.message)})
+            return Submitted(errors={exc.block_id: plain_text(exc.message)})
         except UserError as exc:
-            return Submitted(errors={GENERAL_BLOCK: plain(exc.message)})
+            return Submitted(errors={GENERAL_BLOCK: plain_text(exc.message)})
         except StoreUnavailable as exc:
             log.warning("schedule form: store unavailable: %s", exc)
-            return Submitted(errors={GENERAL_BLOCK: plain(replies.store_down())})
+            return Submitted(errors={GENERAL_BLOCK: plain_text(replies.store_down())})
 
-    def _save(self, user: str, context: FormContext, state: FormState, delivery: str) -> Submitted:
+    def _save(
+        self, user: str, context: FormContext, state: FormState, values: Mapping[str, Any], delivery: str
+    ) -> Submitted:
         before = self.editable(context.schedule_id, user, context.channel) if context.schedule_id else None
         if before is None:
             self.commands.require_admin(user, "add")
         now = self.clock()
-        errors = self.field_errors(state, now)
+        errors = self.field_errors(state, values, now)
         if errors:
             return Submitted(errors=errors)
         report = self.commands.registry.require(state.report)
@@ -230,28 +232,19 @@ class ScheduleForm:
             after=[] if first else self.commands.refresh_homes(user),
         )
 
-    def field_errors(self, state: FormState, now: float) -> dict[str, str]:
+    def field_errors(self, state: FormState, values: Mapping[str, Any], now: float) -> dict[str, str]:
         """What is wrong, field by field, so one submission names every field to fix: the
         report, each argument on its own, the rule (as `schedule add` checks it), the channel."""
-        errors: dict[str, str] = {}
         report = self.commands.registry.get(state.report) if state.report else None
+        errors = read_args(report, values)[1]
         if report is None:
             errors["report"] = "Pick a report."
-        for param in report.params[:MAX_ARGS] if report else ():
-            raw = state.args.get(param.name, "")
-            if not raw and param.required:
-                errors["arg." + param.name] = f"{param.name} is required: {param.placeholder}."
-            elif raw:
-                try:
-                    param.convert(raw)
-                except UserError as exc:
-                    errors["arg." + param.name] = plain(exc.message)
         try:
             self.commands.check_rule(rule_of(state), now)
         except FieldError as exc:
-            errors[exc.block_id] = plain(exc.message)
+            errors[exc.block_id] = plain_text(exc.message)
         except ScheduleError as exc:
-            errors[rule_block(state)] = plain(exc.message)
+            errors[rule_block(state)] = plain_text(exc.message)
         if not state.channel:
             errors["channel"] = "Pick the channel it posts in."
         return errors
@@ -288,24 +281,20 @@ def edited_text(schedule: Schedule, next_run: float | None, command: str) -> str
     return f"{head}; next run {shown_at(next_run, schedule)}."
 
 
-def plain(message: str) -> str:
-    """A user-facing mrkdwn message as the plain text a field's error is shown in."""
-    text = _MENTION.sub(lambda m: "@" + m.group(1), message).replace("`", "")
-    return unescape(text)[:2000]
-
-
 def _report_field(exc: UserError, report: Report) -> str:
     """The field a refusal of the report's check belongs to: the argument it names, if any."""
-    for param in report.params:
+    for param in shown_params(report, MAX_ARGS):
         if code(param.name) in exc.message:
-            return "arg." + param.name
+            return arg_block_id(report.name, param.name)
     return "report"
 
 
-def _values(body: Mapping[str, Any]) -> object:
+def _values(body: Mapping[str, Any]) -> Mapping[str, Any]:
+    """The view's `state.values`, or {} for anything not shaped like them."""
     view = body.get("view")
     state = view.get("state") if isinstance(view, Mapping) else None
-    return state.get("values") if isinstance(state, Mapping) else {}
+    values = state.get("values") if isinstance(state, Mapping) else None
+    return values if isinstance(values, Mapping) else {}
 
 
 #: The app's form, once `register_schedule_form` installed it: what `open_schedule_form` opens
@@ -387,7 +376,7 @@ def register_schedule_form(app: App, form: ScheduleForm, after_ack: AfterAck) ->
             submitted = form.submit(body)
         except Exception:
             log.exception("schedule form submission failed")
-            ack(response_action="errors", errors={GENERAL_BLOCK: plain(replies.SORRY)})
+            ack(response_action="errors", errors={GENERAL_BLOCK: plain_text(replies.SORRY)})
             return
         if submitted.errors:
             ack(response_action="errors", errors=submitted.errors)

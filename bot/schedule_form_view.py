@@ -13,6 +13,7 @@ the field that is wrong.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import re
 from collections.abc import Mapping, Sequence
@@ -37,9 +38,10 @@ from slack_sdk.models.blocks.basic_components import DispatchActionConfig
 from slack_sdk.models.blocks.block_elements import CheckboxesElement, NumberInputElement, TimePickerElement
 from slack_sdk.models.views import View
 
+from bot.argument_inputs import VALUE_ACTION, arg_block_id, argument_block, shown_params, typed_args
 from bot.slack_payload import string_at
 from tasks.errors import UserError
-from tasks.reports import Report
+from tasks.reports import Registry, Report
 from tasks.schedules.preview import preview_runs
 from tasks.schedules.schedule import (
     CRON_EXAMPLE,
@@ -54,9 +56,6 @@ from tasks.schedules.schedule import (
 from tasks.slack.ids import valid_channel_id
 from tasks.slack.mrkdwn import escape_mrkdwn
 
-#: A button with this action_id opens the form (`bot.schedule_form`): its value is "" for a new
-#: schedule, "report:<name>" to start with that report, or the id of a schedule to edit.
-SCHEDULE_FORM_ACTION = "schedule_form.open"
 #: The modal's callback_id: its view_submission comes back to `bot.schedule_form` under it.
 CALLBACK_ID = "schedule_form"
 #: Every field's action_id starts with this, so one listener redraws the form on any change.
@@ -107,8 +106,9 @@ COMMON_ZONES = (
 )
 #: The longest text a field keeps (a cron rule, an argument's value): longer is not typed by hand.
 MAX_FIELD = 500
-#: Arguments drawn as inputs; a report with more is scheduled with the typed command.
-MAX_ARGS = 40
+#: Arguments drawn as inputs (the rest of the 100 blocks a modal holds is the form's own);
+#: a report with more is scheduled with the typed command.
+MAX_ARGS = 80
 #: Reports offered in the report select (Slack's limit for a static select).
 MAX_REPORTS = 100
 
@@ -262,10 +262,13 @@ def _weekday_set(text: str) -> tuple[str, ...] | None:
 # -- reading the form ---------------------------------------------------------------------------
 
 
-def read_state(values: object) -> FormState:
-    """The form's fields from `view.state.values` (untrusted: read with `string_at`, capped)."""
+def read_state(values: object, registry: Registry | None = None) -> FormState:
+    """The form's fields from `view.state.values` (untrusted: read with `string_at`, capped);
+    the arguments are read for the picked report, if `registry` has it."""
     if not isinstance(values, Mapping):
         values = {}
+    report_name = string_at(values, "report", FIELD_PREFIX + "report", "selected_option", "value")[:100]
+    report = registry.get(report_name) if registry is not None and report_name else None
 
     def text(block: str, key: str = "value") -> str:
         return string_at(values, block, FIELD_PREFIX + block, key)[:MAX_FIELD]
@@ -273,8 +276,8 @@ def read_state(values: object) -> FormState:
     picked = _selected(values, "weekdays")
     defaults = FormState()
     return FormState(
-        report=string_at(values, "report", FIELD_PREFIX + "report", "selected_option", "value")[:100],
-        args=read_args(values),
+        report=report_name,
+        args=read_args(report, values)[0],
         kind=string_at(values, "kind", FIELD_PREFIX + "kind", "selected_option", "value") or defaults.kind,
         every_n=text("every_n") or defaults.every_n,
         every_unit=string_at(values, "every_unit", FIELD_PREFIX + "every_unit", "selected_option", "value")
@@ -287,21 +290,6 @@ def read_state(values: object) -> FormState:
             string_at(values, "channel", FIELD_PREFIX + "channel", "selected_conversation")
         ),
     )
-
-
-def read_args(values: Mapping[Any, Any]) -> dict[str, str]:
-    """The arguments entered in `argument_inputs`' fields, as the text the command takes (an
-    empty field is left out, so the argument's default applies). Pairs with `argument_inputs`."""
-    args: dict[str, str] = {}
-    for block in values:
-        if isinstance(block, str) and block.startswith("arg.") and len(args) < MAX_ARGS:
-            action = FIELD_PREFIX + block
-            raw = string_at(values, block, action, "value") or string_at(
-                values, block, action, "selected_option", "value"
-            )
-            if raw:
-                args[block[4:]] = raw[:MAX_FIELD]
-    return args
 
 
 def _selected(values: Mapping[Any, Any], block: str) -> list[str] | None:
@@ -407,45 +395,40 @@ def message_view(title: str, text: str) -> dict[str, Any]:
 
 
 def argument_inputs(report: Report, args: Mapping[str, str]) -> list[Block]:
-    """One input per argument of `report`, filled from `args` or its default.
-
-    Minimal on purpose: a select for a choice or a yes/no, text for the rest (a date stays text,
-    so a schedule can say `today-7d`). Swap for `bot.report_form`'s builder when it is merged.
-    """
+    """One input per argument of `report`, filled from `args` or its default, drawn by the report
+    form's builder (`bot.argument_inputs`) so both forms show an argument alike; except a date,
+    which stays text here: a schedule's `today-7d` must count from each run's day, not freeze
+    into the date a date picker would hold."""
     inputs: list[Block] = []
-    for param in report.params[:MAX_ARGS]:
-        block = "arg." + param.name
-        current = args.get(param.name)
-        if current is None and param.default is not None:
-            current = str(param.default).lower() if isinstance(param.default, bool) else str(param.default)
-        if param.kind in ("choice", "bool"):
-            choices = (
-                {c: c for c in param.choices or ()}
-                if param.kind == "choice"
-                else {"true": "yes", "false": "no"}
-            )
-            element: Any = StaticSelectElement(
-                action_id=FIELD_PREFIX + block,
-                options=_options(choices),
-                initial_option=_option(current or "", choices),
-            )
-        else:
-            element = PlainTextInputElement(
-                action_id=FIELD_PREFIX + block,
-                initial_value=(current or "")[:MAX_FIELD] or None,
-                placeholder=param.placeholder[:150],
-                max_length=MAX_FIELD,
-            )
+    for param in shown_params(report, MAX_ARGS):
+        if param.kind != "date":
+            inputs.append(argument_block(report, param, typed=args.get(param.name)))
+            continue
+        default = param.default.isoformat() if isinstance(param.default, dt.date) else param.default
+        current = args.get(param.name) or (str(default) if default else None)
         inputs.append(
             InputBlock(
-                block_id=block,
+                block_id=arg_block_id(report.name, param.name),
                 label=param.name,
-                element=element,
-                hint=param.describe()[:2000],
+                element=PlainTextInputElement(
+                    action_id=VALUE_ACTION,
+                    initial_value=current[:MAX_FIELD] if current else None,
+                    placeholder="today-7d, yesterday or 2024-05-01",
+                    max_length=MAX_FIELD,
+                ),
+                hint=f"{param.describe()}. today, yesterday and today-7d count from each run's day."[:2000],
                 optional=not param.required,
             )
         )
     return inputs
+
+
+def read_args(report: Report | None, values: Mapping[Any, Any]) -> tuple[dict[str, str], dict[str, str]]:
+    """(the arguments entered in `argument_inputs`' fields, as the text the command takes; what
+    is wrong with them, by block) — the report form's reading, `bot.argument_inputs.typed_args`."""
+    if report is None:
+        return {}, {}
+    return typed_args(report, values)
 
 
 def _report_input(state: FormState, reports: Sequence[Report]) -> InputBlock:

@@ -11,9 +11,8 @@ from datetime import UTC, datetime
 from slack_sdk.models.blocks import ActionsBlock, ButtonElement, MarkdownTextObject, SectionBlock
 
 from bot.paging import Page, fit_lines
-from bot.schedule_form_view import SCHEDULE_FORM_ACTION
 from tasks.jobs.records import JobRecord
-from tasks.rendering.messages import STATE_ICONS, describe_args
+from tasks.rendering.messages import SCHEDULE_FORM_ACTION, STATE_ICONS, describe_args
 from tasks.schedules.schedule import CRON_EXAMPLE, RunState, Schedule
 from tasks.slack.mrkdwn import code, date_stamp, escape_mrkdwn
 

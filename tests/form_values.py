@@ -16,12 +16,14 @@ def values_of(view: dict[str, Any], **changes: dict[str, Any] | None) -> dict[st
     `__` for `.`, → the element's state, e.g. `{"value": "7"}`) on top; None empties a field."""
     values: dict[str, Any] = {}
     actions: dict[str, str] = {}
+    kinds: dict[str, str] = {}
     for block in view["blocks"]:
         if block["type"] != "input":
             continue
         element = block["element"]
         kind = element["type"]
         actions[block["block_id"]] = element["action_id"]
+        kinds[block["block_id"]] = kind
         state: dict[str, Any] = {"type": kind}
         if kind in ("static_select", "radio_buttons"):
             state["selected_option"] = element.get("initial_option")
@@ -43,7 +45,7 @@ def values_of(view: dict[str, Any], **changes: dict[str, Any] | None) -> dict[st
             or next(iter(values.get(block_id, {})), "")
             or f"schedule_form.field.{block_id}"
         )
-        values[block_id] = {action: {"type": "changed", **(change or {})}}
+        values[block_id] = {action: {"type": kinds.get(block_id, "changed"), **(change or {})}}
     return values
 
 

@@ -68,8 +68,6 @@ METHOD_SCOPES: dict[str, str | None] = {
     "views_update": None,
     "views_push": None,
     "views_publish": None,  # the App Home tab; no scope, the Home tab must be on in the manifest
-    "views_open": None,  # a modal, on a trigger_id: interactivity, no scope
-    "views_update": None,
 }
 
 

@@ -86,7 +86,7 @@ def test_a_schedule_made_with_the_form_is_listed_and_fired_by_beat(
     form = top_view(slack, ADMIN, "Pick a report", "the new schedule form")
     assert form["title"]["text"] == "New schedule"
     change(slack, form, "report", {"type": "static_select", **option("echo")})
-    form = top_view(slack, ADMIN, "arg.text", "the form redrawn with echo's argument")
+    form = top_view(slack, ADMIN, "arg:echo:text", "the form redrawn with echo's argument")
     change(slack, form, "kind", {"type": "radio_buttons", **option("every")})
     form = top_view(slack, ADMIN, "every_n", "the form redrawn with the interval's fields")
     change(slack, form, "every_n", {"type": "number_input", "value": "5"})
@@ -101,7 +101,7 @@ def test_a_schedule_made_with_the_form_is_listed_and_fired_by_beat(
     )
 
     values = values_of(
-        form, arg__text={"value": "from the form"}, every_n={"value": "5"}, every_unit=option("s")
+        form, **{"arg:echo:text": {"value": "from the form"}}, every_n={"value": "5"}, every_unit=option("s")
     )
     ack = slack.submit_view(form["id"], values, user=ADMIN)
     assert ack.ok, ack
@@ -126,7 +126,7 @@ def test_editing_in_the_form_changes_the_rule_under_the_same_id(slack, schedule_
     click(slack, channel, schedule_id)
     form = top_view(slack, ADMIN, "every_n", "the edit form")
     assert form["title"]["text"] == "Edit schedule"
-    assert blocks_of(form)["arg.text"]["element"]["initial_value"] == "hi"
+    assert blocks_of(form)["arg:echo:text"]["element"]["initial_value"] == "hi"
     change(slack, form, "kind", {"type": "radio_buttons", **option("cron")})
     form = top_view(slack, ADMIN, "Cron rule", "the form redrawn with the cron field")
 
@@ -141,7 +141,7 @@ def test_editing_in_the_form_changes_the_rule_under_the_same_id(slack, schedule_
 def test_each_wrong_field_is_named_under_it_and_nothing_is_saved(slack, schedule_bot, no_schedules):
     channel = "C0FORMBAD"
     click(slack, channel, "report:echo")
-    form = top_view(slack, ADMIN, "arg.text", "the form, echo picked")
+    form = top_view(slack, ADMIN, "arg:echo:text", "the form, echo picked")
     change(slack, form, "kind", {"type": "radio_buttons", **option("cron")})
     form = top_view(slack, ADMIN, "Cron rule", "the form redrawn with the cron field")
     change(slack, form, "cron", {"type": "plain_text_input", "value": "61 * * * *"})
@@ -168,7 +168,7 @@ def test_someone_not_an_admin_is_refused_where_admins_are_set(slack, schedule_bo
 def test_over_socket_mode_the_same_form_refuses_a_wrong_field_then_saves(slack, socket_bot, no_schedules):
     channel, user = "C0FORMSOCK", "U0BOB"  # the session's socket bot has no admins: anyone may
     click(slack, channel, "report:echo", user=user, mode="socket")
-    form = top_view(slack, user, "arg.text", "the form over Socket Mode")
+    form = top_view(slack, user, "arg:echo:text", "the form over Socket Mode")
     change(slack, form, "kind", {"type": "radio_buttons", **option("cron")}, user=user, mode="socket")
     form = top_view(slack, user, "Cron rule", "the form redrawn over Socket Mode")
 
