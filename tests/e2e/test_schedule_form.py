@@ -219,3 +219,38 @@ def test_edit_in_the_app_home_opens_the_same_form_and_saving_updates_the_home(
         )
     finally:
         redis.Redis.from_url(REDIS_URL).delete(f"{REDIS_PREFIX}home:opened:{ADMIN}")
+
+
+def test_schedule_in_the_report_form_stacks_the_schedule_form_on_it_with_that_report(
+    slack, schedule_bot, no_schedules
+):
+    channel = "C0FORMSTACK"
+    ack = slack.send_interaction(
+        {
+            "type": "block_actions",
+            "user": {"id": ADMIN},
+            "channel": {"id": channel},
+            "actions": [
+                {"type": "button", "action_id": "report_form.open", "value": "echo", "block_id": "b"}
+            ],
+        }
+    )
+    assert ack.ok, ack
+    report_form = top_view(slack, ADMIN, "Schedule…", "the report form at echo")
+    button_block = next(
+        b["block_id"] for b in report_form["blocks"] if FORM_ACTION in str(b) and b["type"] == "actions"
+    )
+
+    clicked = slack.view_action(report_form["id"], button_block, FORM_ACTION, "report:echo", user=ADMIN)
+
+    assert clicked.ok, clicked
+    stack = slack.wait_for(
+        lambda: next((views for views in [slack.open_views(ADMIN)] if len(views) == 2), None),
+        timeout=10,
+        message="the schedule form pushed over the report form",
+    )
+    form = stack[1]
+    assert stack[0]["id"] == report_form["id"]
+    assert form["title"]["text"] == "New schedule"
+    assert blocks_of(form)["report"]["element"]["initial_option"]["value"] == "echo"
+    assert blocks_of(form)["channel"]["element"].get("initial_conversation") is None  # to be picked
