@@ -76,7 +76,12 @@ def test_a_digest_is_its_result_then_how_it_went_within_the_block_limit() -> Non
     line = blocks[-2]["elements"][0]["text"]
     assert "schedule `s-&lt;x&gt;`" in line and "succeeded in 250 ms" in line and "job `5e1d0c2b`" in line
     assert "&lt;!channel&gt;" in line and "<!channel>" not in str(blocks)
-    assert blocks[-1]["elements"][0]["text"]["text"] == "Run again"
+    assert [o["text"]["text"] for o in blocks[-1]["elements"][0]["options"]] == [
+        "Run now",
+        "Pause",
+        "Edit",
+        "Remove…",
+    ]
     assert len(rendered.text) <= TEXT_LIMIT and rendered.text.startswith(
         "echo (schedule s-&lt;x&gt;, succeeded in 250 ms): "
     )
