@@ -16,15 +16,18 @@ from slack_bolt import Ack, App, BoltRequest
 from slack_bolt.error import BoltUnhandledRequestError
 
 from bot.after_ack import AfterAck
+from bot.channel_events import register_channel_events
 from bot.commands import CommandHandler
+from bot.digest_menu import install_digest_menu
 from bot.interactions import register_interactions
 from bot.job_control import install_job_control
 from bot.metrics import ACK_SECONDS
 from bot.publish import Publisher
-from bot.schedule_commands import install_schedule_commands
+from bot.schedule_commands import ScheduleCommands, install_schedule_commands
 from bot.slack_payload import string_at
 from tasks.jobs.records import JobRecords
 from tasks.reports import Registry, load_reports
+from tasks.schedules.self_pause import SelfPause
 from tasks.settings import Settings
 from tasks.slack.posting import Poster
 from tasks.slack.web_api import SlackUnreachable, WebApi
@@ -78,6 +81,8 @@ def build_app(settings: Settings, handler: CommandHandler | None = None) -> App:
 
     control = install_job_control(handler, settings, Poster(slack), handler.publisher.app)
     register_interactions(app, control, after_ack)
+    install_digest_menu(app, handler, ScheduleCommands(settings, handler), slack, after_ack)
+    register_channel_events(app, SelfPause(settings, handler.records.store, slack), after_ack)
     return app
 
 

@@ -34,6 +34,10 @@ log = logging.getLogger(__name__)
 FAILURE_COUNT_TTL = 30 * 86400
 
 # The errors of a post that no retry fixes, and the reason a schedule then pauses with.
+CHANNEL_ARCHIVED_REASON = "its channel was archived"
+BOT_REMOVED_REASON = "I was removed from its channel"
+UNINSTALLED_REASON = "the app was uninstalled from the workspace"
+TOKEN_REVOKED_REASON = "the app's token was revoked"
 CHANNEL_GONE_REASONS = {
     "channel_not_found": "I cannot see its channel any more (deleted, or private without me)",
     "is_archived": "its channel is archived",
@@ -88,6 +92,22 @@ class SelfPause:
         if reason is None:
             return None
         return self.pause(schedule_id, reason, tell_channel=False, can_tell=error not in LOST_ACCESS_ERRORS)
+
+    def pause_channel(self, channel: str, reason: str) -> list[Schedule]:
+        """Pause every schedule that posts in `channel` (archived, or the bot removed from it),
+        telling each creator by DM; the channel itself cannot be posted in. Returns those paused."""
+        mine = [s for s in self.schedules.all() if s.channel == channel and not s.paused]
+        return [p for s in mine if (p := self.pause(s.id, reason, tell_channel=False)) is not None]
+
+    def pause_all(self, reason: str) -> list[Schedule]:
+        """Pause every schedule (the app uninstalled, its token revoked); nobody can be told
+        with a token that no longer works, so the log says it. Returns those paused."""
+        running = [s for s in self.schedules.all() if not s.paused]
+        return [
+            p
+            for s in running
+            if (p := self.pause(s.id, reason, tell_channel=False, can_tell=False)) is not None
+        ]
 
     def pause(
         self, schedule_id: str, reason: str, *, tell_channel: bool, can_tell: bool = True
