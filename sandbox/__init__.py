@@ -12,6 +12,9 @@ The modules, each with one concern:
 - ``web_api``: the bot calling Slack: Web API methods, ``response_url``, file uploads.
 - ``socket_mode``: the Socket Mode WebSocket: connections, envelopes and their acks.
 - ``delivery``: Slack calling the bot: signed commands and interactions, over HTTP or Socket Mode.
+- ``views``: modals and Home tabs: trigger ids, each user's modal stack, Slack's view rules.
+- ``view_delivery``: Slack calling the bot from views: submissions, clicks in a modal or the Home
+  tab, shortcuts, and Events API events.
 - ``page``: the browser page's routes, and the JSON snapshot of the workspace it shows.
 - ``server``: ``FakeSlack``, the one aiohttp server that composes them, its start and stop.
 - ``loop``: the server's event loop in a thread of its own, for synchronous callers.

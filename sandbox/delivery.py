@@ -12,7 +12,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import random
 import secrets
 import socket
 import threading
@@ -26,6 +25,7 @@ from typing import Any
 
 from sandbox.socket_mode import SocketMode
 from sandbox.state import APP_ID, TEAM_DOMAIN, TEAM_ID, ApiError, Workspace
+from sandbox.views import Views
 
 #: How long the page holds a command while the bot is still starting (`Delivery.hold`).
 BOT_START_SECONDS = 30.0
@@ -63,6 +63,7 @@ class Delivery:
     def __init__(
         self,
         workspace: Workspace,
+        views: Views,
         sockets: SocketMode,
         base_url: Callable[[], str],
         signing_secret: str,
@@ -70,6 +71,7 @@ class Delivery:
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.workspace = workspace
+        self.views = views  # mints the trigger_id each delivery carries
         self.sockets = sockets
         self.base_url = base_url
         self.signing_secret = signing_secret
@@ -134,7 +136,7 @@ class Delivery:
             "api_app_id": APP_ID,
             "is_enterprise_install": "false",
             "response_url": f"{self.base_url()}response/{ru.id}",
-            "trigger_id": _trigger_id(),
+            "trigger_id": self.views.mint_trigger(u.id),
         }
 
         def record(resp: CommandResponse) -> None:
@@ -174,7 +176,10 @@ class Delivery:
         p.setdefault("team", {"id": TEAM_ID, "domain": TEAM_DOMAIN})
         p.setdefault("api_app_id", APP_ID)
         p.setdefault("token", "fake-verification-token")
-        p.setdefault("trigger_id", _trigger_id())
+        if "trigger_id" in p:  # a test's own trigger_id works like a minted one
+            self.views.remember_trigger(str(p["trigger_id"]), u.id)
+        else:
+            p["trigger_id"] = self.views.mint_trigger(u.id)
         p.setdefault("is_enterprise_install", False)
         message_ts = (p.get("message") or {}).get("ts") or (p.get("container") or {}).get("message_ts")
         if "response_url" not in p:
@@ -197,27 +202,44 @@ class Delivery:
         timeout: float,
         record: Callable[[CommandResponse], None] | None = None,
         socket_payload: dict[str, Any] | None = None,
+        json_body: bool = False,
+        retry: tuple[int, str] | None = None,
     ) -> CommandResponse:
         """Send one request Slack -> bot and time the ack; ``record`` shows the result to the user.
+
+        ``json_body`` sends ``socket_payload`` as a JSON body (an event) rather than ``form``;
+        ``retry`` = (attempt, reason) marks a redelivery (``X-Slack-Retry-*`` / envelope fields).
 
         A Socket Mode ack is recorded the moment it arrives; a failed delivery and an HTTP ack,
         once the delivery is over.
         """
         record = record or (lambda resp: None)
         if mode == "socket":
-            envelope = {
+            envelope: dict[str, Any] = {
                 "envelope_id": secrets.token_hex(16),
                 "type": envelope_type,
                 "payload": socket_payload if socket_payload is not None else form,
                 "accepts_response_payload": accepts_response_payload,
             }
+            if retry is not None:
+                envelope.update(retry_attempt=retry[0], retry_reason=retry[1])
             resp = self._over_socket(envelope, timeout, record)
             if resp.error:
                 record(resp)
             return resp
         if mode != "http":
             raise ValueError(f"mode must be 'http' or 'socket', not {mode!r}")
-        resp = self._over_http(form, timestamp, secret, headers, timeout)
+        if json_body:
+            raw, content_type = json.dumps(socket_payload).encode(), "application/json"
+        else:
+            raw, content_type = urllib.parse.urlencode(form).encode(), "application/x-www-form-urlencoded"
+        if retry is not None:
+            headers = {
+                "X-Slack-Retry-Num": str(retry[0]),
+                "X-Slack-Retry-Reason": retry[1],
+                **(headers or {}),
+            }
+        resp = self._over_http(raw, content_type, timestamp, secret, headers, timeout)
         record(resp)
         return resp
 
@@ -240,20 +262,20 @@ class Delivery:
 
     def _over_http(
         self,
-        form: dict[str, str],
+        raw: bytes,
+        content_type: str,
         timestamp: int | str | None,
         secret: str | None,
         headers: dict[str, str | None] | None,
         timeout: float,
     ) -> CommandResponse:
-        """POST the signed form to ``bot_url``, as Slack does in HTTP mode."""
+        """POST the signed body to ``bot_url``, as Slack does in HTTP mode."""
         started = time.monotonic()
         if not self.bot_url:
             raise RuntimeError("set FakeSlack.bot_url before sending HTTP-mode requests")
-        raw = urllib.parse.urlencode(form).encode()
         ts = str(int(self.clock()) if timestamp is None else timestamp)
         all_headers: dict[str, str | None] = {
-            "Content-Type": "application/x-www-form-urlencoded",
+            "Content-Type": content_type,
             "User-Agent": "Slackbot 1.0 (+https://api.slack.com/robots)",
             "X-Slack-Request-Timestamp": ts,
             "X-Slack-Signature": sign(secret if secret is not None else self.signing_secret, ts, raw),
@@ -344,12 +366,6 @@ def sign(secret: str, timestamp: str | int, body: bytes) -> str:
     (api.slack.com/authentication/verifying-requests-from-slack)."""
     base = b"v0:" + str(timestamp).encode() + b":" + body
     return "v0=" + hmac.new(secret.encode(), base, hashlib.sha256).hexdigest()
-
-
-def _trigger_id() -> str:
-    return (
-        f"{random.randint(10**12, 10**13 - 1)}.{random.randint(10**11, 10**12 - 1)}.{secrets.token_hex(16)}"
-    )
 
 
 def _parse_ack_body(content_type: str, data: bytes) -> dict[str, Any] | str | None:

@@ -37,6 +37,8 @@ from sandbox.state import (
     Workspace,
 )
 from sandbox.tls import Certificate
+from sandbox.view_delivery import ViewDelivery
+from sandbox.views import Views
 from sandbox.web_api import WebApi
 
 T = TypeVar("T")
@@ -79,8 +81,12 @@ class FakeSlack:
             return self.base_url
 
         self._sockets = SocketMode(self.workspace, self._loop, base_url, clock)
-        self._web_api = WebApi(self.workspace, bot_token, app_token, base_url, self._sockets)
-        self._delivery = Delivery(self.workspace, self._sockets, base_url, signing_secret, bot_url, clock)
+        self.views = Views(self.workspace)  # modals, Home tabs, trigger ids
+        self._web_api = WebApi(self.workspace, bot_token, app_token, base_url, self._sockets, self.views)
+        self._delivery = Delivery(
+            self.workspace, self.views, self._sockets, base_url, signing_secret, bot_url, clock
+        )
+        self._views = ViewDelivery(self._delivery)
 
     @property
     def bot_url(self) -> str | None:
@@ -222,7 +228,7 @@ class FakeSlack:
         return self.workspace.requests(method)
 
     def dump(self) -> str:
-        return self.workspace.dump()
+        return self.workspace.dump() + "\n" + self.views.dump()
 
     def wait_for(
         self, predicate: Callable[[], T], timeout: float = 10.0, interval: float = 0.02, message: str = ""
@@ -307,3 +313,102 @@ class FakeSlack:
     def _deliver(self, *args: Any, **kwargs: Any) -> CommandResponse:
         """``Delivery.deliver``: a raw payload, for tests that replay one delivery as Slack does."""
         return self._delivery.deliver(*args, **kwargs)
+
+    # ------------------------------------------- modals, Home tab, events
+
+    def open_views(self, user: str = "U0ALICE") -> list[dict[str, Any]]:
+        """``user``'s open modal stack, root first: each view as Slack returns it (``id``, ``hash``,
+        ``blocks``, ``private_metadata``, ``callback_id``, ``state``, ...) plus ``errors``, the
+        last ``response_action: errors`` map ({} if none; ``{"": code}`` if Slack refused the ack)."""
+        return self.views.stack(user)
+
+    def home(self, user: str) -> dict[str, Any] | None:
+        """The last Home view published for ``user`` (``views.publish``), or None."""
+        return self.views.home(user)
+
+    def submit_view(
+        self,
+        view_id: str,
+        values: dict[str, Any],
+        *,
+        user: str = "U0ALICE",
+        mode: str = "http",
+        timeout: float = ACK_TIMEOUT_SECONDS,
+    ) -> CommandResponse:
+        """Submit a modal: a signed ``view_submission`` with ``view.state.values`` = ``values``
+        (``{block_id: {action_id: {"type": ..., "value"|"selected_date"|...: ...}}}``); the ack's
+        ``response_action`` is applied (errors / update / push / clear; an empty ack closes the
+        view and any above it). A failed delivery leaves the view open with ``errors`` =
+        ``{"": <delivery error>}``. Returns the ack."""
+        return self._views.submit_view(view_id, values, user=user, mode=mode, timeout=timeout)
+
+    def view_action(
+        self,
+        view_id: str,
+        block_id: str,
+        action_id: str,
+        state: dict[str, Any] | str,
+        *,
+        user: str = "U0ALICE",
+        values: dict[str, Any] | None = None,
+        mode: str | None = None,
+        timeout: float = ACK_TIMEOUT_SECONDS,
+    ) -> CommandResponse:
+        """A ``block_actions`` from inside a modal (see ``ViewDelivery.view_action``): ``state`` is
+        the action's fields (``{"type": "static_select", "selected_option": {...}}``) or, as a
+        string, the value of the element under ``action_id``. ``mode`` defaults to HTTP when
+        ``bot_url`` is set, else Socket Mode."""
+        return self._views.view_action(
+            view_id, block_id, action_id, state, user=user, values=values, mode=mode, timeout=timeout
+        )
+
+    def home_action(
+        self, user: str, action_id: str, value: str, *, mode: str | None = None
+    ) -> CommandResponse:
+        """A click in ``user``'s Home tab on the element ``action_id`` (a button's value, or the
+        option value of an overflow / select)."""
+        return self._views.home_action(user, action_id, value, mode=mode)
+
+    def close_view(
+        self, view_id: str, *, user: str = "U0ALICE", mode: str | None = None
+    ) -> CommandResponse | None:
+        """The user closes a modal (X / Cancel): it and the views above it go; if the view set
+        ``notify_on_close``, a ``view_closed`` is sent and its ack returned (else None)."""
+        return self._views.close_view(view_id, user=user, mode=mode)
+
+    def send_shortcut(
+        self,
+        callback_id: str,
+        *,
+        user: str = "U0ALICE",
+        mode: str = "http",
+        timeout: float = ACK_TIMEOUT_SECONDS,
+    ) -> CommandResponse:
+        """A global shortcut (``type: shortcut``), with a fresh trigger_id; returns the ack."""
+        return self._views.send_shortcut(callback_id, user=user, mode=mode, timeout=timeout)
+
+    def send_event(
+        self,
+        event: dict[str, Any],
+        *,
+        mode: str = "http",
+        retry: tuple[int, str] | None = None,
+        timeout: float = ACK_TIMEOUT_SECONDS,
+    ) -> CommandResponse:
+        """An Events API ``event_callback`` (signed JSON to ``bot_url``, or an ``events_api``
+        envelope); ``retry=(n, reason)`` marks a redelivery. Returns the ack."""
+        return self._views.send_event(event, mode=mode, retry=retry, timeout=timeout)
+
+    def open_home(self, user: str, *, mode: str | None = None) -> CommandResponse:
+        """``user`` opens the Home tab: ``app_home_opened`` (tab "home")."""
+        return self._views.open_home(user, mode=mode)
+
+    def archive_channel(
+        self, channel: str, *, user: str = "U0ALICE", mode: str | None = None
+    ) -> CommandResponse:
+        """Archive ``channel`` (postMessage → ``is_archived``) and send ``channel_archive``."""
+        return self._views.archive_channel(channel, user=user, mode=mode)
+
+    def remove_bot(self, channel: str, *, actor: str = "U0ALICE", mode: str | None = None) -> CommandResponse:
+        """Remove the bot from ``channel`` (postMessage → ``not_in_channel``) and send ``channel_left``."""
+        return self._views.remove_bot(channel, actor=actor, mode=mode)

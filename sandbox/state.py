@@ -274,8 +274,9 @@ def parse_blocks(raw: Any) -> list[dict[str, Any]] | None:
     return raw
 
 
-def validate_blocks(blocks: list[dict[str, Any]] | None) -> None:
-    """Enforce the Block Kit limits above; raise ``invalid_blocks``.
+def validate_blocks(blocks: list[dict[str, Any]] | None, max_blocks: int = MAX_BLOCKS) -> None:
+    """Enforce the Block Kit limits above; raise ``invalid_blocks``. A message holds
+    ``MAX_BLOCKS`` blocks; a modal or Home view passes its own limit (100).
 
     Details go in ``response_metadata.messages`` in Slack's own style, so a
     bot that logs them gets something useful.
@@ -283,8 +284,8 @@ def validate_blocks(blocks: list[dict[str, Any]] | None) -> None:
     if not blocks:
         return
     problems: list[str] = []
-    if len(blocks) > MAX_BLOCKS:
-        problems.append(f"[ERROR] no more than {MAX_BLOCKS} items allowed [json-pointer:/blocks]")
+    if len(blocks) > max_blocks:
+        problems.append(f"[ERROR] no more than {max_blocks} items allowed [json-pointer:/blocks]")
     for i, block in enumerate(blocks):
         where = f"/blocks/{i}"
         kind = block.get("type")
@@ -415,6 +416,20 @@ class Workspace:
         if not ch.member:
             raise ApiError("not_in_channel")
         return ch
+
+    def archive_channel(self, channel_id: str) -> Channel:
+        """The channel is archived: posting to it answers ``is_archived`` from now on."""
+        with self._lock:
+            ch = self.channel(channel_id)
+            ch.archived = True
+            return replace(ch)
+
+    def remove_bot(self, channel_id: str) -> Channel:
+        """The bot is no longer a member: posting answers ``not_in_channel`` from now on."""
+        with self._lock:
+            ch = self.channel(channel_id)
+            ch.member = False
+            return replace(ch)
 
     def set_user(self, user_id: str, *, name: str | None = None, tz: str = DEFAULT_TZ) -> None:
         with self._lock:

@@ -30,6 +30,7 @@ from sandbox.state import (
     Fault,
     Workspace,
 )
+from sandbox.views import Views
 
 Params = dict[str, Any]
 Answer = tuple[int, Any, dict[str, str]]  # HTTP status, JSON body (or text), extra headers
@@ -49,8 +50,10 @@ class WebApi:
         app_token: str,
         base_url: Callable[[], str],
         sockets: SocketMode,
+        views: Views,
     ) -> None:
         self.workspace = workspace
+        self.views = views
         self.bot_token = bot_token
         self.app_token = app_token
         self.base_url = base_url
@@ -66,6 +69,11 @@ class WebApi:
             "users.info": self._users_info,
             "usergroups.users.list": self._usergroups_users_list,
             "apps.connections.open": self._apps_connections_open,
+            "conversations.info": self._conversations_info,
+            "views.open": self._views_open,
+            "views.push": self._views_push,
+            "views.update": self._views_update,
+            "views.publish": self._views_publish,
         }
 
     def add_routes(self, app: web.Application) -> None:
@@ -187,6 +195,41 @@ class WebApi:
 
     def _usergroups_users_list(self, p: Params) -> Params:
         return {"users": self.workspace.usergroup_members(str(p.get("usergroup") or ""))}
+
+    def _conversations_info(self, p: Params) -> Params:
+        """The channel's name and whether it is archived / has the bot, as Slack's channel object."""
+        channel_id = str(p.get("channel") or "")
+        if not channel_id:
+            raise ApiError("channel_not_found")
+        ch = self.workspace.channel(channel_id)
+        return {
+            "channel": {
+                "id": ch.id,
+                "name": ch.name,
+                "is_channel": ch.id.startswith("C"),
+                "is_group": ch.id.startswith("G"),
+                "is_im": ch.id.startswith("D"),
+                "is_private": ch.id.startswith("G"),
+                "is_archived": ch.archived,
+                "is_member": ch.member,
+                "context_team_id": TEAM_ID,
+            }
+        }
+
+    # views.*: the rules live in sandbox.views; ``view`` arrives as JSON text (form) or a dict.
+
+    def _views_open(self, p: Params) -> Params:
+        return {"view": self.views.open(p.get("trigger_id") or p.get("interactivity_pointer"), p.get("view"))}
+
+    def _views_push(self, p: Params) -> Params:
+        return {"view": self.views.push(p.get("trigger_id") or p.get("interactivity_pointer"), p.get("view"))}
+
+    def _views_update(self, p: Params) -> Params:
+        view = self.views.update(p.get("view_id"), p.get("external_id"), p.get("hash"), p.get("view"))
+        return {"view": view}
+
+    def _views_publish(self, p: Params) -> Params:
+        return {"view": self.views.publish(p.get("user_id"), p.get("hash"), p.get("view"))}
 
     def _apps_connections_open(self, p: Params) -> Params:
         return {"url": self.sockets.open_url()}
