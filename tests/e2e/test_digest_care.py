@@ -139,6 +139,7 @@ def test_a_digest_that_keeps_failing_says_so_each_time_then_pauses_itself_once(s
     assert f"schedule resume {schedule_id}" in notice.text
     [dm] = dms(slack, schedule_id)
     assert f"<#{channel}>" in dm and "paused itself" in dm
+    assert "*paused* (its last 3 runs in a row failed)" in command(slack, "schedule list", channel, BOB)
 
 
 def test_retry_on_a_failed_digest_runs_it_again_for_whoever_clicks(slack, schedules) -> None:

@@ -13,6 +13,7 @@ from tasks.reports import Report, Skip
 from tasks.schedules.schedule import Rule, Schedule, ScheduleStore
 from tasks.schedules.self_pause import failures_key
 from tasks.worker.execution import run_job
+from tasks.worker.lost_jobs import close_job
 from tests.support import BOT_TOKEN, worker_runtime
 
 OWNER = "U0OWNER"
@@ -179,3 +180,13 @@ def test_the_app_losing_its_access_pauses_the_schedule_without_a_retry(env) -> N
     paused = stored(rt, schedule.id)
     assert paused.paused and "lost its access" in paused.paused_reason
     assert len(slack.requests("chat.postMessage")) == 1, "no DM with a token that does not work"
+
+
+def test_a_digest_closed_after_its_worker_was_lost_counts_as_a_failure(env) -> None:
+    rt, _, _ = env
+    schedule = stored_schedule(rt, "orders")
+    job = Job(id=new_job_id(), report="orders", args={}, channel=CHANNEL, user=OWNER, schedule_id=schedule.id)
+
+    assert close_job(rt, job, "Its worker was lost.", duration=3.0)
+
+    assert rt.store.get(failures_key(schedule.id)) == "1"
