@@ -144,7 +144,12 @@ class DigestMenu:
                 f"with {code(f'{self.command} schedule add')}."
             )
         open_schedule_form(
-            self.slack, click.trigger_id, user=click.user, channel=click.channel, schedule_id=schedule.id
+            self.slack,
+            click.trigger_id,
+            user=click.user,
+            channel=click.channel,
+            schedule_id=schedule.id,
+            commands=self.schedules,
         )
         return Reply("")
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import json
 import re
+import sys
+import types
 import urllib.parse
 import uuid
 from collections.abc import Callable, Iterable
@@ -203,6 +205,24 @@ def test_edit_is_refused_to_whoever_may_not_change_the_schedule(bot: Bot) -> Non
 
     bot.menu("edit", "s-echo", user=BOB)
     assert "Only <@U0ALICE> may change schedules here" in bot.answered(BOB, "may change")
+
+
+def test_edit_opens_the_schedule_form_on_the_schedule_for_whoever_may_change_it(
+    bot: Bot, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The form itself is `bot.schedule_form`'s; here a stand-in records how it is opened."""
+    opened: list[dict[str, Any]] = []
+    form = types.ModuleType("bot.schedule_form")
+    form.open_schedule_form = lambda via, trigger_id, **kw: opened.append({"trigger_id": trigger_id, **kw})  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "bot.schedule_form", form)
+    bot.add("s-echo")
+
+    bot.menu("edit", "s-echo", user=ALICE)
+
+    [call_] = wait_until(lambda: opened, timeout=5, what="the form to open")
+    assert call_["schedule_id"] == "s-echo" and call_["user"] == ALICE and call_["channel"] == CHANNEL
+    assert call_["trigger_id"].startswith("1.2.")
+    assert bot.answers(ALICE) == [], "the form is the answer"
 
 
 def test_a_forged_menu_value_is_an_unknown_schedule(bot: Bot) -> None:
