@@ -244,6 +244,7 @@ def test_a_digests_menu_opens_on_its_options_and_sends_the_one_chosen(slack: Any
     with page.expect_request("**/sandbox/action") as sent:
         menu.get_by_role("menuitem", name="Pause").click()
     chosen = sent.value.post_data_json
+    assert chosen is not None
     assert (chosen["type"], chosen["value"], chosen["action_id"]) == (
         "overflow",
         "pause:s-1a2b3c",
