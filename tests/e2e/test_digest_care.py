@@ -16,11 +16,12 @@ from typing import Any
 
 import pytest
 
-from tasks.schedules.schedule import Schedule, ScheduleStore
+from tasks.schedules.schedule import Rule, Schedule, ScheduleStore
 from tasks.store import make_store
 from tests.support import (
     BOT_TOKEN,
     BROKER_ROOT,
+    REDIS_PREFIX,
     REDIS_URL,
     SESSION,
     SIGNING_SECRET,
@@ -260,3 +261,20 @@ def test_pause_from_a_digests_menu_is_refused_to_a_non_admin(slack, schedules) -
 
     choose(ALICE)
     assert paused(schedules, schedule_id).paused_reason == ""
+
+
+def test_an_archive_over_socket_mode_pauses_the_channels_schedules_too(slack, socket_bot) -> None:
+    """The session's Socket Mode bot, with the session's keys: the same listener, another transport."""
+    store = ScheduleStore(make_store(REDIS_URL, REDIS_PREFIX))
+    channel = "C0CARESOCKET"
+    store.add(
+        Schedule(
+            id="s-50c4e7", report="echo", args={}, rule=Rule(every_seconds=3600), channel=channel, user=ALICE
+        )
+    )
+    try:
+        assert slack.archive_channel(channel, mode="socket").ok
+        assert paused(store, "s-50c4e7").paused_reason == "its channel was archived"
+        slack.wait_for(lambda: dms(slack, "s-50c4e7"), timeout=10, message="the creator's DM")
+    finally:
+        store.remove("s-50c4e7")
