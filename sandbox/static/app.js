@@ -356,6 +356,13 @@ function overflowMenu(item, block, ctx) {
   return wrap;
 }
 
+// A click anywhere else closes an open overflow menu, as in Slack.
+document.addEventListener("click", (event) => {
+  for (const menu of document.querySelectorAll(".bk-overflow-menu")) {
+    if (!menu.hidden && !menu.parentElement.contains(event.target)) menu.hidden = true;
+  }
+});
+
 async function click(button, item, block, ctx, label) {
   if (item.confirm && !(await confirmDialog(item.confirm))) return;
   button.disabled = true;
