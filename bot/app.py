@@ -19,10 +19,12 @@ from bot.after_ack import AfterAck
 from bot.channel_events import register_channel_events
 from bot.commands import CommandHandler
 from bot.digest_menu import install_digest_menu
+from bot.home import register_home
 from bot.interactions import register_interactions
 from bot.job_control import install_job_control
 from bot.metrics import ACK_SECONDS
 from bot.publish import Publisher
+from bot.report_form import install_report_form
 from bot.schedule_commands import ScheduleCommands, install_schedule_commands
 from bot.slack_payload import string_at
 from tasks.jobs.records import JobRecords
@@ -74,14 +76,19 @@ def build_app(settings: Settings, handler: CommandHandler | None = None) -> App:
     def on_command(ack: Ack, command: dict[str, Any]) -> None:
         started = time.perf_counter()
         reply = handler.handle(command)
-        ack(text=reply.text)
+        ack(text=reply.text, blocks=reply.blocks)
         ACK_SECONDS.observe(time.perf_counter() - started)
         if reply.after:
             after_ack.run(lambda: reply.run_after(log), "command")
 
     control = install_job_control(handler, settings, Poster(slack), handler.publisher.app)
     register_interactions(app, control, after_ack)
-    install_digest_menu(app, handler, ScheduleCommands(settings, handler), slack, after_ack)
+    # The Home's and the digests' Pause/Resume/Remove go through the schedule commands' own
+    # methods and rules: one ScheduleCommands for both.
+    schedules = ScheduleCommands(settings, handler)
+    register_home(app, settings, handler, schedules, after_ack)
+    install_report_form(app, handler, after_ack, slack)
+    install_digest_menu(app, handler, schedules, slack, after_ack)
     register_channel_events(app, SelfPause(settings, handler.records.store, slack), after_ack)
     return app
 

@@ -50,8 +50,7 @@ def register_channel_events(app: App, self_pause: SelfPause, after_ack: AfterAck
 
         def work() -> None:
             paused = self_pause.pause_channel(channel, reason)
-            log.info("%s %s: %d schedule(s) paused", what, channel, len(paused))
-            # home: refresh here (each paused schedule's creator)
+            log.info("%s %s: %d schedule(s) paused", what, channel, len(paused))  # Homes: marked stale
 
         after_ack.run(work, what)
 

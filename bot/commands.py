@@ -49,11 +49,14 @@ ACK_STORE_TIMEOUT = 0.5
 
 @dataclass
 class Reply:
-    """An ephemeral answer, plus what to do once Slack has it."""
+    """An ephemeral answer, plus what to do once Slack has it. `blocks`, when set, are what
+    Slack shows (help's Run… button); `text` stays the whole answer, for notifications and for
+    clients that show no blocks."""
 
     text: str
     after: list[Callable[[], None]] = field(default_factory=list)
     outcome: str = "ok"
+    blocks: list[dict[str, Any]] | None = None
 
     def run_after(self, log: logging.Logger) -> None:
         """Do the after-ack steps; one that fails is logged, and the others still run."""
@@ -114,6 +117,11 @@ class CommandHandler:
     def register(self, kind: type, handler: Callable[[Any, Mapping[str, Any]], Reply]) -> None:
         """Add the handler of a command kind (jobs and schedules plug in their own)."""
         self._handlers[kind] = handler
+
+    def handler_for(self, kind: type) -> Callable[[Any, Mapping[str, Any]], Reply] | None:
+        """The handler of a command kind now, so a feature can wrap it (the report form adds
+        its button to help and opens itself when a report's required arguments are missing)."""
+        return self._handlers.get(kind)
 
     def handle(self, payload: Mapping[str, Any]) -> Reply:
         """Answer one slash command; never raises, so Slack never sees a 500."""

@@ -116,14 +116,11 @@ class DigestMenu:
         return self.handler.queue(schedule.report, schedule.args, click.payload(), schedule_id=schedule.id)
 
     def pause(self, click: Click) -> Reply:
-        reply = self.schedules.pause(grammar.SchedulePause(self.known_id(click)), click.payload())
-        # home: refresh here
-        return reply
+        """`schedule pause`, whose reply also refreshes the Homes it changes (after the answer)."""
+        return self.schedules.pause(grammar.SchedulePause(self.known_id(click)), click.payload())
 
     def remove(self, click: Click) -> Reply:
-        reply = self.schedules.remove(grammar.ScheduleRemove(self.known_id(click)), click.payload())
-        # home: refresh here
-        return reply
+        return self.schedules.remove(grammar.ScheduleRemove(self.known_id(click)), click.payload())
 
     def ask_remove(self, click: Click) -> Reply:
         """Remove asks first, if the clicker may remove the schedule at all."""

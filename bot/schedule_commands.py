@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
@@ -20,6 +20,7 @@ from bot.paging import page_of
 from bot.schedule_views import PAGE_SIZE, added_text, list_text, schedule_line, shown_at
 from bot.slack_payload import string_at
 from tasks.errors import UserError
+from tasks.schedules.home_refresh import refresh_home
 from tasks.schedules.schedule import (
     CRON_EXAMPLE,
     DEFAULT_MISFIRE,
@@ -70,6 +71,8 @@ class ScheduleCommands:
         # users.info is asked inside Slack's 3-second ack window: one try, one second.
         self.slack = WebApi.for_settings(settings, ack_path=True)
         self.command = settings.slack_command
+        # Homes are published after the ack, with the usual retries.
+        self.home_api = WebApi.for_settings(settings)
 
     def install(self, handler: CommandHandler) -> None:
         """Plug the schedule commands into `handler`."""
@@ -118,7 +121,9 @@ class ScheduleCommands:
             self.deliveries.forget(trigger_id, schedule.id)
             raise
         log.info("schedule %s added by %s: %s %s", schedule.id, user, schedule.report, rule.describe())
-        return Reply(added_text(schedule, runs, self.command), outcome="scheduled")
+        return Reply(
+            added_text(schedule, runs, self.command), after=self.refresh_homes(user), outcome="scheduled"
+        )
 
     def list_schedules(self, cmd: grammar.ScheduleList, payload: Mapping[str, Any]) -> Reply:
         channel, _ = _where(payload)
@@ -144,7 +149,8 @@ class ScheduleCommands:
         schedule = self.changeable(cmd.schedule_id, payload, "remove")
         self.schedules.remove(schedule.id)
         return Reply(
-            f":wastebasket: Removed schedule {code(schedule.id)} ({escape_mrkdwn(schedule.report)}); it will not run again."
+            f":wastebasket: Removed schedule {code(schedule.id)} ({escape_mrkdwn(schedule.report)}); it will not run again.",
+            after=self.refresh_homes(_where(payload)[1], schedule.user),
         )
 
     def pause(self, cmd: grammar.SchedulePause, payload: Mapping[str, Any]) -> Reply:
@@ -156,7 +162,8 @@ class ScheduleCommands:
         self.schedules.set_paused(schedule, True, time.time())
         return Reply(
             f":double_vertical_bar: Paused schedule {code(schedule.id)}; runs planned while paused are skipped. "
-            f"Resume it with {code(f'{self.command} schedule resume {schedule.id}')}."
+            f"Resume it with {code(f'{self.command} schedule resume {schedule.id}')}.",
+            after=self.refresh_homes(_where(payload)[1], schedule.user),
         )
 
     def resume(self, cmd: grammar.ScheduleResume, payload: Mapping[str, Any]) -> Reply:
@@ -166,8 +173,26 @@ class ScheduleCommands:
         resumed = self.schedules.set_paused(schedule, False, time.time())
         nxt = first_run(resumed, time.time())
         return Reply(
-            f":arrow_forward: Resumed schedule {code(schedule.id)}; next run {shown_at(nxt, resumed)}."
+            f":arrow_forward: Resumed schedule {code(schedule.id)}; next run {shown_at(nxt, resumed)}.",
+            after=self.refresh_homes(_where(payload)[1], schedule.user),
         )
+
+    # -- the App Home ----------------------------------------------------------------------
+
+    def refresh_homes(self, *users: str) -> list[Callable[[], None]]:
+        """The after-ack step that publishes the Homes a schedule change shows in: the actor's,
+        the owner's, and the admins' (who see every schedule). Only those who have opened
+        their Home are published (`refresh_home`), and a failure is one log line."""
+
+        def refresh() -> None:
+            static = self.static.current()
+            for user in dict.fromkeys((*users, *self.settings.admin_users)):
+                if user:
+                    refresh_home(
+                        self.home_api, self.schedules.store, user, settings=self.settings, static=static
+                    )
+
+        return [refresh]
 
     # -- checks ----------------------------------------------------------------------------
 

@@ -243,6 +243,11 @@ def digest_actions(job: Job, state: str) -> ActionsBlock:
 # The action_ids of the status message's buttons; the bot's interactivity listeners match them.
 CANCEL_ACTION = "reportbot_cancel"
 RERUN_ACTION = "reportbot_rerun"
+#: The buttons that open the forms (`bot.report_form`, `bot.schedule_form` listen for them), in
+#: help, the Home tab and digests. The report form's value is a report name or ""; the schedule
+#: form's is a schedule id to edit, "" for a new one, or "report:<name>" to start with a report.
+RUN_FORM_ACTION = "report_form.open"
+SCHEDULE_FORM_ACTION = "schedule_form.open"
 
 
 def job_buttons(job: Job, state: str) -> list[ButtonElement]:

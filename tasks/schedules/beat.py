@@ -53,6 +53,7 @@ from tasks.metrics import (
     serve_monitoring,
 )
 from tasks.reports import Registry
+from tasks.schedules.home_refresh import HomeRefresher, refresh_stale
 from tasks.schedules.schedule import (
     RUN_CLAIM_TTL,
     RunState,
@@ -251,6 +252,7 @@ class StoreScheduler(Scheduler):
         self._last_tick = time.monotonic()  # the start counts as one: a beat starting up is healthy
         self._ticked = False
         self.monitoring: WSGIServer | None = None
+        self.homes: HomeRefresher | None = None
         super().__init__(*args, **kwargs)
 
     def setup_schedule(self) -> None:
@@ -258,6 +260,10 @@ class StoreScheduler(Scheduler):
         self.runtime = runtime
         self.dispatcher = Dispatcher(runtime.settings, runtime.store, runtime.registry, self.app)
         self.lock = LeaderLock(runtime.store)
+        dispatcher = self.dispatcher
+        self.homes = HomeRefresher(
+            lambda: runtime.slack, lambda: runtime.store, runtime.settings, dispatcher.static.current
+        )
         port = runtime.settings.beat_metrics_port
         if port and self.monitoring is None:
             self.monitoring = serve_monitoring(
@@ -284,6 +290,8 @@ class StoreScheduler(Scheduler):
         if not self.lock.hold():
             return float(self.max_interval)
         self.close_overdue()
+        if self.homes is not None:  # the Homes of people whose jobs ended, on the refresher's thread
+            refresh_stale(self.homes, self.runtime.store)
         try:
             return min(self.dispatcher.run(), float(self.max_interval))
         except StoreUnavailable as exc:

@@ -21,6 +21,7 @@ from __future__ import annotations
 import logging
 import time
 
+from tasks.jobs.records import JobRecords
 from tasks.schedules.schedule import Schedule, ScheduleStore
 from tasks.settings import Settings
 from tasks.slack.ids import channel_mention, valid_user_id
@@ -68,6 +69,7 @@ class SelfPause:
         self.settings = settings
         self.store = store
         self.schedules = ScheduleStore(store)
+        self.records = JobRecords(store)
         self.slack = slack
         self.limit = settings.schedule_failure_limit
         self.command = settings.slack_command
@@ -126,7 +128,7 @@ class SelfPause:
             return None
         paused = self.schedules.set_paused(schedule, True, time.time(), reason=reason)
         log.warning("schedule %s paused itself: %s", schedule_id, reason)
-        # home: refresh here
+        self._home_stale(schedule)
         if not can_tell:
             log.warning(
                 "schedule %s: its creator %s cannot be told (no access to Slack)", schedule_id, schedule.user
@@ -137,6 +139,14 @@ class SelfPause:
         if valid_user_id(schedule.user):
             self._tell(schedule.user, creator_notice(paused, self.command), schedule_id, "its creator")
         return paused
+
+    def _home_stale(self, schedule: Schedule) -> None:
+        """Its creator's App Home shows it paused once beat republishes it (`mark_home_stale`:
+        the worker, where this mostly runs, publishes no Home itself)."""
+        try:
+            self.records.mark_home_stale(schedule.user)
+        except Exception as exc:  # the Home shows it when next opened
+            log.warning("schedule %s paused, but its creator's Home was not marked: %s", schedule.id, exc)
 
     def _tell(self, where: str, text: str, schedule_id: str, whom: str) -> None:
         try:
