@@ -5,10 +5,12 @@ channel that refuses the bot for good pauses its schedule instead of failing eve
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from sandbox import FakeSlack
-from tasks.jobs.records import Job, new_job_id
+from tasks.jobs.records import HOME_STALE_INDEX, Job, new_job_id
 from tasks.reports import Report, Skip
 from tasks.schedules.schedule import Rule, Schedule, ScheduleStore
 from tasks.schedules.self_pause import failures_key
@@ -94,6 +96,7 @@ def test_a_failing_digest_says_so_shortly_with_retry_and_pauses_itself_once_at_t
     )
     [dm] = slack.messages(OWNER)
     assert "Your schedule `s-morning`" in dm.text and f"<#{CHANNEL}>" in dm.text and "3 runs" in dm.text
+    assert OWNER in rt.store.due(HOME_STALE_INDEX, time.time() + 1, 10), "beat republishes the creator's Home"
 
     assert run(rt, schedule) == "failed", "a Run now while paused fails again"
     assert len(slack.messages(OWNER)) == 1, "said once"
