@@ -437,6 +437,11 @@ def plan(schedule: Schedule, state: RunState | None, now: float) -> Plan:
     return Plan(fire_at=latest, next_run=next_run)
 
 
+def failures_key(schedule_id: str) -> str:
+    """The count of a schedule's failed runs in a row (`tasks.schedules.self_pause`)."""
+    return f"schedule:{schedule_id}:failures"
+
+
 def run_claim_key(schedule_id: str, planned: float) -> str:
     """The idempotency key of one run: schedule id and planned fire time (whole seconds)."""
     return f"schedule:{schedule_id}:run:{int(round(planned))}"
@@ -470,13 +475,15 @@ class ScheduleStore:
     def remove(self, schedule_id: str) -> bool:
         removed = self.store.hdel(self.DEFINITIONS, schedule_id)
         self.store.hdel(self.STATES, schedule_id)
+        self.store.delete(failures_key(schedule_id))
         return removed
 
     def set_paused(
         self, schedule: Schedule, paused: bool, now: float | None = None, reason: str = ""
     ) -> Schedule:
         """Pause (with the `reason` it paused itself, if it did), or resume from now on: runs
-        planned while paused are not made up, and a resumed schedule has no reason left."""
+        planned while paused are not made up, and a resumed schedule has no reason left and
+        counts its failures in a row from zero again."""
         changed = replace(
             schedule,
             paused=paused,
@@ -484,6 +491,8 @@ class ScheduleStore:
             paused_reason=reason if paused else "",
         )
         self.add(changed)
+        if not paused:
+            self.store.delete(failures_key(schedule.id))
         return changed
 
     def state(self, schedule_id: str) -> RunState | None:

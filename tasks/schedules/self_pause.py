@@ -11,7 +11,8 @@ into an archived channel forever. Three things pause a schedule by themselves:
   `bot.channel_events` calls `pause` here too.
 
 "Once": a schedule already paused is left alone and nobody is told again, and the count of
-failures says "pause" exactly when it reaches the limit (the store counts atomically).
+failures says "pause" exactly when it reaches the limit (the store counts atomically); resuming
+the schedule starts the count from zero (`ScheduleStore.set_paused`).
 Telling is best effort: a DM that Slack refuses is logged, never raised, so the pause itself
 (the part that stops the noise) always happens.
 """
@@ -22,7 +23,7 @@ import logging
 import time
 
 from tasks.jobs.records import JobRecords
-from tasks.schedules.schedule import Schedule, ScheduleStore
+from tasks.schedules.schedule import Schedule, ScheduleStore, failures_key
 from tasks.settings import Settings
 from tasks.slack.ids import channel_mention, valid_user_id
 from tasks.slack.mrkdwn import code, escape_mrkdwn
@@ -46,10 +47,6 @@ CHANNEL_GONE_REASONS = {
 }
 LOST_ACCESS_ERRORS = frozenset({"account_inactive", "invalid_auth", "token_revoked"})
 LOST_ACCESS_REASON = "the app lost its access to Slack (uninstalled, or its token revoked)"
-
-
-def failures_key(schedule_id: str) -> str:
-    return f"schedule:{schedule_id}:failures"
 
 
 def reason_for_post_error(error: str) -> str | None:

@@ -12,8 +12,7 @@ import pytest
 from sandbox import FakeSlack
 from tasks.jobs.records import HOME_STALE_INDEX, Job, new_job_id
 from tasks.reports import Report, Skip
-from tasks.schedules.schedule import Rule, Schedule, ScheduleStore
-from tasks.schedules.self_pause import failures_key
+from tasks.schedules.schedule import Rule, Schedule, ScheduleStore, failures_key
 from tasks.worker.execution import run_job
 from tasks.worker.lost_jobs import close_job
 from tests.support import BOT_TOKEN, worker_runtime
@@ -101,6 +100,12 @@ def test_a_failing_digest_says_so_shortly_with_retry_and_pauses_itself_once_at_t
     assert run(rt, schedule) == "failed", "a Run now while paused fails again"
     assert len(slack.messages(OWNER)) == 1, "said once"
     assert sum("paused itself" in m.text for m in slack.messages(CHANNEL)) == 1
+
+    ScheduleStore(rt.store).set_paused(stored(rt, schedule.id), False)  # `schedule resume`
+    for _ in range(3):
+        assert run(rt, schedule) == "failed"
+    assert stored(rt, schedule.id).paused, "resumed, it gets the same three chances again"
+    assert len(slack.messages(OWNER)) == 2
 
 
 def test_a_run_that_posts_or_skips_starts_the_failures_in_a_row_again(env) -> None:
