@@ -161,12 +161,21 @@ class CommandHandler:
     def _run(self, cmd: grammar.RunReport, payload: Mapping[str, Any]) -> Reply:
         return self.queue(cmd.report, cmd.args, payload)
 
-    def queue(self, report_name: str, args: Mapping[str, str], payload: Mapping[str, Any]) -> Reply:
+    def queue(
+        self,
+        report_name: str,
+        args: Mapping[str, str],
+        payload: Mapping[str, Any],
+        *,
+        schedule_id: str = "",
+    ) -> Reply:
         """Validate and publish one job of `report_name` for the payload's user and channel.
 
         The one way a job is queued from Slack: the command, and the Run again button, which
         passes a payload of the same keys (channel_id, user_id, team_id, response_url, and the
         click's trigger_id). A delivery already seen (its trigger_id) gets its first job's answer.
+        With `schedule_id` (a digest's Run now or Retry, `bot.digest_menu`) the job is a run of
+        that schedule: posted as its digest, counted in its failures in a row.
         """
         who = requester(payload)
         report = self.registry.require(report_name, command=self.command)
@@ -180,6 +189,7 @@ class CommandHandler:
             user=who.user,
             team=who.team,
             response_url=string_at(payload, "response_url"),
+            schedule_id=schedule_id,
         )
         time_limit = job_time_limit(report, self.settings)
         mark = self.deliveries.mark(payload.get("trigger_id"))

@@ -117,7 +117,7 @@ class JobControl:
         shown = escape_mrkdwn(record.job.id)
         if record.state == JobState.CANCELLED:
             raise UserError(f"Job `{shown}` was already cancelled by {user_mention(record.cancelled_by)}.")
-        if record.state in (JobState.SUCCEEDED, JobState.FAILED):
+        if record.state in (JobState.SUCCEEDED, JobState.FAILED, JobState.SKIPPED):
             raise UserError(
                 f"Job `{shown}` has already {record.state}, so there is nothing to stop. "
                 f"`{self.command} status {shown}` shows it."

@@ -90,7 +90,8 @@ def schedule_line(
     if schedule.static:
         marks.append("_static, from configuration_")
     if schedule.paused:
-        marks.append(":double_vertical_bar: *paused*")
+        why = f" ({escape_mrkdwn(schedule.paused_reason)})" if schedule.paused_reason else ""
+        marks.append(f":double_vertical_bar: *paused*{why}")
     head = f"• {code(schedule.id)} {what(schedule)} {describe_rule(schedule)}"
     if marks:
         head += " " + " ".join(marks)

@@ -306,6 +306,7 @@ function element(item, block, ctx) {
     button.addEventListener("click", () => click(button, item, block, ctx, label));
     return button;
   }
+  if (item.type === "overflow") return overflowMenu(item, block, ctx);
   if (item.type === "image") {
     const img = el("img");
     img.src = item.image_url;
@@ -316,6 +317,51 @@ function element(item, block, ctx) {
   const placeholder = (item.placeholder || {}).text || item.type;
   return el("span", "bk-element", placeholder);
 }
+
+// An overflow menu as Slack shows it: a "⋯" button opening its options; choosing one sends
+// block_actions with the option as selected_option (after the menu's confirm, if it has one).
+function overflowMenu(item, block, ctx) {
+  const wrap = el("span", "bk-overflow");
+  const toggle = el("button", "bk-button bk-overflow-toggle", "⋯");
+  toggle.type = "button";
+  toggle.setAttribute("aria-label", "More actions");
+  toggle.setAttribute("aria-haspopup", "menu");
+  const menu = el("div", "bk-overflow-menu");
+  menu.setAttribute("role", "menu");
+  menu.hidden = true;
+  for (const option of item.options || []) {
+    const label = (option.text || {}).text || "";
+    const choice = el("button", "bk-overflow-option", emojify(label));
+    choice.type = "button";
+    choice.setAttribute("role", "menuitem");
+    choice.addEventListener("click", async () => {
+      menu.hidden = true;
+      if (option.url) { window.open(option.url, "_blank", "noopener"); return; }
+      if (item.confirm && !(await confirmDialog(item.confirm))) return;
+      toggle.disabled = true;
+      try {
+        const answer = await post("/sandbox/action", {
+          channel: ctx.channel, message_ts: ctx.ts, ephemeral: ctx.ephemeral, user: ME,
+          type: "overflow", action_id: item.action_id, block_id: block.block_id, value: option.value, label,
+        });
+        if (!answer.ok) showError(answer.error ? `The bot did not take the click: ${answer.error}` : "The bot did not take the click.");
+      } finally {
+        toggle.disabled = false;
+      }
+    });
+    menu.appendChild(choice);
+  }
+  toggle.addEventListener("click", () => { menu.hidden = !menu.hidden; });
+  wrap.append(toggle, menu);
+  return wrap;
+}
+
+// A click anywhere else closes an open overflow menu, as in Slack.
+document.addEventListener("click", (event) => {
+  for (const menu of document.querySelectorAll(".bk-overflow-menu")) {
+    if (!menu.hidden && !menu.parentElement.contains(event.target)) menu.hidden = true;
+  }
+});
 
 async function click(button, item, block, ctx, label) {
   if (item.confirm && !(await confirmDialog(item.confirm))) return;

@@ -29,6 +29,10 @@ class JobState(StrEnum):
     SUCCEEDED = "succeeded"
     FAILED = "failed"
     CANCELLED = "cancelled"
+    # The report said it had nothing to say (`tasks.reports.Skip`): over, neither a success to
+    # show nor a failure to count. Its own state, so `status`, `history` and the metrics tell
+    # "nothing new" apart from "posted", and a schedule's failures in a row are reset by it.
+    SKIPPED = "skipped"
 
 
 class Step(StrEnum):
@@ -63,7 +67,7 @@ _STEP_VALUES: dict[Step, type[StrEnum]] = {
 
 
 # A job in one of these is over: nothing moves it on again.
-FINAL_STATES = frozenset({JobState.SUCCEEDED, JobState.FAILED, JobState.CANCELLED})
+FINAL_STATES = frozenset({JobState.SUCCEEDED, JobState.FAILED, JobState.CANCELLED, JobState.SKIPPED})
 HISTORY_LENGTH = 50
 USER_JOBS_LENGTH = 20  # a person's recent jobs, newest first: what the App Home lists
 PENDING_TTL = 6 * 3600  # a rate-limited result waits for its retry at most this long

@@ -3,8 +3,8 @@
 Called from the bot (the Home opened, a Home button, a schedule command) and from beat (the
 people one of whose jobs ended, which the job's final save lists in `HOME_STALE_INDEX`); `tasks`
 never imports `bot`, so both share this. It sits with the schedules, most of what the Home
-shows: `tasks.schedules` imports the worker, so a worker importing this would be a cycle, and
-the worker instead marks the Home stale in the save it makes anyway.
+shows. The worker publishes no Home itself: it marks the Home stale in the save it makes anyway
+(or with `JobRecords.mark_home_stale`, for a schedule that paused itself), and beat publishes.
 
 A Home is published only for people who have opened it at least once (`mark_opened`,
 remembered in the store for `OPENED_TTL`): a workspace of thousands whose jobs end all day does
