@@ -83,7 +83,7 @@ class HomeActions:
             "response_url": "",
             "trigger_id": trigger_id,
         }
-        return self.handler.queue(schedule.report, schedule.args, payload)
+        return self.handler.queue(schedule.report, schedule.args, payload, schedule_id=schedule.id)
 
     def pause(self, schedule_id: str, user: str) -> Reply:
         schedule = self.managed(schedule_id, user)

@@ -49,7 +49,7 @@ SCOPES: tuple[str, ...] = (
     "usergroups:read",
     "users:read",
 )
-# The global shortcut that opens the report form (`bot.report_form.SHORTCUT_RUN`).
+# The global shortcut that opens the report form (`bot.report_form` listens for it).
 SHORTCUT_RUN = "run_report"
 
 APP_NAME = "reportbot"

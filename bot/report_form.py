@@ -39,6 +39,7 @@ from bot import grammar
 from bot.after_ack import AfterAck
 from bot.argument_inputs import plain_text, typed_args
 from bot.commands import CommandHandler, Reply, answer
+from bot.manifest import SHORTCUT_RUN
 from bot.report_form_view import (
     CALLBACK_ID,
     CHANNEL_ACTION,
@@ -63,8 +64,6 @@ __all__ = ["RUN_FORM_ACTION", "SHORTCUT_RUN", "ReportForm", "install_report_form
 
 log = logging.getLogger(__name__)
 
-#: The global shortcut "Run a report" (its callback_id, as the manifest declares it).
-SHORTCUT_RUN = "run_report"
 # The most time the group lookups of one picker may take (inside the trigger's 3 s); reports
 # past it are listed unchecked and checked, as always, when the form is submitted.
 PICKER_LOOKUP_BUDGET = 1.0

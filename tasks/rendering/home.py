@@ -172,7 +172,7 @@ def schedule_text(row: ScheduleRow) -> str:
     if schedule.static:
         rule += " · _from configuration_"
     if schedule.paused:
-        reason = str(getattr(schedule, "paused_reason", "") or "")
+        reason = schedule.paused_reason
         paused = ":double_vertical_bar: *Paused*"
         if reason:
             paused += f": {escape_mrkdwn(_shortened(reason, REASON_SHOWN))}"
