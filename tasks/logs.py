@@ -41,10 +41,11 @@ _SHAPES: tuple[tuple[re.Pattern[str], str], ...] = (
     # Slack tokens (bot, user, app-level, refresh, configuration) and AWS access key ids.
     (re.compile(r"xox[a-z](\.xox[a-z])?-[A-Za-z0-9\-]+|xapp-[A-Za-z0-9\-]+"), REDACTED),
     (re.compile(r"(AKIA|ASIA)[A-Z0-9]{16}"), REDACTED),
-    # The value after a key named like a credential: password=…, "token": "…", secret: ….
+    # The value after a key named like a credential: password=…, "token": "…", secret: …; not a
+    # URL's user called so (scheme://token:…@host), whose password the URL rule has hidden.
     (
         re.compile(
-            r"((?:passw(?:or)?d|pwd|token|secret|api[_-]?key)[\"']?\s*[=:]\s*[\"']?)[^\s\"'&,;}]+", re.I
+            r"(?<!://)((?:passw(?:or)?d|pwd|token|secret|api[_-]?key)[\"']?\s*[=:]\s*[\"']?)[^\s\"'&,;}]+", re.I
         ),
         rf"\1{REDACTED}",
     ),
