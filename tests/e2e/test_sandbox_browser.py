@@ -300,3 +300,225 @@ def test_cancel_clicked_in_the_page_stops_the_running_report(page: Page, tmp_pat
         page.wait_for_timeout(1000)  # a report still running writes 20 lines a second
         assert ticks() <= stopped_at + 1, "the report still runs after Cancel"
         assert "Traceback" not in local.output()
+
+
+# ------------------------------------------------- the Home tab, modals, shortcuts, channel events
+
+
+def web_client(slack: Any) -> Any:
+    from slack_sdk import WebClient
+
+    from tests.support import BOT_TOKEN
+
+    return WebClient(BOT_TOKEN, base_url=slack.api_url)
+
+
+def plain(text: str) -> dict[str, Any]:
+    return {"type": "plain_text", "text": text}
+
+
+def choice(value: str, text: str) -> dict[str, Any]:
+    return {"text": plain(text), "value": value}
+
+
+def home_view(state: str) -> dict[str, Any]:
+    return {
+        "type": "home",
+        "blocks": [
+            {"type": "header", "text": plain("Your schedules")},
+            {
+                "type": "section",
+                "block_id": "sched-1",
+                "text": {"type": "mrkdwn", "text": f"*sales* every day at 09:00 · {state}"},
+                "accessory": {
+                    "type": "overflow",
+                    "action_id": "schedule.menu",
+                    "options": [choice("pause:1", "Pause"), choice("remove:1", "Remove")],
+                },
+            },
+            {"type": "divider"},
+            {"type": "context", "elements": [{"type": "mrkdwn", "text": "<script>window.hacked=1</script>"}]},
+        ],
+    }
+
+
+def test_the_home_tab_shows_the_published_view_and_its_overflow_reaches_the_app(
+    slack: Any, page: Page
+) -> None:
+    from tests.sandbox.stand_in_bot import stand_in_bot
+
+    client = web_client(slack)
+    client.views_publish(user_id="U0SANDBOX", view=home_view("active"))
+
+    def answer(body: dict[str, Any]) -> None:
+        if (
+            body.get("type") == "block_actions"
+            and body["actions"][0]["selected_option"]["value"] == "pause:1"
+        ):
+            client.views_publish(user_id="U0SANDBOX", view=home_view("paused"))
+
+    with stand_in_bot(slack, answer) as bot:
+        page.goto(slack.base_url)
+        page.get_by_role("link", name="reportbot — Home").click()
+        home = page.locator(".home")
+        expect(home.locator(".block-header")).to_have_text("Your schedules", timeout=WAIT_MS)
+        expect(home.locator(".section")).to_contain_text("sales every day at 09:00 · active")
+        expect(home.locator(".block-context")).to_have_text("<script>window.hacked=1</script>")
+        expect(page.get_by_label("Message box")).to_be_hidden()  # the Home tab has no composer
+
+        home.get_by_role("button", name="More actions").click()
+        page.get_by_role("menuitem", name="Pause").click()
+        expect(home.locator(".section")).to_contain_text("· paused", timeout=WAIT_MS)  # live
+    [click] = bot.of_type("block_actions")
+    assert click["container"]["type"] == "view" and click["view"]["type"] == "home"
+    assert page.evaluate("window.hacked") is None
+
+
+def report_form(title: str = "Run a report", extra: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    def field(block_id: str, label: str, element: dict[str, Any], **more: Any) -> dict[str, Any]:
+        block = {"type": "input", "block_id": block_id, "label": plain(label)}
+        return {**block, "element": {"action_id": "value", **element}, **more}
+
+    return {
+        "type": "modal",
+        "callback_id": "report_form",
+        "title": plain(title),
+        "submit": plain("Run"),
+        "close": plain("Cancel"),
+        "blocks": [
+            field(
+                "region",
+                "Region",
+                {"type": "static_select", "options": [choice("emea", "EMEA"), choice("amer", "Americas")]},
+                dispatch_action=True,
+            ),
+            field("title", 'Title <img src=x onerror="window.hacked=2">', {"type": "plain_text_input"}),
+            field(
+                "days", "Days", {"type": "number_input", "is_decimal_allowed": False, "initial_value": "7"}
+            ),
+            field("day", "From", {"type": "datepicker", "initial_date": "2026-03-29"}),
+            field("at", "Time of day", {"type": "timepicker", "initial_time": "09:00"}),
+            field(
+                "csv",
+                "Attach",
+                {"type": "checkboxes", "options": [choice("csv", "a CSV file")]},
+                optional=True,
+            ),
+            field(
+                "channel", "Post in", {"type": "conversations_select", "initial_conversation": "C0SANDBOX"}
+            ),
+            *(extra or []),
+        ],
+    }
+
+
+def test_a_shortcut_opens_a_modal_whose_fields_are_real_controls_with_errors_under_them(
+    slack: Any, page: Page, tmp_path: Path
+) -> None:
+    """⚡ → the app opens its form on the trigger_id; a dispatching select updates the form and
+    keeps what was typed; a refused submission shows the error under its field; a good one
+    closes the form."""
+    from tests.sandbox.stand_in_bot import stand_in_bot
+
+    client = web_client(slack)
+    submitted: list[dict[str, Any]] = []
+
+    def answer(body: dict[str, Any]) -> Any:
+        if body["type"] == "shortcut":
+            client.views_open(trigger_id=body["trigger_id"], view=report_form())
+        elif body["type"] == "block_actions":  # the region changed: the form says more
+            region = body["actions"][0]["selected_option"]["value"]
+            note = {"type": "context", "elements": [{"type": "mrkdwn", "text": f"Region {region} chosen"}]}
+            client.views_update(view_id=body["view"]["id"], view=report_form(extra=[note]))
+        elif body["type"] == "view_submission":
+            values = body["view"]["state"]["values"]
+            submitted.append(values)
+            if values["days"]["value"]["value"] != "30":
+                return {"response_action": "errors", "errors": {"days": "At most 30 days, please."}}
+        return None
+
+    with stand_in_bot(slack, answer) as bot:
+        page.goto(slack.base_url)
+        page.get_by_role("button", name="Shortcuts").click()
+        page.get_by_role("menuitem", name="Run a report").click()
+        dialog = page.get_by_role("dialog", name="Run a report")
+        expect(dialog).to_be_visible(timeout=WAIT_MS)
+        expect(dialog.get_by_label("Days")).to_have_value("7")
+        expect(dialog.get_by_label("From")).to_have_value("2026-03-29")
+        expect(dialog.get_by_label("Time of day")).to_have_value("09:00")
+        expect(dialog.get_by_label("Post in")).to_have_value("C0SANDBOX")
+        assert dialog.get_by_label("Days").get_attribute("type") == "number"
+
+        dialog.get_by_label(re.compile("^Title")).fill("Q3 review")
+        dialog.get_by_label("Region").select_option("amer")
+        expect(dialog).to_contain_text("Region amer chosen", timeout=WAIT_MS)
+        expect(dialog.get_by_label(re.compile("^Title"))).to_have_value("Q3 review")  # kept
+
+        dialog.get_by_label("Days").fill("90")
+        dialog.get_by_label("a CSV file").check()
+        dialog.get_by_role("button", name="Run").click()
+        error = dialog.locator(".input-block", has=page.get_by_label("Days")).locator(".field-error")
+        expect(error).to_have_text("At most 30 days, please.", timeout=WAIT_MS)
+        expect(dialog.get_by_label("Days")).to_have_value("90")
+        page.screenshot(path=str(tmp_path / "modal-errors.png"))
+        if Path("/tmp").is_dir():
+            shutil.copy(tmp_path / "modal-errors.png", "/tmp/reportbot-sandbox-modal-errors.png")
+
+        dialog.get_by_label("Days").fill("30")
+        dialog.get_by_role("button", name="Run").click()
+        expect(page.get_by_role("dialog")).to_have_count(0, timeout=WAIT_MS)
+    assert bot.of_type("shortcut")[0]["callback_id"] == "run_report"
+    last = submitted[-1]
+    assert last["title"]["value"]["value"] == "Q3 review"
+    assert last["region"]["value"]["selected_option"]["value"] == "amer"
+    assert [o["value"] for o in last["csv"]["value"]["selected_options"]] == ["csv"]
+    assert last["channel"]["value"]["selected_conversation"] == "C0SANDBOX"
+    assert page.evaluate("window.hacked") is None
+
+
+def test_a_pushed_view_stacks_and_back_returns_to_the_form(slack: Any, page: Page) -> None:
+    from tests.sandbox.stand_in_bot import stand_in_bot
+
+    client = web_client(slack)
+    more = {
+        "type": "actions",
+        "block_id": "more",
+        "elements": [{"type": "button", "action_id": "details", "text": plain("Details…"), "value": "d"}],
+    }
+
+    def answer(body: dict[str, Any]) -> None:
+        if body["type"] == "block_actions":
+            details = {
+                "type": "modal",
+                "title": plain("Details"),
+                "blocks": [{"type": "section", "text": plain("More about it")}],
+            }
+            client.views_push(trigger_id=body["trigger_id"], view=details)
+
+    with stand_in_bot(slack, answer):
+        trigger = slack.views.mint_trigger("U0SANDBOX")
+        client.views_open(trigger_id=trigger, view=report_form(extra=[more]))
+        page.goto(slack.base_url)
+        page.get_by_role("dialog", name="Run a report").get_by_role("button", name="Details…").click()
+        pushed = page.get_by_role("dialog", name="Details")
+        expect(pushed).to_contain_text("More about it", timeout=WAIT_MS)
+        pushed.get_by_role("button", name="Back").click()
+        expect(page.get_by_role("dialog", name="Run a report")).to_be_visible(timeout=WAIT_MS)
+        page.get_by_role("dialog").get_by_role("button", name="Cancel").click()
+        expect(page.get_by_role("dialog")).to_have_count(0, timeout=WAIT_MS)
+    assert slack.open_views("U0SANDBOX") == []
+
+
+def test_the_channel_menu_archives_the_channel_and_the_app_hears_it(slack: Any, page: Page) -> None:
+    from tests.sandbox.stand_in_bot import stand_in_bot
+
+    post(slack, text="a digest")
+    with stand_in_bot(slack) as bot:
+        page.goto(slack.base_url)
+        expect(page.locator(".msg-text")).to_have_text("a digest", timeout=WAIT_MS)
+        page.get_by_role("button", name="Channel menu").click()
+        page.get_by_role("menuitem", name="Archive channel").click()
+        page.get_by_role("dialog").get_by_role("button", name="Archive").click()
+        expect(page.locator("#channel-status")).to_have_text("archived", timeout=WAIT_MS)
+    [event] = bot.of_type("channel_archive")
+    assert event["event"]["channel"] == "C0SANDBOX"
