@@ -13,14 +13,16 @@ a typed slash command becomes ``send_command`` (the signed form POST to the bot'
 Modals, the Home tab, shortcuts and channel events go the same way, through the code the tests
 drive (``sandbox.view_delivery``): Submit is a ``view_submission`` whose ``state.values`` the
 server builds from the form (``sandbox.form_values``), a click or a changed dispatching input in
-a view is a ``block_actions`` from that view, ⚡ sends a global shortcut, and the channel menu
+a view is a ``block_actions`` from that view, opening the Home tab sends ``app_home_opened``
+(the app publishes its Home then), ⚡ sends a global shortcut, and the channel menu
 archives the channel or removes the bot (``channel_archive`` / ``channel_left``).
 
 Routes: ``GET /`` (the page), ``GET /archives/<channel>[/p<ts>]`` (the page open at that channel
 and message: the permalinks the bot hands out, as Slack serves them), ``GET /static/<file>``,
 ``GET /sandbox/state``, ``GET /sandbox/events``, ``POST /sandbox/command``,
 ``POST /sandbox/action``, ``POST /sandbox/view_submit``, ``POST /sandbox/view_action``,
-``POST /sandbox/view_close``, ``POST /sandbox/shortcut``, ``POST /sandbox/channel``,
+``POST /sandbox/view_close``, ``POST /sandbox/shortcut``, ``POST /sandbox/home_opened``,
+``POST /sandbox/channel``,
 ``GET /sandbox/files/<id>``.
 """
 
@@ -86,6 +88,7 @@ def add_page_routes(app: web.Application, workspace: Workspace, delivery: Delive
     app.router.add_post("/sandbox/view_action", page.view_action)
     app.router.add_post("/sandbox/view_close", page.view_close)
     app.router.add_post("/sandbox/shortcut", page.shortcut)
+    app.router.add_post("/sandbox/home_opened", page.home_opened)
     app.router.add_post("/sandbox/channel", page.channel_event)
     app.router.add_get("/sandbox/files/{file_id}", page.file)
 
@@ -486,6 +489,14 @@ class _Page:
         return await self._deliver(
             lambda mode: self.view_delivery.send_shortcut(callback_id, user=user, mode=mode)
         )
+
+    async def home_opened(self, request: web.Request) -> web.StreamResponse:
+        """The user opens the app's Home tab: ``app_home_opened``, as Slack sends on every visit
+        (with the last Home view, if any); the app answers by publishing one."""
+        body = await _json_body(request)
+        user = str(body.get("user") or SANDBOX_USER)
+        self._ensure_defaults(SANDBOX_CHANNEL, user)
+        return await self._deliver(lambda mode: self.view_delivery.open_home(user, mode=mode))
 
     async def channel_event(self, request: web.Request) -> web.StreamResponse:
         """The channel menu: ``{channel, event: "archive" | "remove_bot"}``. The channel changes

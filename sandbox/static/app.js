@@ -739,13 +739,22 @@ async function closeView(viewId) {
   scheduleRefresh();
 }
 
+// Opening the Home tab tells the app (app_home_opened), which publishes the Home it wants shown.
+async function openHome() {
+  const answer = await post("/sandbox/home_opened", { user: ME });
+  view.homeNote = answer.ok ? "" : `The app did not hear that the Home tab opened${answer.error ? ": " + answer.error : "."}`;
+  scheduleRefresh();
+}
+
 function renderHome(list) {
   const home = view.data && view.data.home;
   if (!home) {
-    list.replaceChildren(el("div", "empty", "The app has not published a Home tab for you yet."));
+    const empty = el("div", "empty", "The app has not published a Home tab for you yet.");
+    list.replaceChildren(empty, el("div", "home-note", view.homeNote || ""));
     return;
   }
   const page = el("div", "home");
+  page.appendChild(el("div", "home-note", view.homeNote || ""));
   page.appendChild(renderBlocks(home.blocks || [], { viewId: home.id, home: true, state: home.state }));
   list.replaceChildren(page);
 }
@@ -1155,6 +1164,11 @@ function setUpComposer() {
 }
 
 setUpComposer();
-document.getElementById("home-link").addEventListener("click", () => { view.pane = "home"; render(); });
+document.getElementById("home-link").addEventListener("click", (event) => {
+  event.preventDefault();
+  view.pane = "home";
+  render();
+  openHome();
+});
 listen();
 refresh();

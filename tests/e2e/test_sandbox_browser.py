@@ -342,15 +342,16 @@ def home_view(state: str) -> dict[str, Any]:
     }
 
 
-def test_the_home_tab_shows_the_published_view_and_its_overflow_reaches_the_app(
+def test_opening_the_home_tab_shows_what_the_app_publishes_and_its_overflow_reaches_the_app(
     slack: Any, page: Page
 ) -> None:
     from tests.sandbox.stand_in_bot import stand_in_bot
 
     client = web_client(slack)
-    client.views_publish(user_id="U0SANDBOX", view=home_view("active"))
 
     def answer(body: dict[str, Any]) -> None:
+        if body.get("type") == "event_callback" and body["event"]["type"] == "app_home_opened":
+            client.views_publish(user_id=body["event"]["user"], view=home_view("active"))
         if (
             body.get("type") == "block_actions"
             and body["actions"][0]["selected_option"]["value"] == "pause:1"
@@ -369,6 +370,8 @@ def test_the_home_tab_shows_the_published_view_and_its_overflow_reaches_the_app(
         home.get_by_role("button", name="More actions").click()
         page.get_by_role("menuitem", name="Pause").click()
         expect(home.locator(".section")).to_contain_text("· paused", timeout=WAIT_MS)  # live
+    [opened] = bot.of_type("app_home_opened")
+    assert (opened["event"]["user"], opened["event"]["tab"]) == ("U0SANDBOX", "home")
     [click] = bot.of_type("block_actions")
     assert click["container"]["type"] == "view" and click["view"]["type"] == "home"
     assert page.evaluate("window.hacked") is None

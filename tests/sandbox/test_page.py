@@ -440,3 +440,18 @@ def test_an_overflow_choice_in_a_message_sends_the_option_the_message_offers(
     assert click["actions"][0]["type"] == "overflow"
     assert click["actions"][0]["selected_option"] == option("pause:1", "Pause")
     assert "value" not in click["actions"][0]
+
+
+def test_opening_the_home_tab_sends_app_home_opened_and_shows_what_the_app_publishes(
+    slack: Any, client: WebClient
+) -> None:
+    home = {"type": "home", "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": "Hello"}}]}
+
+    def publish(body: dict[str, Any]) -> None:
+        client.views_publish(user_id=body["event"]["user"], view=home)
+
+    with stand_in_bot(slack, publish) as bot:
+        assert send(slack, "/sandbox/home_opened", {}) == (200, {"ok": True, "status": 200, "error": None})
+    [opened] = bot.of_type("app_home_opened")
+    assert (opened["event"]["user"], opened["event"]["tab"]) == ("U0SANDBOX", "home")
+    assert state(slack)["home"]["blocks"] == home["blocks"]
