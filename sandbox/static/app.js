@@ -578,6 +578,22 @@ function formControl(item, block, ctx) {
   return control;
 }
 
+function writeControl(control, raw) {
+  const kind = control.dataset.kind;
+  const chosen = Array.isArray(raw) ? raw : raw === null || raw === undefined ? [] : [String(raw)];
+  if (kind === "checkboxes" || kind === "radio_buttons") {
+    control.querySelectorAll("input").forEach((box) => { box.checked = chosen.includes(box.value); });
+  } else if (kind === "multi_static_select") {
+    [...control.options].forEach((o) => { o.selected = chosen.includes(o.value); });
+  } else {
+    control.value = chosen.length ? chosen[0] : "";
+  }
+}
+
+function controlKey(control) {
+  return `${control.dataset.blockId}\u0000${control.dataset.actionId}\u0000${control.dataset.kind}`;
+}
+
 function readControl(control) {
   const kind = control.dataset.kind;
   if (kind === "checkboxes") return [...control.querySelectorAll("input:checked")].map((b) => b.value);
@@ -627,6 +643,16 @@ function inputBlock(block, ctx) {
   if (block.dispatch_action && ctx.viewId) {
     const dispatch = () => viewAction(ctx, block, item, readControl(control));
     control.addEventListener("change", dispatch);
+    const on = ((item.dispatch_action_config || {}).trigger_actions_on) || [];
+    if (on.includes("on_character_entered")) {
+      // Slack sends an action as the person types; here once they pause, so each redraw the
+      // app makes does not chase every key.
+      let timer = null;
+      control.addEventListener("input", () => {
+        clearTimeout(timer);
+        timer = setTimeout(dispatch, 600);
+      });
+    }
     if (control.tagName === "INPUT") {
       control.addEventListener("keydown", (event) => {
         if (event.key === "Enter") { event.preventDefault(); control.blur(); }
@@ -666,6 +692,15 @@ function renderModal() {
   if (key === view.modalKey) return;
   view.modalKey = key;
   const old = document.getElementById("view-modal");
+  // The same view redrawn (views.update, errors): like Slack, an input whose block_id and
+  // action_id stay keeps what the person entered, and the field they were in keeps the focus.
+  const kept = new Map();
+  let focused = null;
+  if (old && top && old.querySelector("form").dataset.viewId === top.id) {
+    old.querySelectorAll("[data-action-id]").forEach((control) => kept.set(controlKey(control), readControl(control)));
+    const active = document.activeElement && document.activeElement.closest("[data-action-id]");
+    if (active && old.contains(active)) focused = controlKey(active);
+  }
   if (old) old.remove();
   if (!top) return;
   const ctx = { viewId: top.id, modal: true, state: top.state, errors: top.errors || {} };
@@ -718,6 +753,14 @@ function renderModal() {
   });
   backdrop.appendChild(dialog);
   document.body.appendChild(backdrop);
+  dialog.querySelectorAll("[data-action-id]").forEach((control) => {
+    const key = controlKey(control);
+    if (kept.has(key)) writeControl(control, kept.get(key));
+    if (key === focused) {
+      const target = control.matches("input, select, textarea") ? control : control.querySelector("input");
+      if (target) target.focus();
+    }
+  });
 }
 
 async function submitView(dialog, viewId) {

@@ -525,3 +525,50 @@ def test_the_channel_menu_archives_the_channel_and_the_app_hears_it(slack: Any, 
         expect(page.locator("#channel-status")).to_have_text("archived", timeout=WAIT_MS)
     [event] = bot.of_type("channel_archive")
     assert event["event"]["channel"] == "C0SANDBOX"
+
+
+def test_a_field_that_dispatches_as_you_type_keeps_what_you_type_and_the_focus_when_redrawn(
+    slack: Any, page: Page
+) -> None:
+    from tests.sandbox.stand_in_bot import stand_in_bot
+
+    client = web_client(slack)
+
+    def form(preview: str) -> dict[str, Any]:
+        cron = {
+            "type": "input",
+            "block_id": "cron",
+            "label": plain("Cron rule"),
+            "dispatch_action": True,
+            "element": {
+                "type": "plain_text_input",
+                "action_id": "field.cron",
+                "dispatch_action_config": {"trigger_actions_on": ["on_character_entered"]},
+            },
+        }
+        shown = {
+            "type": "section",
+            "block_id": "preview",
+            "text": {"type": "mrkdwn", "text": f"Rule: `{preview}`"},
+        }
+        return {
+            "type": "modal",
+            "title": plain("New schedule"),
+            "submit": plain("Save"),
+            "blocks": [cron, shown],
+        }
+
+    def redraw(body: dict[str, Any]) -> None:
+        typed = body["actions"][0]["value"] or ""
+        client.views_update(view_id=body["view"]["id"], hash=body["view"]["hash"], view=form(typed))
+
+    with stand_in_bot(slack, redraw):
+        client.views_open(trigger_id=slack.views.mint_trigger("U0SANDBOX"), view=form(""))
+        page.goto(slack.base_url)
+        field = page.get_by_role("dialog").get_by_label("Cron rule")
+        field.click()
+        page.keyboard.type("0 9")
+        expect(page.get_by_role("dialog").locator("code")).to_have_text("0 9", timeout=WAIT_MS)
+        page.keyboard.type(" * * 1-5")  # still in the field after the redraw
+        expect(page.get_by_role("dialog").locator("code")).to_have_text("0 9 * * 1-5", timeout=WAIT_MS)
+        expect(page.get_by_role("dialog").get_by_label("Cron rule")).to_have_value("0 9 * * 1-5")
