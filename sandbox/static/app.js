@@ -1054,6 +1054,15 @@ function messageView(msg, channel) {
 
 // ------------------------------------------------------------------ page
 
+// The bot writes to a person by posting to their user id (a DM): shown as "@name", not a channel.
+function isDirect(channel) {
+  return /^[UWD]/.test(channel.id);
+}
+
+function channelLabel(channel) {
+  return isDirect(channel) ? "@ " + userName(channel.id) : "# " + channel.name;
+}
+
 function currentChannel() {
   const channels = (view.data && view.data.channels) || [];
   return channels.find((c) => c.id === view.channel) || { id: view.channel, name: "sandbox", messages: [] };
@@ -1067,8 +1076,9 @@ function render() {
   const nav = document.getElementById("channels");
   nav.replaceChildren();
   for (const c of (view.data && view.data.channels) || []) {
-    const a = el("a", !home && c.id === view.channel ? "active" : "", "# " + c.name + (c.archived ? " (archived)" : ""));
-    a.addEventListener("click", () => { view.pane = "channel"; view.channel = c.id; render(); });
+    const a = el("a", !home && c.id === view.channel ? "active" : "", channelLabel(c) + (c.archived ? " (archived)" : ""));
+    a.href = `/archives/${encodeURIComponent(c.id)}`;
+    a.addEventListener("click", (event) => { event.preventDefault(); view.pane = "channel"; view.channel = c.id; render(); });
     nav.appendChild(a);
   }
   renderModal();
@@ -1082,9 +1092,12 @@ function render() {
     renderHome(document.getElementById("messages"));
     return;
   }
+  const direct = isDirect(channel);
+  document.getElementById("channel-hash").hidden = direct;
+  document.getElementById("channel-menu").hidden = direct;  // a DM is neither archived nor left
   renderChannelMenu(channel);
-  document.getElementById("channel-name").textContent = channel.name;
-  document.getElementById("composer").placeholder = `Message #${channel.name} — try /run-report help`;
+  document.getElementById("channel-name").textContent = direct ? channelLabel(channel) : channel.name;
+  document.getElementById("composer").placeholder = `Message ${channelLabel(channel).replace("# ", "#")} — try /run-report help`;
   const list = document.getElementById("messages");
   const items = channel.messages.map((m) => messageView(m, channel.id));
   if (!items.length) items.push(el("div", "empty", "Nothing here yet. Type /run-report ping below and press Enter."));

@@ -572,3 +572,19 @@ def test_a_field_that_dispatches_as_you_type_keeps_what_you_type_and_the_focus_w
         page.keyboard.type(" * * 1-5")  # still in the field after the redraw
         expect(page.get_by_role("dialog").locator("code")).to_have_text("0 9 * * 1-5", timeout=WAIT_MS)
         expect(page.get_by_role("dialog").get_by_label("Cron rule")).to_have_value("0 9 * * 1-5")
+
+
+def test_a_direct_message_to_the_pages_user_is_shown_as_a_dm_without_the_channel_menu(
+    slack: Any, page: Page
+) -> None:
+    slack.set_user("U0SANDBOX", name="you")
+    web_client(slack).chat_postMessage(
+        channel="U0SANDBOX", text="Your schedule paused: the channel was archived."
+    )
+    page.goto(slack.base_url)
+    page.get_by_role("link", name="@ you").click()
+    expect(page.locator(".msg-text")).to_have_text(
+        "Your schedule paused: the channel was archived.", timeout=WAIT_MS
+    )
+    expect(page.locator("#channel-name")).to_have_text("@ you")
+    expect(page.get_by_role("button", name="Channel menu")).to_be_hidden()
