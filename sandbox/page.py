@@ -167,7 +167,8 @@ def snapshot(
                 "bot_member": not ch or ch.member,
             }
         )
-    conversations = [{"id": c["id"], "name": c["name"]} for c in channels]
+    # what a conversations_select offers: channels, not the DMs the bot wrote to a user id
+    conversations = [{"id": c["id"], "name": c["name"]} for c in channels if CHANNEL_ID.match(c["id"])]
     conversations += [
         {"id": cid, "name": ch.name}
         for cid, ch in known.items()

@@ -239,6 +239,8 @@ def test_a_modal_and_the_home_tab_are_in_the_state_and_each_change_is_streamed(
         (view_id, "Run a report", {})
     ]
     assert {"id": SANDBOX_CHANNEL, "name": "sandbox"} in shown["conversations"]
+    client.chat_postMessage(channel="U0SANDBOX", text="a DM")
+    assert all(c["id"][0] in "CG" for c in state(slack)["conversations"])
     assert shown["shortcuts"] and all(s["callback_id"] for s in shown["shortcuts"])
 
 
