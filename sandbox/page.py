@@ -168,7 +168,9 @@ def snapshot(
             }
         )
     # what a conversations_select offers: channels, not the DMs the bot wrote to a user id
-    conversations = [{"id": c["id"], "name": c["name"]} for c in channels if CHANNEL_ID.match(c["id"])]
+    conversations = [
+        {"id": str(c["id"]), "name": str(c["name"])} for c in channels if CHANNEL_ID.match(str(c["id"]))
+    ]
     conversations += [
         {"id": cid, "name": ch.name}
         for cid, ch in known.items()

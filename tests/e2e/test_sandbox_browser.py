@@ -588,3 +588,32 @@ def test_a_direct_message_to_the_pages_user_is_shown_as_a_dm_without_the_channel
     )
     expect(page.locator("#channel-name")).to_have_text("@ you")
     expect(page.get_by_role("button", name="Channel menu")).to_be_hidden()
+
+
+REPORT_FORM = Path(__file__).resolve().parents[2] / "bot" / "report_form.py"
+
+
+@pytest.mark.skipif(not REPORT_FORM.exists(), reason="bot/report_form.py (the report form) is not merged yet")
+def test_the_report_form_runs_a_report_with_arguments_with_clicks_only(
+    sandbox: SandboxProcess, page: Page
+) -> None:
+    """A person who never saw the grammar: ⚡ → Run a report, pick `sales`, fill its arguments in
+    the controls drawn for their types, run it; the result is posted in the channel."""
+    page.goto(sandbox.url)
+    page.get_by_role("button", name="Shortcuts").click()
+    page.get_by_role("menuitem", name="Run a report").click()
+    form = page.get_by_role("dialog")
+    expect(form).to_be_visible(timeout=WAIT_MS)
+    form.get_by_label(re.compile("^report", re.I)).first.select_option("sales")
+    region = form.get_by_label(re.compile("^region", re.I))
+    expect(region).to_be_visible(timeout=WAIT_MS)
+    region.select_option("emea")
+    form.get_by_label(re.compile("^days", re.I)).fill("14")
+    form.get_by_label(re.compile("^title", re.I)).fill("two words")
+    form.locator("button[type=submit]").click()
+    expect(page.get_by_role("dialog")).to_have_count(0, timeout=WAIT_MS)
+
+    status = status_message(page, "sales")
+    expect(status).to_contain_text("succeeded", timeout=WAIT_MS)
+    table = status.locator(".thread table.bk-table")
+    expect(table.locator("td", has_text="two words").first).to_be_visible(timeout=WAIT_MS)
