@@ -16,15 +16,21 @@ from slack_bolt import Ack, App, BoltRequest
 from slack_bolt.error import BoltUnhandledRequestError
 
 from bot.after_ack import AfterAck
+from bot.channel_events import register_channel_events
 from bot.commands import CommandHandler
+from bot.digest_menu import install_digest_menu
+from bot.home import register_home
 from bot.interactions import register_interactions
 from bot.job_control import install_job_control
 from bot.metrics import ACK_SECONDS
 from bot.publish import Publisher
-from bot.schedule_commands import install_schedule_commands
+from bot.report_form import install_report_form
+from bot.schedule_commands import ScheduleCommands, install_schedule_commands
+from bot.schedule_form import ScheduleForm, register_schedule_form
 from bot.slack_payload import string_at
 from tasks.jobs.records import JobRecords
 from tasks.reports import Registry, load_reports
+from tasks.schedules.self_pause import SelfPause
 from tasks.settings import Settings
 from tasks.slack.posting import Poster
 from tasks.slack.web_api import SlackUnreachable, WebApi
@@ -71,13 +77,21 @@ def build_app(settings: Settings, handler: CommandHandler | None = None) -> App:
     def on_command(ack: Ack, command: dict[str, Any]) -> None:
         started = time.perf_counter()
         reply = handler.handle(command)
-        ack(text=reply.text)
+        ack(text=reply.text, blocks=reply.blocks)
         ACK_SECONDS.observe(time.perf_counter() - started)
         if reply.after:
             after_ack.run(lambda: reply.run_after(log), "command")
 
     control = install_job_control(handler, settings, Poster(slack), handler.publisher.app)
     register_interactions(app, control, after_ack)
+    # The Home's, the digests' and the schedule form's Pause/Resume/Remove/Edit go through the
+    # schedule commands' own methods and rules: one ScheduleCommands for all of them.
+    schedules = ScheduleCommands(settings, handler)
+    register_schedule_form(app, ScheduleForm(schedules, slack), after_ack)
+    register_home(app, settings, handler, schedules, after_ack)
+    install_report_form(app, handler, after_ack, slack)
+    install_digest_menu(app, handler, schedules, slack, after_ack)
+    register_channel_events(app, SelfPause(settings, handler.records.store, slack), after_ack)
     return app
 
 

@@ -49,11 +49,14 @@ ACK_STORE_TIMEOUT = 0.5
 
 @dataclass
 class Reply:
-    """An ephemeral answer, plus what to do once Slack has it."""
+    """An ephemeral answer, plus what to do once Slack has it. `blocks`, when set, are what
+    Slack shows (help's Run… button); `text` stays the whole answer, for notifications and for
+    clients that show no blocks."""
 
     text: str
     after: list[Callable[[], None]] = field(default_factory=list)
     outcome: str = "ok"
+    blocks: list[dict[str, Any]] | None = None
 
     def run_after(self, log: logging.Logger) -> None:
         """Do the after-ack steps; one that fails is logged, and the others still run."""
@@ -115,6 +118,11 @@ class CommandHandler:
         """Add the handler of a command kind (jobs and schedules plug in their own)."""
         self._handlers[kind] = handler
 
+    def handler_for(self, kind: type) -> Callable[[Any, Mapping[str, Any]], Reply] | None:
+        """The handler of a command kind now, so a feature can wrap it (the report form adds
+        its button to help and opens itself when a report's required arguments are missing)."""
+        return self._handlers.get(kind)
+
     def handle(self, payload: Mapping[str, Any]) -> Reply:
         """Answer one slash command; never raises, so Slack never sees a 500."""
         kind = "unknown"
@@ -153,12 +161,21 @@ class CommandHandler:
     def _run(self, cmd: grammar.RunReport, payload: Mapping[str, Any]) -> Reply:
         return self.queue(cmd.report, cmd.args, payload)
 
-    def queue(self, report_name: str, args: Mapping[str, str], payload: Mapping[str, Any]) -> Reply:
+    def queue(
+        self,
+        report_name: str,
+        args: Mapping[str, str],
+        payload: Mapping[str, Any],
+        *,
+        schedule_id: str = "",
+    ) -> Reply:
         """Validate and publish one job of `report_name` for the payload's user and channel.
 
         The one way a job is queued from Slack: the command, and the Run again button, which
         passes a payload of the same keys (channel_id, user_id, team_id, response_url, and the
         click's trigger_id). A delivery already seen (its trigger_id) gets its first job's answer.
+        With `schedule_id` (a digest's Run now or Retry, `bot.digest_menu`) the job is a run of
+        that schedule: posted as its digest, counted in its failures in a row.
         """
         who = requester(payload)
         report = self.registry.require(report_name, command=self.command)
@@ -172,6 +189,7 @@ class CommandHandler:
             user=who.user,
             team=who.team,
             response_url=string_at(payload, "response_url"),
+            schedule_id=schedule_id,
         )
         time_limit = job_time_limit(report, self.settings)
         mark = self.deliveries.mark(payload.get("trigger_id"))

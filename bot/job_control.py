@@ -27,6 +27,8 @@ from bot.slack_payload import string_at
 from tasks.errors import UserError
 from tasks.jobs.records import JobRecord, JobState
 from tasks.rendering.messages import describe_request, status_message
+from tasks.schedules.home_refresh import refresh_home
+from tasks.schedules.schedule import StaticSchedules
 from tasks.settings import Settings
 from tasks.slack.ids import user_mention
 from tasks.slack.mrkdwn import escape_mrkdwn
@@ -59,6 +61,7 @@ class JobControl:
         self.celery_app = celery_app
         self.command = settings.slack_command
         self._revokes = ThreadPoolExecutor(max_workers=4, thread_name_prefix="revoke")
+        self.static = StaticSchedules(settings.reports_file, handler.registry)
 
     # ------------------------------------------------------------------ cancel
 
@@ -89,7 +92,19 @@ class JobControl:
                 " The job queue did not answer in time, so a report that is already running may run "
                 "to its end; its result will still not be posted."
             )
-        return Reply(text, after=[lambda: self.show_cancelled(job_id)], outcome="cancelled")
+        requester = record.job.user
+        return Reply(
+            text,
+            after=[lambda: self.show_cancelled(job_id), lambda: self.refresh_home(requester)],
+            outcome="cancelled",
+        )
+
+    def refresh_home(self, user: str) -> None:
+        """After the ack: the requester's App Home lists the job as cancelled (if they opened
+        it). A job that ends by itself is republished by beat (`HOME_STALE_INDEX`); a cancel
+        leaves no final save, so the bot does it. Never raises."""
+        static = self.static.current()  # an admin's Home lists the configuration's schedules too
+        refresh_home(self.poster.slack, self.records.store, user, settings=self.settings, static=static)
 
     def _record(self, job_id: str) -> JobRecord | None:
         """The job's record, once this process has written the queued ones it still holds: a
@@ -102,7 +117,7 @@ class JobControl:
         shown = escape_mrkdwn(record.job.id)
         if record.state == JobState.CANCELLED:
             raise UserError(f"Job `{shown}` was already cancelled by {user_mention(record.cancelled_by)}.")
-        if record.state in (JobState.SUCCEEDED, JobState.FAILED):
+        if record.state in (JobState.SUCCEEDED, JobState.FAILED, JobState.SKIPPED):
             raise UserError(
                 f"Job `{shown}` has already {record.state}, so there is nothing to stop. "
                 f"`{self.command} status {shown}` shows it."

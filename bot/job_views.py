@@ -15,19 +15,18 @@ from tasks.jobs.records import JobRecord, JobRecords
 from tasks.rendering.messages import STATE_ICONS, describe_request
 from tasks.slack.ids import is_channel_id, user_mention
 from tasks.slack.mrkdwn import date_stamp, escape_mrkdwn
+from tasks.slack.web_api import web_url
 
-
-def web_url(api_url: str) -> str:
-    """Slack's web address for links, from the Web API's (`SLACK_API_URL`): slack.com, GovSlack
-    (slack-gov.com) or the sandbox all serve `archives/` beside `api/`.
-
-    >>> web_url("https://slack-gov.com/api/")
-    'https://slack-gov.com/'
-    """
-    base = api_url.rstrip("/")
-    if base.endswith("/api"):
-        base = base[: -len("/api")]
-    return base + "/"
+__all__ = [
+    "describe",
+    "history_text",
+    "no_such_job",
+    "run_time",
+    "status_text",
+    "thread_link",
+    "visible",
+    "web_url",
+]
 
 
 def visible(record: JobRecord | None, channel: str, user: str, admins: tuple[str, ...] = ()) -> bool:

@@ -55,6 +55,11 @@ def list_text(registry: Registry, command: str) -> str:
 
 def queued_text(job: Job) -> str:
     """The ack: what was queued, with which arguments, and the job id in backticks."""
+    if job.schedule_id:  # a schedule's run, now: its message is the digest, no status line
+        return (
+            f":inbox_tray: Queued {describe_request(job)} as job `{job.id}`, a run of schedule "
+            f"`{escape_mrkdwn(job.schedule_id)}` now. Its message will appear in this channel, as the schedule's do."
+        )
     return (
         f":inbox_tray: Queued {describe_request(job)} as job `{job.id}`. "
         "The result will appear in this channel, in a thread under its status message."

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
@@ -17,9 +17,18 @@ from typing import Any
 from bot import grammar
 from bot.commands import CommandHandler, Reply
 from bot.paging import page_of
-from bot.schedule_views import PAGE_SIZE, added_text, list_text, schedule_line, shown_at
+from bot.schedule_views import (
+    PAGE_SIZE,
+    added_text,
+    list_text,
+    schedule_line,
+    shown_at,
+    with_schedule_button,
+)
 from bot.slack_payload import string_at
 from tasks.errors import UserError
+from tasks.reports import Report
+from tasks.schedules.home_refresh import refresh_home
 from tasks.schedules.schedule import (
     CRON_EXAMPLE,
     DEFAULT_MISFIRE,
@@ -70,6 +79,8 @@ class ScheduleCommands:
         # users.info is asked inside Slack's 3-second ack window: one try, one second.
         self.slack = WebApi.for_settings(settings, ack_path=True)
         self.command = settings.slack_command
+        # Homes are published after the ack, with the usual retries.
+        self.home_api = WebApi.for_settings(settings)
 
     def install(self, handler: CommandHandler) -> None:
         """Plug the schedule commands into `handler`."""
@@ -83,17 +94,12 @@ class ScheduleCommands:
 
     def add(self, cmd: grammar.ScheduleAdd, payload: Mapping[str, Any]) -> Reply:
         channel, user = _where(payload)
-        self.require_admin(user, "add")
-        report = self.registry.require(cmd.report, command=self.command)
-        self.access.check(report, channel, user)
-        report.convert_args(dict(cmd.args))
+        report = self.check_report(user, channel, cmd.report, cmd.args)
         tz = cmd.tz or self.default_zone(user)
         now = time.time()
         rule = Rule(every_seconds=cmd.every_seconds, cron=cmd.cron, tz=tz)
         try:
-            runs = validate_rule(
-                rule, self.settings.schedule_min_interval, datetime.fromtimestamp(now, tz=UTC)
-            )
+            runs = self.check_rule(rule, now)
         except ScheduleError as exc:
             raise ScheduleError(f"{exc.message} {self.example(cmd)}") from None
         schedule = Schedule(
@@ -107,18 +113,58 @@ class ScheduleCommands:
             created_at=now,
             since=now,
         )
-        trigger_id = payload.get("trigger_id")
-        first = self.deliveries.first(trigger_id, schedule.id)
+        first = self.save_new(schedule, string_at(payload, "trigger_id"))
         if first:  # the same request again: the answer of the schedule it added
             return Reply(added_text(replace(schedule, id=first), runs, self.command), outcome="replayed")
+        return Reply(
+            added_text(schedule, runs, self.command), after=self.refresh_homes(user), outcome="scheduled"
+        )
+
+    # -- the steps of an add, shared with the schedule form (`bot.schedule_form`) -------------
+
+    def check_report(self, user: str, channel: str, report_name: str, args: Mapping[str, str]) -> Report:
+        """The report, if `user` may schedule it with `args` in `channel`; else UserError."""
+        self.require_admin(user, "add")
+        report = self.registry.require(report_name, command=self.command)
+        self.access.check(report, channel, user)
+        report.convert_args(dict(args))
+        return report
+
+    def check_rule(self, rule: Rule, now: float) -> list[datetime]:
+        """The rule's next three runs, if zone, rule and rhythm are allowed here; else ScheduleError."""
+        return validate_rule(rule, self.settings.schedule_min_interval, datetime.fromtimestamp(now, tz=UTC))
+
+    def save_new(self, schedule: Schedule, delivery: str) -> str:
+        """Store a checked schedule within the limits. Returns "" once stored, or the id of the
+        schedule this same `delivery` (a trigger_id) already added, and then stores nothing."""
+        first = self.deliveries.first(delivery or None, schedule.id)
+        if first:
+            return str(first)
         try:
-            with self.limits.room_for(user, channel):
+            with self.limits.room_for(schedule.user, schedule.channel):
                 self.schedules.add(schedule)
         except Exception:  # nothing was added, so a later delivery of this request may add it
-            self.deliveries.forget(trigger_id, schedule.id)
+            self.deliveries.forget(delivery or None, schedule.id)
             raise
-        log.info("schedule %s added by %s: %s %s", schedule.id, user, schedule.report, rule.describe())
-        return Reply(added_text(schedule, runs, self.command), outcome="scheduled")
+        log.info(
+            "schedule %s added by %s: %s %s",
+            schedule.id,
+            schedule.user,
+            schedule.report,
+            schedule.rule.describe(),
+        )
+        return ""
+
+    def save_edit(self, before: Schedule, after: Schedule, now: float) -> Schedule:
+        """Replace `before`'s definition with `after` (same id), re-planned from now on as
+        `resume` does. A move to another channel must fit that channel's limit."""
+        if after.channel != before.channel:
+            with self.limits.room_for(after.user, after.channel, replacing=before.id):
+                saved = self.schedules.redefine(after, now)
+        else:
+            saved = self.schedules.redefine(after, now)
+        log.info("schedule %s edited: %s %s", saved.id, saved.report, saved.rule.describe())
+        return saved
 
     def list_schedules(self, cmd: grammar.ScheduleList, payload: Mapping[str, Any]) -> Reply:
         channel, _ = _where(payload)
@@ -138,13 +184,15 @@ class ScheduleCommands:
             record = self.records.get(state.last_job_id) if state and state.last_job_id else None
             next_run = plan(schedule, state, now).next_run  # as beat will plan it
             lines.append(schedule_line(schedule, state, next_run, record))
-        return Reply(list_text(lines, page, self.command))
+        text = list_text(lines, page, self.command)
+        return Reply(text, blocks=with_schedule_button(text))
 
     def remove(self, cmd: grammar.ScheduleRemove, payload: Mapping[str, Any]) -> Reply:
         schedule = self.changeable(cmd.schedule_id, payload, "remove")
         self.schedules.remove(schedule.id)
         return Reply(
-            f":wastebasket: Removed schedule {code(schedule.id)} ({escape_mrkdwn(schedule.report)}); it will not run again."
+            f":wastebasket: Removed schedule {code(schedule.id)} ({escape_mrkdwn(schedule.report)}); it will not run again.",
+            after=self.refresh_homes(_where(payload)[1], schedule.user),
         )
 
     def pause(self, cmd: grammar.SchedulePause, payload: Mapping[str, Any]) -> Reply:
@@ -156,7 +204,8 @@ class ScheduleCommands:
         self.schedules.set_paused(schedule, True, time.time())
         return Reply(
             f":double_vertical_bar: Paused schedule {code(schedule.id)}; runs planned while paused are skipped. "
-            f"Resume it with {code(f'{self.command} schedule resume {schedule.id}')}."
+            f"Resume it with {code(f'{self.command} schedule resume {schedule.id}')}.",
+            after=self.refresh_homes(_where(payload)[1], schedule.user),
         )
 
     def resume(self, cmd: grammar.ScheduleResume, payload: Mapping[str, Any]) -> Reply:
@@ -166,8 +215,26 @@ class ScheduleCommands:
         resumed = self.schedules.set_paused(schedule, False, time.time())
         nxt = first_run(resumed, time.time())
         return Reply(
-            f":arrow_forward: Resumed schedule {code(schedule.id)}; next run {shown_at(nxt, resumed)}."
+            f":arrow_forward: Resumed schedule {code(schedule.id)}; next run {shown_at(nxt, resumed)}.",
+            after=self.refresh_homes(_where(payload)[1], schedule.user),
         )
+
+    # -- the App Home ----------------------------------------------------------------------
+
+    def refresh_homes(self, *users: str) -> list[Callable[[], None]]:
+        """The after-ack step that publishes the Homes a schedule change shows in: the actor's,
+        the owner's, and the admins' (who see every schedule). Only those who have opened
+        their Home are published (`refresh_home`), and a failure is one log line."""
+
+        def refresh() -> None:
+            static = self.static.current()
+            for user in dict.fromkeys((*users, *self.settings.admin_users)):
+                if user:
+                    refresh_home(
+                        self.home_api, self.schedules.store, user, settings=self.settings, static=static
+                    )
+
+        return [refresh]
 
     # -- checks ----------------------------------------------------------------------------
 
@@ -191,7 +258,7 @@ class ScheduleCommands:
         if found.static:
             raise UserError(
                 f"Schedule {code(schedule_id)} is declared in the configuration "
-                f"({code(self.settings.reports_file)}), so it cannot be {verb}d from Slack. "
+                f"({code(self.settings.reports_file)}), so it cannot be {verb.removesuffix('e')}ed from Slack. "
                 "Change it in that file and restart beat."
             )
         return found

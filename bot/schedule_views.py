@@ -8,9 +8,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from slack_sdk.models.blocks import ActionsBlock, ButtonElement, MarkdownTextObject, SectionBlock
+
 from bot.paging import Page, fit_lines
 from tasks.jobs.records import JobRecord
-from tasks.rendering.messages import STATE_ICONS, describe_args
+from tasks.rendering.messages import SCHEDULE_FORM_ACTION, STATE_ICONS, describe_args
 from tasks.schedules.schedule import CRON_EXAMPLE, RunState, Schedule
 from tasks.slack.mrkdwn import code, date_stamp, escape_mrkdwn
 
@@ -57,11 +59,11 @@ def what(schedule: Schedule) -> str:
     return f"{name} {args}" if args else name
 
 
-def added_text(schedule: Schedule, runs: list[datetime], command: str) -> str:
-    """The answer to `schedule add`: its id, what runs when, the next three runs, how to undo."""
+def added_text(schedule: Schedule, runs: list[datetime], command: str, where: str = "in this channel") -> str:
+    """The answer to `schedule add`: its id, what runs when, the next three runs, how to undo.
+    `where` names the channel (the form, shown outside it, says which)."""
     lines = [
-        f":calendar: Scheduled {what(schedule)} {describe_rule(schedule)} in this channel "
-        f"as {code(schedule.id)}.",
+        f":calendar: Scheduled {what(schedule)} {describe_rule(schedule)} {where} as {code(schedule.id)}.",
         "Next runs: " + " · ".join(shown_at(run, schedule) for run in runs),
         f"Stop it with {code(f'{command} schedule remove {schedule.id}')}, "
         f"or pause it with {code(f'{command} schedule pause {schedule.id}')}.",
@@ -88,7 +90,8 @@ def schedule_line(
     if schedule.static:
         marks.append("_static, from configuration_")
     if schedule.paused:
-        marks.append(":double_vertical_bar: *paused*")
+        why = f" ({escape_mrkdwn(schedule.paused_reason)})" if schedule.paused_reason else ""
+        marks.append(f":double_vertical_bar: *paused*{why}")
     head = f"• {code(schedule.id)} {what(schedule)} {describe_rule(schedule)}"
     if marks:
         head += " " + " ".join(marks)
@@ -122,3 +125,20 @@ def list_text(lines: list[str], page: Page[Schedule], command: str) -> str:
     if page.after:
         text += f"\n\n… and {page.after} more: {code(f'{listing} page {page.number + 1}')}"
     return text
+
+
+#: The longest text a section block holds; a longer answer goes without the button.
+SECTION_LIMIT = 3000
+
+
+def with_schedule_button(text: str, label: str = "Schedule…") -> list[dict[str, object]] | None:
+    """`text` as blocks followed by a button that opens the schedule form; None (text alone) when
+    it does not fit one section."""
+    if len(text) > SECTION_LIMIT:
+        return None
+    return [
+        SectionBlock(text=MarkdownTextObject(text=text)).to_dict(),
+        ActionsBlock(
+            elements=[ButtonElement(text=label, action_id=SCHEDULE_FORM_ACTION, value="")]
+        ).to_dict(),
+    ]

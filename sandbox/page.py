@@ -367,25 +367,26 @@ class _Page:
         )
 
     async def action(self, request: web.Request) -> web.StreamResponse:
-        """A button click on the page, delivered to the bot as Slack's ``block_actions``."""
+        """A button click or an overflow menu's choice on the page, delivered to the bot as
+        Slack's ``block_actions``."""
         body = await _json_body(request)
         channel = str(body.get("channel") or SANDBOX_CHANNEL)
         user = str(body.get("user") or SANDBOX_USER)
         ts = str(body.get("message_ts") or "")
         ephemeral = bool(body.get("ephemeral"))
+        label = {"type": "plain_text", "text": str(body.get("label") or ""), "emoji": True}
         action: dict[str, Any] = {
             "type": "button",
             "action_id": str(body.get("action_id") or ""),
             "block_id": str(body.get("block_id") or ""),
-            "text": {"type": "plain_text", "text": str(body.get("label") or ""), "emoji": True},
-            "value": str(body.get("value") or ""),
             "action_ts": f"{time.time():.6f}",
         }
-        if body.get("type") == "overflow":  # Slack sends the chosen option, not a value
-            value = action.pop("value")
-            label = action.pop("text")
-            action["type"] = "overflow"
-            action["selected_option"] = {"text": label, "value": value}
+        if body.get("type") == "overflow":  # an overflow's choice: the option, as Slack sends it
+            action.update(
+                type="overflow", selected_option={"text": label, "value": str(body.get("value") or "")}
+            )
+        else:
+            action.update(text=label, value=str(body.get("value") or ""))
         payload: dict[str, Any] = {
             "type": "block_actions",
             "user": {"id": user},

@@ -48,6 +48,9 @@ class Settings:
     # hand, and stops a script's burst before it fills the queue.
     schedules_per_user: int = 10
     schedules_per_channel: int = 25
+    # Failed digest runs in a row after which a schedule pauses itself: one failure may be a
+    # passing database blip; three in a row is a report or a channel that needs a person.
+    schedule_failure_limit: int = 3
     jobs_per_user: int = 20
     job_retention_days: int = 30
     flower_port: int = 5555
@@ -111,6 +114,7 @@ _INT_FIELDS = {
     "beat_metrics_port",
     "schedules_per_user",
     "schedules_per_channel",
+    "schedule_failure_limit",
     "jobs_per_user",
 }
 _FLOAT_FIELDS = {"report_time_limit"}
@@ -161,6 +165,10 @@ def load_settings(environ: Mapping[str, str] | None = None, dotenv: Path | None 
     for name in ("schedules_per_user", "schedules_per_channel", "jobs_per_user"):
         if getattr(settings, name) < 0:
             raise SettingsError(f"{name.upper()} must be 0 (no limit) or more, got {getattr(settings, name)}")
+    if settings.schedule_failure_limit < 1:
+        raise SettingsError(
+            f"SCHEDULE_FAILURE_LIMIT must be 1 or more, got {settings.schedule_failure_limit}"
+        )
     if settings.celery_queue_type not in ("classic", "quorum"):
         raise SettingsError(
             f"CELERY_QUEUE_TYPE must be classic or quorum, got {settings.celery_queue_type!r}"

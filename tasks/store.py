@@ -92,6 +92,12 @@ class Store(ABC):
     @abstractmethod
     def delete(self, key: str) -> None: ...
 
+    @abstractmethod
+    def count_up(self, key: str, ttl: float) -> int:
+        """Add one to the counter at `key` (0 when absent) and return the new count, atomically,
+        so two processes counting at once never both see the same number; the counter expires
+        `ttl` seconds after its last count."""
+
     def claim_and_push(self, key: str, value: str, ttl: float, list_key: str, item: str, limit: int) -> bool:
         """`claim`, and prepend `item` to the list `list_key` keeping its newest `limit` items, in
         one round trip (a new job: its record and its place in the channel's history); the push
@@ -256,6 +262,15 @@ class RedisStore(Store):
     def delete(self, key: str) -> None:
         self._call(self._r.delete, self._k(key))
 
+    def count_up(self, key: str, ttl: float) -> int:
+        def both() -> int:
+            pipe = self._r.pipeline()
+            pipe.incr(self._k(key))
+            pipe.pexpire(self._k(key), int(ttl * 1000))
+            return int(pipe.execute()[0])
+
+        return int(self._call(both))
+
     def claim_and_push_many(self, entries: Sequence[ClaimAndPush]) -> list[bool]:
         def all_of_them() -> list[bool]:
             pipe = self._r.pipeline()
@@ -372,6 +387,13 @@ class MemoryStore(Store):
     def delete(self, key: str) -> None:
         with self._lock:
             self._data.pop(key, None)
+
+    def count_up(self, key: str, ttl: float) -> int:
+        with self._lock:
+            value = self._live(key)
+            count = (int(value) if isinstance(value, str) else 0) + 1
+            self._data[key] = (str(count), self._expiry(ttl))
+            return count
 
     def claim_and_push_many(self, entries: Sequence[ClaimAndPush]) -> list[bool]:
         claimed = []

@@ -57,3 +57,20 @@ def whereami() -> str:
 def big(chars: int = 2_000_000, width: int = 80) -> str:
     line = "x" * (width - 1) + "\n"
     return line * (chars // width)
+
+
+@report("kinds", help="One argument of every kind (the report form's tests)")
+def kinds(
+    since: date,
+    title: str = "Weekly",
+    count: int = 3,
+    ratio: float = 0.5,
+    loud: bool = False,
+    shape: Literal["bar", "line"] = "bar",
+) -> str:
+    return f"since={since.isoformat()} title={title} count={count} ratio={ratio} loud={loud} shape={shape}"
+
+
+@report("vault", help="Only U0BOSS may run it (access tests)", users="U0BOSS")
+def vault() -> str:
+    return "the vault is open"

@@ -29,6 +29,10 @@ class JobState(StrEnum):
     SUCCEEDED = "succeeded"
     FAILED = "failed"
     CANCELLED = "cancelled"
+    # The report said it had nothing to say (`tasks.reports.Skip`): over, neither a success to
+    # show nor a failure to count. Its own state, so `status`, `history` and the metrics tell
+    # "nothing new" apart from "posted", and a schedule's failures in a row are reset by it.
+    SKIPPED = "skipped"
 
 
 class Step(StrEnum):
@@ -63,12 +67,17 @@ _STEP_VALUES: dict[Step, type[StrEnum]] = {
 
 
 # A job in one of these is over: nothing moves it on again.
-FINAL_STATES = frozenset({JobState.SUCCEEDED, JobState.FAILED, JobState.CANCELLED})
+FINAL_STATES = frozenset({JobState.SUCCEEDED, JobState.FAILED, JobState.CANCELLED, JobState.SKIPPED})
 HISTORY_LENGTH = 50
+USER_JOBS_LENGTH = 20  # a person's recent jobs, newest first: what the App Home lists
 PENDING_TTL = 6 * 3600  # a rate-limited result waits for its retry at most this long
 # The jobs a worker has started and not finished, by their `deadline`: what beat closes when no
 # worker is left to (`tasks.worker.lost_jobs.close_overdue`).
 RUNNING_INDEX = "jobs:running"
+# The people one of whose jobs ended, by when: their App Home is out of date until beat publishes
+# it again (`tasks.schedules.home_refresh`). Kept in the final save's round trip, so a job's end
+# costs no extra call to Redis, and the worker never waits for Slack on anyone's Home.
+HOME_STALE_INDEX = "home:stale"
 
 
 def new_job_id() -> str:
@@ -183,19 +192,23 @@ class JobRecords:
         (or finished): set-if-absent, so "queued" never overwrites a later state.
         """
         record = JobRecord(job=job)
-        if not self.store.claim_and_push(*self._queued_entry(record)):
+        if not self.store.claim_and_push_many(self._queued_entries(record))[0]:
             record = self.get(job.id) or record
         return record
 
     def created_many(self, jobs: Sequence[Job]) -> None:
         """`created` for several jobs in one round trip (the bot's records of a burst)."""
-        self.store.claim_and_push_many([self._queued_entry(JobRecord(job=job)) for job in jobs])
+        self.store.claim_and_push_many([e for job in jobs for e in self._queued_entries(JobRecord(job=job))])
 
-    def _queued_entry(self, record: JobRecord) -> ClaimAndPush:
+    def _queued_entries(self, record: JobRecord) -> list[ClaimAndPush]:
+        """The record's claim with its place in the channel's history, and the same claim again
+        (already held, so a no-op) with its place in its requester's recent jobs (the App Home)."""
         job = record.job
-        return ClaimAndPush(
-            f"job:{job.id}", record.to_json(), self.ttl, f"channel:{job.channel}:jobs", job.id, HISTORY_LENGTH
-        )
+        key, value = f"job:{job.id}", record.to_json()
+        entries = [ClaimAndPush(key, value, self.ttl, f"channel:{job.channel}:jobs", job.id, HISTORY_LENGTH)]
+        if job.user:
+            entries.append(ClaimAndPush(key, value, self.ttl, _user_jobs(job.user), job.id, USER_JOBS_LENGTH))
+        return entries
 
     def get(self, job_id: str) -> JobRecord | None:
         """The record with any cancel applied: the record and its marker in one round trip."""
@@ -244,6 +257,15 @@ class JobRecords:
             self.store.set_then_get(key, record.to_json(), self.ttl, cancelled, _indexes(record))
         )
 
+    def mark_home_stale(self, user: str) -> None:
+        """List `user` for beat to republish their App Home, for a change the worker makes
+        outside a job's final save (a schedule it paused): the worker cannot import the Home,
+        which lives with the schedules. One round trip: a short-lived marker, and the index."""
+        if user:
+            now = time.time()
+            entry = Indexed(HOME_STALE_INDEX, user, now)
+            self.store.set(f"home:stale:{user}", str(now), ttl=60, index=[entry])
+
     def overdue(self, now: float, count: int) -> list[str]:
         """Ids of up to `count` started jobs whose deadline has passed without their ending."""
         return self.store.due(RUNNING_INDEX, now, count)
@@ -277,10 +299,26 @@ class JobRecords:
 
     def history(self, channel: str, count: int = 10) -> list[JobRecord]:
         """The channel's newest jobs, read in one round trip after the list itself."""
-        ids = self.store.items(f"channel:{channel}:jobs", count)
+        return self._listed(f"channel:{channel}:jobs", count)
+
+    def recent_for_user(self, user: str, count: int = 10) -> list[JobRecord]:
+        """`user`'s newest jobs (asked for, or run by their schedules), for their App Home."""
+        return self._listed(_user_jobs(user), count)
+
+    def _listed(self, list_key: str, count: int) -> list[JobRecord]:
+        return self.get_many(self.store.items(list_key, count))
+
+    def get_many(self, ids: Sequence[str]) -> list[JobRecord]:
+        """The records of `ids` that exist, cancels applied, in one round trip."""
+        if not ids:
+            return []
         values = self.store.get_many([key for i in ids for key in (f"job:{i}", f"job:{i}:cancelled")])
         records = (self._parse(values[n], values[n + 1]) for n in range(0, len(values), 2))
         return [r for r in records if r is not None]
+
+
+def _user_jobs(user: str) -> str:
+    return f"user:{user}:jobs"
 
 
 def _indexes(record: JobRecord) -> list[Indexed]:
@@ -289,7 +327,10 @@ def _indexes(record: JobRecord) -> list[Indexed]:
     bot's "queued" records stay out), and, once it has ended, its person's jobs in flight."""
     job_id = record.job.id
     if record.state in FINAL_STATES:
-        return [Indexed(RUNNING_INDEX, job_id, None), Indexed(counted_key(record.job.user), job_id, None)]
+        ended = [Indexed(RUNNING_INDEX, job_id, None), Indexed(counted_key(record.job.user), job_id, None)]
+        if record.job.user:  # their App Home lists this job: it is stale until beat republishes it
+            ended.append(Indexed(HOME_STALE_INDEX, record.job.user, record.finished_at or time.time()))
+        return ended
     if record.deadline is not None:
         return [Indexed(RUNNING_INDEX, job_id, record.deadline)]
     return []

@@ -21,6 +21,8 @@ from slack_sdk.models.blocks import (
     ConfirmObject,
     ContextBlock,
     MarkdownTextObject,
+    Option,
+    OverflowMenuElement,
     SectionBlock,
 )
 
@@ -67,6 +69,7 @@ STATE_ICONS: dict[str, str] = {
     JobState.SUCCEEDED: ":white_check_mark:",
     JobState.FAILED: ":x:",
     JobState.CANCELLED: ":no_entry_sign:",
+    JobState.SKIPPED: ":fast_forward:",
 }
 
 
@@ -150,8 +153,8 @@ def status_message(
 
 
 def digest_message(job: Job, state: str, result: Rendered, duration: float) -> Rendered:
-    """A schedule's run as its one message in the channel: the result (or the error) itself,
-    then a context line naming the schedule, how it went and the job, and Run again.
+    """A schedule's run as its one message in the channel: the result itself, then a context
+    line naming the schedule, how it went and the job, and the schedule's menu (`digest_actions`).
 
     A digest is posted to a channel that did not ask for it just now, so it is the message
     people read, not a status line with the content in a thread; and nobody needs a "running"
@@ -159,20 +162,92 @@ def digest_message(job: Job, state: str, result: Rendered, duration: float) -> R
     chat.postMessage allowance (about one a second) instead of two, and no chat.update, for
     every channel a schedule posts to. Not naming the schedule's creator keeps each run from
     notifying them.
+
+    A failed run is one short message (`digest_failure`): the reason as the worker words it
+    (never the exception's text), with Retry.
     """
+    if state == JobState.FAILED:
+        return digest_failure(job, result, duration)
     icon = STATE_ICONS.get(state, "")
     where = _outcome(state, duration)
     line = f"{icon} {describe_request(job)} (schedule `{escape_mrkdwn(job.schedule_id)}`): {where} · job `{job.id}`"
-    blocks = _capped_blocks(result.blocks, MAX_BLOCKS - 2)  # room for the context line and the buttons
+    blocks = _capped_blocks(result.blocks, MAX_BLOCKS - 2)  # room for the context line and the menu
     blocks.append(ContextBlock(elements=[MarkdownTextObject(text=line[:SECTION_LIMIT])]))
-    blocks.append(ActionsBlock(block_id=f"job_{job.id}", elements=job_buttons(job, state)))
+    blocks.append(digest_actions(job, state))
     heading = f"{escape_mrkdwn(job.report)} (schedule {escape_mrkdwn(job.schedule_id)}, {where}): "
     return Rendered(text=_capped_text(heading + result.text), blocks=blocks, files=result.files)
+
+
+# How much of a failed digest's reason its message shows: one short line, not a report's page.
+FAILURE_REASON_LIMIT = 300
+
+
+def digest_failure(job: Job, result: Rendered, duration: float) -> Rendered:
+    """A failed digest run: one short message with the reason (`error_result`'s words: a
+    report author's `UserError`, or the error's kind and where the log has it), Retry and the
+    schedule's menu. No files, no result: there is none."""
+    reason = result.text.strip() or ":warning: The report failed."
+    if len(reason) > FAILURE_REASON_LIMIT:
+        reason = reason[: FAILURE_REASON_LIMIT - 1] + "…"
+    where = _outcome(JobState.FAILED, duration)
+    line = (
+        f"{STATE_ICONS[JobState.FAILED]} {describe_request(job)} (schedule `{escape_mrkdwn(job.schedule_id)}`) "
+        f"{where}.\n{reason}"
+    )
+    blocks: list[Block | dict[str, Any]] = [
+        SectionBlock(text=MarkdownTextObject(text=line[:SECTION_LIMIT])),
+        ContextBlock(elements=[MarkdownTextObject(text=f"job `{job.id}`")]),
+        digest_actions(job, JobState.FAILED),
+    ]
+    text = f"{escape_mrkdwn(job.report)} (schedule {escape_mrkdwn(job.schedule_id)}) {where} (job {job.id})"
+    return Rendered(text=text, blocks=blocks)
+
+
+def skip_result(reason: str) -> Rendered:
+    """What a skipped run's status message says under it (a command's run; a digest posts
+    nothing): the report's reason, as mrkdwn from its author, without broadcasts."""
+    shown = without_broadcasts(reason.strip()[:FAILURE_REASON_LIMIT]) or "the report had nothing to say"
+    return Rendered(text=f"_Skipped: {shown}_")
+
+
+# The digest's menu and Retry: the bot's listeners match these action ids (`bot.digest_menu`).
+DIGEST_MENU_ACTION = "reportbot_digest_menu"
+DIGEST_RETRY_ACTION = "reportbot_digest_retry"
+# What each menu option does; the option's value is `<choice>:<schedule id>`.
+DIGEST_MENU_CHOICES: tuple[tuple[str, str], ...] = (
+    ("run", "Run now"),
+    ("pause", "Pause"),
+    ("edit", "Edit"),
+    ("remove", "Remove…"),
+)
+
+
+def digest_actions(job: Job, state: str) -> ActionsBlock:
+    """Retry (a failed run) and the schedule's menu: Run now, Pause, Edit, Remove. Each is checked
+    by the bot against the rules of the command that does the same thing; Remove asks first."""
+    menu = OverflowMenuElement(
+        action_id=DIGEST_MENU_ACTION,
+        options=[
+            Option(text=label, value=f"{choice}:{job.schedule_id}") for choice, label in DIGEST_MENU_CHOICES
+        ],
+    )
+    elements: list[ButtonElement | OverflowMenuElement] = [menu]
+    if state == JobState.FAILED:
+        retry = ButtonElement(
+            text="Retry", action_id=DIGEST_RETRY_ACTION, value=job.schedule_id, style="primary"
+        )
+        elements.insert(0, retry)
+    return ActionsBlock(block_id=f"digest_{job.id}", elements=elements)
 
 
 # The action_ids of the status message's buttons; the bot's interactivity listeners match them.
 CANCEL_ACTION = "reportbot_cancel"
 RERUN_ACTION = "reportbot_rerun"
+#: The buttons that open the forms (`bot.report_form`, `bot.schedule_form` listen for them), in
+#: help, the Home tab and digests. The report form's value is a report name or ""; the schedule
+#: form's is a schedule id to edit, "" for a new one, or "report:<name>" to start with a report.
+RUN_FORM_ACTION = "report_form.open"
+SCHEDULE_FORM_ACTION = "schedule_form.open"
 
 
 def job_buttons(job: Job, state: str) -> list[ButtonElement]:

@@ -5,7 +5,8 @@
 ... def sales(region: str = "all", days: int = 7) -> str:
 ...     return f"*{region}*: 42 € over {days} days"
 
-The result types a report may return (Table, Chart, File) are re-exported here too.
+The result types a report may return (Table, Chart, File, and Skip for a run with nothing to
+say) are re-exported here too.
 """
 
 from tasks.reports._registry import (
@@ -20,11 +21,12 @@ from tasks.reports._registry import (
     report,
 )
 from tasks.reports.loading import load_reports
-from tasks.reports.results import Chart, File, Table
+from tasks.reports.results import Chart, File, Skip, Table
 
 __all__ = [
     "Chart",
     "File",
+    "Skip",
     "Table",
     "PARAM_NAME",
     "REPORT_NAME",

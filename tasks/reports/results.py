@@ -22,7 +22,7 @@ from typing import Any, Literal
 ChartType = Literal["bar", "line", "pie"]
 CHART_TYPES: tuple[str, ...] = ("bar", "line", "pie")
 
-__all__ = ["CHART_TYPES", "Chart", "ChartType", "File", "MayNotify", "Table", "parts_of"]
+__all__ = ["CHART_TYPES", "Chart", "ChartType", "File", "MayNotify", "Skip", "Table", "parts_of"]
 
 
 @dataclass(frozen=True)
@@ -123,6 +123,30 @@ class File:
             object.__setattr__(self, "content", self.content.encode("utf-8"))
         if not isinstance(self.content, bytes | bytearray):
             raise TypeError(f"File content must be bytes, got {type(self.content).__name__}")
+
+
+@dataclass(frozen=True)
+class Skip:
+    """A run with nothing to say: ``return Skip("no new orders")``.
+
+    The run is recorded as skipped, with the reason, and nothing is posted for a schedule's run
+    (a digest that would only say "nothing new" is noise). Someone who ran the report by hand
+    asked a question, so their status message says it was skipped and why. The reason is the
+    report author's text, shown as mrkdwn with broadcasts neutralized; keep it short.
+    """
+
+    reason: str = ""
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.reason, str):
+            raise TypeError(f"Skip's reason must be text, got {type(self.reason).__name__}")
+
+
+def skipped(result: Any) -> Skip | None:
+    """The ``Skip`` a report returned (also from a ``notify=True`` report), else None."""
+    if isinstance(result, MayNotify):
+        result = result.result
+    return result if isinstance(result, Skip) else None
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,9 @@
 schedules from the store each time, so a schedule added from Slack is picked up within a tick and nothing is lost when beat restarts:
 the definitions and each schedule's next planned run live in Redis, not in beat's memory.
 The leading beat also closes, every ``CLOSE_EVERY`` seconds, the jobs left running past their
-deadline by a worker that is gone (``tasks.worker.lost_jobs.close_overdue``).
+deadline by a worker that is gone (``WorkerApp.close_overdue``, from ``tasks.worker.lost_jobs``:
+the app beat runs with brings it, so this package never imports the worker, which keeps
+schedules in order as their runs end).
 
 Exactly once, guarded twice:
 1. a leader lock in the store (claimed with a TTL, extended every tick, released on close):
@@ -51,6 +53,7 @@ from tasks.metrics import (
     serve_monitoring,
 )
 from tasks.reports import Registry
+from tasks.schedules.home_refresh import HomeRefresher, refresh_stale
 from tasks.schedules.schedule import (
     RUN_CLAIM_TTL,
     RunState,
@@ -63,8 +66,6 @@ from tasks.schedules.schedule import (
 )
 from tasks.settings import Settings
 from tasks.store import Store, StoreUnavailable
-from tasks.worker.celery_config import BEAT_MAX_LOOP_INTERVAL
-from tasks.worker.lost_jobs import close_overdue
 
 log = logging.getLogger(__name__)
 
@@ -81,6 +82,8 @@ CLOSE_EVERY = 30.0
 #: /healthz fails once no tick has begun for this long: beat's loop is stuck (a tick waits at
 #: most on a publish and its confirm per due schedule, each bounded above).
 STALE_AFTER = 60.0
+#: Seconds between beat's ticks: how soon a new schedule, a removal or a pause is noticed.
+BEAT_MAX_LOOP_INTERVAL = 1
 
 
 class LeaderLock:
@@ -249,6 +252,7 @@ class StoreScheduler(Scheduler):
         self._last_tick = time.monotonic()  # the start counts as one: a beat starting up is healthy
         self._ticked = False
         self.monitoring: WSGIServer | None = None
+        self.homes: HomeRefresher | None = None
         super().__init__(*args, **kwargs)
 
     def setup_schedule(self) -> None:
@@ -256,6 +260,10 @@ class StoreScheduler(Scheduler):
         self.runtime = runtime
         self.dispatcher = Dispatcher(runtime.settings, runtime.store, runtime.registry, self.app)
         self.lock = LeaderLock(runtime.store)
+        dispatcher = self.dispatcher
+        self.homes = HomeRefresher(
+            lambda: runtime.slack, lambda: runtime.store, runtime.settings, dispatcher.static.current
+        )
         port = runtime.settings.beat_metrics_port
         if port and self.monitoring is None:
             self.monitoring = serve_monitoring(
@@ -282,6 +290,8 @@ class StoreScheduler(Scheduler):
         if not self.lock.hold():
             return float(self.max_interval)
         self.close_overdue()
+        if self.homes is not None:  # the Homes of people whose jobs ended, on the refresher's thread
+            refresh_stale(self.homes, self.runtime.store)
         try:
             return min(self.dispatcher.run(), float(self.max_interval))
         except StoreUnavailable as exc:
@@ -301,7 +311,7 @@ class StoreScheduler(Scheduler):
     def _close_pass(self) -> None:
         """One pass of closing overdue jobs; never raises."""
         try:
-            closed = close_overdue(self.runtime, holder=self.lock.holder if self.lock else "beat")
+            closed = self.app.close_overdue(holder=self.lock.holder if self.lock else "beat")
         except Exception as exc:  # Redis or Slack, now: the next pass tries again
             log.warning("beat: could not close overdue jobs: %s: %s", type(exc).__name__, exc)
             return

@@ -341,15 +341,20 @@ class Schedule:
     since: float | None = None
     paused: bool = False
     static: bool = False
+    #: Why it paused itself (failures in a row, its channel archived, the app's access lost),
+    #: in words for people; "" when a person paused it, or it runs.
+    paused_reason: str = ""
 
     def to_json(self) -> str:
         return json.dumps(asdict(self))
 
     @classmethod
     def from_json(cls, raw: str) -> Schedule:
+        """A stored schedule; records written before a field existed get its default, and a
+        field this code does not know (written by a newer process) is left out."""
         data = json.loads(raw)
         data["rule"] = Rule(**data["rule"])
-        return cls(**data)
+        return cls(**{k: v for k, v in data.items() if k in cls.__dataclass_fields__})
 
 
 @dataclass
@@ -432,6 +437,11 @@ def plan(schedule: Schedule, state: RunState | None, now: float) -> Plan:
     return Plan(fire_at=latest, next_run=next_run)
 
 
+def failures_key(schedule_id: str) -> str:
+    """The count of a schedule's failed runs in a row (`tasks.schedules.self_pause`)."""
+    return f"schedule:{schedule_id}:failures"
+
+
 def run_claim_key(schedule_id: str, planned: float) -> str:
     """The idempotency key of one run: schedule id and planned fire time (whole seconds)."""
     return f"schedule:{schedule_id}:run:{int(round(planned))}"
@@ -465,12 +475,37 @@ class ScheduleStore:
     def remove(self, schedule_id: str) -> bool:
         removed = self.store.hdel(self.DEFINITIONS, schedule_id)
         self.store.hdel(self.STATES, schedule_id)
+        self.store.delete(failures_key(schedule_id))
         return removed
 
-    def set_paused(self, schedule: Schedule, paused: bool, now: float | None = None) -> Schedule:
-        """Pause, or resume from now on: runs planned while paused are not made up."""
-        changed = replace(schedule, paused=paused, since=schedule.since if paused else (now or time.time()))
+    def set_paused(
+        self, schedule: Schedule, paused: bool, now: float | None = None, reason: str = ""
+    ) -> Schedule:
+        """Pause (with the `reason` it paused itself, if it did), or resume from now on: runs
+        planned while paused are not made up, and a resumed schedule has no reason left and
+        counts its failures in a row from zero again."""
+        changed = replace(
+            schedule,
+            paused=paused,
+            since=schedule.since if paused else (now or time.time()),
+            paused_reason=reason if paused else "",
+        )
         self.add(changed)
+        if not paused:
+            self.store.delete(failures_key(schedule.id))
+        return changed
+
+    def redefine(self, schedule: Schedule, now: float | None = None) -> Schedule:
+        """Replace a schedule's definition (same id) and re-plan its runs from now on, as
+        `set_paused` does on resume: a changed rule never fires for a time planned by the old one.
+
+        ScheduleError if it was removed meanwhile: an edit does not bring a schedule back.
+        """
+        if self.get(schedule.id) is None:
+            raise ScheduleError(f"Schedule {code(schedule.id)} was removed meanwhile; nothing was changed.")
+        changed = replace(schedule, since=now or time.time())
+        self.add(changed)
+        self.forget_state(schedule.id)
         return changed
 
     def state(self, schedule_id: str) -> RunState | None:
@@ -516,9 +551,10 @@ class ScheduleLimits:
         self.sleep = sleep
 
     @contextmanager
-    def room_for(self, user: str, channel: str) -> Iterator[None]:
+    def room_for(self, user: str, channel: str, replacing: str = "") -> Iterator[None]:
         """Run the block (the add) only if `user` and `channel` are under their limits; else
-        ScheduleError saying which limit and what to do."""
+        ScheduleError saying which limit and what to do. `replacing` is the id of a schedule the
+        block redefines (an edit): it is not counted, since it makes no new schedule."""
         if user in self.exempt or not (self.per_user or self.per_channel):
             yield
             return
@@ -528,7 +564,7 @@ class ScheduleLimits:
             for key in (f"schedule-limit:user:{user}", f"schedule-limit:channel:{channel}"):
                 self._acquire(key, holder)
                 held.append(key)
-            self._check(user, channel)
+            self._check(user, channel, replacing)
             yield
         finally:
             for key in held:
@@ -545,8 +581,8 @@ class ScheduleLimits:
             self.sleep(0.02)
             waited += 0.02
 
-    def _check(self, user: str, channel: str) -> None:
-        made = self.schedules.all()
+    def _check(self, user: str, channel: str, replacing: str = "") -> None:
+        made = [s for s in self.schedules.all() if s.id != replacing]
         listing = code(f"{self.command} schedule list")
         remove = code(f"{self.command} schedule remove <id>")
         mine = sum(1 for s in made if s.user == user)

@@ -60,7 +60,12 @@ class Poster:
     def _channel_error(self, job: Job, exc: SlackApiError) -> None:
         error = str(exc.response.get("error", ""))
         if error in CHANNEL_ERRORS:
-            self.tell_requester(job, f":warning: Job `{job.id}` could not post here. {CHANNEL_ERRORS[error]}")
+            # A schedule's creator is told by DM as it pauses (`tasks.schedules.self_pause`): an
+            # ephemeral in a channel that refuses the bot would be refused too.
+            if not job.schedule_id:
+                self.tell_requester(
+                    job, f":warning: Job `{job.id}` could not post here. {CHANNEL_ERRORS[error]}"
+                )
             raise ChannelUnavailable(error) from exc
 
     def post_in_channel(self, job: Job, message: Rendered) -> str:

@@ -27,6 +27,7 @@ from slack_sdk.http_retry.builtin_handlers import (
     RateLimitErrorRetryHandler,
     ServerErrorRetryHandler,
 )
+from slack_sdk.models.views import View
 from slack_sdk.web.slack_response import SlackResponse
 from slack_sdk.webhook import WebhookClient
 
@@ -43,6 +44,7 @@ __all__ = [
     "make_client",
     "make_webhook",
     "retry_handlers",
+    "web_url",
 ]
 
 SLACK_TIMEOUT = 15
@@ -62,6 +64,10 @@ METHOD_SCOPES: dict[str, str | None] = {
     "files_completeUploadExternal": "files:write",
     "users_info": "users:read",
     "usergroups_users_list": "usergroups:read",
+    "views_open": None,  # a modal, on a trigger_id: interactivity, no scope
+    "views_update": None,
+    "views_push": None,
+    "views_publish": None,  # the App Home tab; no scope, the Home tab must be on in the manifest
 }
 
 
@@ -147,6 +153,19 @@ def make_webhook(url: str) -> WebhookClient:
     return WebhookClient(url, timeout=SLACK_TIMEOUT, retry_handlers=retry_handlers())
 
 
+def web_url(api_url: str) -> str:
+    """Slack's web address for links, from the Web API's (`SLACK_API_URL`): slack.com, GovSlack
+    (slack-gov.com) or the sandbox all serve `archives/` beside `api/`.
+
+    >>> web_url("https://slack-gov.com/api/")
+    'https://slack-gov.com/'
+    """
+    base = api_url.rstrip("/")
+    if base.endswith("/api"):
+        base = base[: -len("/api")]
+    return base + "/"
+
+
 # -- the calls ----------------------------------------------------------------------------------
 
 
@@ -205,6 +224,28 @@ class WebApi:
         tz = (response.get("user") or {}).get("tz")
         return str(tz) if tz else None
 
+    def open_view(self, trigger_id: str, view: dict[str, Any]) -> dict[str, Any]:
+        """`views.open`: `view` as a modal for whoever's `trigger_id` it is (valid 3 s, once);
+        the view as Slack stored it (with its `id` and `hash`)."""
+        response = self.client.views_open(trigger_id=trigger_id, view=view)
+        return dict(response.get("view") or {})
+
+    def update_view(self, view_id: str, view: dict[str, Any], view_hash: str | None = None) -> dict[str, Any]:
+        """`views.update`: the open modal `view_id` shows `view` instead; with `view_hash`,
+        only if nobody changed it since (else `hash_conflict`)."""
+        extra = {"hash": view_hash} if view_hash else {}
+        response = self.client.views_update(view_id=view_id, view=view, **extra)
+        return dict(response.get("view") or {})
+
     def respond_ephemeral(self, response_url: str, text: str) -> bool:
         """`text` to the requester alone through a command's response_url; False if refused."""
         return make_webhook(response_url).send(text=text, response_type="ephemeral").status_code == 200
+
+    def push_view(self, trigger_id: str, view: dict[str, Any]) -> dict[str, Any]:
+        """`views.push`: `view` on top of the modal the click came from (a stack holds 3)."""
+        response = self.client.views_push(trigger_id=trigger_id, view=view)
+        return dict(response.get("view") or {})
+
+    def publish_home(self, user: str, view: View | dict[str, Any]) -> None:
+        """`views.publish`: `view` (type "home") becomes what `user` sees in the app's Home tab."""
+        self.client.views_publish(user_id=user, view=view)

@@ -18,6 +18,7 @@ from celery import Celery
 from tasks.settings import Settings, SettingsError, load_settings
 from tasks.worker.celery_config import celery_config
 from tasks.worker.execution import register_tasks
+from tasks.worker.lost_jobs import close_overdue
 from tasks.worker.process import connect_signals
 from tasks.worker.runtime import Runtime
 
@@ -26,6 +27,11 @@ class WorkerApp(Celery):
     """A Celery app with the runtime (settings, store, Slack client, reports) its jobs run with."""
 
     runtime: Runtime
+
+    def close_overdue(self, holder: str = "beat") -> int:
+        """Close the jobs left running past their deadline (`tasks.worker.lost_jobs`): what beat's
+        leader does every so often, through the app it runs with."""
+        return close_overdue(self.runtime, holder=holder)
 
 
 def build_worker_app(settings: Settings) -> WorkerApp:

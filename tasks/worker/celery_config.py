@@ -13,14 +13,13 @@ from celery import Celery
 from kombu import Exchange, Queue
 
 from tasks.jobs.queues import BULK_QUEUE, QUEUE, RUN_REPORT, time_limits
+from tasks.schedules.beat import BEAT_MAX_LOOP_INTERVAL
 from tasks.settings import Settings
 
 # Resident size of a pool process after which it is replaced: about 6x an idle one (65 MiB),
 # and low enough that the main process and two pool processes near it fit the 1 GiB that
 # deploy/kubernetes/worker.yaml gives a worker.
 WORKER_MAX_MEMORY_KIB = 384 * 1024
-#: Seconds between beat's ticks: how soon a new schedule, a removal or a pause is noticed.
-BEAT_MAX_LOOP_INTERVAL = 1
 
 
 def celery_config(settings: Settings) -> dict[str, Any]:

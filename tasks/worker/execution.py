@@ -10,7 +10,11 @@ how it went: steps 1 and 4 become one message, and nobody sees a "running" line 
 milliseconds later.
 
 A schedule's run (a digest) has no status message: step 3 posts the result in the channel, with
-what step 4 would have said (`tasks.rendering.messages.digest_message`).
+what step 4 would have said (`tasks.rendering.messages.digest_message`). When it ends, its
+schedule's failures in a row are counted or reset (`tasks.schedules.self_pause`).
+
+A report that returns `Skip("why")` ends "skipped": a digest posts nothing, a command's status
+message says so with the reason.
 """
 
 from __future__ import annotations
@@ -40,9 +44,12 @@ from tasks.rendering.messages import (
     error_result,
     format_duration,
     render_result,
+    skip_result,
     status_message,
 )
 from tasks.reports.context import JobContext, running
+from tasks.reports.results import skipped
+from tasks.schedules.self_pause import LOST_ACCESS_ERRORS
 from tasks.slack.mrkdwn import escape_mrkdwn
 from tasks.slack.posting import ChannelUnavailable
 from tasks.store import StoreUnavailable
@@ -192,6 +199,9 @@ def run_report_safely(
         context = JobContext(job.id, job.user, job.channel, job.requested_at, picked_at, job.schedule_id)
         with running(context):
             result = report.run(args)
+        skip = skipped(result)
+        if skip is not None:
+            return JobState.SKIPPED, skip_result(skip.reason)
         return JobState.SUCCEEDED, render_result(result, name=job.report)
     except SoftTimeLimitExceeded:
         limit = f"{time_limit:g} seconds" if time_limit else "its time limit"
@@ -267,12 +277,14 @@ class JobRun:
     | ran       | no status message yet (command)      | status up | status: how it went              |
     | status up | cancelled meanwhile                  | cancelled | status edited: cancelled         |
     | status up | channel takes no 2nd message yet     | (retry)   | nothing: raises Paced            |
+    | status up | the report returned Skip             | final     | nothing (command: status says so)|
     | status up | otherwise                            | result up | result (digest: its message)     |
     | result up | it has files                         | files up  | files in the result's thread     |
     | files up  |                                      | final     | status edited if it said running |
     | any       | Slack 429 or 5xx, TRANSIENT errors   | (retry)   | nothing: raises                  |
     | any       | Slack refuses (4xx)                  | failed    | `give_up`: status, requester     |
-    | any       | the channel refuses the bot          | failed    | nothing                          |
+    | any       | the channel refuses the bot          | failed    | nothing; a digest's schedule     |
+    |           |                                      |           | pauses, its creator is told      |
 
     Each state's step is a method: `load`, `refuse`, `run_report`, `read_record_after_run`,
     `post_status`, `cancelled`, `pace`, `post_result`, `upload_files`, `finish`.
@@ -399,6 +411,7 @@ class JobRun:
             "not_allowed",
         )
         _save(self.runtime, self.record)
+        digest_ended(self.runtime, job, JobState.FAILED)
         return JobState.FAILED
 
     def start_digest(self) -> None:
@@ -472,7 +485,7 @@ class JobRun:
         record = self.record
         if self.digest or record.status_ts:
             return _cancelled_by(self.runtime, self.job)
-        message = status_message(self.job, outcome.state, duration=outcome.duration)
+        message = self.status_of(outcome)
         record.status_ts = self.runtime.poster.post_in_channel(self.job, message)
         self.posted_at = self.runtime.pacing.now()
         record.state, record.started_at = JobState.RUNNING, record.started_at or self.picked_at
@@ -501,8 +514,8 @@ class JobRun:
     def pace(self, outcome: Outcome) -> None:
         """Raise Paced when the channel takes no second message yet from this process: the
         result, kept in the store, waits for the retry instead of a 429."""
-        if self.posted_at is None or self.record.done(Step.RESULT):
-            return
+        if self.posted_at is None or self.record.done(Step.RESULT) or outcome.state == JobState.SKIPPED:
+            return  # a skipped run posts nothing after its status
         wait = self.runtime.pacing.wait_before_reply(self.posted_at)
         if wait <= 0:
             return
@@ -514,6 +527,9 @@ class JobRun:
     def post_result(self, outcome: Outcome) -> None:
         record, result = self.record, outcome.result
         if record.done(Step.RESULT):
+            return
+        if outcome.state == JobState.SKIPPED:
+            self.record_skip(outcome)
             return
         if result.files:  # uploads come after the post: keep them for a retry
             self.keep(outcome)
@@ -529,6 +545,22 @@ class JobRun:
                 record.state, record.finished_at = outcome.state, time.time()
         _save(self.runtime, record)  # at once: a worker killed after this must not post it again
 
+    def record_skip(self, outcome: Outcome) -> None:
+        """A skipped run posts no result: a digest nothing at all, a command only its status
+        message, which says why (`status_of`). The record says it was skipped."""
+        record = self.record
+        record.steps[Step.RESULT], record.steps[Step.FILES] = JobState.SKIPPED, FilesStep.NONE
+        record.duration = outcome.duration
+        if self.status_says_how_it_went:
+            record.state, record.finished_at = JobState.SKIPPED, time.time()
+        _save(self.runtime, record)
+        log.info("job %s (%s) skipped: %s", self.job.id, self.job.report, outcome.result.text)
+
+    def status_of(self, outcome: Outcome) -> Rendered:
+        """The status message saying how the job went; a skipped one says why under it."""
+        note = outcome.result.text if outcome.state == JobState.SKIPPED else ""
+        return status_message(self.job, outcome.state, duration=outcome.duration, note=note)
+
     def upload_files(self, outcome: Outcome) -> None:
         if not self.record.done(Step.FILES):
             uploaded = self.runtime.poster.upload_files(self.job, self.record.status_ts, outcome.result.files)
@@ -537,8 +569,7 @@ class JobRun:
     def finish(self, outcome: Outcome) -> JobState:
         record = self.record
         if not self.status_says_how_it_went:
-            message = status_message(self.job, outcome.state, duration=outcome.duration)
-            self.runtime.poster.update_status(self.job, record.status_ts, message)
+            self.runtime.poster.update_status(self.job, record.status_ts, self.status_of(outcome))
         if record.state not in FINAL_STATES:
             record.state, record.finished_at = outcome.state, time.time()
             _save(self.runtime, record)
@@ -549,6 +580,7 @@ class JobRun:
                 "the kept outcome of job %s expires on its own",
                 self.job.id,
             )
+        digest_ended(self.runtime, self.job, outcome.state)
         log.info(
             "job %s (%s) %s in %s",
             self.job.id,
@@ -587,6 +619,10 @@ class JobRun:
         record.state, record.finished_at, record.error = JobState.FAILED, time.time(), exc.error
         _save(self.runtime, record)
         log.warning("job %s (%s) could not post: %s", self.job.id, self.job.report, exc.error)
+        if self.digest:  # no retry fixes it, and the next run would fail the same way
+            _schedule_care(
+                lambda: self.runtime.self_pause.post_refused(self.job.schedule_id, exc.error), self.job
+            )
         return JobState.FAILED
 
     def slack_refused(self, exc: SlackApiError) -> JobState:
@@ -597,6 +633,10 @@ class JobRun:
         if retry_after is None and status < 500:
             _save(self.runtime, self.record)
             error = str(exc.response.get("error", "")) or f"HTTP {status}"
+            if self.digest and error in LOST_ACCESS_ERRORS:  # every later run would be refused too
+                _schedule_care(
+                    lambda: self.runtime.self_pause.post_refused(self.job.schedule_id, error), self.job
+                )
             give_up(self.job, self.runtime, f"Slack refused a message of this job ({error})", self.record)
             return JobState.FAILED
         self.keep_for_retry()
@@ -627,6 +667,35 @@ def give_up(job: Job, runtime: Runtime, reason: str, record: JobRecord | None = 
     except Exception as exc:
         log.warning("could not mark job %s failed in Slack: %s", job.id, exc)
     runtime.poster.tell_requester(job, text + " The details are in the worker's log.")
+    digest_ended(runtime, job, JobState.FAILED)
+
+
+def digest_ended(runtime: Runtime, job: Job, state: JobState) -> None:
+    """A schedule's run is over: a success or a skip starts its failures in a row again from
+    zero; a failure counts one more, and the schedule pauses itself at the limit
+    (`tasks.schedules.self_pause`). Never raises: the job's own end is already recorded."""
+    if not job.schedule_id or state == JobState.CANCELLED:
+        return
+    care = runtime.self_pause
+    if state == JobState.FAILED:
+        _schedule_care(lambda: care.run_failed(job.schedule_id), job)
+    else:
+        _schedule_care(lambda: care.run_succeeded(job.schedule_id), job)
+
+
+def _schedule_care(call: Callable[[], object], job: Job) -> None:
+    """One step of a schedule's upkeep after its run; a failure is logged, never raised."""
+    try:
+        call()
+    except Exception as exc:  # Redis or Slack: the next run counts again
+        log.warning(
+            "job %s (%s): schedule %s not kept up to date: %s: %s",
+            job.id,
+            job.report,
+            job.schedule_id,
+            type(exc).__name__,
+            exc,
+        )
 
 
 @dataclass(frozen=True)

@@ -96,6 +96,11 @@ def close_job(
     runtime.records.save(record)
     text = f":warning: Job `{job.id}` ({escape_mrkdwn(job.report)}) failed. {reason}"
     _slack("tell its requester", lambda: runtime.poster.tell_requester(job, text))
+    if job.schedule_id:  # one more of its schedule's failures in a row (`tasks.schedules.self_pause`)
+        try:
+            runtime.self_pause.run_failed(job.schedule_id)
+        except Exception as exc:
+            log.warning("job %s: schedule %s's failures not counted: %s", job.id, job.schedule_id, exc)
     return True
 
 

@@ -11,6 +11,7 @@ from functools import cached_property
 from tasks.jobs.access import Access, make_access
 from tasks.jobs.records import JobRecords
 from tasks.reports import Registry, load_reports
+from tasks.schedules.self_pause import SelfPause
 from tasks.settings import Settings
 from tasks.slack.pacing import Pacing
 from tasks.slack.posting import Poster
@@ -72,6 +73,11 @@ class Runtime:
     def access(self) -> Access:
         """Who may run what, checked again before a job runs; group lookups use `slack`."""
         return make_access(lambda: self.slack)
+
+    @cached_property
+    def self_pause(self) -> SelfPause:
+        """A schedule's failures in a row, and its pausing itself when it must."""
+        return SelfPause(self.settings, self.store, self.slack)
 
     @cached_property
     def registry(self) -> Registry:

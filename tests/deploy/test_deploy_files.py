@@ -19,7 +19,7 @@ import yaml
 from slack_sdk import WebClient
 
 from bot.http import EVENTS_PATH
-from bot.manifest import EXAMPLE_URL, METHOD_SCOPES, SCOPES, build_manifest
+from bot.manifest import BOT_EVENTS, EVENT_SCOPES, EXAMPLE_URL, METHOD_SCOPES, SCOPES, build_manifest
 from run import PROCESSES
 from tasks.jobs.queues import QUEUE
 from tasks.settings import Settings, load_settings
@@ -496,6 +496,34 @@ def test_slack_app_manifest_is_the_one_the_code_builds(file, socket_mode):
     if not socket_mode:
         assert command["url"].endswith(EVENTS_PATH)
         assert manifest["settings"]["interactivity"]["request_url"].endswith(EVENTS_PATH)
+        assert manifest["settings"]["event_subscriptions"]["request_url"].endswith(EVENTS_PATH)
+    else:
+        assert "request_url" not in manifest["settings"]["event_subscriptions"]
+
+
+def test_the_manifest_turns_on_the_home_tab_the_shortcut_and_the_events_the_bot_listens_to():
+    manifest = build_manifest()
+    assert manifest["features"]["app_home"]["home_tab_enabled"] is True
+    assert manifest["features"]["app_home"]["messages_tab_enabled"] is True, (
+        "the DMs a schedule's creator gets"
+    )
+    [shortcut] = manifest["features"]["shortcuts"]
+    assert shortcut == {**shortcut, "type": "global", "callback_id": "run_report", "name": "Run a report"}
+    assert 1 <= len(shortcut["name"]) <= 24 and 1 <= len(shortcut["description"]) <= 150
+    events = manifest["settings"]["event_subscriptions"]["bot_events"]
+    assert (
+        set(events)
+        == set(BOT_EVENTS)
+        == {
+            "app_home_opened",
+            "channel_archive",
+            "group_archive",
+            "channel_left",
+            "member_left_channel",
+            "app_uninstalled",
+            "tokens_revoked",
+        }
+    )
 
 
 def test_the_readme_gives_both_ways_to_create_the_slack_app():
@@ -529,4 +557,5 @@ def test_the_scopes_are_exactly_those_of_the_web_api_methods_the_code_calls():
     unknown = called - METHOD_SCOPES.keys()
     assert not unknown, f"add these methods and their scopes to bot.manifest.METHOD_SCOPES: {unknown}"
     needed = {"commands"} | {METHOD_SCOPES[m] for m in called if METHOD_SCOPES[m]}
-    assert set(SCOPES) == needed, "bot.manifest.SCOPES must be what the calls need, nothing more"
+    needed |= {scope for scope in EVENT_SCOPES.values() if scope}
+    assert set(SCOPES) == needed, "bot.manifest.SCOPES must be what the calls and events need, nothing more"

@@ -66,9 +66,10 @@ def test_an_ill_typed_argument_is_named_with_what_it_expects(slack, http_bot, wo
     assert_nothing_queued(slack)
 
 
-def test_a_missing_argument_is_named_with_how_to_give_it(slack, http_bot, worker):
+def test_a_missing_argument_is_named_and_asked_for_in_a_form(slack, http_bot, worker):
+    # The form itself (opened with ratio=1 filled in) is tests/e2e/test_report_form.py.
     reply = answer(slack, "typed ratio=1")
-    assert "needs `day=" in reply and "For example" in reply
+    assert "Opening a form for `typed`: fill in `day` there." in reply
     assert_nothing_queued(slack)
 
 

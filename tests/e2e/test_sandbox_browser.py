@@ -226,6 +226,33 @@ def test_a_confirm_dialog_is_slacks_dialog_with_its_text_rendered(slack: Any, pa
     expect(dialog).to_have_count(0)
 
 
+def test_a_digests_menu_opens_on_its_options_and_sends_the_one_chosen(slack: Any, page: Page) -> None:
+    from tasks.jobs.records import Job
+    from tasks.rendering.messages import digest_message, text_result
+
+    job = Job(
+        id="5e1d0c2b", report="sales", args={}, channel="C0SANDBOX", user="U0ALICE", schedule_id="s-1a2b3c"
+    )
+    digest = digest_message(job, "succeeded", text_result("*Sales* today: 42"), 0.2)
+    post(slack, text=digest.text, blocks=digest.block_dicts())
+    page.goto(slack.base_url)
+
+    page.get_by_role("button", name="More actions").click()
+    menu = page.get_by_role("menu")
+    expect(menu).to_be_visible(timeout=WAIT_MS)
+    expect(menu.get_by_role("menuitem")).to_have_text(["Run now", "Pause", "Edit", "Remove…"])
+    with page.expect_request("**/sandbox/action") as sent:
+        menu.get_by_role("menuitem", name="Pause").click()
+    chosen = sent.value.post_data_json
+    assert chosen is not None
+    assert (chosen["type"], chosen["value"], chosen["action_id"]) == (
+        "overflow",
+        "pause:s-1a2b3c",
+        "reportbot_digest_menu",
+    )
+    expect(menu).to_be_hidden()
+
+
 def test_dates_are_shown_in_the_readers_zone_and_unknown_emoji_as_their_names(slack: Any, page: Page) -> None:
     post(
         slack,

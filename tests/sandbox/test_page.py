@@ -6,8 +6,11 @@ show it as a person in the channel would see it.
 
 from __future__ import annotations
 
+import http.server
 import json
+import threading
 import urllib.error
+import urllib.parse
 import urllib.request
 from typing import Any
 
@@ -457,3 +460,54 @@ def test_opening_the_home_tab_sends_app_home_opened_and_shows_what_the_app_publi
     [opened] = bot.of_type("app_home_opened")
     assert (opened["event"]["user"], opened["event"]["tab"]) == ("U0SANDBOX", "home")
     assert state(slack)["home"]["blocks"] == home["blocks"]
+
+
+def test_a_choice_in_an_overflow_menu_reaches_the_bot_as_its_selected_option(
+    slack: Any, client: WebClient
+) -> None:
+    got: list[dict[str, Any]] = []
+
+    class Bot(http.server.BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802 (http.server's name)
+            form = urllib.parse.parse_qs(self.rfile.read(int(self.headers["Content-Length"])).decode())
+            got.append(json.loads(form["payload"][0]))
+            self.send_response(200)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = http.server.HTTPServer(("127.0.0.1", 0), Bot)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    previous = slack.bot_url
+    slack.bot_url = f"http://127.0.0.1:{server.server_port}/slack/events"
+    try:
+        ts = client.chat_postMessage(channel=SANDBOX_CHANNEL, text="a digest")["ts"]
+        body = {
+            "channel": SANDBOX_CHANNEL,
+            "message_ts": ts,
+            "type": "overflow",
+            "action_id": "menu",
+            "block_id": "digest_1",
+            "value": "pause:s-1",
+            "label": "Pause",
+        }
+        origin = f"http://127.0.0.1:{slack.port}"
+        status, _ = post(
+            slack,
+            "/sandbox/action",
+            json.dumps(body).encode(),
+            **{"Content-Type": "application/json", "Origin": origin, "Host": f"127.0.0.1:{slack.port}"},
+        )
+        assert status == 200
+    finally:
+        slack.bot_url = previous
+        server.shutdown()
+    [action] = got[0]["actions"]
+    assert action["type"] == "overflow" and action["action_id"] == "menu"
+    assert action["selected_option"] == {
+        "text": {"type": "plain_text", "text": "Pause", "emoji": True},
+        "value": "pause:s-1",
+    }
+    assert "value" not in action

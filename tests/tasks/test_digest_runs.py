@@ -55,7 +55,7 @@ def test_a_digest_is_one_message_with_the_result_and_how_it_went(runtime) -> Non
     blocks = str(message.blocks)
     assert "*Sales* today: 42" in str(message.blocks[0]), "the result comes first, in the channel"
     assert "schedule `s-morning`" in blocks and "succeeded in" in blocks and f"job `{job.id}`" in blocks
-    assert "Run again" in blocks and "Cancel" not in blocks
+    assert "Run now" in blocks and "Cancel" not in blocks, "the schedule's menu, not a job's buttons"
     assert message.text.startswith("sales (schedule s-morning, succeeded in") and message.text.endswith("42")
     assert "<@" not in blocks, "each run does not notify the schedule's creator"
     assert slack.thread("C0DIGEST", message.ts) == [] and not message.edits

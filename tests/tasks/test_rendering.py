@@ -76,7 +76,12 @@ def test_a_digest_is_its_result_then_how_it_went_within_the_block_limit() -> Non
     line = blocks[-2]["elements"][0]["text"]
     assert "schedule `s-&lt;x&gt;`" in line and "succeeded in 250 ms" in line and "job `5e1d0c2b`" in line
     assert "&lt;!channel&gt;" in line and "<!channel>" not in str(blocks)
-    assert blocks[-1]["elements"][0]["text"]["text"] == "Run again"
+    assert [o["text"]["text"] for o in blocks[-1]["elements"][0]["options"]] == [
+        "Run now",
+        "Pause",
+        "Edit",
+        "Remove…",
+    ]
     assert len(rendered.text) <= TEXT_LIMIT and rendered.text.startswith(
         "echo (schedule s-&lt;x&gt;, succeeded in 250 ms): "
     )
@@ -239,3 +244,53 @@ def test_parts_past_a_full_message_are_not_rendered_but_their_files_and_texts_ar
     assert "attached as `many.txt`" in str(blocks[-2]) and "in the files attached below" in str(blocks[-1])
     names = {f.name for f in rendered.files}
     assert {"many.txt", "late.csv", "many-2.txt", "many-10001.txt"} <= names
+
+
+def test_a_failed_digest_is_one_short_message_with_retry_and_the_schedules_menu() -> None:
+    from slack_sdk.models.blocks import Block
+
+    from tasks.rendering.messages import (
+        DIGEST_RETRY_ACTION,
+        FAILURE_REASON_LIMIT,
+        digest_message,
+        error_result,
+    )
+
+    job = Job(
+        id="5e1d0c2b", report="sales", args={"region": "emea"}, channel="C", user="U", schedule_id="s-1a2b3c"
+    )
+    failed = digest_message(job, "failed", error_result("x" * 5000), 1.5)
+
+    blocks = failed.block_dicts()
+    assert len(blocks) == 3 and failed.files == []
+    assert len(blocks[0]["text"]["text"]) < FAILURE_REASON_LIMIT + 120
+    assert "*sales* `region=emea` (schedule `s-1a2b3c`) failed after 1.5 s." in blocks[0]["text"]["text"]
+    retry, menu = blocks[-1]["elements"]
+    assert (retry["action_id"], retry["value"], retry["text"]["text"]) == (
+        DIGEST_RETRY_ACTION,
+        "s-1a2b3c",
+        "Retry",
+    )
+    assert [o["value"] for o in menu["options"]] == [
+        "run:s-1a2b3c",
+        "pause:s-1a2b3c",
+        "edit:s-1a2b3c",
+        "remove:s-1a2b3c",
+    ]
+    for block in blocks:
+        parsed = Block.parse(block)
+        assert parsed is not None
+        parsed.validate_json()  # within Slack's limits, as slack_sdk checks them
+    assert failed.text == "sales (schedule s-1a2b3c) failed after 1.5 s (job 5e1d0c2b)"
+
+
+def test_a_skipped_runs_status_says_so_with_its_reason_and_cannot_broadcast() -> None:
+    from tasks.rendering.messages import skip_result, status_message
+
+    job = Job(id="5e1d0c2b", report="orders", args={}, channel="C", user="U0ALICE")
+    note = skip_result("no new orders <!channel>").text
+    status = status_message(job, "skipped", duration=0.02, note=note)
+
+    shown = str(status.block_dicts())
+    assert ":fast_forward:" in shown and "skipped after 20 ms" in shown and "_Skipped: no new orders" in shown
+    assert "<!channel>" not in shown and "Run again" in shown
