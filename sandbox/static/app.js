@@ -245,6 +245,7 @@ function renderBlocks(blocks, ctx) {
   for (const block of blocks) {
     const node = renderBlock(block, ctx);
     node.classList.add("block");
+    if (block.block_id) node.dataset.blockId = block.block_id;
     root.appendChild(node);
   }
   return root;

@@ -692,3 +692,48 @@ def test_the_schedule_form_makes_a_schedule_with_clicks_only(
     type_command(page, "/run-report schedule list")
     listing = page.locator(".msg.ephemeral").filter(has_text=schedule_id.group(0)).last
     expect(listing).to_contain_text("ping", timeout=WAIT_MS)
+
+
+def test_the_home_tab_makes_pauses_edits_and_removes_a_schedule_with_clicks_only(
+    sandbox: SandboxProcess, page: Page
+) -> None:
+    """Issue 25's "done": a schedule created, paused, edited and removed from the App Home, with
+    the forms and buttons only, the Home following each change."""
+    page.goto(sandbox.url)
+    page.get_by_role("link", name="reportbot — Home").click()
+    home = page.locator(".home")
+    home.get_by_role("button", name="New schedule…").click()
+    form = page.get_by_role("dialog", name="New schedule")
+    expect(form).to_be_visible(timeout=WAIT_MS)
+    form.get_by_label("Report").select_option("ping")
+    form.get_by_role("radio", name="Every N minutes, hours or days").check()
+    expect(form.get_by_label("Every", exact=True)).to_be_visible(timeout=WAIT_MS)
+    form.get_by_label("Every", exact=True).fill("3")
+    form.get_by_label("Unit").select_option("h")
+    form.get_by_label("Post in").select_option(label="#sandbox")  # the Home is in no channel
+    form.get_by_role("button", name="Save schedule").click()
+    saved = page.get_by_role("dialog", name="Schedule saved")
+    expect(saved).to_contain_text("every 3h", timeout=WAIT_MS)
+    found = re.search(r"s-[0-9a-f]{6}", saved.inner_text())
+    assert found, saved.inner_text()
+    schedule_id = found.group(0)
+    saved.get_by_role("button", name="Done").click()
+
+    row = home.locator(f'[data-block-id="home_schedule_{schedule_id}"]')
+    buttons = home.locator(f'[data-block-id="home_buttons_{schedule_id}"]')
+    expect(row).to_contain_text("every 3h", timeout=WAIT_MS)
+    buttons.get_by_role("button", name="Pause").click()
+    expect(row).to_contain_text("Paused", timeout=WAIT_MS)
+    expect(buttons.get_by_role("button", name="Resume")).to_be_visible()
+
+    buttons.get_by_role("button", name="Edit…").click()
+    edit = page.get_by_role("dialog", name="Edit schedule")
+    expect(edit.get_by_label("Every", exact=True)).to_have_value("3", timeout=WAIT_MS)
+    edit.get_by_label("Every", exact=True).fill("5")
+    edit.get_by_role("button", name="Save changes").click()
+    page.get_by_role("dialog").get_by_role("button", name="Done").click()
+    expect(row).to_contain_text("every 5h", timeout=WAIT_MS)
+
+    buttons.get_by_role("button", name="Remove").click()
+    page.get_by_role("dialog").get_by_role("button", name="Remove").click()
+    expect(row).to_have_count(0, timeout=WAIT_MS)
