@@ -737,3 +737,25 @@ def test_the_home_tab_makes_pauses_edits_and_removes_a_schedule_with_clicks_only
     buttons.get_by_role("button", name="Remove").click()
     page.get_by_role("dialog").get_by_role("button", name="Remove").click()
     expect(row).to_have_count(0, timeout=WAIT_MS)
+
+
+def test_archiving_the_channel_from_its_menu_pauses_its_schedule_and_says_so(
+    page: Page, tmp_path: Path
+) -> None:
+    """The channel menu's Archive sends Slack's channel_archive to the real bot: the schedule
+    posting there pauses, its creator hears why in a DM, and the Home shows it paused."""
+    with run_sandbox(tmp_path) as local:  # its own: the channel stays archived
+        page.goto(local.url)
+        type_command(page, "/run-report schedule add ping every 1h")
+        added = page.locator(".msg.ephemeral").filter(has_text="s-").last
+        expect(added).to_be_visible(timeout=WAIT_MS)
+        page.get_by_role("button", name="Channel menu").click()
+        page.get_by_role("menuitem", name="Archive channel").click()
+        page.get_by_role("dialog").get_by_role("button", name="Archive").click()
+        expect(page.locator("#channel-status")).to_have_text("archived", timeout=WAIT_MS)
+
+        page.get_by_role("link", name="@ you").click(timeout=WAIT_MS)
+        expect(page.locator("#messages")).to_contain_text("archived", timeout=WAIT_MS)
+        page.get_by_role("link", name="reportbot — Home").click()
+        expect(page.locator(".home")).to_contain_text("Paused", timeout=WAIT_MS)
+        assert "Traceback" not in local.output()
