@@ -15,7 +15,10 @@ The modules, each with one concern:
 - ``views``: modals and Home tabs: trigger ids, each user's modal stack, Slack's view rules.
 - ``view_delivery``: Slack calling the bot from views: submissions, clicks in a modal or the Home
   tab, shortcuts, and Events API events.
-- ``page``: the browser page's routes, and the JSON snapshot of the workspace it shows.
+- ``page``: the browser page's routes, and the JSON snapshot of the workspace it shows (channels,
+  the Home tab, open modals); what a person does there goes out through ``delivery`` and
+  ``view_delivery``, as in the tests.
+- ``form_values``: what a person entered in a modal on the page, as Slack's ``state.values``.
 - ``server``: ``FakeSlack``, the one aiohttp server that composes them, its start and stop.
 - ``loop``: the server's event loop in a thread of its own, for synchronous callers.
 - ``tls``: a throwaway certificate, to serve over HTTPS as Slack does.

@@ -10,10 +10,20 @@ a typed slash command becomes ``send_command`` (the signed form POST to the bot'
 ``/slack/events``, or a Socket Mode envelope), a button click becomes ``send_interaction``
 (``block_actions``). The bot cannot tell the page from Slack.
 
+Modals, the Home tab, shortcuts and channel events go the same way, through the code the tests
+drive (``sandbox.view_delivery``): Submit is a ``view_submission`` whose ``state.values`` the
+server builds from the form (``sandbox.form_values``), a click or a changed dispatching input in
+a view is a ``block_actions`` from that view, opening the Home tab sends ``app_home_opened``
+(the app publishes its Home then), ⚡ sends a global shortcut, and the channel menu
+archives the channel or removes the bot (``channel_archive`` / ``channel_left``).
+
 Routes: ``GET /`` (the page), ``GET /archives/<channel>[/p<ts>]`` (the page open at that channel
 and message: the permalinks the bot hands out, as Slack serves them), ``GET /static/<file>``,
 ``GET /sandbox/state``, ``GET /sandbox/events``, ``POST /sandbox/command``,
-``POST /sandbox/action``, ``GET /sandbox/files/<id>``.
+``POST /sandbox/action``, ``POST /sandbox/view_submit``, ``POST /sandbox/view_action``,
+``POST /sandbox/view_close``, ``POST /sandbox/shortcut``, ``POST /sandbox/home_opened``,
+``POST /sandbox/channel``,
+``GET /sandbox/files/<id>``.
 """
 
 from __future__ import annotations
@@ -23,15 +33,20 @@ import contextlib
 import functools
 import json
 import logging
+import re
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 from aiohttp import web
 
-from sandbox.delivery import Delivery
+from sandbox.delivery import CommandResponse, Delivery
+from sandbox.form_values import STATEFUL, element_state, find_element, options_of, state_values
 from sandbox.state import BOT_NAME, BOT_USER_ID, Ephemeral, Message, StoredFile, Workspace
+from sandbox.view_delivery import ViewDelivery
+from sandbox.views import Views
 
 logger = logging.getLogger(__name__)
 
@@ -47,6 +62,12 @@ QUIET_EVENTS = {"request", "socket_connected", "socket_closed"}
 MAX_COMMAND_CHARS = 4000
 # The names the page is opened by: the server binds 127.0.0.1 only.
 LOOPBACK_NAMES = {"127.0.0.1", "localhost", "::1"}
+MAX_ID_CHARS = 255  # block_id, action_id, callback_id (SLACK.md §8.2)
+CHANNEL_ID = re.compile(r"^[CG][A-Z0-9]{2,20}$")
+# What ⚡ offers when the manifest lists no global shortcut (the report form's, issue 25).
+DEFAULT_SHORTCUTS = [
+    {"name": "Run a report", "callback_id": "run_report", "description": "Pick a report and run it"}
+]
 
 
 def add_page_routes(app: web.Application, workspace: Workspace, delivery: Delivery) -> None:
@@ -63,12 +84,44 @@ def add_page_routes(app: web.Application, workspace: Workspace, delivery: Delive
     app.router.add_get("/sandbox/events", page.events)
     app.router.add_post("/sandbox/command", page.command)
     app.router.add_post("/sandbox/action", page.action)
+    app.router.add_post("/sandbox/view_submit", page.view_submit)
+    app.router.add_post("/sandbox/view_action", page.view_action)
+    app.router.add_post("/sandbox/view_close", page.view_close)
+    app.router.add_post("/sandbox/shortcut", page.shortcut)
+    app.router.add_post("/sandbox/home_opened", page.home_opened)
+    app.router.add_post("/sandbox/channel", page.channel_event)
     app.router.add_get("/sandbox/files/{file_id}", page.file)
 
 
-def snapshot(ws: Workspace, user: str = SANDBOX_USER) -> dict[str, Any]:
+def global_shortcuts() -> list[dict[str, str]]:
+    """The global shortcuts the app's manifest declares (``features.shortcuts``), as ⚡ lists
+    them; the report form's own when it declares none yet. Read from ``bot.manifest`` on demand:
+    the fake Slack also runs without the bot's settings."""
+    try:
+        from bot.manifest import build_manifest
+
+        declared = build_manifest().get("features", {}).get("shortcuts") or []
+    except Exception:  # the manifest cannot be built here: offer the default
+        logger.debug("no manifest for the page's shortcuts", exc_info=True)
+        declared = []
+    found = [
+        {k: str(s.get(k) or "") for k in ("name", "callback_id", "description")}
+        for s in declared
+        if isinstance(s, dict) and s.get("type") == "global" and s.get("callback_id")
+    ]
+    return found or [dict(s) for s in DEFAULT_SHORTCUTS]
+
+
+def snapshot(
+    ws: Workspace,
+    user: str = SANDBOX_USER,
+    views: Views | None = None,
+    shortcuts: list[dict[str, str]] | None = None,
+) -> dict[str, Any]:
     """Everything the page shows, as JSON: channels, their messages with threads, ``user``'s
-    ephemerals, and the names to show for user ids. Files carry a URL, never their bytes."""
+    ephemerals, the names to show for user ids, ``user``'s Home view and open modals (each with
+    its ``errors``), every channel a conversations_select may offer, and the global shortcuts.
+    Files carry a URL, never their bytes."""
     by_channel = ws.all_messages()
     ephemerals = ws.ephemerals(user=user)
     sent_at = {ru_id: ru.created for ru_id, ru in dict(ws.response_urls).items()}
@@ -77,7 +130,8 @@ def snapshot(ws: Workspace, user: str = SANDBOX_USER) -> dict[str, Any]:
         if cid not in channel_ids:
             channel_ids.append(cid)
     # dict() copies in one step under the GIL, so a concurrent set_channel cannot break the read
-    names = {cid: ch.name for cid, ch in dict(ws.channels).items()}
+    known = dict(ws.channels)
+    names = {cid: ch.name for cid, ch in known.items()}
     users = {uid: u.name for uid, u in dict(ws.users).items()}
     users.setdefault(SANDBOX_USER, SANDBOX_USER_NAME)
     users[BOT_USER_ID] = BOT_NAME
@@ -103,8 +157,34 @@ def snapshot(ws: Workspace, user: str = SANDBOX_USER) -> dict[str, Any]:
                 top.append(_ephemeral_view(e, sent_at.get(e.response_url_id or "")))
         top.sort(key=lambda item: item.get("shown_at") or float(item["ts"]))
         default_name = SANDBOX_CHANNEL_NAME if cid == SANDBOX_CHANNEL else cid.lower()
-        channels.append({"id": cid, "name": names.get(cid, default_name), "messages": top})
-    return {"user": user, "users": users, "channels": channels}
+        ch = known.get(cid)
+        channels.append(
+            {
+                "id": cid,
+                "name": names.get(cid, default_name),
+                "messages": top,
+                "archived": bool(ch and ch.archived),
+                "bot_member": not ch or ch.member,
+            }
+        )
+    # what a conversations_select offers: channels, not the DMs the bot wrote to a user id
+    conversations = [
+        {"id": str(c["id"]), "name": str(c["name"])} for c in channels if CHANNEL_ID.match(str(c["id"]))
+    ]
+    conversations += [
+        {"id": cid, "name": ch.name}
+        for cid, ch in known.items()
+        if cid not in channel_ids and CHANNEL_ID.match(cid)
+    ]
+    return {
+        "user": user,
+        "users": users,
+        "channels": channels,
+        "conversations": conversations,
+        "home": views.home(user) if views else None,
+        "modals": views.stack(user) if views else [],
+        "shortcuts": shortcuts if shortcuts is not None else [],
+    }
 
 
 def _file_view(f: StoredFile) -> dict[str, Any]:
@@ -168,7 +248,16 @@ class _Page:
     def __init__(self, workspace: Workspace, delivery: Delivery) -> None:
         self.workspace = workspace
         self.delivery = delivery
+        self.views = delivery.views
+        self.view_delivery = ViewDelivery(delivery)
+        self._shortcuts: list[dict[str, str]] | None = None
         self._streams: set[asyncio.Queue[dict[str, Any] | None]] = set()
+
+    def shortcuts(self) -> list[dict[str, str]]:
+        """The manifest's global shortcuts, read once (building the manifest reads settings)."""
+        if self._shortcuts is None:
+            self._shortcuts = global_shortcuts()
+        return self._shortcuts
 
     async def close_streams(self, app: web.Application) -> None:
         """On shutdown, end every open event stream (``None`` tells its handler to return)."""
@@ -194,7 +283,10 @@ class _Page:
 
     async def state(self, request: web.Request) -> web.StreamResponse:
         user = request.query.get("user") or SANDBOX_USER
-        return web.json_response(snapshot(self.workspace, user), headers={"Cache-Control": "no-store"})
+        shortcuts = await asyncio.get_running_loop().run_in_executor(None, self.shortcuts)
+        return web.json_response(
+            snapshot(self.workspace, user, self.views, shortcuts), headers={"Cache-Control": "no-store"}
+        )
 
     async def events(self, request: web.Request) -> web.StreamResponse:
         """Server-sent events: one ``data:`` line per visible change; the page then re-reads
@@ -207,6 +299,8 @@ class _Page:
             if event.get("type") in QUIET_EVENTS:
                 return
             brief = {"type": event.get("type"), "channel": event.get("channel")}
+            if event.get("type") == "view":
+                brief["user"] = event.get("user")
             with contextlib.suppress(RuntimeError):  # the loop is closing
                 loop.call_soon_threadsafe(_offer, queue, brief)
 
@@ -311,11 +405,122 @@ class _Page:
             if not found:
                 return web.json_response({"ok": False, "error": "That message is gone."}, status=404)
             payload["message"] = found[0].to_api()
+            if action["type"] == "overflow":
+                action["selected_option"] = _offered_option(found[0].blocks or [], action)
         self._ensure_defaults(channel, user)
         mode = await asyncio.get_running_loop().run_in_executor(None, self.delivery.page_mode)
         send = functools.partial(self.delivery.send_interaction, payload, mode=mode)
         resp = await asyncio.get_running_loop().run_in_executor(None, send)
         return web.json_response({"ok": resp.ok, "status": resp.status, "error": resp.error})
+
+    # ------------------------------------------------- modals, Home, shortcuts
+
+    def _own_view(self, view_id: Any, user: str) -> dict[str, Any]:
+        """The modal or Home view ``view_id`` if it is ``user``'s, else a 404: the page acts for
+        its own user only."""
+        found = self.views.find(str(view_id or ""))
+        if found is None or found[0] != user:
+            raise web.HTTPNotFound(text="That view is closed.")
+        return found[1]
+
+    async def _deliver(self, send: Callable[[str], CommandResponse | None]) -> web.StreamResponse:
+        """Run ``send(mode)`` off the loop (it waits for the bot's ack) and answer with the ack."""
+        loop = asyncio.get_running_loop()
+        mode = await loop.run_in_executor(None, self.delivery.page_mode)
+        resp = await loop.run_in_executor(None, send, mode)
+        if resp is None:  # nothing was sent (a view closed without notify_on_close)
+            return web.json_response({"ok": True, "sent": False})
+        return web.json_response({"ok": resp.ok, "status": resp.status, "error": resp.error})
+
+    async def view_submit(self, request: web.Request) -> web.StreamResponse:
+        """Submit in a modal: ``{view_id, values: {block_id: {action_id: entered}}}``, sent as
+        ``FakeSlack.submit_view`` sends it, with ``state.values`` built from the view's inputs."""
+        body = await _json_body(request)
+        user = str(body.get("user") or SANDBOX_USER)
+        view = self._own_view(body.get("view_id"), user)
+        if view["type"] != "modal":
+            raise web.HTTPBadRequest(text="only a modal is submitted")
+        values = state_values(view, body.get("values"))
+        return await self._deliver(
+            lambda mode: self.view_delivery.submit_view(view["id"], values, user=user, mode=mode)
+        )
+
+    async def view_action(self, request: web.Request) -> web.StreamResponse:
+        """A click (button, overflow) or a changed dispatching input in a modal or the Home tab:
+        ``{view_id, block_id, action_id, value, values?}``, a ``block_actions`` from that view."""
+        body = await _json_body(request)
+        user = str(body.get("user") or SANDBOX_USER)
+        view = self._own_view(body.get("view_id"), user)
+        block_id = _short_id(body.get("block_id"))
+        action_id = _short_id(body.get("action_id"))
+        element = find_element(view, block_id, action_id)
+        if element is None:
+            raise web.HTTPNotFound(text="The view has no such element.")
+        raw = body.get("value")
+        state: dict[str, Any] | str
+        if element.get("type") in STATEFUL:
+            state = element_state(element, raw)
+        else:  # a button's value, an overflow's option: the view must offer it (ViewDelivery)
+            state = str(raw or "")
+        values = state_values(view, body.get("values")) if view["type"] == "modal" else None
+        return await self._deliver(
+            lambda mode: self.view_delivery.view_action(
+                view["id"], block_id, action_id, state, user=user, values=values, mode=mode
+            )
+        )
+
+    async def view_close(self, request: web.Request) -> web.StreamResponse:
+        """Close (or ×) on a modal: it and the views above it go; ``view_closed`` only when it
+        asked for it (``notify_on_close``)."""
+        body = await _json_body(request)
+        user = str(body.get("user") or SANDBOX_USER)
+        view = self._own_view(body.get("view_id"), user)
+        if view["type"] != "modal":
+            raise web.HTTPBadRequest(text="the Home tab does not close")
+        return await self._deliver(
+            lambda mode: self.view_delivery.close_view(view["id"], user=user, mode=mode)
+        )
+
+    async def shortcut(self, request: web.Request) -> web.StreamResponse:
+        """⚡: one of the manifest's global shortcuts, sent as Slack sends it (no channel)."""
+        body = await _json_body(request)
+        user = str(body.get("user") or SANDBOX_USER)
+        callback_id = str(body.get("callback_id") or "")
+        offered = await asyncio.get_running_loop().run_in_executor(None, self.shortcuts)
+        if callback_id not in {s["callback_id"] for s in offered}:
+            raise web.HTTPBadRequest(text="The app has no such shortcut.")
+        self._ensure_defaults(SANDBOX_CHANNEL, user)
+        return await self._deliver(
+            lambda mode: self.view_delivery.send_shortcut(callback_id, user=user, mode=mode)
+        )
+
+    async def home_opened(self, request: web.Request) -> web.StreamResponse:
+        """The user opens the app's Home tab: ``app_home_opened``, as Slack sends on every visit
+        (with the last Home view, if any); the app answers by publishing one."""
+        body = await _json_body(request)
+        user = str(body.get("user") or SANDBOX_USER)
+        self._ensure_defaults(SANDBOX_CHANNEL, user)
+        return await self._deliver(lambda mode: self.view_delivery.open_home(user, mode=mode))
+
+    async def channel_event(self, request: web.Request) -> web.StreamResponse:
+        """The channel menu: ``{channel, event: "archive" | "remove_bot"}``. The channel changes
+        as Slack's would (posting then fails), and the bot hears the event Slack sends."""
+        body = await _json_body(request)
+        user = str(body.get("user") or SANDBOX_USER)
+        channel = str(body.get("channel") or "")
+        event = body.get("event")
+        if not CHANNEL_ID.match(channel):
+            raise web.HTTPBadRequest(text="expected a channel id")
+        self._ensure_defaults(channel, user)
+        if event == "archive":
+            return await self._deliver(
+                lambda mode: self.view_delivery.archive_channel(channel, user=user, mode=mode)
+            )
+        if event == "remove_bot":
+            return await self._deliver(
+                lambda mode: self.view_delivery.remove_bot(channel, actor=user, mode=mode)
+            )
+        raise web.HTTPBadRequest(text="expected event archive or remove_bot")
 
     async def file(self, request: web.Request) -> web.StreamResponse:
         file_id = request.match_info["file_id"]
@@ -342,6 +547,20 @@ class _Page:
             ws.set_channel(channel, name=SANDBOX_CHANNEL_NAME)
         if user == SANDBOX_USER and user not in ws.users:
             ws.set_user(user, name=SANDBOX_USER_NAME)
+
+
+def _short_id(raw: Any) -> str:
+    """A block_id or action_id from the page, capped as Slack caps them."""
+    return str(raw or "")[:MAX_ID_CHARS]
+
+
+def _offered_option(blocks: list[dict[str, Any]], action: dict[str, Any]) -> dict[str, Any]:
+    """The option object the message's overflow offers for the chosen value, as Slack sends it;
+    the page's own text and value when the message offers no such option."""
+    chosen: dict[str, Any] = action["selected_option"]
+    element = find_element({"blocks": blocks}, action["block_id"], action["action_id"]) or {}
+    offered = [o for o in options_of(element) if o.get("value") == chosen["value"]]
+    return offered[0] if offered else chosen
 
 
 def _offer(queue: asyncio.Queue[dict[str, Any] | None], event: dict[str, Any]) -> None:

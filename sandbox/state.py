@@ -422,14 +422,18 @@ class Workspace:
         with self._lock:
             ch = self.channel(channel_id)
             ch.archived = True
-            return replace(ch)
+            changed = replace(ch)
+        self.emit({"type": "channel_changed", "channel": changed.id})
+        return changed
 
     def remove_bot(self, channel_id: str) -> Channel:
         """The bot is no longer a member: posting answers ``not_in_channel`` from now on."""
         with self._lock:
             ch = self.channel(channel_id)
             ch.member = False
-            return replace(ch)
+            changed = replace(ch)
+        self.emit({"type": "channel_changed", "channel": changed.id})
+        return changed
 
     def set_user(self, user_id: str, *, name: str | None = None, tz: str = DEFAULT_TZ) -> None:
         with self._lock:

@@ -58,9 +58,15 @@ class Views:
     def __init__(self, workspace: Workspace) -> None:
         self.clock: Callable[[], float] = workspace.clock
         self.new_id = workspace.new_id
+        self._emit = workspace.emit
         self._lock = threading.RLock()
         self.reset()
         workspace.subscribe(lambda event: self.reset() if event.get("type") == "reset" else None)
+
+    def _changed(self, user: str) -> None:
+        """Tell the workspace's listeners (the sandbox page) that ``user``'s modals or Home view
+        changed. Called outside the lock, as ``Workspace.emit`` asks."""
+        self._emit({"type": "view", "user": user})
 
     def reset(self) -> None:
         with self._lock:
@@ -105,7 +111,9 @@ class Views:
         with self._lock:
             stored = self._new_view(user, parsed, root=None, previous=None)
             self._stacks[user] = [stored]
-            return copy.deepcopy(stored.view)
+            opened = copy.deepcopy(stored.view)
+        self._changed(user)
+        return opened
 
     def push(self, trigger_id: Any, view: Any) -> dict[str, Any]:
         """views.push: onto the trigger's user's stack, which holds at most ``MAX_STACK`` views."""
@@ -116,7 +124,9 @@ class Views:
             if len(stack) >= MAX_STACK:
                 raise ApiError("push_limit_reached")
             user = self._exchange(trigger_id)
-            return copy.deepcopy(self._push(user, parsed).view)
+            pushed = copy.deepcopy(self._push(user, parsed).view)
+        self._changed(user)
+        return pushed
 
     def _push(self, user: str, parsed: dict[str, Any]) -> StoredView:
         stack = self._stacks.setdefault(user, [])
@@ -140,7 +150,9 @@ class Views:
             if hash_ and hash_ != stored.view["hash"]:
                 raise ApiError("hash_conflict")
             self._replace(stored, parsed)
-            return copy.deepcopy(stored.view)
+            updated, user = copy.deepcopy(stored.view), stored.user
+        self._changed(user)
+        return updated
 
     def publish(self, user_id: Any, hash_: Any, view: Any) -> dict[str, Any]:
         """views.publish: the user's Home tab view (``hash`` must match the current one if given)."""
@@ -158,7 +170,9 @@ class Views:
                 current = self._homes[user] = self._new_view(user, parsed, root=None, previous=None)
             else:
                 self._replace(current, parsed)
-            return copy.deepcopy(current.view)
+            published = copy.deepcopy(current.view)
+        self._changed(user)
+        return published
 
     # ------------------------------------------------------- reading & acks
 
@@ -188,8 +202,10 @@ class Views:
     def set_errors(self, view_id: str, errors: dict[str, str]) -> None:
         with self._lock:
             stored = self._find(view_id, "")
-            if stored is not None:
-                stored.errors = dict(errors)
+            if stored is None:
+                return
+            stored.errors = dict(errors)
+        self._changed(stored.user)
 
     def apply_submission_ack(self, view_id: str, ack: Any) -> None:
         """What Slack does with a view_submission's ack (SLACK.md §8.2): an empty ack closes the
@@ -229,6 +245,7 @@ class Views:
                         self._stacks.pop(stored.user, None)
             except ApiError as e:
                 stored.errors = {"": e.error}
+        self._changed(stored.user)
 
     def close(self, view_id: str) -> list[dict[str, Any]]:
         """The user closes the modal (its X, or Cancel): it and every view above it go. Returns the
@@ -242,7 +259,9 @@ class Views:
             del stack[stack.index(stored) :]
             if not stack:
                 self._stacks.pop(stored.user, None)
-            return [copy.deepcopy(s.view) for s in reversed(closed)]
+            gone = [copy.deepcopy(s.view) for s in reversed(closed)]
+        self._changed(stored.user)
+        return gone
 
     def dump(self) -> str:
         """Open modals and Home views, one line each, for assertion messages."""

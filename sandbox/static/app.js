@@ -15,7 +15,12 @@ const EMOJI = {
   chart_with_upwards_trend: "📈", page_facing_up: "📄", robot_face: "🤖", wave: "👋",
 };
 
-const view = { data: null, channel: "C0SANDBOX", collapsed: new Set(), images: new Map(), history: [], historyAt: -1 };
+// pane: "channel" (view.channel's messages) or "home" (the app's Home tab). openMenu: the key of
+// the overflow / shortcut / channel menu that is open, so a re-render keeps it open.
+const view = {
+  data: null, channel: "C0SANDBOX", pane: "channel", collapsed: new Set(), images: new Map(),
+  history: [], historyAt: -1, openMenu: null, modalKey: null,
+};
 
 // A permalink, /archives/<channel>/p<ts without its dot>[?thread_ts=<parent's ts>], opens the page
 // at that channel with that message in view, marked, and its thread open, as Slack does.
@@ -240,6 +245,7 @@ function renderBlocks(blocks, ctx) {
   for (const block of blocks) {
     const node = renderBlock(block, ctx);
     node.classList.add("block");
+    if (block.block_id) node.dataset.blockId = block.block_id;
     root.appendChild(node);
   }
   return root;
@@ -255,6 +261,7 @@ function renderBlock(block, ctx) {
     case "image": return imageBlock(block);
     case "table": return tableBlock(block);
     case "rich_text": return richText(block);
+    case "input": return inputBlock(block, ctx);
     default: return el("div", "unsupported", `[${block.type} block]`);
   }
 }
@@ -295,6 +302,13 @@ function actionsBlock(block, ctx) {
 }
 
 function element(item, block, ctx) {
+  if (item.type === "overflow") return overflowMenu(item, block, ctx);
+  if (ctx.viewId && STATEFUL.has(item.type)) {
+    // A select (or date, time, ...) outside an input block sends block_actions when it changes.
+    const control = formControl(item, block, ctx);
+    control.addEventListener("change", () => viewAction(ctx, block, item, readControl(control)));
+    return control;
+  }
   if (item.type === "button") {
     const label = (item.text || {}).text || "";
     const button = el("button", "bk-button" + (item.style ? " " + item.style : ""), emojify(label));
@@ -306,7 +320,6 @@ function element(item, block, ctx) {
     button.addEventListener("click", () => click(button, item, block, ctx, label));
     return button;
   }
-  if (item.type === "overflow") return overflowMenu(item, block, ctx);
   if (item.type === "image") {
     const img = el("img");
     img.src = item.image_url;
@@ -318,55 +331,14 @@ function element(item, block, ctx) {
   return el("span", "bk-element", placeholder);
 }
 
-// An overflow menu as Slack shows it: a "⋯" button opening its options; choosing one sends
-// block_actions with the option as selected_option (after the menu's confirm, if it has one).
-function overflowMenu(item, block, ctx) {
-  const wrap = el("span", "bk-overflow");
-  const toggle = el("button", "bk-button bk-overflow-toggle", "⋯");
-  toggle.type = "button";
-  toggle.setAttribute("aria-label", "More actions");
-  toggle.setAttribute("aria-haspopup", "menu");
-  const menu = el("div", "bk-overflow-menu");
-  menu.setAttribute("role", "menu");
-  menu.hidden = true;
-  for (const option of item.options || []) {
-    const label = (option.text || {}).text || "";
-    const choice = el("button", "bk-overflow-option", emojify(label));
-    choice.type = "button";
-    choice.setAttribute("role", "menuitem");
-    choice.addEventListener("click", async () => {
-      menu.hidden = true;
-      if (option.url) { window.open(option.url, "_blank", "noopener"); return; }
-      if (item.confirm && !(await confirmDialog(item.confirm))) return;
-      toggle.disabled = true;
-      try {
-        const answer = await post("/sandbox/action", {
-          channel: ctx.channel, message_ts: ctx.ts, ephemeral: ctx.ephemeral, user: ME,
-          type: "overflow", action_id: item.action_id, block_id: block.block_id, value: option.value, label,
-        });
-        if (!answer.ok) showError(answer.error ? `The bot did not take the click: ${answer.error}` : "The bot did not take the click.");
-      } finally {
-        toggle.disabled = false;
-      }
-    });
-    menu.appendChild(choice);
-  }
-  toggle.addEventListener("click", () => { menu.hidden = !menu.hidden; });
-  wrap.append(toggle, menu);
-  return wrap;
-}
-
-// A click anywhere else closes an open overflow menu, as in Slack.
-document.addEventListener("click", (event) => {
-  for (const menu of document.querySelectorAll(".bk-overflow-menu")) {
-    if (!menu.hidden && !menu.parentElement.contains(event.target)) menu.hidden = true;
-  }
-});
-
 async function click(button, item, block, ctx, label) {
   if (item.confirm && !(await confirmDialog(item.confirm))) return;
   button.disabled = true;
   try {
+    if (ctx.viewId) {
+      await viewAction(ctx, block, item, item.value || "");
+      return;
+    }
     const answer = await post("/sandbox/action", {
       channel: ctx.channel, message_ts: ctx.ts, ephemeral: ctx.ephemeral, user: ME,
       action_id: item.action_id, block_id: block.block_id, value: item.value, label,
@@ -410,6 +382,491 @@ function confirmDialog(c) {
     document.body.appendChild(backdrop);
     yes.focus();
   });
+}
+
+// ------------------------------------------------------------------ overflow menus
+
+// An overflow menu as Slack draws it: a small "⋯" that opens its options; choosing one sends
+// block_actions with the option (after the element's confirm dialog, if it has one).
+function overflowMenu(item, block, ctx) {
+  const wrapper = el("span", "overflow");
+  const key = `${ctx.viewId || ctx.channel + "/" + ctx.ts}|${block.block_id || ""}|${item.action_id || ""}`;
+  const button = el("button", "bk-button bk-overflow", "⋯");
+  button.type = "button";
+  button.setAttribute("aria-label", "More actions");
+  button.setAttribute("aria-haspopup", "menu");
+  wrapper.appendChild(button);
+  const menu = el("div", "menu");
+  menu.setAttribute("role", "menu");
+  for (const option of item.options || []) {
+    const label = (option.text || {}).text || "";
+    const entry = el("button", "menu-item", emojify(label));
+    entry.type = "button";
+    entry.setAttribute("role", "menuitem");
+    entry.addEventListener("click", (event) => {
+      event.stopPropagation();
+      closeMenus();
+      chooseOption(item, block, ctx, option);
+    });
+    menu.appendChild(entry);
+  }
+  wrapper.appendChild(menu);
+  menu.hidden = view.openMenu !== key;
+  button.addEventListener("click", (event) => {
+    event.stopPropagation();
+    const open = view.openMenu === key;
+    closeMenus();
+    if (!open) { view.openMenu = key; menu.hidden = false; }
+  });
+  return wrapper;
+}
+
+function closeMenus() {
+  view.openMenu = null;
+  document.querySelectorAll(".menu").forEach((m) => { m.hidden = true; });
+}
+document.addEventListener("click", closeMenus);
+
+async function chooseOption(item, block, ctx, option) {
+  if (option.url && /^https?:/i.test(option.url)) window.open(option.url, "_blank", "noopener");
+  if (item.confirm && !(await confirmDialog(item.confirm))) return;
+  if (ctx.viewId) {
+    await viewAction(ctx, block, item, option.value || "");
+    return;
+  }
+  const answer = await post("/sandbox/action", {
+    type: "overflow", channel: ctx.channel, message_ts: ctx.ts, ephemeral: ctx.ephemeral, user: ME,
+    action_id: item.action_id, block_id: block.block_id, value: option.value,
+    label: (option.text || {}).text || "",
+  });
+  if (!answer.ok) showError(answer.error ? `The bot did not take the choice: ${answer.error}` : "The bot did not take the choice.");
+}
+
+// ------------------------------------------------------------------ views: modals and Home
+
+// Elements whose value is part of a view's state; on the page each is a real form control.
+const STATEFUL = new Set([
+  "plain_text_input", "number_input", "email_text_input", "url_text_input", "datepicker",
+  "timepicker", "static_select", "multi_static_select", "radio_buttons", "checkboxes",
+  "conversations_select", "channels_select", "users_select",
+]);
+
+// What the view's state holds for this element (the user's last entry), as a plain value.
+function stateRaw(ctx, block, item) {
+  const values = ((ctx.state || {}).values || {})[block.block_id] || {};
+  const entry = values[item.action_id];
+  if (!entry) return undefined;
+  for (const key of ["value", "selected_date", "selected_time", "selected_conversation", "selected_channel", "selected_user"]) {
+    if (key in entry) return entry[key];
+  }
+  if ("selected_option" in entry) return entry.selected_option ? entry.selected_option.value : null;
+  if ("selected_options" in entry) return (entry.selected_options || []).map((o) => o.value);
+  return undefined;
+}
+
+function initialRaw(item) {
+  switch (item.type) {
+    case "datepicker": return item.initial_date;
+    case "timepicker": return item.initial_time;
+    case "static_select": case "radio_buttons": return item.initial_option ? item.initial_option.value : undefined;
+    case "checkboxes": case "multi_static_select": return (item.initial_options || []).map((o) => o.value);
+    case "conversations_select": return item.initial_conversation;
+    case "channels_select": return item.initial_channel;
+    case "users_select": return item.initial_user;
+    default: return item.initial_value;
+  }
+}
+
+function optionList(item) {
+  const groups = (item.option_groups || []).map((g) => ({ label: (g.label || {}).text || "", options: g.options || [] }));
+  return { options: item.options || [], groups };
+}
+
+function optionNode(option, chosen) {
+  const node = el("option", null, emojify((option.text || {}).text || ""));
+  node.value = option.value || "";
+  node.selected = chosen.includes(node.value);
+  return node;
+}
+
+// One real form control per element type, filled with what the user entered (the view's state)
+// or else the element's initial value. data-* attributes say which element it is.
+function formControl(item, block, ctx) {
+  const entered = stateRaw(ctx, block, item);
+  const raw = entered !== undefined ? entered : initialRaw(item);
+  const chosen = Array.isArray(raw) ? raw : raw === undefined || raw === null ? [] : [String(raw)];
+  const placeholder = (item.placeholder || {}).text || "";
+  let control;
+  switch (item.type) {
+    case "plain_text_input": case "number_input": case "email_text_input": case "url_text_input":
+    case "datepicker": case "timepicker": {
+      if (item.type === "plain_text_input" && item.multiline) control = el("textarea", "control");
+      else {
+        control = el("input", "control");
+        control.type = {
+          number_input: "number", email_text_input: "email", url_text_input: "url",
+          datepicker: "date", timepicker: "time",
+        }[item.type] || "text";
+      }
+      if (item.type === "number_input") {
+        control.step = item.is_decimal_allowed ? "any" : "1";
+        if (item.min_value !== undefined) control.min = item.min_value;
+        if (item.max_value !== undefined) control.max = item.max_value;
+      }
+      if (item.max_length) control.maxLength = item.max_length;
+      if (placeholder) control.placeholder = placeholder;
+      control.value = chosen.length ? chosen[0] : "";
+      break;
+    }
+    case "static_select": case "multi_static_select": {
+      control = el("select", "control");
+      control.multiple = item.type === "multi_static_select";
+      if (!control.multiple) {
+        const none = el("option", null, placeholder || "Select an option");
+        none.value = "";
+        control.appendChild(none);
+      }
+      const { options, groups } = optionList(item);
+      options.forEach((o) => control.appendChild(optionNode(o, chosen)));
+      for (const g of groups) {
+        const group = el("optgroup");
+        group.label = g.label;
+        g.options.forEach((o) => group.appendChild(optionNode(o, chosen)));
+        control.appendChild(group);
+      }
+      break;
+    }
+    case "conversations_select": case "channels_select": case "users_select": {
+      control = el("select", "control");
+      const none = el("option", null, placeholder || "Select…");
+      none.value = "";
+      control.appendChild(none);
+      const entries = item.type === "users_select"
+        ? Object.entries((view.data && view.data.users) || {}).map(([id, name]) => [id, "@" + name])
+        : ((view.data && view.data.conversations) || []).map((c) => [c.id, "#" + c.name]);
+      for (const [id, label] of entries) {
+        const node = el("option", null, label);
+        node.value = id;
+        node.selected = chosen.includes(id);
+        control.appendChild(node);
+      }
+      break;
+    }
+    case "radio_buttons": case "checkboxes": {
+      control = el("div", "choices");
+      control.setAttribute("role", item.type === "radio_buttons" ? "radiogroup" : "group");
+      const name = `choice-${ctx.viewId}-${block.block_id}-${item.action_id}`;
+      for (const option of item.options || []) {
+        const label = el("label", "choice");
+        const box = el("input");
+        box.type = item.type === "radio_buttons" ? "radio" : "checkbox";
+        box.name = name;
+        box.value = option.value || "";
+        box.checked = chosen.includes(box.value);
+        label.appendChild(box);
+        label.appendChild(textObject(option.text, "choice-text"));
+        if (option.description) label.appendChild(textObject(option.description, "choice-description"));
+        control.appendChild(label);
+      }
+      break;
+    }
+    default:
+      return el("span", "bk-element", placeholder || item.type);
+  }
+  control.dataset.blockId = block.block_id || "";
+  control.dataset.actionId = item.action_id || "";
+  control.dataset.kind = item.type;
+  return control;
+}
+
+function writeControl(control, raw) {
+  const kind = control.dataset.kind;
+  const chosen = Array.isArray(raw) ? raw : raw === null || raw === undefined ? [] : [String(raw)];
+  if (kind === "checkboxes" || kind === "radio_buttons") {
+    control.querySelectorAll("input").forEach((box) => { box.checked = chosen.includes(box.value); });
+  } else if (kind === "multi_static_select") {
+    [...control.options].forEach((o) => { o.selected = chosen.includes(o.value); });
+  } else {
+    control.value = chosen.length ? chosen[0] : "";
+  }
+}
+
+function controlKey(control) {
+  return `${control.dataset.blockId}\u0000${control.dataset.actionId}\u0000${control.dataset.kind}`;
+}
+
+function readControl(control) {
+  const kind = control.dataset.kind;
+  if (kind === "checkboxes") return [...control.querySelectorAll("input:checked")].map((b) => b.value);
+  if (kind === "radio_buttons") {
+    const checked = control.querySelector("input:checked");
+    return checked ? checked.value : null;
+  }
+  if (kind === "multi_static_select") return [...control.selectedOptions].map((o) => o.value);
+  return control.value;
+}
+
+// What the user entered in the modal's input blocks: {block_id: {action_id: value}}. The
+// server turns it into Slack's state.values (sandbox/form_values.py).
+function collectForm(root) {
+  const values = {};
+  if (!root) return values;
+  root.querySelectorAll(".input-block [data-action-id]").forEach((control) => {
+    const blockId = control.dataset.blockId;
+    if (!blockId) return;
+    values[blockId] = values[blockId] || {};
+    values[blockId][control.dataset.actionId] = readControl(control);
+  });
+  return values;
+}
+
+function inputBlock(block, ctx) {
+  const node = el("div", "input-block");
+  node.dataset.blockId = block.block_id || "";
+  const item = block.element || {};
+  const control = formControl(item, block, ctx);
+  const label = el("label", "input-label", emojify((block.label || {}).text || ""));
+  if (block.optional) label.appendChild(el("span", "optional", " (optional)"));
+  const id = `input-${ctx.viewId}-${block.block_id}`;
+  if (control.tagName === "INPUT" || control.tagName === "SELECT" || control.tagName === "TEXTAREA") {
+    control.id = id;
+    label.htmlFor = id;
+  } else {
+    control.setAttribute("aria-label", (block.label || {}).text || "");
+  }
+  node.append(label, control);
+  if (block.hint) node.appendChild(el("div", "hint", emojify(block.hint.text || "")));
+  const error = ((ctx.errors || {})[block.block_id]);
+  if (error) {
+    node.classList.add("has-error");
+    node.appendChild(el("div", "field-error", error));
+  }
+  if (block.dispatch_action && ctx.viewId) {
+    const dispatch = () => viewAction(ctx, block, item, readControl(control));
+    control.addEventListener("change", dispatch);
+    const on = ((item.dispatch_action_config || {}).trigger_actions_on) || [];
+    if (on.includes("on_character_entered")) {
+      // Slack sends an action as the person types; here once they pause, so each redraw the
+      // app makes does not chase every key.
+      let timer = null;
+      control.addEventListener("input", () => {
+        clearTimeout(timer);
+        timer = setTimeout(dispatch, 600);
+      });
+    }
+    if (control.tagName === "INPUT") {
+      control.addEventListener("keydown", (event) => {
+        if (event.key === "Enter") { event.preventDefault(); control.blur(); }
+      });
+    }
+  }
+  return node;
+}
+
+// A click, choice or dispatching input inside a view: block_actions from that view, carrying
+// what the modal's form holds now (Slack sends the view's current state with every action).
+async function viewAction(ctx, block, item, value) {
+  const form = ctx.modal ? collectForm(document.getElementById("view-modal")) : undefined;
+  const answer = await post("/sandbox/view_action", {
+    view_id: ctx.viewId, user: ME, block_id: block.block_id || "", action_id: item.action_id || "",
+    value, values: form,
+  });
+  if (!answer.ok) {
+    const text = answer.error ? `The bot did not take the click: ${answer.error}` : "The bot did not take the click.";
+    if (ctx.modal) showModalError(text); else showError(text);
+  }
+  scheduleRefresh();
+}
+
+function showModalError(text) {
+  const banner = document.querySelector("#view-modal .view-error");
+  if (banner) { banner.textContent = text; banner.hidden = !text; }
+}
+
+// The top of the user's modal stack as an overlay. Rebuilt only when the view itself changes
+// (another view, a new hash, new errors), so a refresh for a new message leaves what the user
+// is typing alone; on a rebuild the inputs show the view's state (what the user entered).
+function renderModal() {
+  const stack = (view.data && view.data.modals) || [];
+  const top = stack[stack.length - 1];
+  const key = top ? `${top.id}|${top.hash}|${JSON.stringify(top.errors || {})}|${stack.length}` : null;
+  if (key === view.modalKey) return;
+  view.modalKey = key;
+  const old = document.getElementById("view-modal");
+  // The same view redrawn (views.update, errors): like Slack, an input whose block_id and
+  // action_id stay keeps what the person entered, and the field they were in keeps the focus.
+  const kept = new Map();
+  let focused = null;
+  if (old && top && old.querySelector("form").dataset.viewId === top.id) {
+    old.querySelectorAll("[data-action-id]").forEach((control) => kept.set(controlKey(control), readControl(control)));
+    const active = document.activeElement && document.activeElement.closest("[data-action-id]");
+    if (active && old.contains(active)) focused = controlKey(active);
+  }
+  if (old) old.remove();
+  if (!top) return;
+  const ctx = { viewId: top.id, modal: true, state: top.state, errors: top.errors || {} };
+  const backdrop = el("div", "modal-backdrop");
+  backdrop.id = "view-modal";
+  const dialog = el("form", "modal view-dialog");
+  dialog.noValidate = true;
+  dialog.setAttribute("role", "dialog");
+  dialog.setAttribute("aria-modal", "true");
+  dialog.dataset.viewId = top.id;
+  const head = el("div", "view-head");
+  if (stack.length > 1) {
+    const back = el("button", "icon-button", "←");
+    back.type = "button";
+    back.setAttribute("aria-label", "Back");
+    back.addEventListener("click", () => closeView(top.id));
+    head.appendChild(back);
+  }
+  const title = el("div", "modal-title", emojify((top.title || {}).text || ""));
+  title.id = "view-title";
+  dialog.setAttribute("aria-labelledby", title.id);
+  head.appendChild(title);
+  const x = el("button", "icon-button close-x", "×");
+  x.type = "button";
+  x.setAttribute("aria-label", "Close");
+  x.addEventListener("click", () => closeView(stack[0].id));
+  head.appendChild(x);
+  dialog.appendChild(head);
+  const banner = el("div", "view-error", (top.errors || {})[""] ? `The app could not take this: ${top.errors[""]}` : "");
+  banner.setAttribute("role", "alert");
+  banner.hidden = !(top.errors || {})[""];
+  dialog.appendChild(banner);
+  const body = el("div", "view-body");
+  body.appendChild(renderBlocks(top.blocks || [], ctx));
+  dialog.appendChild(body);
+  const buttons = el("div", "modal-buttons");
+  const close = el("button", "bk-button", emojify((top.close || {}).text || "Cancel"));
+  close.type = "button";
+  close.addEventListener("click", () => closeView(top.id));
+  buttons.appendChild(close);
+  if (top.submit) {
+    const submit = el("button", "bk-button primary", emojify(top.submit.text || "Submit"));
+    submit.type = "submit";
+    buttons.appendChild(submit);
+  }
+  dialog.appendChild(buttons);
+  dialog.addEventListener("submit", (event) => {
+    event.preventDefault();
+    if (top.submit) submitView(dialog, top.id);
+  });
+  backdrop.appendChild(dialog);
+  document.body.appendChild(backdrop);
+  dialog.querySelectorAll("[data-action-id]").forEach((control) => {
+    const key = controlKey(control);
+    if (kept.has(key)) writeControl(control, kept.get(key));
+    if (key === focused) {
+      const target = control.matches("input, select, textarea") ? control : control.querySelector("input");
+      if (target) target.focus();
+    }
+  });
+}
+
+async function submitView(dialog, viewId) {
+  const submit = dialog.querySelector("button[type=submit]");
+  if (submit) submit.disabled = true;
+  showModalError("");
+  try {
+    const answer = await post("/sandbox/view_submit", { view_id: viewId, user: ME, values: collectForm(dialog) });
+    if (!answer.ok) showModalError(answer.error ? `The app could not take this: ${answer.error}` : "The app did not answer.");
+  } finally {
+    if (submit) submit.disabled = false;
+    scheduleRefresh();
+  }
+}
+
+async function closeView(viewId) {
+  const answer = await post("/sandbox/view_close", { view_id: viewId, user: ME });
+  if (!answer.ok && answer.error) showError(`Closing the form: ${answer.error}`);
+  scheduleRefresh();
+}
+
+// Opening the Home tab tells the app (app_home_opened), which publishes the Home it wants shown.
+async function openHome() {
+  const answer = await post("/sandbox/home_opened", { user: ME });
+  view.homeNote = answer.ok ? "" : `The app did not hear that the Home tab opened${answer.error ? ": " + answer.error : "."}`;
+  scheduleRefresh();
+}
+
+function renderHome(list) {
+  const home = view.data && view.data.home;
+  if (!home) {
+    const empty = el("div", "empty", "The app has not published a Home tab for you yet.");
+    list.replaceChildren(empty, el("div", "home-note", view.homeNote || ""));
+    return;
+  }
+  const page = el("div", "home");
+  page.appendChild(el("div", "home-note", view.homeNote || ""));
+  page.appendChild(renderBlocks(home.blocks || [], { viewId: home.id, home: true, state: home.state }));
+  list.replaceChildren(page);
+}
+
+// ------------------------------------------------------------------ shortcuts, channel menu
+
+function menuButton(key, label, text, entries) {
+  const wrapper = el("span", "overflow");
+  const button = el("button", "bk-button header-button", text);
+  button.type = "button";
+  button.setAttribute("aria-label", label);
+  button.setAttribute("aria-haspopup", "menu");
+  const menu = el("div", "menu");
+  menu.setAttribute("role", "menu");
+  for (const [name, action] of entries) {
+    const entry = el("button", "menu-item", name);
+    entry.type = "button";
+    entry.setAttribute("role", "menuitem");
+    entry.addEventListener("click", (event) => { event.stopPropagation(); closeMenus(); action(); });
+    menu.appendChild(entry);
+  }
+  menu.hidden = view.openMenu !== key;
+  button.addEventListener("click", (event) => {
+    event.stopPropagation();
+    const open = view.openMenu === key;
+    closeMenus();
+    if (!open) { view.openMenu = key; menu.hidden = false; }
+  });
+  wrapper.append(button, menu);
+  return wrapper;
+}
+
+function renderShortcuts() {
+  const slot = document.getElementById("shortcuts");
+  const shortcuts = (view.data && view.data.shortcuts) || [];
+  slot.replaceChildren(menuButton("shortcuts", "Shortcuts", "⚡", shortcuts.map((s) => [s.name, () => runShortcut(s)])));
+}
+
+async function runShortcut(shortcut) {
+  showError("");
+  const answer = await post("/sandbox/shortcut", { callback_id: shortcut.callback_id, user: ME });
+  if (!answer.ok) showError(answer.error ? `The app did not take the shortcut: ${answer.error}` : "The app did not take the shortcut.");
+  scheduleRefresh();
+}
+
+function renderChannelMenu(channel) {
+  const slot = document.getElementById("channel-menu");
+  const status = document.getElementById("channel-status");
+  const notes = [];
+  if (channel.archived) notes.push("archived");
+  if (channel.bot_member === false) notes.push("reportbot removed");
+  status.textContent = notes.join(" · ");
+  slot.replaceChildren(menuButton("channel", "Channel menu", "⋮", [
+    ["Archive channel", () => channelEvent(channel, "archive", `Archive #${channel.name}?`, "Archive")],
+    ["Remove the bot", () => channelEvent(channel, "remove_bot", `Remove reportbot from #${channel.name}?`, "Remove")],
+  ]));
+}
+
+async function channelEvent(channel, event, question, yes) {
+  const sure = await confirmDialog({
+    title: { type: "plain_text", text: question },
+    text: { type: "plain_text", text: "Slack tells the app (an Events API event); the app's messages to the channel fail from then on." },
+    confirm: { type: "plain_text", text: yes }, deny: { type: "plain_text", text: "Cancel" }, style: "danger",
+  });
+  if (!sure) return;
+  const answer = await post("/sandbox/channel", { channel: channel.id, event, user: ME });
+  if (!answer.ok) showError(answer.error ? `The app did not take the event: ${answer.error}` : "The app did not take the event.");
+  scheduleRefresh();
 }
 
 function imageBlock(block) {
@@ -598,6 +1055,15 @@ function messageView(msg, channel) {
 
 // ------------------------------------------------------------------ page
 
+// The bot writes to a person by posting to their user id (a DM): shown as "@name", not a channel.
+function isDirect(channel) {
+  return /^[UWD]/.test(channel.id);
+}
+
+function channelLabel(channel) {
+  return isDirect(channel) ? "@ " + userName(channel.id) : "# " + channel.name;
+}
+
 function currentChannel() {
   const channels = (view.data && view.data.channels) || [];
   return channels.find((c) => c.id === view.channel) || { id: view.channel, name: "sandbox", messages: [] };
@@ -605,15 +1071,34 @@ function currentChannel() {
 
 function render() {
   const channel = currentChannel();
+  const home = view.pane === "home";
+  const homeLink = document.getElementById("home-link");
+  homeLink.className = home ? "active" : "";
   const nav = document.getElementById("channels");
   nav.replaceChildren();
   for (const c of (view.data && view.data.channels) || []) {
-    const a = el("a", c.id === view.channel ? "active" : "", "# " + c.name);
-    a.addEventListener("click", () => { view.channel = c.id; render(); });
+    const a = el("a", !home && c.id === view.channel ? "active" : "", channelLabel(c) + (c.archived ? " (archived)" : ""));
+    a.href = `/archives/${encodeURIComponent(c.id)}`;
+    a.addEventListener("click", (event) => { event.preventDefault(); view.pane = "channel"; view.channel = c.id; render(); });
     nav.appendChild(a);
   }
-  document.getElementById("channel-name").textContent = channel.name;
-  document.getElementById("composer").placeholder = `Message #${channel.name} — try /run-report help`;
+  renderModal();
+  renderShortcuts();
+  document.getElementById("composer-form").hidden = home;
+  document.getElementById("channel-hash").hidden = home;
+  document.getElementById("channel-menu").hidden = home;
+  document.getElementById("channel-status").hidden = home;
+  if (home) {
+    document.getElementById("channel-name").textContent = "reportbot — Home";
+    renderHome(document.getElementById("messages"));
+    return;
+  }
+  const direct = isDirect(channel);
+  document.getElementById("channel-hash").hidden = direct;
+  document.getElementById("channel-menu").hidden = direct;  // a DM is neither archived nor left
+  renderChannelMenu(channel);
+  document.getElementById("channel-name").textContent = direct ? channelLabel(channel) : channel.name;
+  document.getElementById("composer").placeholder = `Message ${channelLabel(channel).replace("# ", "#")} — try /run-report help`;
   const list = document.getElementById("messages");
   const items = channel.messages.map((m) => messageView(m, channel.id));
   if (!items.length) items.push(el("div", "empty", "Nothing here yet. Type /run-report ping below and press Enter."));
@@ -736,5 +1221,11 @@ function setUpComposer() {
 }
 
 setUpComposer();
+document.getElementById("home-link").addEventListener("click", (event) => {
+  event.preventDefault();
+  view.pane = "home";
+  render();
+  openHome();
+});
 listen();
 refresh();
