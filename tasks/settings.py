@@ -14,6 +14,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
+from tasks.redis_url import SentinelUrlError, is_sentinel_url, parse_sentinel_url
+
 
 class SettingsError(Exception):
     """A setting is missing or malformed; the message is one line naming it."""
@@ -161,6 +163,11 @@ def load_settings(environ: Mapping[str, str] | None = None, dotenv: Path | None 
     for name in ("schedules_per_user", "schedules_per_channel", "jobs_per_user"):
         if getattr(settings, name) < 0:
             raise SettingsError(f"{name.upper()} must be 0 (no limit) or more, got {getattr(settings, name)}")
+    if is_sentinel_url(settings.redis_url):
+        try:
+            parse_sentinel_url(settings.redis_url)
+        except SentinelUrlError as exc:  # its message names the form, never the URL given
+            raise SettingsError(str(exc)) from None
     if settings.celery_queue_type not in ("classic", "quorum"):
         raise SettingsError(
             f"CELERY_QUEUE_TYPE must be classic or quorum, got {settings.celery_queue_type!r}"
