@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import time
 from collections.abc import Callable
@@ -113,6 +114,30 @@ class RedisSentinels:
             raise RuntimeError("no Sentinel names a primary")
         self.kill(port)
         return port
+
+    def switchover(self, timeout: float = 30.0) -> int:
+        """A failover the Sentinels run with the primary alive (`SENTINEL FAILOVER`): the
+        replica is promoted and the old primary, demoted, answers writes with READONLY. Returns
+        the new primary's port once the old one is a replica."""
+        old = self.primary_port()
+        if old is None:
+            raise RuntimeError("no Sentinel names a primary")
+        self._client(self.sentinel_ports[0]).execute_command("SENTINEL", "FAILOVER", self.service)
+        new = self.wait_for_promotion(old, timeout)
+
+        def demoted() -> bool:
+            try:
+                return str(self._client(old).execute_command("ROLE")[0]) == "slave"
+            except Exception:
+                return False
+
+        # Until the Sentinels reconfigure it (on their next look at it, up to 10 s later), the
+        # old primary still takes writes, and loses them when it then resyncs from the new one.
+        # Do now what they will do, so the window is over when this returns.
+        if not demoted():
+            self._client(old).execute_command("REPLICAOF", HOST, new)
+        _wait(demoted, timeout, f"the old primary on {old} to become a replica")
+        return new
 
     def kill(self, port: int) -> None:
         """SIGKILL the data node or Sentinel on `port`."""
@@ -264,6 +289,22 @@ class RedisSentinels:
         if "redis-server" not in cmdline or f":{port}" not in cmdline or not _alive(pid):
             return None
         return pid
+
+
+def free_base_port(count: int = 5, start: int = 27100, stop: int = 32000) -> int:
+    """The first of `count` consecutive loopback ports nothing listens on, from a place in
+    [start, stop) that varies with the time, so two rigs started at once rarely race."""
+    offset = (time.time_ns() // 1000) % ((stop - start) // count // 2) * count
+    for base in range(start + offset, stop - count, count):
+        if not any(_listening(port) for port in range(base, base + count)):
+            return base
+    raise RuntimeError(f"no {count} consecutive free ports in {start}..{stop}")
+
+
+def _listening(port: int) -> bool:
+    with socket.socket() as s:
+        s.settimeout(0.2)
+        return s.connect_ex((HOST, port)) == 0
 
 
 def _alive(pid: int) -> bool:

@@ -95,8 +95,9 @@ class Store(ABC):
         """`claim`, then wait up to `timeout` seconds until a replica holds the claim too (Redis
         WAIT 1), so a replica promoted after a failover cannot have forgotten it and grant the
         same claim again. `Claimed.replicated` is False only when the claim was won but a
-        connected replica did not acknowledge it in time. A store with no replica (the
-        in-process one, or a primary whose replicas are all gone: none can be promoted without
+        replica that could be promoted did not acknowledge it in time. A store with no replica
+        (the in-process one; a primary without replicas that no Sentinel watches; or one whose
+        replicas the Sentinels all see down, as after a failover: none can be promoted without
         first copying it) counts as replicated."""
         return Claimed(self.claim(key, value, ttl), True)
 
@@ -287,11 +288,21 @@ class RedisStore(Store):
                 except redis.ResponseError:  # INFO refused (some managed Redis): a plain claim
                     replicas = 0
                 if replicas == 0:
-                    return Claimed(True, True)
+                    return Claimed(True, not self._promotable_replicas())
                 acked = int(pipe.execute_command("WAIT", 1, max(1, int(timeout * 1000))))
                 return Claimed(True, acked >= 1)
 
         return Claimed(*self._call(claim_then_wait))
+
+    def _promotable_replicas(self) -> bool:
+        """Whether, by the Sentinels (a Sentinel URL only), a replica is up though none follows
+        the primary now (a link that dropped for a moment): Sentinel may still promote it, so a
+        write it never received is not safe yet. With a plain URL, nobody promotes: False."""
+        pool = self._r.connection_pool
+        manager = getattr(pool, "sentinel_manager", None)
+        if manager is None:
+            return False
+        return bool(manager.discover_slaves(getattr(pool, "service_name")))  # noqa: B009
 
     def release(self, key: str, value: str) -> bool:
         return bool(self._call(self._r.eval, _RELEASE, 1, self._k(key), value))

@@ -44,6 +44,7 @@ from tasks.jobs.publishing import job_time_limit, publish_job
 from tasks.jobs.records import Job, JobRecords, new_job_id
 from tasks.metrics import (
     BEAT_CLAIMS_LOST,
+    BEAT_CLAIMS_UNREPLICATED,
     BEAT_LEADER_CHANGES,
     BEAT_LEADING,
     BEAT_PUBLISH_FAILURES,
@@ -230,8 +231,10 @@ class Dispatcher:
                 REPLICA_WAIT,
             )
             self.store.release(key, job.id)
-            self._retry_at[schedule.id] = time.time() + RETRY_AFTER
-            BEAT_PUBLISH_FAILURES.inc()
+            # Soon: a replica catches up in moments, and just after a failover the Sentinels
+            # take a second to see the old primary (now listed as a replica) down.
+            self._retry_at[schedule.id] = time.time() + REPLICA_WAIT
+            BEAT_CLAIMS_UNREPLICATED.inc()
             return False
         try:
             self.publish(job)

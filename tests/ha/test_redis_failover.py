@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import json
 import re
-import socket
 import sys
 import time
 from collections import Counter
@@ -27,7 +26,7 @@ from pathlib import Path
 
 import pytest
 
-from harig.redis_ha import RedisSentinels
+from harig.redis_ha import RedisSentinels, free_base_port
 from tests.support import (
     BOT_TOKEN,
     BROKER_ROOT,
@@ -48,20 +47,6 @@ EVERY = 2
 FIRED = re.compile(r"beat: schedule (s-[0-9a-f]{6}) fired for (\S+) as job ([0-9a-f]{8})")
 JOB = re.compile(r"job `([0-9a-f]{8})`")
 SCHEDULE_ID = re.compile(r"as `(s-[0-9a-f]{6})`")
-
-
-def free_base_port(count: int = 5) -> int:
-    """The first of `count` consecutive free loopback ports (the rig's five servers)."""
-    for base in range(27100 + (time.time_ns() // 1000) % 500 * 5, 32000, count):
-        taken = False
-        for port in range(base, base + count):
-            with socket.socket() as s:
-                if s.connect_ex(("127.0.0.1", port)) == 0:
-                    taken = True
-                    break
-        if not taken:
-            return base
-    raise RuntimeError("no free ports for the Redis rig")
 
 
 @pytest.fixture
@@ -260,6 +245,10 @@ def test_a_redis_failover_mid_fan_out_fires_each_planned_run_once_and_loses_no_c
         "promotion_s": round(promoted_at - killed_at, 2),
         "resumed_after_promotion_s": round(resumed_after, 2),
         "leader_at_kill": [b.name for b in leader],
+        # Evidence of the fencing at work: runs planned again on the promoted primary and found
+        # claimed, and claims held back until the Sentinels saw no replica to lose them to.
+        "found_already_made": logs.count("already made; not again"),
+        "held_back_unreplicated": logs.count("its claim reached no replica"),
         "test_s": round(time.monotonic() - started, 1),
     }
     print("\nredis failover counts:", json.dumps(counts))
