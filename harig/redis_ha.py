@@ -86,8 +86,15 @@ class RedisSentinels:
 
     def start(self, timeout: float = 30.0) -> RedisSentinels:
         """Start the five servers and wait until the replica is in sync and every Sentinel sees
-        the primary, the replica and the other two Sentinels. Stops them all if any is not."""
+        the primary, the replica and the other two Sentinels. Stops them all if any is not.
+        With all five already running (a second `up`), does nothing."""
         self.dir.mkdir(parents=True, exist_ok=True)
+        names = [self._name_of(p) for p in (*self.data_ports, *self.sentinel_ports)]
+        running = [name for name in names if self._pid(name) is not None]
+        if len(running) == len(names):
+            return self
+        if running:
+            raise RuntimeError(f"part of the Redis rig runs ({', '.join(running)}); stop it first")
         try:
             primary, replica = self.data_ports
             self._launch(f"redis-{primary}", self._data_conf(primary, None))

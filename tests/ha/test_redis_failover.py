@@ -145,6 +145,18 @@ def claims(rig: RedisSentinels, prefix: str) -> dict[tuple[str, int], str]:
     return found
 
 
+def leader_lock(rig: RedisSentinels, prefix: str) -> str | None:
+    """Which beat holds the leader lock, as the primary has it now."""
+    import redis
+
+    from tasks.schedules.beat import LEADER_KEY
+
+    port = rig.primary_port()
+    assert port is not None
+    value = redis.Redis.from_url(rig.direct_url(port), decode_responses=True).get(prefix + LEADER_KEY)
+    return str(value) if value else None
+
+
 def test_a_redis_failover_mid_fan_out_fires_each_planned_run_once_and_loses_no_claimed_one(
     slack_server, slack, rig, vhost, processes
 ) -> None:
@@ -188,8 +200,15 @@ def test_a_redis_failover_mid_fan_out_fires_each_planned_run_once_and_loses_no_c
             what="two digests of every schedule",
         )
         leader = wait_until(lambda: [b for b in beats if "beat: leading" in b.log()], 10, what="a leader")
+        assert len(leader) == 1, [b.log()[-2000:] for b in beats]
+        # Kill the primary just as the leader fires a run (the next one is being published or
+        # its state saved), with the lock held (its key on the primary names a beat).
+        fired_so_far = leader[0].log().count(" fired for ")
+        wait_until(lambda: leader[0].log().count(" fired for ") > fired_so_far, 10, interval=0.005)
+        lock = leader_lock(rig, prefix)
         killed_at = time.time()
         old = rig.kill_primary()
+        assert lock, "no beat held the lock when the primary was killed"
         new = rig.wait_for_promotion(old, timeout=30)
         promoted_at = time.time()
 
