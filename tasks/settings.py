@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from tasks.redis_url import SentinelUrlError, is_sentinel_url, parse_sentinel_url
+from tasks.redis_url import SentinelUrlError, is_sentinel_url, parse_sentinel_url, sentinel_password
 
 
 class SettingsError(Exception):
@@ -81,7 +81,7 @@ class Settings:
             try:
                 password = urlsplit(url.strip()).password
             except ValueError:  # a malformed URL: its connection fails and says so
-                continue
+                password = sentinel_password(url)  # read apart, so it is hidden all the same
             if password:
                 passwords += [password, unquote(password)]
         candidates = (

@@ -89,6 +89,8 @@ def test_the_sentinel_password_is_a_settings_secret_and_redacted_wherever_it_sho
     assert (
         redact(line) == "cannot reach redis+sentinel://:[redacted]@s1:26379,s2:26379/reportbot/1: timed out"
     )
+    # Even a URL too malformed for urllib (an unclosed IPv6 bracket) has its password hidden.
+    assert SECRET in Settings(redis_url=f"redis+sentinel://:{SECRET}@[::1:26379/reportbot").secrets()
     encoded = "redis+sentinel://:p%40ss%2Fword@s1:26379/reportbot"
     assert "p@ss/word" in Settings(redis_url=encoded).secrets()
 
