@@ -9,5 +9,6 @@ Importing any module here builds nothing and connects nothing; the one exception
 - `tasks.slack`: the Web API client and every call made to Slack, ids, mrkdwn, pacing;
 - `tasks.schedules`: schedules, their rules, and beat, where a planned run fires;
 - `tasks.worker`: the Celery app's configuration and the worker: a job's life, lost jobs;
-- `settings`, `errors`, `logs`, `store`, `metrics`: what every process shares.
+- `settings`, `errors`, `logs`, `store` (with `redis_url`, its Sentinel form), `metrics`: what
+  every process shares.
 """

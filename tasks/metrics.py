@@ -80,6 +80,12 @@ BEAT_PUBLISH_FAILURES = Counter(
     "Scheduled runs the broker did not take; each is tried again while within its grace",
     registry=BEAT_REGISTRY,
 )
+BEAT_CLAIMS_UNREPLICATED = Counter(
+    "reportbot_beat_claims_unreplicated_total",
+    "Scheduled runs held back because no Redis replica acknowledged their claim in time; "
+    "each is tried again a second later",
+    registry=BEAT_REGISTRY,
+)
 BEAT_LEADER_CHANGES = Counter(
     "reportbot_beat_leader_changes_total",
     "Times this beat took or lost the leader lock",

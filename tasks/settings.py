@@ -14,6 +14,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
+from tasks.redis_url import SentinelUrlError, is_sentinel_url, parse_sentinel_url, sentinel_password
+
 
 class SettingsError(Exception):
     """A setting is missing or malformed; the message is one line naming it."""
@@ -82,7 +84,7 @@ class Settings:
             try:
                 password = urlsplit(url.strip()).password
             except ValueError:  # a malformed URL: its connection fails and says so
-                continue
+                password = sentinel_password(url)  # read apart, so it is hidden all the same
             if password:
                 passwords += [password, unquote(password)]
         candidates = (
@@ -169,6 +171,11 @@ def load_settings(environ: Mapping[str, str] | None = None, dotenv: Path | None 
         raise SettingsError(
             f"SCHEDULE_FAILURE_LIMIT must be 1 or more, got {settings.schedule_failure_limit}"
         )
+    if is_sentinel_url(settings.redis_url):
+        try:
+            parse_sentinel_url(settings.redis_url)
+        except SentinelUrlError as exc:  # its message names the form, never the URL given
+            raise SettingsError(str(exc)) from None
     if settings.celery_queue_type not in ("classic", "quorum"):
         raise SettingsError(
             f"CELERY_QUEUE_TYPE must be classic or quorum, got {settings.celery_queue_type!r}"

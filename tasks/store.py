@@ -12,7 +12,10 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple
 
+from tasks.redis_url import is_sentinel_url, parse_sentinel_url
+
 if TYPE_CHECKING:  # redis is imported where a RedisStore is made: a MemoryStore needs none
+    import redis
     from redis.client import Pipeline
 
 
@@ -42,6 +45,13 @@ class Mark(NamedTuple):
 
     key: str
     ttl: float
+
+
+class Claimed(NamedTuple):
+    """What `Store.claim_replicated` got: the claim, and whether a replica has it too."""
+
+    won: bool
+    replicated: bool
 
 
 class StoreUnavailable(Exception):
@@ -80,6 +90,16 @@ class Store(ABC):
     @abstractmethod
     def claim(self, key: str, value: str, ttl: float) -> bool:
         """Set `key` only if absent; True when this caller now holds it (SET NX EX)."""
+
+    def claim_replicated(self, key: str, value: str, ttl: float, timeout: float) -> Claimed:
+        """`claim`, then wait up to `timeout` seconds until a replica holds the claim too (Redis
+        WAIT 1), so a replica promoted after a failover cannot have forgotten it and grant the
+        same claim again. `Claimed.replicated` is False only when the claim was won but a
+        replica that could be promoted did not acknowledge it in time. A store with no replica
+        (the in-process one; a primary without replicas that no Sentinel watches; or one whose
+        replicas the Sentinels all see down, as after a failover: none can be promoted without
+        first copying it) counts as replicated."""
+        return Claimed(self.claim(key, value, ttl), True)
 
     @abstractmethod
     def release(self, key: str, value: str) -> bool:
@@ -166,7 +186,14 @@ return {n, false}
 
 
 class RedisStore(Store):
-    """The production store. Every call fails fast (1 s) and raises StoreUnavailable."""
+    """The production store. Every call fails fast (1 s) and raises StoreUnavailable.
+
+    `url` is any URL redis-py reads (`redis://`, `rediss://`, `unix://`) or a Sentinel URL
+    (`tasks.redis_url`): then the client is redis-py's `Sentinel(...).master_for(service)`, whose
+    pool asks the Sentinels for the primary on every new connection, drops its idle connections
+    when the answer changes, and turns a demoted primary's READONLY into a reconnect. So after a
+    failover a call may fail once (StoreUnavailable) and the next one reaches the new primary.
+    """
 
     def __init__(self, url: str, prefix: str = "reportbot:", timeout: float | None = None) -> None:
         import redis
@@ -184,13 +211,12 @@ class RedisStore(Store):
                 "socket_timeout": timeout,
                 "retry": Retry(NoBackoff(), 0),
             }
-        self._r = redis.Redis.from_url(
-            url,
-            decode_responses=True,
+        options: dict[str, Any] = {
             **{"socket_connect_timeout": 1, "socket_timeout": 2, **bounded},
-            health_check_interval=15,
-            retry_on_timeout=False,
-        )
+            "health_check_interval": 15,
+            "retry_on_timeout": False,
+        }
+        self._r = _client(url, options)
         self.url = url
         self.prefix = prefix
 
@@ -252,6 +278,37 @@ class RedisStore(Store):
 
     def claim(self, key: str, value: str, ttl: float) -> bool:
         return bool(self._call(self._r.set, self._k(key), value, nx=True, px=int(ttl * 1000)))
+
+    def claim_replicated(self, key: str, value: str, ttl: float, timeout: float) -> Claimed:
+        import redis
+
+        def claim_then_wait() -> Claimed:
+            # WAIT counts the writes of its own connection: a watching pipeline pins one
+            # connection and runs each command at once, so SET, INFO and WAIT share it.
+            with self._r.pipeline() as pipe:
+                pipe.watch(self._k(key))
+                if not pipe.set(self._k(key), value, nx=True, px=int(ttl * 1000)):
+                    return Claimed(False, True)
+                try:
+                    replicas = int(pipe.info("replication").get("connected_slaves", 0))
+                except redis.ResponseError:  # INFO refused (some managed Redis): a plain claim
+                    replicas = 0
+                if replicas == 0:
+                    return Claimed(True, not self._promotable_replicas())
+                acked = int(pipe.execute_command("WAIT", 1, max(1, int(timeout * 1000))))
+                return Claimed(True, acked >= 1)
+
+        return Claimed(*self._call(claim_then_wait))
+
+    def _promotable_replicas(self) -> bool:
+        """Whether, by the Sentinels (a Sentinel URL only), a replica is up though none follows
+        the primary now (a link that dropped for a moment): Sentinel may still promote it, so a
+        write it never received is not safe yet. With a plain URL, nobody promotes: False."""
+        pool = self._r.connection_pool
+        manager = getattr(pool, "sentinel_manager", None)
+        if manager is None:
+            return False
+        return bool(manager.discover_slaves(getattr(pool, "service_name")))  # noqa: B009
 
     def release(self, key: str, value: str) -> bool:
         return bool(self._call(self._r.eval, _RELEASE, 1, self._k(key), value))
@@ -450,8 +507,31 @@ class MemoryStore(Store):
             return count, None
 
 
+def _client(url: str, options: dict[str, Any]) -> redis.Redis:
+    """The redis-py client for `url` with `options` (timeouts, retries): from the URL, or, for a
+    Sentinel URL, the current primary of its service through the Sentinels (asked with the same
+    socket timeouts, so an unreachable Sentinel is skipped as fast as a dead primary)."""
+    import redis
+    from redis.sentinel import Sentinel
+
+    if not is_sentinel_url(url):
+        return redis.Redis.from_url(url, decode_responses=True, **options)
+    parsed = parse_sentinel_url(url)
+    sockets = {k: v for k, v in options.items() if k.startswith("socket_")}
+    sentinel = Sentinel(list(parsed.sentinels), sentinel_kwargs=sockets)
+    return sentinel.master_for(
+        parsed.service,
+        decode_responses=True,
+        db=parsed.db,
+        username=parsed.username,
+        password=parsed.password,
+        **options,
+    )
+
+
 def make_store(url: str, prefix: str = "reportbot:") -> Store:
-    """`memory://` gives the in-process store; anything else is a Redis URL."""
+    """`memory://` gives the in-process store; anything else is a Redis URL, `redis+sentinel://`
+    included (`tasks.redis_url`)."""
     if url.startswith("memory://"):
         return _shared_memory_store()
     return RedisStore(url, prefix=prefix)

@@ -13,8 +13,11 @@ Exactly once, guarded twice:
 1. a leader lock in the store (claimed with a TTL, extended every tick, released on close):
    only one beat of several dispatches, and a standby takes over within ``LOCK_TTL``;
 2. a claim per run, ``schedule:{id}:run:{planned time}``, taken right before publishing, so
-   even two beats that both think they lead (a lock lost mid-tick, a paused process) publish a
-   planned run once.
+   even two beats that both think they lead (a lock lost mid-tick, a paused process, a lock
+   forgotten by a Redis failover) publish a planned run once. The claim is published only once
+   a replica holds it too (``Store.claim_replicated``: Redis WAIT), so a replica promoted by
+   Sentinel cannot have forgotten it; the run state may be older there, but its planned times
+   are the same, so beat finds the claim and moves on (docs/reliability.md, "Redis failover").
 
 A run is an ordinary job: ``RUN_REPORT`` with a ``Job`` carrying the schedule id, published on
 the worker's Celery app with broker confirms. If the broker refuses it, the claim is released
@@ -43,6 +46,7 @@ from tasks.jobs.publishing import job_time_limit, publish_job
 from tasks.jobs.records import Job, JobRecords, new_job_id
 from tasks.metrics import (
     BEAT_CLAIMS_LOST,
+    BEAT_CLAIMS_UNREPLICATED,
     BEAT_LEADER_CHANGES,
     BEAT_LEADING,
     BEAT_PUBLISH_FAILURES,
@@ -75,6 +79,8 @@ LOCK_TTL = 10.0
 #: Bounds on waiting for the broker, so one bad publish cannot stall every schedule.
 PUBLISH_TIMEOUT = 5.0
 CONFIRM_TIMEOUT = 5.0
+#: How long a run's claim may wait for a replica to hold it (Redis WAIT) before it is published.
+REPLICA_WAIT = 1.0
 #: After a failed publish, wait this long before trying that schedule again.
 RETRY_AFTER = 5.0
 #: Seconds between the leader's passes over the jobs left running past their deadline.
@@ -97,14 +103,20 @@ class LeaderLock:
 
     def hold(self) -> bool:
         """Keep or take the lock; False (and nothing dispatched) if another beat has it."""
+        was = self.held
         try:
-            if self.held and self.store.extend(LEADER_KEY, self.holder, self.ttl):
-                return True
-            was = self.held
-            self.held = self.store.claim(LEADER_KEY, self.holder, self.ttl)
+            # Extend first even when not `held`: after Redis was unreachable for a moment (a
+            # failover), the key may still name this beat; it leads again at once instead of
+            # every beat waiting out the TTL of a lock nobody else can take.
+            if self.store.extend(LEADER_KEY, self.holder, self.ttl):
+                self.held = True
+                if was:
+                    return True
+            else:
+                self.held = self.store.claim(LEADER_KEY, self.holder, self.ttl)
         except StoreUnavailable as exc:
             log.warning("beat: store unavailable, not dispatching: %s", exc)
-            was, self.held = self.held, False
+            self.held = False
             self._changed(was)
             return False
         if self.held and not was:
@@ -207,10 +219,26 @@ class Dispatcher:
             requested_at=time.time(),
             schedule_id=schedule.id,
         )
-        if not self.store.claim(key, job.id, RUN_CLAIM_TTL):
+        claimed = self.store.claim_replicated(key, job.id, RUN_CLAIM_TTL, REPLICA_WAIT)
+        if not claimed.won:
             log.info("beat: run %s of %s already made; not again", _iso(planned), schedule.id)
             BEAT_CLAIMS_LOST.inc()
             return True
+        if not claimed.replicated:
+            # A failover now would promote a replica without this claim, and another pass
+            # (this beat's or a second leader's) would fire the run again: wait for the replica.
+            log.warning(
+                "beat: schedule %s run %s not queued: its claim reached no replica within %g s",
+                schedule.id,
+                _iso(planned),
+                REPLICA_WAIT,
+            )
+            self.store.release(key, job.id)
+            # Soon: a replica catches up in moments, and just after a failover the Sentinels
+            # take a second to see the old primary (now listed as a replica) down.
+            self._retry_at[schedule.id] = time.time() + REPLICA_WAIT
+            BEAT_CLAIMS_UNREPLICATED.inc()
+            return False
         try:
             self.publish(job)
         except Exception as exc:  # kombu/amqp raise many kinds; all mean "not queued"
