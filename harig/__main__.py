@@ -93,7 +93,9 @@ def status(directory: Path) -> int:
     base_port = json.loads(state_file.read_text())["base_port"]
     rabbit = RabbitCluster(directory / "rabbit", base_port)
     for node in rabbit.nodes:
-        print(f"{node.name}  amqp {node.port}  {'running pid ' + str(node.pid()) if node.alive() else 'stopped'}")
+        print(
+            f"{node.name}  amqp {node.port}  {'running pid ' + str(node.pid()) if node.alive() else 'stopped'}"
+        )
     if rabbit.running():
         try:
             print("cluster: " + ", ".join(rabbit.cluster_nodes()))
@@ -112,7 +114,9 @@ def status(directory: Path) -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m harig", description=__doc__.splitlines()[0])
     parser.add_argument("command", choices=["up", "down", "status"])
-    parser.add_argument("--dir", type=Path, default=DEFAULT_DIR, help=f"where the rig lives (default {DEFAULT_DIR})")
+    parser.add_argument(
+        "--dir", type=Path, default=DEFAULT_DIR, help=f"where the rig lives (default {DEFAULT_DIR})"
+    )
     parser.add_argument(
         "--base-port",
         type=int,

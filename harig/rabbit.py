@@ -267,7 +267,8 @@ class RabbitCluster:
         raise RabbitError(f"no queue {queue!r} in {vhost!r}:\n{out}")
 
     def queue_depths(self, vhost: str = "/") -> dict[str, int]:
-        """Messages in each queue of `vhost` (ready and unacknowledged)."""
+        """Messages in each queue of `vhost` (ready and unacknowledged), as last sampled (every
+        half second: `collect_statistics_interval`)."""
         out = self.ctl("list_queues", "-p", vhost, "--no-table-headers", "name", "messages")
         depths = {}
         for line in out.splitlines():
@@ -286,6 +287,8 @@ class RabbitCluster:
             f"listeners.tcp.local = 127.0.0.1:{node.port}\n"
             # A node that lost its peers keeps serving what it can; a SIGKILLed peer is back soon.
             "cluster_partition_handling = ignore\n"
+            # Queue lengths (`list_queues messages`) are sampled; sample often, for the tests.
+            "collect_statistics_interval = 500\n"
             "log.console = false\n"
             "log.file.level = warning\n"
         )
