@@ -103,9 +103,15 @@ def status(directory: Path) -> int:
             print(f"cluster: unknown ({exc})")
     redis_url = None
     try:
-        redis_url = _redis(directory, base_port).url
+        redis = _redis(directory, base_port)
     except ImportError:
         print("redis: harig.redis_ha is not here")
+    else:
+        redis_url = redis.url
+        for name, row in redis.status().items():
+            if isinstance(row, dict):
+                running = f"running pid {row['pid']} ({row['role']})" if row.get("pid") else "stopped"
+                print(f"{name}  port {row['port']}  {running}")
     for name, value in _settings(rabbit, redis_url).items():
         print(f"{name}={value}")
     return 0 if len(rabbit.running()) == len(rabbit.nodes) else 1
