@@ -339,9 +339,16 @@ class RabbitCluster:
             raise RabbitError(f"{exc}\n{node.log_tail()}") from None
 
     def _join(self, node: Node) -> None:
-        """Join `node` (fresh) to the first node's cluster."""
+        """Join `node` (fresh) to the first node's cluster: in one call, else (it failed, say
+        Mnesia would not start again under load) step by step with `rabbitmqctl`'s own commands."""
         first = self.nodes[0].name
-        self.ctl("eval", _JOIN.format(first=first), node=node)
+        try:
+            self.ctl("eval", _JOIN.format(first=first), node=node)
+        except RabbitError:
+            self.ctl("stop_app", node=node)
+            self.ctl("reset", node=node)
+            self.ctl("join_cluster", first, node=node)
+            self.ctl("start_app", node=node)
         self._wait_booted(node)
 
 
