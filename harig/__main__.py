@@ -1,7 +1,7 @@
 """`python -m harig up|down|status [--dir D] [--base-port P]`: a local HA rig to try reportbot on.
 
-`up` starts a three-node RabbitMQ cluster (AMQP on P, P+1, P+2) and a Redis primary, replica and
-three Sentinels (from P+1000), all under D, and prints the settings that point reportbot at them.
+`up` starts a three-node RabbitMQ cluster (AMQP on P, P+1, P+2; Erlang distribution on P+10,
+P+11, P+12) and a Redis primary, replica and three Sentinels (P+1000 to P+1004), all under D, and prints the settings that point reportbot at them.
 The processes outlive this command; `down` stops them (their data stays in D, so a later `up`
 brings the same cluster back); `status` says what runs. The machine's own RabbitMQ (5672) and
 Redis (6379) are never touched.
@@ -43,8 +43,12 @@ def up(directory: Path, base_port: int) -> int:
     if state_file.exists():
         base_port = json.loads(state_file.read_text())["base_port"]
     rabbit = RabbitCluster(directory / "rabbit", base_port)
-    if not rabbit.running() and not ports_free(n.port for n in rabbit.nodes):
-        print(f"ports {base_port}-{base_port + 2} are taken; pass another --base-port", file=sys.stderr)
+    if not rabbit.running() and not ports_free(p for n in rabbit.nodes for p in (n.port, n.dist_port)):
+        print(
+            f"ports {base_port}-{base_port + 2} or {base_port + 10}-{base_port + 12} are taken; "
+            "pass another --base-port",
+            file=sys.stderr,
+        )
         return 1
     directory.mkdir(parents=True, exist_ok=True)
     state_file.write_text(json.dumps({"base_port": base_port}))

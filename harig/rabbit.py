@@ -31,8 +31,11 @@ T = TypeVar("T")
 
 CTL_DIR = Path("/usr/lib/rabbitmq/bin")  # the real scripts; /usr/sbin's wrappers `su` for root
 SIZE = 3
-DEFAULT_BASE_PORT = 5681  # AMQP on P, P+1, P+2; distribution on P+20000… (5672's is 25672)
-DIST_OFFSET = 20000
+# AMQP on P, P+1, P+2; Erlang distribution on P+10, P+11, P+12. Not RabbitMQ's own rule (its
+# distribution port is AMQP's + 20000, 25672 for 5672), which would put a test's ports in the
+# kernel's ephemeral range (32768-60999), where a client's connection may hold one.
+DEFAULT_BASE_PORT = 5681
+DIST_OFFSET = 10
 BOOT_TIMEOUT = 90.0
 
 

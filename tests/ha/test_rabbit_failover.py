@@ -12,6 +12,7 @@ Each test prints its counts (sent, queued, completed, lost, duplicated) and asse
 
 from __future__ import annotations
 
+import os
 import re
 import sys
 import threading
@@ -44,8 +45,9 @@ QUEUED_BEFORE_RESTART = 60
 
 
 def free_base_port() -> int:
-    """A base port whose three AMQP ports and three distribution ports are all free."""
-    for base in range(30000, 40000, 7):
+    """A base port whose three AMQP ports and three distribution ports are all free, below the
+    kernel's ephemeral range."""
+    for base in range(20000 + os.getpid() % 500 * 20, 32000, 20):
         ports = [base + i for i in range(3)] + [base + i + DIST_OFFSET for i in range(3)]
         if ports_free(ports):
             return base
@@ -206,8 +208,8 @@ def test_a_burst_survives_sigkill_of_the_node_leading_the_jobs_queue(cluster, ri
     with ThreadPoolExecutor(THREADS) as pool:
         futures = [pool.submit(one, n) for n in range(BURST)]
         assert enough.wait(60), "the burst never reached the kill"
-        cluster.kill(leader)
         killed_at = answered
+        cluster.kill(leader)
         outcomes = [f.result() for f in futures]
     burst_took = time.monotonic() - burst_started
 
