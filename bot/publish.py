@@ -9,7 +9,8 @@ A publish the broker nacks is tried again for up to `NACK_RETRY_FOR`: a quorum q
 leader's node has just died nacks what it is sent until its remaining members elect a new
 leader (a fraction of a second), and the person who typed the command should hear "queued",
 not "try again", for a blip the cluster heals by itself. A nacked message was not taken, so
-sending it again queues it once; the job id is the same either way.
+sending it again queues it once; were a copy taken after all, it carries the same job id, and
+a worker runs a job id once (its run lease and record).
 """
 
 from __future__ import annotations
