@@ -45,7 +45,8 @@ _SHAPES: tuple[tuple[re.Pattern[str], str], ...] = (
     # URL's user called so (scheme://token:…@host), whose password the URL rule has hidden.
     (
         re.compile(
-            r"(?<!://)((?:passw(?:or)?d|pwd|token|secret|api[_-]?key)[\"']?\s*[=:]\s*[\"']?)[^\s\"'&,;}]+", re.I
+            r"(?<!://)((?:passw(?:or)?d|pwd|token|secret|api[_-]?key)[\"']?\s*[=:]\s*[\"']?)[^\s\"'&,;}]+",
+            re.I,
         ),
         rf"\1{REDACTED}",
     ),

@@ -162,6 +162,12 @@ def load_settings(environ: Mapping[str, str] | None = None, dotenv: Path | None 
     settings = Settings(**kwargs, explicit=explicit)
     if not settings.slack_api_url.endswith("/"):
         settings = settings.with_(slack_api_url=settings.slack_api_url + "/")
+    _check(settings)
+    return settings
+
+
+def _check(settings: Settings) -> None:
+    """Refuse values of the right type that still cannot work, with one line naming the setting."""
     if settings.log_format not in ("text", "json"):
         raise SettingsError(f"LOG_FORMAT must be text or json, got {settings.log_format!r}")
     for name in ("schedules_per_user", "schedules_per_channel", "jobs_per_user"):
@@ -180,4 +186,3 @@ def load_settings(environ: Mapping[str, str] | None = None, dotenv: Path | None 
         raise SettingsError(
             f"CELERY_QUEUE_TYPE must be classic or quorum, got {settings.celery_queue_type!r}"
         )
-    return settings
