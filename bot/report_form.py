@@ -23,7 +23,6 @@ closing the modal), so its validation and publish run before the ack, as a comma
 from __future__ import annotations
 
 import dataclasses
-import importlib.util
 import logging
 import re
 import time
@@ -53,7 +52,7 @@ from bot.report_form_view import (
 from bot.slack_payload import string_at
 from tasks.errors import UserError
 from tasks.jobs.access import Access, AccessDenied, GroupLookupFailed, make_access, may_run
-from tasks.rendering.messages import RUN_FORM_ACTION
+from tasks.rendering.messages import RUN_FORM_ACTION, SCHEDULE_FORM_ACTION
 from tasks.reports import ArgumentError, Registry, Report
 from tasks.reports import registry as default_registry
 from tasks.slack.ids import requester, valid_channel_id, valid_user_id
@@ -134,19 +133,14 @@ def open_report_form(
         chosen=chosen,
         typed=typed,
         command=command,
-        schedule_button=_schedule_form_installed(),
+        schedule_button=True,
     )
     return web.open_view(trigger_id, view.to_dict())
 
 
-def _schedule_form_installed() -> bool:
-    """Whether the schedule form (bot.schedule_form, its own feature) is there to take the
-    form's Schedule… button; without it the button is not shown."""
-    return importlib.util.find_spec("bot.schedule_form") is not None
-
-
 def help_blocks(text: str, report: str = "") -> list[dict[str, Any]]:
-    """Help's answer as blocks: its text, then a Run… button that opens the form (at `report`)."""
+    """Help's answer as blocks: its text, then Run… and Schedule… buttons that open the report
+    form and the schedule form (at `report`)."""
     sections: list[str] = []
     for line in text.split("\n"):
         if sections and len(sections[-1]) + 1 + len(line) <= _HELP_SECTION:
@@ -154,8 +148,11 @@ def help_blocks(text: str, report: str = "") -> list[dict[str, Any]]:
         else:
             sections.append(line[:_HELP_SECTION])
     blocks = [SectionBlock(text=MarkdownTextObject(text=s)).to_dict() for s in sections if s.strip()]
-    button = ButtonElement(text="Run…", action_id=RUN_FORM_ACTION, value=report)
-    blocks.append(ActionsBlock(block_id="help_actions", elements=[button]).to_dict())
+    run = ButtonElement(text="Run…", action_id=RUN_FORM_ACTION, value=report)
+    schedule = ButtonElement(
+        text="Schedule…", action_id=SCHEDULE_FORM_ACTION, value=f"report:{report}" if report else ""
+    )
+    blocks.append(ActionsBlock(block_id="help_actions", elements=[run, schedule]).to_dict())
     return blocks
 
 
@@ -168,7 +165,7 @@ class ReportForm:
         self.web = web
         self.after_ack = after_ack
         self.command = handler.command
-        self.schedule_button = _schedule_form_installed()
+        self.schedule_button = True
 
     # ------------------------------------------------------------------ opening
 

@@ -228,12 +228,15 @@ def test_the_metadata_names_the_channel_and_the_shown_report_and_nothing_tampere
         assert context.channel == "" and context.report in ("", "kinds")
 
 
-def test_help_gets_a_run_button_under_its_text() -> None:
+def test_help_gets_run_and_schedule_buttons_under_its_text() -> None:
     blocks = help_blocks("*How*\n" + "x" * 2990 + "\nmore", "echo")
     assert [b["type"] for b in blocks] == ["section", "section", "actions"]
     assert all(len(b["text"]["text"]) <= 3000 for b in blocks[:2])
-    assert blocks[-1]["elements"][0]["action_id"] == RUN_FORM_ACTION
-    assert blocks[-1]["elements"][0]["value"] == "echo"
+    shown = [(e["text"]["text"], e["action_id"], e.get("value", "")) for e in blocks[-1]["elements"]]
+    assert shown == [("Run…", RUN_FORM_ACTION, "echo"), ("Schedule…", SCHEDULE_FORM_ACTION, "report:echo")]
+    assert [e.get("value", "") for e in help_blocks("usage")[-1]["elements"]] == ["", ""], (
+        "no report: new forms"
+    )
 
 
 # ---------------------------------------------------------------- what comes back

@@ -166,7 +166,7 @@ def test_a_command_missing_a_required_argument_opens_the_form_with_what_was_type
 
 def test_help_has_a_run_button_that_opens_the_form_at_the_report(slack, worker, http_bot):
     response = slack.send_command("/run-report", "help echo", channel=CHANNEL, user=ALICE)
-    [button] = [e for b in response.body["blocks"] if b["type"] == "actions" for e in b["elements"]]
+    [button, _] = [e for b in response.body["blocks"] if b["type"] == "actions" for e in b["elements"]]
     assert button["action_id"] == "report_form.open" and button["value"] == "echo"
     click = {
         "type": "block_actions",
@@ -181,6 +181,35 @@ def test_help_has_a_run_button_that_opens_the_form_at_the_report(slack, worker, 
     form = form_of(slack, report="echo")
     assert block(form, arg("echo", "text"))["element"]["initial_value"] == "hello"
     assert block(form, CHANNEL_BLOCK)["element"]["initial_conversation"] == CHANNEL
+
+
+def test_help_has_a_schedule_button_that_opens_the_schedule_form_at_the_report(slack, worker, http_bot):
+    response = slack.send_command("/run-report", "help echo", channel=CHANNEL, user=ALICE)
+    [_, button] = [e for b in response.body["blocks"] if b["type"] == "actions" for e in b["elements"]]
+    assert (button["text"]["text"], button["action_id"], button["value"]) == (
+        "Schedule…",
+        "schedule_form.open",
+        "report:echo",
+    )
+    click = {
+        "type": "block_actions",
+        "user": {"id": ALICE},
+        "channel": {"id": CHANNEL},
+        "container": {"type": "message", "is_ephemeral": True, "channel_id": CHANNEL},
+        "actions": [
+            {
+                "type": "button",
+                "action_id": "schedule_form.open",
+                "block_id": "help_actions",
+                "value": "report:echo",
+            }
+        ],
+    }
+    assert slack.send_interaction(click).ok
+    [form] = slack.wait_for(lambda: slack.open_views(ALICE), timeout=10, message="the schedule form")
+    assert form["callback_id"] == "schedule_form", form["callback_id"]
+    [picker] = [b for b in form["blocks"] if b.get("block_id") == "report"]
+    assert picker["element"]["initial_option"]["value"] == "echo", "the report is chosen"
 
 
 def test_someone_without_access_is_refused_in_the_form_and_nothing_is_queued(slack, worker, http_bot):
