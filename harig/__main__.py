@@ -1,7 +1,8 @@
 """`python -m harig up|down|status [--dir D] [--base-port P]`: a local HA rig to try reportbot on.
 
 `up` starts a three-node RabbitMQ cluster (AMQP on P, P+1, P+2; Erlang distribution on P+10,
-P+11, P+12) and a Redis primary, replica and three Sentinels (P+1000 to P+1004), all under D, and prints the settings that point reportbot at them.
+P+11, P+12) and a Redis primary, replica and three Sentinels (P+1000 to P+1004), all under D,
+and prints the settings that point reportbot at them.
 The processes outlive this command; `down` stops them (their data stays in D, so a later `up`
 brings the same cluster back); `status` says what runs. The machine's own RabbitMQ (5672) and
 Redis (6379) are never touched.
@@ -13,28 +14,22 @@ import argparse
 import json
 import sys
 from pathlib import Path
-from typing import Any
 
 from harig.rabbit import DEFAULT_BASE_PORT, RabbitCluster, RabbitError, ports_free
+from harig.redis_ha import RedisSentinels
 
 DEFAULT_DIR = Path("/tmp/harig")
 REDIS_OFFSET = 1000  # Redis's ports start this far above RabbitMQ's
 STATE = "harig.json"
 
 
-def _redis(directory: Path, base_port: int) -> Any:
-    """The rig's Redis with Sentinels (`harig.redis_ha`, imported here so that RabbitMQ alone
-    still works where Redis's half is missing)."""
-    from harig.redis_ha import RedisSentinels
-
+def _redis(directory: Path, base_port: int) -> RedisSentinels:
+    """The rig's Redis with Sentinels, on ports REDIS_OFFSET above RabbitMQ's."""
     return RedisSentinels(directory / "redis", base_port=base_port + REDIS_OFFSET)
 
 
-def _settings(rabbit: RabbitCluster, redis_url: str | None) -> dict[str, str]:
-    settings = {"CELERY_BROKER_URL": rabbit.broker_url, "CELERY_QUEUE_TYPE": "quorum"}
-    if redis_url:
-        settings["REDIS_URL"] = redis_url
-    return settings
+def _settings(rabbit: RabbitCluster, redis: RedisSentinels) -> dict[str, str]:
+    return {"CELERY_BROKER_URL": rabbit.broker_url, "CELERY_QUEUE_TYPE": "quorum", "REDIS_URL": redis.url}
 
 
 def up(directory: Path, base_port: int) -> int:
@@ -52,21 +47,15 @@ def up(directory: Path, base_port: int) -> int:
         return 1
     directory.mkdir(parents=True, exist_ok=True)
     state_file.write_text(json.dumps({"base_port": base_port}))
-    redis = None
+    redis = _redis(directory, base_port)
     try:
         rabbit.start()
-        try:
-            redis = _redis(directory, base_port)
-        except ImportError:
-            print("harig.redis_ha is not here: RabbitMQ only", file=sys.stderr)
-        if redis is not None:
-            redis.start()
+        redis.start()
     except BaseException:
         rabbit.stop_all()
-        if redis is not None:
-            redis.stop()
+        redis.stop()
         raise
-    for name, value in _settings(rabbit, redis.url if redis is not None else None).items():
+    for name, value in _settings(rabbit, redis).items():
         print(f"{name}={value}")
     return 0
 
@@ -80,8 +69,6 @@ def down(directory: Path) -> int:
     base_port = json.loads(state_file.read_text())["base_port"]
     try:
         _redis(directory, base_port).stop()
-    except ImportError:
-        pass
     finally:
         RabbitCluster(directory / "rabbit", base_port).stop_all()
     print(f"stopped the rig in {directory}")
@@ -105,18 +92,12 @@ def status(directory: Path) -> int:
             print("cluster: " + ", ".join(rabbit.cluster_nodes()))
         except RabbitError as exc:
             print(f"cluster: unknown ({exc})")
-    redis_url = None
-    try:
-        redis = _redis(directory, base_port)
-    except ImportError:
-        print("redis: harig.redis_ha is not here")
-    else:
-        redis_url = redis.url
-        for name, row in redis.status().items():
-            if isinstance(row, dict):
-                running = f"running pid {row['pid']} ({row['role']})" if row.get("pid") else "stopped"
-                print(f"{name}  port {row['port']}  {running}")
-    for name, value in _settings(rabbit, redis_url).items():
+    redis = _redis(directory, base_port)
+    for name, row in redis.status().items():
+        if isinstance(row, dict):
+            running = f"running pid {row['pid']} ({row['role']})" if row.get("pid") else "stopped"
+            print(f"{name}  port {row['port']}  {running}")
+    for name, value in _settings(rabbit, redis).items():
         print(f"{name}={value}")
     return 0 if len(rabbit.running()) == len(rabbit.nodes) else 1
 
