@@ -425,8 +425,9 @@ def test_tokenizing_grows_linearly_with_the_text(unit: str) -> None:
         _best_of_three(lambda: parser.tokenize(small)), 1e-4
     )
     # Linear is 8; quadratic is 64, shlex 40 to 50. A loaded machine's caches push linear to ~17,
-    # so the bound sits between: 24 still fails anything that grows faster than linearly.
-    assert ratio < 24, f"8 times the text took {ratio:.1f} times as long"
+    # and once to 24.4 with seven other test sessions running, so the bound sits at 32: still
+    # below anything that grows faster than linearly.
+    assert ratio < 32, f"8 times the text took {ratio:.1f} times as long"
 
 
 def test_an_unclosed_quote_anywhere_is_still_refused() -> None:
