@@ -47,6 +47,8 @@ CHANNEL_GONE_REASONS = {
 }
 LOST_ACCESS_ERRORS = frozenset({"account_inactive", "invalid_auth", "token_revoked"})
 LOST_ACCESS_REASON = "the app lost its access to Slack (uninstalled, or its token revoked)"
+#: How many schedules one DM about several names; the rest are counted ("… and 12 more").
+NAMED_IN_NOTICE = 10
 
 
 def reason_for_post_error(error: str) -> str | None:
@@ -94,9 +96,26 @@ class SelfPause:
 
     def pause_channel(self, channel: str, reason: str) -> list[Schedule]:
         """Pause every schedule that posts in `channel` (archived, or the bot removed from it),
-        telling each creator by DM; the channel itself cannot be posted in. Returns those paused."""
+        telling each creator by one DM for all of theirs (a creator of twenty digests there gets
+        one message, not twenty); the channel itself cannot be posted in. Returns those paused."""
         mine = [s for s in self.schedules.all() if s.channel == channel and not s.paused]
-        return [p for s in mine if (p := self.pause(s.id, reason, tell_channel=False)) is not None]
+        paused = [
+            p
+            for s in mine
+            if (p := self.pause(s.id, reason, tell_channel=False, tell_creator=False)) is not None
+        ]
+        by_creator: dict[str, list[Schedule]] = {}
+        for schedule in paused:
+            if valid_user_id(schedule.user):
+                by_creator.setdefault(schedule.user, []).append(schedule)
+        for creator, theirs in by_creator.items():
+            text = (
+                creator_notice(theirs[0], self.command)
+                if len(theirs) == 1
+                else creator_notice_many(theirs, channel, reason, self.command)
+            )
+            self._tell(creator, text, ", ".join(s.id for s in theirs[:NAMED_IN_NOTICE]), "its creator")
+        return paused
 
     def pause_all(self, reason: str) -> list[Schedule]:
         """Pause every schedule (the app uninstalled, its token revoked); nobody can be told
@@ -109,11 +128,18 @@ class SelfPause:
         ]
 
     def pause(
-        self, schedule_id: str, reason: str, *, tell_channel: bool, can_tell: bool = True
+        self,
+        schedule_id: str,
+        reason: str,
+        *,
+        tell_channel: bool,
+        can_tell: bool = True,
+        tell_creator: bool = True,
     ) -> Schedule | None:
         """Pause `schedule_id` with `reason`, unless it is gone, paused already or declared in the
         configuration (which Slack cannot change: logged). Tells its creator by DM, and its
-        channel when `tell_channel`; with `can_tell` False (the app has no access left) the log
+        channel when `tell_channel`; with `tell_creator` False the caller tells the creator (one
+        DM for several schedules); with `can_tell` False (the app has no access left) the log
         is the only one told. Returns the paused schedule, or None when nothing changed."""
         schedule = self.schedules.get(schedule_id)
         if schedule is None:
@@ -133,7 +159,7 @@ class SelfPause:
             return paused
         if tell_channel:
             self._tell(schedule.channel, channel_notice(paused, self.command), schedule_id, "its channel")
-        if valid_user_id(schedule.user):
+        if tell_creator and valid_user_id(schedule.user):
             self._tell(schedule.user, creator_notice(paused, self.command), schedule_id, "its creator")
         return paused
 
@@ -174,4 +200,20 @@ def creator_notice(schedule: Schedule, command: str) -> str:
         f":double_vertical_bar: Your schedule {code(schedule.id)} ({_what(schedule)}) in {channel_mention(schedule.channel)} "
         f"paused itself: {escape_mrkdwn(schedule.paused_reason)}. Nothing more will be posted for it. "
         f"Once that is fixed, resume it in its channel with {resume}, or remove it."
+    )
+
+
+def creator_notice_many(schedules: list[Schedule], channel: str, reason: str, command: str) -> str:
+    """One DM to a creator for several of their schedules paused at once in `channel`: which
+    (the first `NAMED_IN_NOTICE`, the rest counted, so the message stays short), why, what to do."""
+    named = [f"• {code(s.id)} (*{escape_mrkdwn(s.report[:80])}*)" for s in schedules[:NAMED_IN_NOTICE]]
+    more = len(schedules) - len(named)
+    if more:
+        named.append(f"… and {more} more")
+    listing = "\n".join(named)
+    resume = code(f"{command} schedule resume <id>")
+    return (
+        f":double_vertical_bar: Your {len(schedules)} schedules in {channel_mention(channel)} paused "
+        f"themselves: {escape_mrkdwn(reason)}. Nothing more will be posted for them.\n{listing}\n"
+        f"Once that is fixed, resume each in its channel with {resume}, or remove it."
     )
