@@ -49,7 +49,7 @@ from bot.report_form_view import (
     read_metadata,
     report_form_view,
 )
-from bot.slack_payload import string_at
+from bot.slack_payload import string_at, submission_delivery
 from tasks.errors import UserError
 from tasks.jobs.access import Access, AccessDenied, GroupLookupFailed, make_access, may_run
 from tasks.rendering.messages import RUN_FORM_ACTION, SCHEDULE_FORM_ACTION
@@ -318,7 +318,7 @@ class ReportForm:
             "user_id": user,
             "team_id": string_at(body, "team", "id"),
             "response_url": "",
-            "trigger_id": string_at(body, "trigger_id"),
+            "trigger_id": submission_delivery(body),  # the guard's key: one job per form
         }
         refused: list[UserError] = []
 

@@ -48,7 +48,7 @@ from bot.schedule_form_view import (
     state_of,
 )
 from bot.schedule_views import added_text, describe_rule, shown_at, what
-from bot.slack_payload import string_at
+from bot.slack_payload import string_at, submission_delivery
 from tasks.errors import UserError
 from tasks.rendering.messages import SCHEDULE_FORM_ACTION
 from tasks.reports import Report
@@ -172,7 +172,7 @@ class ScheduleForm:
         values = _values(body)
         state = read_state(values, self.commands.registry)
         try:
-            return self._save(user, context, state, values, _delivery_of(body))
+            return self._save(user, context, state, values, submission_delivery(body))
         except FieldError as exc:
             return Submitted(errors={exc.block_id: plain_text(exc.message)})
         except UserError as exc:
@@ -287,19 +287,6 @@ def _report_field(exc: UserError, report: Report) -> str:
         if code(param.name) in exc.message:
             return arg_block_id(report.name, param.name)
     return "report"
-
-
-def _delivery_of(body: Mapping[str, Any]) -> str:
-    """What makes two submissions "the same" for the once-per-delivery guard: the view.
-
-    Slack gives every view_submission a trigger_id of its own, so a double click on Submit (or
-    a second submission while the first is being saved) would pass a guard keyed on it and add
-    the schedule twice. The view's id is the same for both; once saved, the view is replaced by
-    the "saved" message, so a view id never adds a second schedule. The trigger_id stands in
-    only for a submission without a view id.
-    """
-    view_id = string_at(body, "view", "id")
-    return f"view:{view_id[:64]}" if view_id else string_at(body, "trigger_id")
 
 
 def _values(body: Mapping[str, Any]) -> Mapping[str, Any]:

@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-__all__ = ["string_at"]
+__all__ = ["string_at", "submission_delivery"]
 
 
 def string_at(payload: Mapping[str, Any], *path: str | int) -> str:
@@ -34,3 +34,17 @@ def string_at(payload: Mapping[str, Any], *path: str | int) -> str:
         else:
             return ""
     return "" if value is None else str(value)
+
+
+def submission_delivery(body: Mapping[str, Any]) -> str:
+    """What makes two view_submissions "the same delivery" for the once-per-delivery guards
+    (`bot.deliveries`): the view they submit.
+
+    Slack gives every view_submission a trigger_id of its own, so a double click on Submit (or
+    a second submission while the first is being handled) would pass a guard keyed on it and
+    do the work twice. Both carry the same view id, and a form that did its work is closed or
+    replaced by what it did, so a view id never rightly does it twice. The trigger_id stands
+    in only for a body without a view id. Capped: the guard hashes it, the log may show it.
+    """
+    view_id = string_at(body, "view", "id")
+    return f"view:{view_id[:64]}" if view_id else string_at(body, "trigger_id")[:256]

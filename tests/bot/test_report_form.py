@@ -577,3 +577,19 @@ def test_the_picker_offers_only_the_reports_someone_may_run(form: ReportForm) ->
     form.registry.add(limited)
     assert "fin" not in [r.name for r in reports_for(form.registry, access, ALICE, CHANNEL)]
     assert "fin" in [r.name for r in reports_for(form.registry, access, ALICE, "")]  # picked later
+
+
+def test_the_same_form_submitted_twice_queues_one_job(form: ReportForm) -> None:
+    # A double click on Run, or a submission sent again while the first was queuing: each
+    # view_submission has a trigger_id of its own, but it is the same form.
+    first = submission("echo", values("echo", text={"type": "plain_text_input", "value": "hi"}))
+    again = {**first, "trigger_id": "1.3.submit"}
+
+    assert form.on_submit(first)[0] == {}
+    ack, after = form.on_submit(again)
+
+    assert ack == {}
+    [job] = published(form)
+    assert after is not None
+    after()
+    assert all(f"`{job.id}`" in told["text"] for told in web_calls(form, "chat.postEphemeral"))
