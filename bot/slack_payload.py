@@ -14,10 +14,14 @@ way, so this is the one place that knows it.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-__all__ = ["string_at", "submission_delivery"]
+#: Slack's limit on a view's private_metadata: anything longer is not what the bot stored.
+METADATA_LIMIT = 3000
+
+__all__ = ["METADATA_LIMIT", "metadata_object", "string_at", "submission_delivery"]
 
 
 def string_at(payload: Mapping[str, Any], *path: str | int) -> str:
@@ -48,3 +52,16 @@ def submission_delivery(body: Mapping[str, Any]) -> str:
     """
     view_id = string_at(body, "view", "id")
     return f"view:{view_id[:64]}" if view_id else string_at(body, "trigger_id")[:256]
+
+
+def metadata_object(text: str) -> dict[str, Any]:
+    """A view's private_metadata as the JSON object the bot stored there, or {} for anything
+    else: over Slack's limit, not JSON, nested deeper than the parser's stack (RecursionError,
+    which is not a ValueError), or not an object. Each field is still the caller's to check."""
+    if not text or len(text) > METADATA_LIMIT:
+        return {}
+    try:
+        data = json.loads(text)
+    except (ValueError, RecursionError):
+        return {}
+    return data if isinstance(data, dict) else {}
