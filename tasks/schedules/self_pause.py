@@ -47,6 +47,8 @@ CHANNEL_GONE_REASONS = {
 }
 LOST_ACCESS_ERRORS = frozenset({"account_inactive", "invalid_auth", "token_revoked"})
 LOST_ACCESS_REASON = "the app lost its access to Slack (uninstalled, or its token revoked)"
+#: How long the claim of one pause is kept: far longer than any redelivery or race.
+PAUSE_CLAIM_TTL = 86400
 #: How many schedules one DM about several names; the rest are counted ("… and 12 more").
 NAMED_IN_NOTICE = 10
 
@@ -149,7 +151,17 @@ class SelfPause:
             return None
         if schedule.paused:
             return None
-        paused = self.schedules.set_paused(schedule, True, time.time(), reason=reason)
+        # Two pauses may both have read it running (an event Slack delivered again while the
+        # first delivery was at work; the event and a worker's refused post): only the one that
+        # claims this running spell (its `since`, new on every resume) pauses it and tells.
+        claim = f"self_pause:{schedule_id}:{schedule.since!r}"
+        if not self.store.claim(claim, reason[:200], PAUSE_CLAIM_TTL):
+            return None
+        try:
+            paused = self.schedules.set_paused(schedule, True, time.time(), reason=reason)
+        except Exception:  # not paused: a later failure or event may pause it
+            self.store.release(claim, reason[:200])
+            raise
         log.warning("schedule %s paused itself: %s", schedule_id, reason)
         self._home_stale(schedule)
         if not can_tell:

@@ -77,3 +77,21 @@ def test_the_same_event_again_tells_nobody_twice() -> None:
 
     assert again == []
     assert len(slack.posts) == 1
+
+
+def test_two_pauses_racing_for_one_schedule_tell_its_creator_once() -> None:
+    # Slack delivering the archive event again while the first delivery is still at work, or
+    # the event and a worker's refused post: both read the schedule before either paused it.
+    pause, slack, stored = setup([("s-one", CHANNEL, ALICE)])
+    before = stored.get("s-one")
+    first_reader = pause.schedules.get
+    pause.schedules.get = lambda schedule_id: before  # type: ignore[method-assign]
+
+    pause.pause("s-one", CHANNEL_ARCHIVED_REASON, tell_channel=False)
+    second = pause.pause("s-one", "its channel is archived", tell_channel=False)
+
+    pause.schedules.get = first_reader  # type: ignore[method-assign]
+    assert second is None
+    assert len(slack.posts) == 1
+    found = stored.get("s-one")
+    assert found is not None and found.paused and found.paused_reason == CHANNEL_ARCHIVED_REASON
