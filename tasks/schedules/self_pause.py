@@ -49,8 +49,21 @@ LOST_ACCESS_ERRORS = frozenset({"account_inactive", "invalid_auth", "token_revok
 LOST_ACCESS_REASON = "the app lost its access to Slack (uninstalled, or its token revoked)"
 #: How long the claim of one pause is kept: far longer than any redelivery or race.
 PAUSE_CLAIM_TTL = 86400
+#: At most this many self-pause notices to one channel or person per `NOTICE_WINDOW` seconds;
+#: the last says where the rest are seen.
+NOTICES_PER_WINDOW = 3
+NOTICE_WINDOW = 3600
+MORE_FOR_CREATOR = (
+    "_If more of your schedules pause in the next hour, I will not message you about each: "
+    "your App Home lists them, paused ones with the reason._"
+)
 #: How many schedules one DM about several names; the rest are counted ("… and 12 more").
 NAMED_IN_NOTICE = 10
+
+
+def notices_key(where: str) -> str:
+    """The store's count of self-pause notices to `where` (a channel, or a person) this window."""
+    return f"self_pause:told:{where}"
 
 
 def reason_for_post_error(error: str) -> str | None:
@@ -184,6 +197,20 @@ class SelfPause:
             log.warning("schedule %s paused, but its creator's Home was not marked: %s", schedule.id, exc)
 
     def _tell(self, where: str, text: str, schedule_id: str, whom: str) -> None:
+        """Post `text` to `where` (a channel, or a creator by DM), at most `NOTICES_PER_WINDOW`
+        times a window: when many schedules pause at once (the database down all morning, each
+        reaching its failure limit in a worker job of its own) a creator or a channel gets a few
+        notices, the last saying where the rest are seen, not one per schedule."""
+        try:
+            told = self.store.count_up(notices_key(where), NOTICE_WINDOW)
+        except Exception as exc:  # the store could not count: telling is still worth it
+            log.warning("schedule %s: notices to %s not counted: %s", schedule_id, whom, exc)
+            told = 1
+        if told > NOTICES_PER_WINDOW:
+            log.warning("schedule %s paused; %s not told (%d notices this hour)", schedule_id, whom, told - 1)
+            return
+        if told == NOTICES_PER_WINDOW:
+            text += "\n" + (MORE_FOR_CREATOR if valid_user_id(where) else more_in_channel(self.command))
         try:
             self.slack.post_message(where, text)
         except Exception as exc:  # the pause is what matters; the notice is best effort
@@ -228,4 +255,12 @@ def creator_notice_many(schedules: list[Schedule], channel: str, reason: str, co
         f":double_vertical_bar: Your {len(schedules)} schedules in {channel_mention(channel)} paused "
         f"themselves: {escape_mrkdwn(reason)}. Nothing more will be posted for them.\n{listing}\n"
         f"Once that is fixed, resume each in its channel with {resume}, or remove it."
+    )
+
+
+def more_in_channel(command: str) -> str:
+    """The last notice's word in a channel before the rest of the hour's pauses go unsaid."""
+    return (
+        "_If more schedules here pause in the next hour, I will not post about each: "
+        f"{code(f'{command} schedule list')} shows them, paused ones with the reason._"
     )

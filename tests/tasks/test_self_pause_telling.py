@@ -95,3 +95,21 @@ def test_two_pauses_racing_for_one_schedule_tell_its_creator_once() -> None:
     assert len(slack.posts) == 1
     found = stored.get("s-one")
     assert found is not None and found.paused and found.paused_reason == CHANNEL_ARCHIVED_REASON
+
+
+def test_many_schedules_failing_at_once_do_not_flood_their_creator_or_channel() -> None:
+    # The database down for the morning: every digest of one person, in one channel, reaches
+    # its failure limit within minutes, each in a worker job of its own.
+    schedules = [(f"s-fail-{n:02d}", CHANNEL, ALICE) for n in range(12)]
+    pause, slack, stored = setup(schedules)
+
+    for schedule_id, _, _ in schedules:
+        for _ in range(pause.limit):
+            pause.run_failed(schedule_id)
+
+    assert all(s.paused for s in stored.all())  # every one paused: that part is never skipped
+    to_alice = [text for to, text in slack.posts if to == ALICE]
+    in_channel = [text for to, text in slack.posts if to == CHANNEL]
+    assert 1 <= len(to_alice) <= 3 and 1 <= len(in_channel) <= 3
+    assert "App Home" in to_alice[-1]  # the last one says where the rest are seen
+    assert "schedule list" in in_channel[-1]
