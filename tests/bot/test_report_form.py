@@ -16,6 +16,8 @@ from typing import Any, Literal
 
 import pytest
 from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web import SlackResponse
 
 from bot.after_ack import AfterAck
 from bot.argument_inputs import MAX_ARGUMENT_INPUTS, arg_block_id, plain_text, typed_args
@@ -593,3 +595,32 @@ def test_the_same_form_submitted_twice_queues_one_job(form: ReportForm) -> None:
     assert after is not None
     after()
     assert all(f"`{job.id}`" in told["text"] for told in web_calls(form, "chat.postEphemeral"))
+
+
+class ExpiredTriggers(RecordingWebApi):
+    """Slack refusing every views.open: the trigger_id expired (the bot was slow) or was used."""
+
+    def open_view(self, trigger_id: str, view: dict[str, Any]) -> dict[str, Any]:
+        raise SlackApiError("expired", SlackResponse(  # type: ignore[no-untyped-call]
+            client=None, http_verb="POST", api_url="views.open", req_args={},
+            data={"ok": False, "error": "expired_trigger_id"}, headers={}, status_code=200,
+        ))  # fmt: skip
+
+    def respond_ephemeral(self, response_url: str, text: str) -> bool:
+        self.calls.append(("response_url", {"url": response_url, "text": text}))
+        return True
+
+
+def test_a_form_slack_would_not_open_is_said_to_the_clicker_not_left_silent(form: ReportForm) -> None:
+    form.web = ExpiredTriggers()
+    click = {
+        "type": "block_actions",
+        "user": {"id": ALICE},
+        "trigger_id": "1.2.late",
+        "channel": {"id": CHANNEL},
+        "response_url": "https://hooks.slack.com/actions/T0/1/late",
+    }
+    form.open_after_ack(click, "echo", CHANNEL, "Run… button")
+    [told] = web_calls(form, "response_url")
+    assert told["url"] == click["response_url"]
+    assert "did not open" in told["text"] and "again" in told["text"]
