@@ -601,7 +601,7 @@ class ExpiredTriggers(RecordingWebApi):
     """Slack refusing every views.open: the trigger_id expired (the bot was slow) or was used."""
 
     def open_view(self, trigger_id: str, view: dict[str, Any]) -> dict[str, Any]:
-        raise SlackApiError("expired", SlackResponse(  # type: ignore[no-untyped-call]
+        raise SlackApiError("expired", SlackResponse(
             client=None, http_verb="POST", api_url="views.open", req_args={},
             data={"ok": False, "error": "expired_trigger_id"}, headers={}, status_code=200,
         ))  # fmt: skip
