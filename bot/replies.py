@@ -6,11 +6,16 @@ Only the immediate answers to a command live here; messages about a job's run ar
 
 from __future__ import annotations
 
+import logging
+from typing import Any
+
 from bot.paging import fit_lines
 from tasks.jobs.records import Job
 from tasks.rendering.messages import describe_request
 from tasks.reports import Registry, Report
 from tasks.slack.mrkdwn import escape_mrkdwn
+
+log = logging.getLogger(__name__)
 
 
 def report_line(report: Report, command: str) -> str:
@@ -90,3 +95,21 @@ SORRY = (
     ":warning: Sorry, something went wrong on my side and nothing was queued. "
     "Please try again; if it keeps happening, tell whoever runs reportbot."
 )
+
+#: Said through a click's response_url when Slack would not open the form it asked for (its
+#: trigger_id expired: the bot took longer than Slack's 3 s), so the click is not met by silence.
+FORM_NOT_OPENED = (
+    ":hourglass: The form did not open: Slack allows a click only a few seconds to open one, "
+    "and this one took longer. Please click again."
+)
+
+
+def tell_form_not_opened(web: Any, response_url: str, what: str) -> None:
+    """`FORM_NOT_OPENED` to the clicker alone, when the click has a response_url (a button in
+    a message; the Home tab and shortcuts have none, and the log is all there is). Never raises."""
+    if not response_url:
+        return
+    try:
+        web.respond_ephemeral(response_url, FORM_NOT_OPENED)
+    except Exception as exc:  # the response_url expired too: the log has it
+        log.warning("%s: could not say the form did not open: %s", what, type(exc).__name__)

@@ -34,7 +34,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from slack_sdk.models.blocks import ActionsBlock, ButtonElement, MarkdownTextObject, SectionBlock
 
-from bot import grammar
+from bot import grammar, replies
 from bot.after_ack import AfterAck
 from bot.argument_inputs import plain_text, typed_args
 from bot.commands import CommandHandler, Reply, answer
@@ -49,7 +49,7 @@ from bot.report_form_view import (
     read_metadata,
     report_form_view,
 )
-from bot.slack_payload import string_at
+from bot.slack_payload import string_at, submission_delivery
 from tasks.errors import UserError
 from tasks.jobs.access import Access, AccessDenied, GroupLookupFailed, make_access, may_run
 from tasks.rendering.messages import RUN_FORM_ACTION, SCHEDULE_FORM_ACTION
@@ -198,13 +198,19 @@ class ReportForm:
         if not user or not trigger_id:
             log.info("%s without a user or trigger_id: no form", what)
             return
-        self.after_ack.run(lambda: self._open_quietly(trigger_id, user, channel, report, what), what)
+        response_url = string_at(body, "response_url")
+        self.after_ack.run(
+            lambda: self._open_quietly(trigger_id, user, channel, report, what, response_url), what
+        )
 
-    def _open_quietly(self, trigger_id: str, user: str, channel: str, report: str, what: str) -> None:
+    def _open_quietly(
+        self, trigger_id: str, user: str, channel: str, report: str, what: str, response_url: str = ""
+    ) -> None:
         try:
             self.open(trigger_id, user=user, channel=channel, report=report or None)
-        except (SlackApiError, OSError) as exc:
+        except Exception as exc:  # an expired trigger, Slack refusing the view: never silence
             log.warning("%s: the report form did not open: %s", what, _why(exc))
+            replies.tell_form_not_opened(self.web, response_url, what)
 
     def on_run_command(self, cmd: grammar.RunReport, payload: Mapping[str, Any]) -> Reply:
         """`/run-report <report> …`: queued as always, unless a required argument is missing and
@@ -318,7 +324,7 @@ class ReportForm:
             "user_id": user,
             "team_id": string_at(body, "team", "id"),
             "response_url": "",
-            "trigger_id": string_at(body, "trigger_id"),
+            "trigger_id": submission_delivery(body),  # the guard's key: one job per form
         }
         refused: list[UserError] = []
 

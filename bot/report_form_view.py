@@ -31,6 +31,7 @@ from slack_sdk.models.blocks.basic_components import PlainTextObject
 from slack_sdk.models.views import View
 
 from bot.argument_inputs import OPTION_TEXT_LIMIT, argument_blocks
+from bot.slack_payload import metadata_object
 from tasks.rendering.messages import SCHEDULE_FORM_ACTION
 from tasks.reports import Registry, Report
 from tasks.slack.ids import valid_channel_id
@@ -77,12 +78,7 @@ def read_metadata(text: str, registry: Registry) -> FormContext:
     >>> read_metadata('{"channel": "C1> <!here>", "report": "nope"}', Registry())
     FormContext(channel='', report='')
     """
-    try:
-        data = json.loads(text) if text else {}
-    except ValueError:
-        data = {}
-    if not isinstance(data, dict):
-        data = {}
+    data = metadata_object(text)
     report = data.get("report")
     return FormContext(
         channel=valid_channel_id(data.get("channel")),

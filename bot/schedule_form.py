@@ -48,7 +48,7 @@ from bot.schedule_form_view import (
     state_of,
 )
 from bot.schedule_views import added_text, describe_rule, shown_at, what
-from bot.slack_payload import string_at
+from bot.slack_payload import string_at, submission_delivery
 from tasks.errors import UserError
 from tasks.rendering.messages import SCHEDULE_FORM_ACTION
 from tasks.reports import Report
@@ -172,7 +172,7 @@ class ScheduleForm:
         values = _values(body)
         state = read_state(values, self.commands.registry)
         try:
-            return self._save(user, context, state, values, string_at(body, "trigger_id"))
+            return self._save(user, context, state, values, submission_delivery(body))
         except FieldError as exc:
             return Submitted(errors={exc.block_id: plain_text(exc.message)})
         except UserError as exc:
@@ -354,15 +354,21 @@ def register_schedule_form(app: App, form: ScheduleForm, after_ack: AfterAck) ->
         channel = valid_channel_id(string_at(body, "channel", "id"))
         trigger_id = string_at(body, "trigger_id")
         push = string_at(body, "view", "type") == "modal"  # clicked in a modal: stack on it
+        response_url = string_at(body, "response_url")
         ack()
+
+        def open_form() -> None:
+            try:
+                form.open(
+                    trigger_id, user=user, channel=channel, schedule_id=schedule_id, report=report, push=push
+                )
+            except Exception as exc:  # an expired trigger, Slack refusing the view: never silence
+                log.warning("schedule form did not open: %s", type(exc).__name__)
+                replies.tell_form_not_opened(form.web_api, response_url, "schedule form")
+
         # views.open right after the ack, on the after-ack pool: the trigger lives 3 s, and the
         # ack (sent when this listener returns) must not wait for users.info and the view.
-        after_ack.run(
-            lambda: form.open(
-                trigger_id, user=user, channel=channel, schedule_id=schedule_id, report=report, push=push
-            ),
-            "schedule form",
-        )
+        after_ack.run(open_form, "schedule form")
 
     @app.action(re.compile("^" + re.escape(FIELD_PREFIX)))
     def on_field(ack: Ack, body: dict[str, Any]) -> None:

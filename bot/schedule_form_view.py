@@ -39,7 +39,7 @@ from slack_sdk.models.blocks.block_elements import CheckboxesElement, NumberInpu
 from slack_sdk.models.views import View
 
 from bot.argument_inputs import VALUE_ACTION, arg_block_id, argument_block, shown_params, typed_args
-from bot.slack_payload import string_at
+from bot.slack_payload import metadata_object, string_at
 from tasks.errors import UserError
 from tasks.reports import Registry, Report
 from tasks.schedules.preview import preview_runs
@@ -155,12 +155,7 @@ class FormContext:
     @classmethod
     def load(cls, text: str) -> FormContext:
         """The context back from private_metadata; anything not shaped as ours reads as empty."""
-        try:
-            data = json.loads(text) if text else {}
-        except ValueError:
-            data = {}
-        if not isinstance(data, dict):
-            data = {}
+        data = metadata_object(text)
         schedule_id = data.get("schedule")
         return cls(
             schedule_id=schedule_id

@@ -14,10 +14,14 @@ way, so this is the one place that knows it.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-__all__ = ["string_at"]
+#: Slack's limit on a view's private_metadata: anything longer is not what the bot stored.
+METADATA_LIMIT = 3000
+
+__all__ = ["METADATA_LIMIT", "metadata_object", "string_at", "submission_delivery"]
 
 
 def string_at(payload: Mapping[str, Any], *path: str | int) -> str:
@@ -34,3 +38,30 @@ def string_at(payload: Mapping[str, Any], *path: str | int) -> str:
         else:
             return ""
     return "" if value is None else str(value)
+
+
+def submission_delivery(body: Mapping[str, Any]) -> str:
+    """What makes two view_submissions "the same delivery" for the once-per-delivery guards
+    (`bot.deliveries`): the view they submit.
+
+    Slack gives every view_submission a trigger_id of its own, so a double click on Submit (or
+    a second submission while the first is being handled) would pass a guard keyed on it and
+    do the work twice. Both carry the same view id, and a form that did its work is closed or
+    replaced by what it did, so a view id never rightly does it twice. The trigger_id stands
+    in only for a body without a view id. Capped: the guard hashes it, the log may show it.
+    """
+    view_id = string_at(body, "view", "id")
+    return f"view:{view_id[:64]}" if view_id else string_at(body, "trigger_id")[:256]
+
+
+def metadata_object(text: str) -> dict[str, Any]:
+    """A view's private_metadata as the JSON object the bot stored there, or {} for anything
+    else: over Slack's limit, not JSON, nested deeper than the parser's stack (RecursionError,
+    which is not a ValueError), or not an object. Each field is still the caller's to check."""
+    if not text or len(text) > METADATA_LIMIT:
+        return {}
+    try:
+        data = json.loads(text)
+    except (ValueError, RecursionError):
+        return {}
+    return data if isinstance(data, dict) else {}

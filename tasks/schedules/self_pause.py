@@ -47,6 +47,23 @@ CHANNEL_GONE_REASONS = {
 }
 LOST_ACCESS_ERRORS = frozenset({"account_inactive", "invalid_auth", "token_revoked"})
 LOST_ACCESS_REASON = "the app lost its access to Slack (uninstalled, or its token revoked)"
+#: How long the claim of one pause is kept: far longer than any redelivery or race.
+PAUSE_CLAIM_TTL = 86400
+#: At most this many self-pause notices to one channel or person per `NOTICE_WINDOW` seconds;
+#: the last says where the rest are seen.
+NOTICES_PER_WINDOW = 3
+NOTICE_WINDOW = 3600
+MORE_FOR_CREATOR = (
+    "_If more of your schedules pause in the next hour, I will not message you about each: "
+    "your App Home lists them, paused ones with the reason._"
+)
+#: How many schedules one DM about several names; the rest are counted ("… and 12 more").
+NAMED_IN_NOTICE = 10
+
+
+def notices_key(where: str) -> str:
+    """The store's count of self-pause notices to `where` (a channel, or a person) this window."""
+    return f"self_pause:told:{where}"
 
 
 def reason_for_post_error(error: str) -> str | None:
@@ -94,9 +111,26 @@ class SelfPause:
 
     def pause_channel(self, channel: str, reason: str) -> list[Schedule]:
         """Pause every schedule that posts in `channel` (archived, or the bot removed from it),
-        telling each creator by DM; the channel itself cannot be posted in. Returns those paused."""
+        telling each creator by one DM for all of theirs (a creator of twenty digests there gets
+        one message, not twenty); the channel itself cannot be posted in. Returns those paused."""
         mine = [s for s in self.schedules.all() if s.channel == channel and not s.paused]
-        return [p for s in mine if (p := self.pause(s.id, reason, tell_channel=False)) is not None]
+        paused = [
+            p
+            for s in mine
+            if (p := self.pause(s.id, reason, tell_channel=False, tell_creator=False)) is not None
+        ]
+        by_creator: dict[str, list[Schedule]] = {}
+        for schedule in paused:
+            if valid_user_id(schedule.user):
+                by_creator.setdefault(schedule.user, []).append(schedule)
+        for creator, theirs in by_creator.items():
+            text = (
+                creator_notice(theirs[0], self.command)
+                if len(theirs) == 1
+                else creator_notice_many(theirs, channel, reason, self.command)
+            )
+            self._tell(creator, text, ", ".join(s.id for s in theirs[:NAMED_IN_NOTICE]), "its creator")
+        return paused
 
     def pause_all(self, reason: str) -> list[Schedule]:
         """Pause every schedule (the app uninstalled, its token revoked); nobody can be told
@@ -109,11 +143,18 @@ class SelfPause:
         ]
 
     def pause(
-        self, schedule_id: str, reason: str, *, tell_channel: bool, can_tell: bool = True
+        self,
+        schedule_id: str,
+        reason: str,
+        *,
+        tell_channel: bool,
+        can_tell: bool = True,
+        tell_creator: bool = True,
     ) -> Schedule | None:
         """Pause `schedule_id` with `reason`, unless it is gone, paused already or declared in the
         configuration (which Slack cannot change: logged). Tells its creator by DM, and its
-        channel when `tell_channel`; with `can_tell` False (the app has no access left) the log
+        channel when `tell_channel`; with `tell_creator` False the caller tells the creator (one
+        DM for several schedules); with `can_tell` False (the app has no access left) the log
         is the only one told. Returns the paused schedule, or None when nothing changed."""
         schedule = self.schedules.get(schedule_id)
         if schedule is None:
@@ -123,7 +164,17 @@ class SelfPause:
             return None
         if schedule.paused:
             return None
-        paused = self.schedules.set_paused(schedule, True, time.time(), reason=reason)
+        # Two pauses may both have read it running (an event Slack delivered again while the
+        # first delivery was at work; the event and a worker's refused post): only the one that
+        # claims this running spell (its `since`, new on every resume) pauses it and tells.
+        claim = f"self_pause:{schedule_id}:{schedule.since!r}"
+        if not self.store.claim(claim, reason[:200], PAUSE_CLAIM_TTL):
+            return None
+        try:
+            paused = self.schedules.set_paused(schedule, True, time.time(), reason=reason)
+        except Exception:  # not paused: a later failure or event may pause it
+            self.store.release(claim, reason[:200])
+            raise
         log.warning("schedule %s paused itself: %s", schedule_id, reason)
         self._home_stale(schedule)
         if not can_tell:
@@ -133,7 +184,7 @@ class SelfPause:
             return paused
         if tell_channel:
             self._tell(schedule.channel, channel_notice(paused, self.command), schedule_id, "its channel")
-        if valid_user_id(schedule.user):
+        if tell_creator and valid_user_id(schedule.user):
             self._tell(schedule.user, creator_notice(paused, self.command), schedule_id, "its creator")
         return paused
 
@@ -146,6 +197,20 @@ class SelfPause:
             log.warning("schedule %s paused, but its creator's Home was not marked: %s", schedule.id, exc)
 
     def _tell(self, where: str, text: str, schedule_id: str, whom: str) -> None:
+        """Post `text` to `where` (a channel, or a creator by DM), at most `NOTICES_PER_WINDOW`
+        times a window: when many schedules pause at once (the database down all morning, each
+        reaching its failure limit in a worker job of its own) a creator or a channel gets a few
+        notices, the last saying where the rest are seen, not one per schedule."""
+        try:
+            told = self.store.count_up(notices_key(where), NOTICE_WINDOW)
+        except Exception as exc:  # the store could not count: telling is still worth it
+            log.warning("schedule %s: notices to %s not counted: %s", schedule_id, whom, exc)
+            told = 1
+        if told > NOTICES_PER_WINDOW:
+            log.warning("schedule %s paused; %s not told (%d notices this hour)", schedule_id, whom, told - 1)
+            return
+        if told == NOTICES_PER_WINDOW:
+            text += "\n" + (MORE_FOR_CREATOR if valid_user_id(where) else more_in_channel(self.command))
         try:
             self.slack.post_message(where, text)
         except Exception as exc:  # the pause is what matters; the notice is best effort
@@ -174,4 +239,28 @@ def creator_notice(schedule: Schedule, command: str) -> str:
         f":double_vertical_bar: Your schedule {code(schedule.id)} ({_what(schedule)}) in {channel_mention(schedule.channel)} "
         f"paused itself: {escape_mrkdwn(schedule.paused_reason)}. Nothing more will be posted for it. "
         f"Once that is fixed, resume it in its channel with {resume}, or remove it."
+    )
+
+
+def creator_notice_many(schedules: list[Schedule], channel: str, reason: str, command: str) -> str:
+    """One DM to a creator for several of their schedules paused at once in `channel`: which
+    (the first `NAMED_IN_NOTICE`, the rest counted, so the message stays short), why, what to do."""
+    named = [f"• {code(s.id)} (*{escape_mrkdwn(s.report[:80])}*)" for s in schedules[:NAMED_IN_NOTICE]]
+    more = len(schedules) - len(named)
+    if more:
+        named.append(f"… and {more} more")
+    listing = "\n".join(named)
+    resume = code(f"{command} schedule resume <id>")
+    return (
+        f":double_vertical_bar: Your {len(schedules)} schedules in {channel_mention(channel)} paused "
+        f"themselves: {escape_mrkdwn(reason)}. Nothing more will be posted for them.\n{listing}\n"
+        f"Once that is fixed, resume each in its channel with {resume}, or remove it."
+    )
+
+
+def more_in_channel(command: str) -> str:
+    """The last notice's word in a channel before the rest of the hour's pauses go unsaid."""
+    return (
+        "_If more schedules here pause in the next hour, I will not post about each: "
+        f"{code(f'{command} schedule list')} shows them, paused ones with the reason._"
     )

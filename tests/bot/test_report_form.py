@@ -16,6 +16,8 @@ from typing import Any, Literal
 
 import pytest
 from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web import SlackResponse
 
 from bot.after_ack import AfterAck
 from bot.argument_inputs import MAX_ARGUMENT_INPUTS, arg_block_id, plain_text, typed_args
@@ -577,3 +579,48 @@ def test_the_picker_offers_only_the_reports_someone_may_run(form: ReportForm) ->
     form.registry.add(limited)
     assert "fin" not in [r.name for r in reports_for(form.registry, access, ALICE, CHANNEL)]
     assert "fin" in [r.name for r in reports_for(form.registry, access, ALICE, "")]  # picked later
+
+
+def test_the_same_form_submitted_twice_queues_one_job(form: ReportForm) -> None:
+    # A double click on Run, or a submission sent again while the first was queuing: each
+    # view_submission has a trigger_id of its own, but it is the same form.
+    first = submission("echo", values("echo", text={"type": "plain_text_input", "value": "hi"}))
+    again = {**first, "trigger_id": "1.3.submit"}
+
+    assert form.on_submit(first)[0] == {}
+    ack, after = form.on_submit(again)
+
+    assert ack == {}
+    [job] = published(form)
+    assert after is not None
+    after()
+    assert all(f"`{job.id}`" in told["text"] for told in web_calls(form, "chat.postEphemeral"))
+
+
+class ExpiredTriggers(RecordingWebApi):
+    """Slack refusing every views.open: the trigger_id expired (the bot was slow) or was used."""
+
+    def open_view(self, trigger_id: str, view: dict[str, Any]) -> dict[str, Any]:
+        raise SlackApiError("expired", SlackResponse(
+            client=None, http_verb="POST", api_url="views.open", req_args={},
+            data={"ok": False, "error": "expired_trigger_id"}, headers={}, status_code=200,
+        ))  # fmt: skip
+
+    def respond_ephemeral(self, response_url: str, text: str) -> bool:
+        self.calls.append(("response_url", {"url": response_url, "text": text}))
+        return True
+
+
+def test_a_form_slack_would_not_open_is_said_to_the_clicker_not_left_silent(form: ReportForm) -> None:
+    form.web = ExpiredTriggers()
+    click = {
+        "type": "block_actions",
+        "user": {"id": ALICE},
+        "trigger_id": "1.2.late",
+        "channel": {"id": CHANNEL},
+        "response_url": "https://hooks.slack.com/actions/T0/1/late",
+    }
+    form.open_after_ack(click, "echo", CHANNEL, "Run… button")
+    [told] = web_calls(form, "response_url")
+    assert told["url"] == click["response_url"]
+    assert "did not open" in told["text"] and "again" in told["text"]

@@ -446,7 +446,8 @@ def test_a_person_at_their_limit_is_told_under_the_channel() -> None:
     view = form.view_for(user=ALICE, channel=HERE, report="echo")
 
     first = form.submit(submission(view))
-    second = form.submit(submission(view, **{"arg:echo:text": {"value": "again"}}))
+    again = submission(view, **{"arg:echo:text": {"value": "again"}})
+    second = form.submit({**again, "view": {**again["view"], "id": "V0SECOND"}})  # another form
 
     assert first.errors is None
     assert second.errors is not None and "You have 1 schedules already" in second.errors["channel"]
@@ -553,3 +554,19 @@ def test_a_changed_field_redraws_the_form_with_its_hash_and_a_new_preview() -> N
     assert (call, view_id, view_hash) == ("update", "V0FORM", "h1")
     assert blocks_of(redrawn)["cron"]["element"]["initial_value"] == "0 9 1 * *"
     assert "• Thu 01 Apr 2027 09:00 CEST" in preview_of(redrawn)
+
+
+def test_the_same_form_submitted_twice_adds_one_schedule() -> None:
+    # A double click on Submit, or a submission sent again while the first was being saved:
+    # Slack gives each view_submission a trigger_id of its own, but it is the same view.
+    form, handler, _ = make_form()
+    view = form.view_for(user=ALICE, channel=HERE, report="sales")
+    first = submission(view)
+    again = {**first, "trigger_id": "t-another-trigger"}
+
+    done = form.submit(first)
+    repeated = form.submit(again)
+
+    assert done.errors is None and repeated.errors is None
+    (schedule,) = stored(handler)
+    assert repeated.view is not None and f"`{schedule.id}`" in repeated.view["blocks"][0]["text"]["text"]

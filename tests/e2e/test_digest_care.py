@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 
 from tasks.schedules.schedule import Rule, Schedule, ScheduleStore
+from tasks.schedules.self_pause import notices_key
 from tasks.store import make_store
 from tests.support import (
     BOT_TOKEN,
@@ -87,11 +88,14 @@ def rig(services, slack_server, tmp_path_factory) -> Iterator[None]:
 
 @pytest.fixture
 def schedules(rig) -> Iterator[ScheduleStore]:
-    """This module's schedules, emptied after each test so none fires into the next."""
-    store = ScheduleStore(make_store(REDIS_URL, CARE.redis_prefix))
+    """This module's schedules, emptied after each test so none fires into the next; and the
+    count of pause notices Alice had this hour, so each test's DM is not past the hour's few."""
+    raw = make_store(REDIS_URL, CARE.redis_prefix)
+    store = ScheduleStore(raw)
     yield store
     for schedule in store.all():
         store.remove(schedule.id)
+    raw.delete(notices_key(ALICE))
 
 
 def command(slack, text: str, channel: str, user: str = ALICE) -> str:
