@@ -85,6 +85,15 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 finished = threading.Event()
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """A Hypothesis test's timeout stops the whole run (pytest-timeout's thread method: every
+    stack printed, exit 1). The default method raises inside the test, and Hypothesis takes that
+    for one more failing example and goes on shrinking, long past the timeout."""
+    for item in items:
+        if getattr(getattr(item, "obj", None), "is_hypothesis_test", False):
+            item.add_marker(pytest.mark.timeout(method="thread"))
+
+
 def pytest_runtest_setup(item: pytest.Item) -> None:
     """A unit test that asks for a service fixture fails here, before the fixture starts anything."""
     if item.get_closest_marker("unit") is None:
