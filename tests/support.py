@@ -14,7 +14,7 @@ import sys
 import time
 import uuid
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from bench.processes import (
     ROOT,
@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from sandbox import FakeSlack
     from tasks.jobs.records import Job
     from tasks.reports import Report
+    from tasks.settings import Settings
     from tasks.slack.pacing import Pacing
     from tasks.worker.runtime import Runtime
 
@@ -51,6 +52,7 @@ __all__ = [
     "Process",
     "Services",
     "base_env",
+    "bolt_settings",
     "free_port",
     "publish_ping",
     "rabbitmqctl",
@@ -87,6 +89,23 @@ class Clock:
 
     def advance(self, seconds: float) -> None:
         self.now += seconds
+
+
+def bolt_settings(slack: FakeSlack, label: str, **extra: Any) -> Settings:
+    """The settings of a Bolt app built in this process (`bot.app.build_app`) against the fake
+    Slack, this session's broker and Redis, under a key prefix of its own (`label` names it)."""
+    from tasks.settings import Settings
+
+    return Settings(
+        slack_bot_token=BOT_TOKEN,
+        slack_signing_secret=SIGNING_SECRET,
+        slack_api_url=slack.api_url,
+        celery_broker_url=BROKER_URL,
+        redis_url=REDIS_URL,
+        redis_prefix=f"{REDIS_PREFIX}{label}-{uuid.uuid4().hex[:8]}:",
+        report_modules=tuple(TEST_REPORTS.split(",")),
+        **extra,
+    )
 
 
 def worker_runtime(slack: FakeSlack, *reports: Report, pacing: Pacing | None = None) -> Runtime:

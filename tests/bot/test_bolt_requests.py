@@ -12,7 +12,6 @@ malformed bodies) is tests/bot/test_http_boundary.py.
 from __future__ import annotations
 
 import re
-import uuid
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -22,16 +21,11 @@ from bot.app import build_app
 from bot.http import make_wsgi
 from tasks.jobs.records import JobRecord, JobRecords
 from tasks.rendering.messages import CANCEL_ACTION
-from tasks.settings import Settings
 from tasks.store import make_store
 from tests.signed_requests import Answer, call, click_form, command_form, signed
 from tests.support import (
-    BOT_TOKEN,
-    BROKER_URL,
-    REDIS_PREFIX,
-    REDIS_URL,
     SIGNING_SECRET,
-    TEST_REPORTS,
+    bolt_settings,
     wait_until,
 )
 
@@ -64,15 +58,7 @@ class Bot:
 
 @pytest.fixture
 def bot(services, slack) -> Bot:
-    settings = Settings(
-        slack_bot_token=BOT_TOKEN,
-        slack_signing_secret=SIGNING_SECRET,
-        slack_api_url=slack.api_url,
-        celery_broker_url=BROKER_URL,
-        redis_url=REDIS_URL,
-        redis_prefix=f"{REDIS_PREFIX}bolt-{uuid.uuid4().hex[:8]}:",
-        report_modules=tuple(TEST_REPORTS.split(",")),
-    )
+    settings = bolt_settings(slack, "bolt")
     records = JobRecords(make_store(settings.redis_url, settings.redis_prefix))
     return Bot(make_wsgi(build_app(settings), signing_secret=SIGNING_SECRET), records, slack)
 

@@ -30,12 +30,8 @@ from tasks.settings import Settings
 from tasks.store import make_store
 from tests.signed_requests import Answer, call, signed
 from tests.support import (
-    BOT_TOKEN,
-    BROKER_URL,
-    REDIS_PREFIX,
-    REDIS_URL,
     SIGNING_SECRET,
-    TEST_REPORTS,
+    bolt_settings,
     wait_until,
 )
 
@@ -129,16 +125,7 @@ class Bot:
 
 @pytest.fixture
 def bot(services, slack) -> Bot:
-    settings = Settings(
-        slack_bot_token=BOT_TOKEN,
-        slack_signing_secret=SIGNING_SECRET,
-        slack_api_url=slack.api_url,
-        celery_broker_url=BROKER_URL,
-        redis_url=REDIS_URL,
-        redis_prefix=f"{REDIS_PREFIX}digest-{uuid.uuid4().hex[:8]}:",
-        report_modules=tuple(TEST_REPORTS.split(",")),
-        admin_users=(ALICE,),
-    )
+    settings = bolt_settings(slack, "digest", admin_users=(ALICE,))
     return Bot(make_wsgi(build_app(settings), signing_secret=SIGNING_SECRET), settings, slack)
 
 

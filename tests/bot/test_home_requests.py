@@ -20,16 +20,11 @@ import pytest
 from bot.app import build_app
 from bot.http import make_wsgi
 from tasks.schedules.schedule import Rule, Schedule, ScheduleStore
-from tasks.settings import Settings
 from tasks.store import Store, make_store
 from tests.signed_requests import Answer, call, signed
 from tests.support import (
-    BOT_TOKEN,
-    BROKER_URL,
-    REDIS_PREFIX,
-    REDIS_URL,
     SIGNING_SECRET,
-    TEST_REPORTS,
+    bolt_settings,
     wait_until,
 )
 
@@ -103,15 +98,7 @@ def notice_of(view: dict[str, Any]) -> str:
 
 @pytest.fixture
 def bot(services, slack) -> HomeBot:
-    settings = Settings(
-        slack_bot_token=BOT_TOKEN,
-        slack_signing_secret=SIGNING_SECRET,
-        slack_api_url=slack.api_url,
-        celery_broker_url=BROKER_URL,
-        redis_url=REDIS_URL,
-        redis_prefix=f"{REDIS_PREFIX}home-{uuid.uuid4().hex[:8]}:",
-        report_modules=tuple(TEST_REPORTS.split(",")),
-    )
+    settings = bolt_settings(slack, "home")
     store = make_store(settings.redis_url, settings.redis_prefix)
     ScheduleStore(store).add(SCHEDULE)
     return HomeBot(make_wsgi(build_app(settings), signing_secret=SIGNING_SECRET), store, slack)
